@@ -6,6 +6,7 @@
 //! in neither sockets for sending nor anything GUI- or keyring-related.
 
 pub mod knockd_conf;
+pub mod launch;
 pub mod profile;
 #[cfg(feature = "send")]
 pub mod send;

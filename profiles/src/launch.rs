@@ -1,0 +1,260 @@
+//! What to start after a successful knock: the argv for ssh, PuTTY or a
+//! custom command. Pure functions, so the CLI and the GUI build the very
+//! same command line and tests can check it on every platform.
+
+use std::net::IpAddr;
+
+use crate::profile::Launch;
+
+/// Where the launched program should connect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target<'a> {
+    /// The host as the user wrote it (kept, so ssh's config and known_hosts match it).
+    pub host: &'a str,
+    /// The address that was knocked; ssh is pinned to its family so that a
+    /// dual-stack host is reached over the family that was opened.
+    pub addr: Option<IpAddr>,
+    pub port: u16,
+    pub user: Option<&'a str>,
+}
+
+/// The platform a command line is built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    Unix,
+    Windows,
+}
+
+impl Platform {
+    pub const fn current() -> Platform {
+        if cfg!(windows) {
+            Platform::Windows
+        } else {
+            Platform::Unix
+        }
+    }
+}
+
+/// The argv that connects to `target` with `launch`, plus `extra` arguments
+/// (given to ssh before the host's command; ignored for PuTTY and custom
+/// commands). `Launch::None` gives `None`.
+pub fn argv(
+    launch: &Launch,
+    target: &Target<'_>,
+    extra: &[String],
+    platform: Platform,
+) -> Option<Vec<String>> {
+    match launch {
+        Launch::None => None,
+        Launch::Ssh => Some(ssh_argv(target, extra)),
+        Launch::Putty => Some(putty_argv(target, platform)),
+        Launch::Custom(template) => Some(custom_argv(template, target, platform)),
+    }
+}
+
+/// `ssh [-4|-6] [-p PORT] [-l USER] [EXTRA...] HOST`
+pub fn ssh_argv(target: &Target<'_>, extra: &[String]) -> Vec<String> {
+    let mut argv = vec!["ssh".to_string()];
+    match target.addr {
+        Some(IpAddr::V4(_)) => argv.push("-4".into()),
+        Some(IpAddr::V6(_)) => argv.push("-6".into()),
+        None => {}
+    }
+    if target.port != 22 {
+        argv.push("-p".into());
+        argv.push(target.port.to_string());
+    }
+    if let Some(user) = target.user {
+        argv.push("-l".into());
+        argv.push(user.to_string());
+    }
+    // Options must come before the host: everything after it is the remote command.
+    let (options, command) = split_ssh_extra(extra);
+    argv.extend(options.iter().cloned());
+    argv.push(target.host.to_string());
+    argv.extend(command.iter().cloned());
+    argv
+}
+
+/// Splits `extra` into ssh options and a remote command: the command starts
+/// at the first argument that is neither an option nor an option's value.
+fn split_ssh_extra(extra: &[String]) -> (&[String], &[String]) {
+    // ssh(1) options that take a value.
+    const WITH_VALUE: &str = "BbcDEeFIiJLlmOopQRSWw";
+    let mut i = 0;
+    while i < extra.len() {
+        let arg = &extra[i];
+        if arg == "--" {
+            return (&extra[..i], &extra[i + 1..]);
+        }
+        let Some(flags) = arg.strip_prefix('-').filter(|f| !f.is_empty()) else {
+            break;
+        };
+        // In a cluster like -vL the first value-taking flag eats the rest, or the next arg.
+        let takes_next = flags
+            .char_indices()
+            .find(|(_, c)| WITH_VALUE.contains(*c))
+            .is_some_and(|(at, c)| at + c.len_utf8() == flags.len());
+        i += if takes_next { 2 } else { 1 };
+    }
+    let i = i.min(extra.len());
+    (&extra[..i], &extra[i..])
+}
+
+/// `putty -ssh [USER@]HOST -P PORT` (`putty.exe` on Windows).
+pub fn putty_argv(target: &Target<'_>, platform: Platform) -> Vec<String> {
+    let exe = match platform {
+        Platform::Windows => "putty.exe",
+        Platform::Unix => "putty",
+    };
+    let dest = match target.user {
+        Some(user) => format!("{user}@{}", target.host),
+        None => target.host.to_string(),
+    };
+    vec![
+        exe.to_string(),
+        "-ssh".to_string(),
+        dest,
+        "-P".to_string(),
+        target.port.to_string(),
+    ]
+}
+
+/// A custom command run by the platform's shell, with `{host}`, `{port}`,
+/// `{user}` (and `{addr}`, the knocked address) replaced by quoted values.
+pub fn custom_argv(template: &str, target: &Target<'_>, platform: Platform) -> Vec<String> {
+    let quote = |s: &str| match platform {
+        Platform::Unix => sh_quote(s),
+        Platform::Windows => cmd_quote(s),
+    };
+    let addr = target.addr.map(|a| a.to_string()).unwrap_or_default();
+    let line = template
+        .replace("{host}", &quote(target.host))
+        .replace("{port}", &target.port.to_string())
+        .replace("{user}", &quote(target.user.unwrap_or("")))
+        .replace("{addr}", &quote(&addr));
+    match platform {
+        Platform::Unix => vec!["/bin/sh".into(), "-c".into(), line],
+        Platform::Windows => vec!["cmd".into(), "/C".into(), line],
+    }
+}
+
+/// Quotes for POSIX sh unless the value is plainly safe.
+pub fn sh_quote(s: &str) -> String {
+    let safe = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"@%+=:,./-_[]".contains(&b));
+    if safe {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+fn cmd_quote(s: &str) -> String {
+    if !s.is_empty() && !s.contains([' ', '"', '&', '|', '<', '>', '^']) {
+        s.to_string()
+    } else {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(addr: Option<&str>, port: u16, user: Option<&'static str>) -> Target<'static> {
+        Target {
+            host: "myserver",
+            addr: addr.and_then(|a| a.parse().ok()),
+            port,
+            user,
+        }
+    }
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn ssh_pins_the_knocked_family_and_passes_port_and_user() {
+        let t = target(Some("2001:db8::1"), 2222, Some("admin"));
+        assert_eq!(
+            ssh_argv(&t, &[]),
+            strings(&["ssh", "-6", "-p", "2222", "-l", "admin", "myserver"])
+        );
+        let t = target(Some("192.0.2.1"), 22, None);
+        assert_eq!(ssh_argv(&t, &[]), strings(&["ssh", "-4", "myserver"]));
+    }
+
+    #[test]
+    fn ssh_extra_options_go_before_the_host_and_commands_after() {
+        let t = target(None, 22, None);
+        let extra = strings(&["-L", "8080:localhost:80", "-v", "uptime", "-a"]);
+        assert_eq!(
+            ssh_argv(&t, &extra),
+            strings(&[
+                "ssh",
+                "-L",
+                "8080:localhost:80",
+                "-v",
+                "myserver",
+                "uptime",
+                "-a"
+            ])
+        );
+        let extra = strings(&["-oBatchMode=yes", "true"]);
+        assert_eq!(
+            ssh_argv(&t, &extra),
+            strings(&["ssh", "-oBatchMode=yes", "myserver", "true"])
+        );
+        let extra = strings(&["-vF", "cfg", "--", "-x"]);
+        assert_eq!(
+            ssh_argv(&t, &extra),
+            strings(&["ssh", "-vF", "cfg", "myserver", "-x"])
+        );
+    }
+
+    #[test]
+    fn putty_like_the_article() {
+        let t = target(None, 22, Some("admin"));
+        assert_eq!(
+            putty_argv(&t, Platform::Windows),
+            strings(&["putty.exe", "-ssh", "admin@myserver", "-P", "22"])
+        );
+        assert_eq!(
+            argv(
+                &Launch::Putty,
+                &target(None, 2200, None),
+                &[],
+                Platform::Unix
+            ),
+            Some(strings(&["putty", "-ssh", "myserver", "-P", "2200"]))
+        );
+    }
+
+    #[test]
+    fn custom_commands_are_quoted_for_the_shell() {
+        let t = Target {
+            host: "my host",
+            addr: None,
+            port: 22,
+            user: Some("o'neil"),
+        };
+        let line = custom_argv("mosh {user}@{host} -p {port}", &t, Platform::Unix);
+        assert_eq!(
+            line,
+            strings(&["/bin/sh", "-c", r"mosh 'o'\''neil'@'my host' -p 22"])
+        );
+        let line = custom_argv("putty -load {host}", &t, Platform::Windows);
+        assert_eq!(line, strings(&["cmd", "/C", "putty -load \"my host\""]));
+    }
+
+    #[test]
+    fn none_launches_nothing() {
+        assert_eq!(
+            argv(&Launch::None, &target(None, 22, None), &[], Platform::Unix),
+            None
+        );
+    }
+}
