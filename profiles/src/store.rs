@@ -1,1 +1,894 @@
-//! (being written)
+//! Finding, loading and saving the profile file.
+//!
+//! The file belongs to the user (and maybe a dotfile manager or a synced
+//! folder): edits go through [`toml_edit`] so comments, blank lines, key order
+//! and tables we do not know survive, and saves are atomic (a temp file in the
+//! same directory, fsync, rename over the old file, keeping its permissions;
+//! a symlinked file is written through to its target).
+
+use std::ffi::OsString;
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::SystemTime;
+
+use toml_edit::{DocumentMut, Item, Table, TableLike, Value};
+
+use crate::profile::{ConfigError, Profile, ProfileFile, validate_name};
+use crate::sequence::Sequence;
+
+/// Environment variable naming the profile file.
+pub const ENV_VAR: &str = "KNOCK_PROFILES";
+
+/// File name inside the configuration directory.
+pub const FILE_NAME: &str = "profiles.toml";
+
+/// Where the profile file is: `flag` (`--profiles`), else `$KNOCK_PROFILES`,
+/// else `profiles.toml` in the platform's configuration directory for knock.
+pub fn locate(flag: Option<&Path>) -> Result<PathBuf, StoreError> {
+    locate_with(flag, std::env::var_os(ENV_VAR))
+}
+
+/// [`locate`] with the environment variable's value passed in (an empty
+/// value counts as unset).
+pub fn locate_with(flag: Option<&Path>, env: Option<OsString>) -> Result<PathBuf, StoreError> {
+    if let Some(path) = flag {
+        return Ok(path.to_path_buf());
+    }
+    if let Some(value) = env.filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(value));
+    }
+    directories::ProjectDirs::from("", "", "knock")
+        .map(|dirs| dirs.config_dir().join(FILE_NAME))
+        .ok_or(StoreError::NoConfigDir)
+}
+
+/// No such file (or a parent is not a directory, so there cannot be one).
+fn is_missing(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+    )
+}
+
+/// What identifies a version of the file on disk: modification time and
+/// length (`None` = no file).
+type Fingerprint = Option<(Option<SystemTime>, u64)>;
+
+fn fingerprint(path: &Path) -> io::Result<Fingerprint> {
+    match fs::metadata(path) {
+        Ok(meta) => Ok(Some((meta.modified().ok(), meta.len()))),
+        Err(e) if is_missing(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The profile file, loaded for reading and editing.
+#[derive(Debug, Clone)]
+pub struct Store {
+    path: PathBuf,
+    doc: DocumentMut,
+    file: ProfileFile,
+    seen: Fingerprint,
+}
+
+impl Store {
+    /// Loads the file; a missing file is an empty store (not an error).
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let io_err = |source| StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let seen = fingerprint(path).map_err(io_err)?;
+        let text = match fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if is_missing(&e) => String::new(),
+            Err(e) => return Err(io_err(e)),
+        };
+        let file = ProfileFile::parse(&text, path)?;
+        let doc = text.parse::<DocumentMut>().map_err(|e| {
+            let offset = e.span().map_or(0, |s| s.start);
+            ConfigError::at(path, &text, offset, e.message().trim().to_string(), None)
+        })?;
+        Ok(Store {
+            path: path.to_path_buf(),
+            doc,
+            file,
+            seen,
+        })
+    }
+
+    /// Loads the file again (after [`Store::changed_on_disk`]), dropping
+    /// unsaved edits. On error the store is left as it was.
+    pub fn reload(&mut self) -> Result<(), StoreError> {
+        *self = Store::open(&self.path)?;
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The profiles as they are now (including unsaved edits).
+    pub fn file(&self) -> &ProfileFile {
+        &self.file
+    }
+
+    /// The file's text as it would be saved.
+    pub fn text(&self) -> String {
+        self.doc.to_string()
+    }
+
+    /// Inserts or replaces `[profiles.NAME]`. An existing profile is updated
+    /// key by key in place (comments on untouched keys stay; keys set to
+    /// `None` are removed); a new one is added as a `[profiles.NAME]` table
+    /// after the other profiles. Everything else in the file stays as it was.
+    pub fn upsert(&mut self, name: &str, profile: &Profile) -> Result<(), StoreError> {
+        validate_name(name).map_err(|reason| StoreError::BadName {
+            name: name.to_string(),
+            reason,
+        })?;
+        let values = profile_values(profile);
+        self.edit(|doc| {
+            let blank = is_blank(doc);
+            let last_position = last_position(doc.as_table());
+            let Some(profiles) = profiles_table(doc) else {
+                return;
+            };
+            if let Some(table) = profiles.get_mut(name).and_then(Item::as_table_like_mut) {
+                update_table(table, &values);
+                return;
+            }
+            let mut table = Table::new();
+            for (key, value) in &values {
+                if let Some(value) = value {
+                    table.insert(key, Item::Value(value.clone()));
+                }
+            }
+            if !blank {
+                table.decor_mut().set_prefix("\n");
+            }
+            table.set_position(Some(last_position + 1));
+            profiles.remove(name);
+            profiles.insert(name, Item::Table(table));
+        })
+    }
+
+    /// Removes `[profiles.NAME]` (with the comments just above its header).
+    /// Returns whether it existed.
+    pub fn remove(&mut self, name: &str) -> Result<bool, StoreError> {
+        if !self.file.profiles.contains_key(name) {
+            return Ok(false);
+        }
+        self.edit(|doc| {
+            if let Some(profiles) = profiles_table(doc) {
+                profiles.remove(name);
+            }
+        })?;
+        Ok(true)
+    }
+
+    /// Renames a profile, keeping its place, keys and comments.
+    pub fn rename(&mut self, old: &str, new: &str) -> Result<(), StoreError> {
+        if !self.file.profiles.contains_key(old) {
+            return Err(self.not_found(old));
+        }
+        validate_name(new).map_err(|reason| StoreError::BadName {
+            name: new.to_string(),
+            reason,
+        })?;
+        if old == new {
+            return Ok(());
+        }
+        if self.file.profiles.contains_key(new) {
+            return Err(StoreError::Exists {
+                name: new.to_string(),
+            });
+        }
+        self.edit(|doc| {
+            if let Some(profiles) = profiles_table(doc)
+                && let Some(item) = profiles.remove(old)
+            {
+                profiles.insert(new, item);
+            }
+        })
+    }
+
+    /// The error for a missing profile, with a "did you mean" hint from the
+    /// existing names.
+    pub fn not_found(&self, name: &str) -> StoreError {
+        StoreError::NotFound {
+            name: name.to_string(),
+            hint: self.file.closest_name(name).map(str::to_string),
+        }
+    }
+
+    /// The named profile, or [`StoreError::NotFound`] with a hint.
+    pub fn get(&self, name: &str) -> Result<&Profile, StoreError> {
+        self.file
+            .profiles
+            .get(name)
+            .ok_or_else(|| self.not_found(name))
+    }
+
+    /// Writes the file atomically: a temp file in the same directory
+    /// (created if missing), fsync, rename over the old file. The old file's
+    /// permissions are kept; if the path is a symlink, its target is written.
+    pub fn save(&mut self) -> Result<(), StoreError> {
+        let text = self.doc.to_string();
+        let target = match fs::symlink_metadata(&self.path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                fs::canonicalize(&self.path).map_err(|source| StoreError::Write {
+                    path: self.path.clone(),
+                    source,
+                })?
+            }
+            _ => self.path.clone(),
+        };
+        write_atomic(&target, text.as_bytes()).map_err(|source| StoreError::Write {
+            path: target.clone(),
+            source,
+        })?;
+        self.seen = fingerprint(&self.path).map_err(|source| StoreError::Io {
+            path: self.path.clone(),
+            source,
+        })?;
+        Ok(())
+    }
+
+    /// True if the file on disk changed (modification time or length) since
+    /// it was opened or last saved; also true if it cannot be checked.
+    pub fn changed_on_disk(&self) -> bool {
+        match fingerprint(&self.path) {
+            Ok(now) => now != self.seen,
+            Err(_) => true,
+        }
+    }
+
+    /// Applies `change` to the document and re-parses it; if the result is
+    /// not a valid profile file, the change is undone and the error returned.
+    fn edit(&mut self, change: impl FnOnce(&mut DocumentMut)) -> Result<(), StoreError> {
+        let mut doc = self.doc.clone();
+        change(&mut doc);
+        let file = ProfileFile::parse(&doc.to_string(), &self.path)?;
+        self.doc = doc;
+        self.file = file;
+        Ok(())
+    }
+}
+
+/// The `profiles` table, created (without a header of its own) if missing.
+/// Always `Some` for a document that parsed as a profile file.
+fn profiles_table(doc: &mut DocumentMut) -> Option<&mut dyn TableLike> {
+    let implicit = || {
+        let mut table = Table::new();
+        table.set_implicit(true);
+        Item::Table(table)
+    };
+    let item = doc
+        .as_table_mut()
+        .entry("profiles")
+        .or_insert_with(implicit);
+    if !item.is_table_like() {
+        *item = implicit();
+    }
+    item.as_table_like_mut()
+}
+
+/// The highest position of any table header in the document, so a new
+/// table can go after all of them (at the end of the file).
+fn last_position(table: &Table) -> isize {
+    let mut last = table.position().unwrap_or(0);
+    for (_, item) in table.iter() {
+        match item {
+            Item::Table(t) => last = last.max(last_position(t)),
+            Item::ArrayOfTables(a) => {
+                for t in a.iter() {
+                    last = last.max(last_position(t));
+                }
+            }
+            _ => {}
+        }
+    }
+    last
+}
+
+fn is_blank(doc: &DocumentMut) -> bool {
+    doc.to_string().trim().is_empty()
+}
+
+/// A profile's keys in file order, with the values to write (`None` = unset).
+fn profile_values(p: &Profile) -> Vec<(&'static str, Option<Value>)> {
+    let int = |n: u64| Value::from(i64::try_from(n).unwrap_or(i64::MAX));
+    let seq = |s: &Sequence| Value::from(s.to_string());
+    vec![
+        ("host", Some(Value::from(p.host.as_str()))),
+        ("sequence", Some(seq(&p.sequence))),
+        ("delay_ms", p.delay_ms.map(int)),
+        ("family", p.family.map(|f| Value::from(f.as_str()))),
+        ("open_port", p.open_port.map(|n| int(n.into()))),
+        ("wait_ms", p.wait_ms.map(int)),
+        ("retries", p.retries.map(|n| int(n.into()))),
+        ("close_sequence", p.close_sequence.as_ref().map(seq)),
+        (
+            "launch",
+            p.launch.as_ref().map(|l| Value::from(l.to_string())),
+        ),
+        ("user", p.user.as_deref().map(Value::from)),
+        ("ssh_port", p.ssh_port.map(|n| int(n.into()))),
+    ]
+}
+
+/// Updates an existing profile table in place: unchanged values keep their
+/// exact text, changed ones keep their trailing comment, unset keys go, new
+/// keys are appended.
+fn update_table(table: &mut dyn TableLike, values: &[(&'static str, Option<Value>)]) {
+    for (key, value) in values {
+        match value {
+            None => {
+                table.remove(key);
+            }
+            Some(new) => match table.get_mut(key).and_then(Item::as_value_mut) {
+                Some(old) if same_value(key, old, new) => {}
+                Some(old) => {
+                    let decor = old.decor().clone();
+                    *old = new.clone();
+                    *old.decor_mut() = decor;
+                }
+                None => {
+                    table.insert(key, Item::Value(new.clone()));
+                }
+            },
+        }
+    }
+}
+
+/// Whether the text in the file already means `new`
+/// (`"7000, 8000"` is the same sequence as `"7000,8000"`).
+fn same_value(key: &str, old: &Value, new: &Value) -> bool {
+    match (old, new) {
+        (Value::String(a), Value::String(b)) => {
+            let (a, b) = (a.value(), b.value());
+            match key {
+                "sequence" | "close_sequence" => {
+                    matches!((Sequence::parse(a), Sequence::parse(b)), (Ok(x), Ok(y)) if x == y)
+                }
+                "family" => a.eq_ignore_ascii_case(b),
+                _ => a == b,
+            }
+        }
+        (Value::Integer(a), Value::Integer(b)) => a.value() == b.value(),
+        _ => false,
+    }
+}
+
+static TEMP_COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// Writes `bytes` to `path` via a temp file in the same directory + rename.
+fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&dir)?;
+    let old_perms = fs::metadata(path).ok().map(|m| m.permissions());
+    let base = path
+        .file_name()
+        .map_or_else(|| OsString::from("profiles"), OsString::from);
+    let (tmp, mut file) = loop {
+        let mut name = OsString::from(".");
+        name.push(&base);
+        name.push(format!(
+            ".{}.{}.tmp",
+            std::process::id(),
+            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let tmp = dir.join(name);
+        match OpenOptions::new().write(true).create_new(true).open(&tmp) {
+            Ok(file) => break (tmp, file),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    };
+    let result = (|| {
+        file.write_all(bytes)?;
+        if let Some(perms) = old_perms {
+            file.set_permissions(perms)?;
+        }
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result?;
+    // Make the rename itself durable; not every platform can sync a directory.
+    if let Ok(d) = File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Errors of the profile store. Messages name the file or the profile.
+#[derive(Debug)]
+pub enum StoreError {
+    /// Reading (or checking) the file failed.
+    Io {
+        path: PathBuf,
+        source: io::Error,
+    },
+    /// Writing the file failed.
+    Write {
+        path: PathBuf,
+        source: io::Error,
+    },
+    /// The file's content is wrong (with file:line:col).
+    Config(ConfigError),
+    /// No `--profiles`, no `$KNOCK_PROFILES`, and no home directory.
+    NoConfigDir,
+    NotFound {
+        name: String,
+        hint: Option<String>,
+    },
+    Exists {
+        name: String,
+    },
+    BadName {
+        name: String,
+        reason: String,
+    },
+}
+
+/// `Permission denied`, not `Permission denied (os error 13)`.
+fn io_text(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(i) if text.ends_with(')') => text[..i].to_string(),
+        _ => text,
+    }
+}
+
+// Display carries the whole story (path and cause) so a GUI can show
+// `to_string()`; `source()` is therefore None, so that `{:#}` chains do not
+// repeat the cause.
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Io { path, source } => {
+                write!(f, "cannot read {}: {}", path.display(), io_text(source))
+            }
+            StoreError::Write { path, source } => {
+                write!(f, "cannot write {}: {}", path.display(), io_text(source))
+            }
+            StoreError::Config(e) => e.fmt(f),
+            StoreError::NoConfigDir => write!(
+                f,
+                "cannot find a configuration directory for {FILE_NAME} (set {ENV_VAR} or use --profiles)"
+            ),
+            StoreError::NotFound { name, hint } => {
+                write!(f, "no profile named \"{name}\"")?;
+                if let Some(hint) = hint {
+                    write!(f, " (did you mean \"{hint}\"?)")?;
+                }
+                Ok(())
+            }
+            StoreError::Exists { name } => write!(f, "a profile named \"{name}\" already exists"),
+            StoreError::BadName { reason, .. } => f.write_str(reason),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<ConfigError> for StoreError {
+    fn from(e: ConfigError) -> Self {
+        StoreError::Config(e)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::profile::{Family, Launch};
+
+    const COMMENTED: &str = r#"# My knock profiles.
+# Synced with my dotfiles.
+
+[defaults]
+delay_ms = 100          # pause between knocks
+family = "any"          # "any" | "ipv4" | "ipv6"
+
+# The main box.
+[profiles.myserver]
+host = "myserver.example.org"   # public name
+sequence = "7000, 8000, 9000"   # spaced on purpose
+delay_ms = 200
+# verify ssh
+open_port = 22
+user = "admin"
+
+# Old box, going away.
+[profiles.old]
+host = "192.0.2.9"
+sequence = "1,2,3"
+
+[profiles.backup]
+host = "198.51.100.4"
+sequence = "4000:udp"
+
+[extra]   # a table only some other tool knows
+keep = "me"
+"#;
+
+    fn seq(s: &str) -> Sequence {
+        Sequence::parse(s).unwrap()
+    }
+
+    fn write(dir: &Path, text: &str) -> PathBuf {
+        let path = dir.join("profiles.toml");
+        fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn entries(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The file as written, minus the `[extra]` table (which the profile
+    /// parser rejects as unknown); used to test edits.
+    fn commented() -> String {
+        let text = COMMENTED.split("\n\n[extra]").next().unwrap();
+        format!("{text}\n")
+    }
+
+    #[test]
+    fn unknown_tables_are_rejected_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), COMMENTED);
+        let e = Store::open(&path).unwrap_err();
+        assert!(
+            e.to_string().ends_with(":26:2: unknown table \"extra\""),
+            "{e}"
+        );
+        assert!(matches!(e, StoreError::Config(_)));
+    }
+
+    #[test]
+    fn edits_keep_comments_order_and_formatting() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), &commented());
+        let mut store = Store::open(&path).unwrap();
+        assert_eq!(store.file().profiles.len(), 3);
+
+        // Update myserver: change delay, drop user, keep the rest.
+        let mut p = store.get("myserver").unwrap().clone();
+        p.delay_ms = Some(250);
+        p.user = None;
+        p.retries = Some(3);
+        store.upsert("myserver", &p).unwrap();
+        // A new profile, a removal and a rename.
+        let mut new = Profile::new("203.0.113.5", seq("1111,2222:udp"));
+        new.family = Some(Family::Ipv4);
+        new.launch = Some(Launch::Custom("mosh {host}".into()));
+        store.upsert("lab", &new).unwrap();
+        assert!(store.remove("old").unwrap());
+        assert!(!store.remove("old").unwrap());
+        store.rename("backup", "backup2").unwrap();
+        store.save().unwrap();
+
+        let text = fs::read_to_string(&path).unwrap();
+        let want = r#"# My knock profiles.
+# Synced with my dotfiles.
+
+[defaults]
+delay_ms = 100          # pause between knocks
+family = "any"          # "any" | "ipv4" | "ipv6"
+
+# The main box.
+[profiles.myserver]
+host = "myserver.example.org"   # public name
+sequence = "7000, 8000, 9000"   # spaced on purpose
+delay_ms = 250
+# verify ssh
+open_port = 22
+retries = 3
+
+[profiles.backup2]
+host = "198.51.100.4"
+sequence = "4000:udp"
+
+[profiles.lab]
+host = "203.0.113.5"
+sequence = "1111,2222:udp"
+family = "ipv4"
+launch = "mosh {host}"
+"#;
+        assert_eq!(text, want);
+
+        // And it reads back as the same profiles.
+        let again = Store::open(&path).unwrap();
+        assert_eq!(again.file(), store.file());
+        assert_eq!(again.file().profiles["lab"], new);
+        assert_eq!(again.file().profiles["myserver"], p);
+        assert_eq!(
+            again.file().profiles.keys().collect::<Vec<_>>(),
+            ["backup2", "lab", "myserver"]
+        );
+    }
+
+    #[test]
+    fn changed_value_keeps_its_trailing_comment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), &commented());
+        let mut store = Store::open(&path).unwrap();
+        let mut p = store.get("myserver").unwrap().clone();
+        p.host = "192.0.2.1".into();
+        p.sequence = seq("7000,8000:udp");
+        store.upsert("myserver", &p).unwrap();
+        let text = store.text();
+        assert!(
+            text.contains("host = \"192.0.2.1\"   # public name\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sequence = \"7000,8000:udp\"   # spaced on purpose\n"),
+            "{text}"
+        );
+        assert!(text.contains("# The main box.\n[profiles.myserver]\n"));
+    }
+
+    #[test]
+    fn upsert_into_an_empty_or_missing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/dir/profiles.toml");
+        let mut store = Store::open(&path).unwrap();
+        assert_eq!(store.file(), &ProfileFile::default());
+        assert!(!store.changed_on_disk());
+        store
+            .upsert("a", &Profile::new("192.0.2.1", seq("1,2")))
+            .unwrap();
+        store
+            .upsert("b", &Profile::new("192.0.2.2", seq("3")))
+            .unwrap();
+        store.save().unwrap();
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "[profiles.a]\nhost = \"192.0.2.1\"\nsequence = \"1,2\"\n\n\
+             [profiles.b]\nhost = \"192.0.2.2\"\nsequence = \"3\"\n"
+        );
+        // Only the file itself: no temp files left behind.
+        assert_eq!(entries(&dir.path().join("sub/dir")), ["profiles.toml"]);
+    }
+
+    #[test]
+    fn new_profile_after_defaults_only_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "# settings\n[defaults]\nretries = 1 # once\n");
+        let mut store = Store::open(&path).unwrap();
+        store
+            .upsert("x", &Profile::new("192.0.2.1", seq("5")))
+            .unwrap();
+        assert_eq!(
+            store.text(),
+            "# settings\n[defaults]\nretries = 1 # once\n\n\
+             [profiles.x]\nhost = \"192.0.2.1\"\nsequence = \"5\"\n"
+        );
+    }
+
+    #[test]
+    fn inline_and_dotted_profiles_are_updated_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[profiles]\na = { host = \"h\", sequence = \"1\" }\nb.host = \"i\"\nb.sequence = \"2\"\n";
+        let path = write(dir.path(), text);
+        let mut store = Store::open(&path).unwrap();
+        let mut a = store.get("a").unwrap().clone();
+        a.retries = Some(1);
+        store.upsert("a", &a).unwrap();
+        let mut b = store.get("b").unwrap().clone();
+        b.host = "j".into();
+        store.upsert("b", &b).unwrap();
+        let out = store.text();
+        assert!(
+            out.starts_with("[profiles]\na = { host = \"h\", sequence = \"1\""),
+            "{out}"
+        );
+        assert!(out.contains("b.host = \"j\"\n"), "{out}");
+        assert_eq!(store.file().profiles["a"].retries, Some(1));
+        assert_eq!(Store::open(&path).unwrap().file().profiles.len(), 2);
+    }
+
+    #[test]
+    fn invalid_edits_are_refused_and_undone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), &commented());
+        let mut store = Store::open(&path).unwrap();
+        let before = store.text();
+        let mut p = Profile::new("h", seq("1"));
+        p.open_port = Some(0);
+        let e = store.upsert("myserver", &p).unwrap_err();
+        assert!(e.to_string().contains("open_port 0 is out of range"), "{e}");
+        let e = store.upsert("new", &p).unwrap_err();
+        assert!(matches!(e, StoreError::Config(_)), "{e}");
+        assert_eq!(store.text(), before);
+
+        let e = store.upsert("bad name", &Profile::new("h", seq("1")));
+        assert!(matches!(e, Err(StoreError::BadName { .. })), "{e:?}");
+        let e = store.rename("myserver", "-x").unwrap_err();
+        assert!(matches!(e, StoreError::BadName { .. }), "{e:?}");
+        let e = store.rename("myserver", "old").unwrap_err();
+        assert_eq!(e.to_string(), "a profile named \"old\" already exists");
+        let e = store.rename("myservr", "z").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "no profile named \"myservr\" (did you mean \"myserver\"?)"
+        );
+        assert_eq!(
+            store.get("qqqq").unwrap_err().to_string(),
+            "no profile named \"qqqq\""
+        );
+        store.rename("myserver", "myserver").unwrap();
+        assert_eq!(store.text(), before);
+    }
+
+    #[test]
+    fn save_keeps_permissions_and_leaves_no_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), &commented());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+        }
+        let mut store = Store::open(&path).unwrap();
+        store.remove("old").unwrap();
+        store.save().unwrap();
+        store.save().unwrap();
+        assert_eq!(entries(dir.path()), ["profiles.toml"]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o640);
+        }
+        assert!(!fs::read_to_string(&path).unwrap().contains("old"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn save_writes_through_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let real_dir = dir.path().join("dotfiles");
+        fs::create_dir(&real_dir).unwrap();
+        let real = write(&real_dir, &commented());
+        let link = dir.path().join("profiles.toml");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let mut store = Store::open(&link).unwrap();
+        store.remove("old").unwrap();
+        store.save().unwrap();
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert!(
+            !fs::read_to_string(&real)
+                .unwrap()
+                .contains("[profiles.old]")
+        );
+        assert_eq!(entries(&real_dir), ["profiles.toml"]);
+        assert!(!store.changed_on_disk());
+    }
+
+    #[test]
+    fn failed_save_reports_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        // The parent "directory" is a file, so it cannot be created.
+        let blocker = dir.path().join("blocker");
+        fs::write(&blocker, "").unwrap();
+        let path = blocker.join("profiles.toml");
+        let mut store = Store::open(&path).unwrap();
+        store.upsert("a", &Profile::new("h", seq("1"))).unwrap();
+        let e = store.save().unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.starts_with("cannot write "), "{msg}");
+        assert!(msg.contains("blocker"), "{msg}");
+        assert!(!msg.contains("os error"), "{msg}");
+    }
+
+    #[test]
+    fn unreadable_file_reports_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory where the file should be cannot be read as text.
+        let path = dir.path().join("profiles.toml");
+        fs::create_dir(&path).unwrap();
+        let e = Store::open(&path).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with(&format!("cannot read {}: ", path.display())),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn config_errors_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "[profiles.a]\nhost = \"h\"\nsequnce = \"1\"\n");
+        let e = Store::open(&path).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{}:3:1: unknown key \"sequnce\" (did you mean \"sequence\"?)",
+                path.display()
+            )
+        );
+    }
+
+    #[test]
+    fn notices_outside_edits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), &commented());
+        let mut store = Store::open(&path).unwrap();
+        assert!(!store.changed_on_disk());
+        // Same length, different modification time.
+        let file = OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_modified(SystemTime::UNIX_EPOCH).unwrap();
+        drop(file);
+        assert!(store.changed_on_disk());
+        store.reload().unwrap();
+        assert!(!store.changed_on_disk());
+        // Different length.
+        fs::write(&path, format!("{}# more\n", commented())).unwrap();
+        assert!(store.changed_on_disk());
+        // Our own save is not an outside edit.
+        store.save().unwrap();
+        assert!(!store.changed_on_disk());
+        fs::remove_file(&path).unwrap();
+        assert!(store.changed_on_disk());
+    }
+
+    #[test]
+    fn locate_precedence() {
+        let flag = Path::new("/flag/profiles.toml");
+        let env = Some(OsString::from("/env/profiles.toml"));
+        assert_eq!(locate_with(Some(flag), env.clone()).unwrap(), flag);
+        assert_eq!(
+            locate_with(None, env).unwrap(),
+            Path::new("/env/profiles.toml")
+        );
+        // Empty or unset: the platform's config dir (only computed, never touched).
+        for env in [None, Some(OsString::new())] {
+            match locate_with(None, env) {
+                Ok(path) => {
+                    assert!(path.ends_with("profiles.toml"), "{}", path.display());
+                    assert_ne!(path, Path::new("/env/profiles.toml"));
+                }
+                Err(e) => assert!(matches!(e, StoreError::NoConfigDir)),
+            }
+        }
+    }
+
+    #[test]
+    fn example_profiles_file_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/profiles.toml");
+        let store = Store::open(&path).unwrap();
+        let file = store.file();
+        let s = file.settings("myserver").unwrap();
+        assert_eq!(s.host, "myserver.example.org");
+        assert_eq!(s.sequence, seq("7000,8000,9000"));
+        assert_eq!(s.open_port, Some(22));
+        assert!(file.profiles.len() >= 2);
+        for name in file.profiles.keys() {
+            assert!(file.settings(name).is_some());
+        }
+    }
+}
