@@ -1,1 +1,1192 @@
-//! (being written)
+//! knockd's configuration file, `knockd.conf`, as knockd 0.8 reads it, plus
+//! the headerless form printed in many tutorials.
+//!
+//! The sectioned form:
+//!
+//! ```text
+//! [options]
+//!     UseSyslog
+//!     LogFile = /var/log/knockd.log
+//! [openSSH]
+//!     Sequence    = 7000,8000,9000
+//!     Seq_Timeout = 5
+//!     TCPFlags    = syn
+//!     Command     = /sbin/iptables -I INPUT -s %IP% -p tcp --dport 22 -j ACCEPT
+//! ```
+//!
+//! The headerless form has no `[section]` lines: option keys (`logfile`,
+//! `interface`, ...) go to the options and every `sequence` line starts a new
+//! door named `door1`, `door2`, ... . knockd refuses it; we accept it with a
+//! warning that names the line.
+//!
+//! Keys are case-insensitive, whitespace around `=` is free, and a line whose
+//! first non-blank character is `#` is a comment. As in knockd, a `#` later in
+//! a line is part of the value (commands may contain one).
+//!
+//! Parsing is pure: [`KnockdConfig::parse`] takes the text. Only a door with
+//! `One_Time_Sequences` needs another file; [`KnockdConfig::parse_with`]
+//! takes the function that reads it, and [`KnockdConfig::parse`] reads it
+//! from disk.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::sequence::{Sequence, TcpFlags};
+
+/// Default `Seq_Timeout`, in seconds (knockd's).
+pub const DEFAULT_SEQ_TIMEOUT: u64 = 25;
+/// Default `Cmd_Timeout`, in seconds (knockd's).
+pub const DEFAULT_CMD_TIMEOUT: u64 = 10;
+/// Largest timeout accepted, in seconds (about 23 days). Bounded so a
+/// matcher can keep times in 32-bit milliseconds.
+pub const MAX_TIMEOUT: u64 = 2_000_000;
+
+/// The `[options]` section.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Options {
+    pub use_syslog: bool,
+    pub log_file: Option<PathBuf>,
+    pub pid_file: Option<PathBuf>,
+    pub interface: Option<String>,
+}
+
+/// One door: a knock sequence and what to run when it is knocked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Door {
+    pub name: String,
+    /// The sequence to knock. For a door with `One_Time_Sequences` this is
+    /// the first unused sequence of that file.
+    pub sequence: Sequence,
+    pub one_time_sequences: Option<PathBuf>,
+    pub seq_timeout: Duration,
+    pub tcpflags: TcpFlags,
+    /// `Start_Command` (alias `Command`) as written; `Some("")` means "run
+    /// nothing". `%IP%` is replaced by the knocker's address.
+    pub start_command: Option<String>,
+    /// `Start_Command_6` (alias `Command_6`); `None` falls back to
+    /// `start_command`, `Some("")` runs nothing.
+    pub start_command_6: Option<String>,
+    pub cmd_timeout: Duration,
+    pub stop_command: Option<String>,
+    /// `None` falls back to `stop_command`; `Some("")` runs nothing.
+    pub stop_command_6: Option<String>,
+    /// `Target`: match knocks to this address instead of the interface's.
+    pub target: Option<IpAddr>,
+    /// Line of the section header (or of the `sequence` line that started a
+    /// headerless door).
+    pub line: usize,
+}
+
+impl Door {
+    /// The start command for a knocker of this family (IPv6 uses the `_6`
+    /// variant when it is set), or `None` if nothing is to run.
+    pub fn start_command_for(&self, ipv6: bool) -> Option<&str> {
+        pick(&self.start_command, &self.start_command_6, ipv6)
+    }
+
+    /// The stop command for a knocker of this family, or `None`.
+    pub fn stop_command_for(&self, ipv6: bool) -> Option<&str> {
+        pick(&self.stop_command, &self.stop_command_6, ipv6)
+    }
+}
+
+fn pick<'a>(v4: &'a Option<String>, v6: &'a Option<String>, ipv6: bool) -> Option<&'a str> {
+    let chosen = if ipv6 && v6.is_some() { v6 } else { v4 };
+    chosen.as_deref().map(str::trim).filter(|c| !c.is_empty())
+}
+
+/// Replaces every `%IP%` in `command` by `ip`, as knockd does.
+pub fn substitute_ip(command: &str, ip: &IpAddr) -> String {
+    command.replace("%IP%", &ip.to_string())
+}
+
+/// Something accepted but worth telling the user, at `path:line`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub path: PathBuf,
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}: warning: {}",
+            self.path.display(),
+            self.line,
+            self.message
+        )
+    }
+}
+
+/// A config error: `path:line: message` where the message names the key or
+/// value at fault and what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}:{line}: {message}", path.display())]
+pub struct KnockdConfError {
+    pub path: PathBuf,
+    pub line: usize,
+    pub message: String,
+}
+
+/// A parsed knockd.conf.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KnockdConfig {
+    pub options: Options,
+    pub doors: Vec<Door>,
+    pub warnings: Vec<Warning>,
+}
+
+const OPTION_KEYS: [&str; 4] = ["USESYSLOG", "LOGFILE", "PIDFILE", "INTERFACE"];
+const DOOR_KEYS: [&str; 12] = [
+    "SEQUENCE",
+    "ONE_TIME_SEQUENCES",
+    "SEQ_TIMEOUT",
+    "TCPFLAGS",
+    "START_COMMAND",
+    "COMMAND",
+    "START_COMMAND_6",
+    "COMMAND_6",
+    "CMD_TIMEOUT",
+    "STOP_COMMAND",
+    "STOP_COMMAND_6",
+    "TARGET",
+];
+
+/// A door while its section is being read.
+#[derive(Default)]
+struct DoorDraft {
+    name: String,
+    line: usize,
+    sequence: Option<(Sequence, usize)>,
+    one_time: Option<(PathBuf, usize)>,
+    seq_timeout: Option<u64>,
+    tcpflags: TcpFlags,
+    start_command: Option<String>,
+    start_command_6: Option<String>,
+    cmd_timeout: Option<u64>,
+    stop_command: Option<String>,
+    stop_command_6: Option<String>,
+    target: Option<IpAddr>,
+    seen: Vec<&'static str>,
+}
+
+enum Section {
+    /// Before any `[section]` line: the headerless form.
+    Top,
+    Options,
+    Door,
+}
+
+struct Parser<'a> {
+    path: &'a Path,
+    config: KnockdConfig,
+    section: Section,
+    door: Option<DoorDraft>,
+    headerless_doors: usize,
+    warned_headerless_options: bool,
+    pending: Vec<DoorDraft>,
+}
+
+impl KnockdConfig {
+    /// Parses knockd.conf text; `origin` names the file in messages and is
+    /// where relative paths are reported from. A `One_Time_Sequences` file is
+    /// read from disk.
+    pub fn parse(text: &str, origin: &Path) -> Result<KnockdConfig, KnockdConfError> {
+        Self::parse_with(text, origin, &mut |p: &Path| std::fs::read_to_string(p))
+    }
+
+    /// Like [`KnockdConfig::parse`], with `read` supplying the contents of
+    /// `One_Time_Sequences` files.
+    pub fn parse_with(
+        text: &str,
+        origin: &Path,
+        read: &mut dyn FnMut(&Path) -> std::io::Result<String>,
+    ) -> Result<KnockdConfig, KnockdConfError> {
+        let mut p = Parser {
+            path: origin,
+            config: KnockdConfig::default(),
+            section: Section::Top,
+            door: None,
+            headerless_doors: 0,
+            warned_headerless_options: false,
+            pending: Vec::new(),
+        };
+        for (index, raw) in text.lines().enumerate() {
+            p.line(index + 1, raw)?;
+        }
+        p.finish_door(read)?;
+        if p.config.doors.is_empty() {
+            p.config.warnings.push(Warning {
+                path: origin.to_path_buf(),
+                line: text.lines().count().max(1),
+                message: "no door defined (expected a [name] section with a Sequence)".into(),
+            });
+        }
+        Ok(p.config)
+    }
+
+    /// Reads and parses the file at `path`.
+    pub fn load(path: &Path) -> Result<KnockdConfig, KnockdConfError> {
+        let text = std::fs::read_to_string(path).map_err(|e| KnockdConfError {
+            path: path.to_path_buf(),
+            line: 0,
+            message: format!("cannot read config file: {e}"),
+        })?;
+        Self::parse(&text, path)
+    }
+}
+
+impl Parser<'_> {
+    fn err(&self, line: usize, message: impl Into<String>) -> KnockdConfError {
+        KnockdConfError {
+            path: self.path.to_path_buf(),
+            line,
+            message: message.into(),
+        }
+    }
+
+    fn warn(&mut self, line: usize, message: impl Into<String>) {
+        self.config.warnings.push(Warning {
+            path: self.path.to_path_buf(),
+            line,
+            message: message.into(),
+        });
+    }
+
+    fn line(&mut self, n: usize, raw: &str) -> Result<(), KnockdConfError> {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            return Ok(());
+        }
+        if let Some(rest) = line.strip_prefix('[') {
+            let Some(name) = rest.strip_suffix(']') else {
+                return Err(self.err(
+                    n,
+                    format!("section header \"{line}\" is not closed (expected \"[name]\")"),
+                ));
+            };
+            let name = name.trim();
+            if name.is_empty() {
+                return Err(self.err(
+                    n,
+                    "empty section name (expected \"[options]\" or \"[door name]\")",
+                ));
+            }
+            self.section_header(n, name)?;
+            return Ok(());
+        }
+        let (key, value) = match line.split_once('=') {
+            Some((k, v)) => (k.trim(), Some(v.trim())),
+            None => (line, None),
+        };
+        if key.is_empty() {
+            return Err(self.err(n, format!("\"{line}\" has no key (expected KEY = VALUE)")));
+        }
+        let upper = key.to_ascii_uppercase();
+        match self.section {
+            Section::Options => self.option(n, key, &upper, value),
+            Section::Door => self.door_key(n, key, &upper, value),
+            Section::Top => {
+                if let Some(opt) = OPTION_KEYS.iter().find(|k| **k == upper) {
+                    if !self.warned_headerless_options {
+                        self.warned_headerless_options = true;
+                        self.warn(
+                            n,
+                            format!(
+                                "\"{key}\" outside any section: taken as an [options] key \
+                                 (knockd requires an [options] header here)"
+                            ),
+                        );
+                    }
+                    return self.option(n, key, opt, value);
+                }
+                if upper == "SEQUENCE" {
+                    return self.headerless_door(n, key, value);
+                }
+                if self.door.is_some() && DOOR_KEYS.contains(&upper.as_str()) {
+                    return self.door_key(n, key, &upper, value);
+                }
+                if DOOR_KEYS.contains(&upper.as_str()) {
+                    return Err(self.err(
+                        n,
+                        format!(
+                            "\"{key}\" outside any door (expected a \"[name]\" section header \
+                             or a \"sequence = ...\" line before it)"
+                        ),
+                    ));
+                }
+                Err(self.unknown_key(n, key, &upper, &[&OPTION_KEYS[..], &DOOR_KEYS[..]].concat()))
+            }
+        }
+    }
+
+    fn section_header(&mut self, n: usize, name: &str) -> Result<(), KnockdConfError> {
+        self.finish_door_lazy();
+        if name.eq_ignore_ascii_case("options") {
+            self.section = Section::Options;
+            return Ok(());
+        }
+        if self.config.doors.iter().any(|d| d.name == name)
+            || self.pending.iter().any(|d| d.name == name)
+        {
+            self.warn(n, format!("door \"{name}\" is defined more than once"));
+        }
+        self.section = Section::Door;
+        self.door = Some(DoorDraft {
+            name: name.to_string(),
+            line: n,
+            ..DoorDraft::default()
+        });
+        Ok(())
+    }
+
+    fn headerless_door(
+        &mut self,
+        n: usize,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<(), KnockdConfError> {
+        self.finish_door_lazy();
+        self.headerless_doors += 1;
+        let name = format!("door{}", self.headerless_doors);
+        self.warn(
+            n,
+            format!(
+                "\"{key}\" outside any section: starts door \"{name}\" \
+                 (knockd requires a \"[name]\" section header here)"
+            ),
+        );
+        self.door = Some(DoorDraft {
+            name,
+            line: n,
+            ..DoorDraft::default()
+        });
+        self.door_key(n, key, "SEQUENCE", value)
+    }
+
+    fn option(
+        &mut self,
+        n: usize,
+        key: &str,
+        upper: &str,
+        value: Option<&str>,
+    ) -> Result<(), KnockdConfError> {
+        match upper {
+            "USESYSLOG" => {
+                if let Some(v) = value
+                    && !v.is_empty()
+                {
+                        self.warn(
+                            n,
+                            format!("\"{key}\" takes no value; \"{v}\" ignored (syslog is on)"),
+                        );
+                    }
+                self.config.options.use_syslog = true;
+                Ok(())
+            }
+            "LOGFILE" | "PIDFILE" | "INTERFACE" => {
+                let v = self.required(n, key, value, "a value")?;
+                let options = &mut self.config.options;
+                match upper {
+                    "LOGFILE" => options.log_file = Some(PathBuf::from(v)),
+                    "PIDFILE" => options.pid_file = Some(PathBuf::from(v)),
+                    _ => options.interface = Some(v.to_string()),
+                }
+                Ok(())
+            }
+            _ if DOOR_KEYS.contains(&upper) => Err(self.err(
+                n,
+                format!(
+                    "door key \"{key}\" in [options] (expected a \"[name]\" door section header before it)"
+                ),
+            )),
+            _ => Err(self.unknown_key(n, key, upper, &OPTION_KEYS)),
+        }
+    }
+
+    fn required<'v>(
+        &self,
+        n: usize,
+        key: &str,
+        value: Option<&'v str>,
+        expected: &str,
+    ) -> Result<&'v str, KnockdConfError> {
+        match value {
+            Some(v) if !v.is_empty() => Ok(v),
+            Some(_) => Err(self.err(
+                n,
+                format!("\"{key}\" has an empty value (expected {expected})"),
+            )),
+            None => Err(self.err(
+                n,
+                format!("\"{key}\" has no value (expected \"{key} = {expected}\")"),
+            )),
+        }
+    }
+
+    fn timeout(&self, n: usize, key: &str, value: Option<&str>) -> Result<u64, KnockdConfError> {
+        let v = self.required(n, key, value, "a number of seconds")?;
+        match v.parse::<u64>() {
+            Ok(s) if s <= MAX_TIMEOUT => Ok(s),
+            Ok(_) => Err(self.err(
+                n,
+                format!(
+                    "\"{key}\" value \"{v}\" is too large (expected at most {MAX_TIMEOUT} seconds)"
+                ),
+            )),
+            Err(_) => Err(self.err(
+                n,
+                format!(
+                    "\"{key}\" value \"{v}\" is not a number (expected whole seconds, like 10)"
+                ),
+            )),
+        }
+    }
+
+    fn door_key(
+        &mut self,
+        n: usize,
+        key: &str,
+        upper: &str,
+        value: Option<&str>,
+    ) -> Result<(), KnockdConfError> {
+        let Some(canonical) = DOOR_KEYS.iter().copied().find(|k| *k == upper) else {
+            return Err(self.unknown_key(n, key, upper, &DOOR_KEYS));
+        };
+        let alias = match canonical {
+            "COMMAND" => "START_COMMAND",
+            "COMMAND_6" => "START_COMMAND_6",
+            k => k,
+        };
+        let command = || value.map(|v| v.to_string());
+        let parsed_sequence = if alias == "SEQUENCE" {
+            let v = self.required(n, key, value, "ports like 7000,8000:udp,9000")?;
+            Some(
+                Sequence::parse(v)
+                    .map_err(|e| self.err(n, format!("\"{key}\" value \"{v}\": {e}")))?,
+            )
+        } else {
+            None
+        };
+        let seq_timeout = match alias {
+            "SEQ_TIMEOUT" | "CMD_TIMEOUT" => Some(self.timeout(n, key, value)?),
+            _ => None,
+        };
+        let flags = if alias == "TCPFLAGS" {
+            let v = value.unwrap_or("");
+            Some(
+                TcpFlags::parse(v)
+                    .map_err(|e| self.err(n, format!("\"{key}\" value \"{v}\": {e}")))?,
+            )
+        } else {
+            None
+        };
+        let target = if alias == "TARGET" {
+            let v = self.required(n, key, value, "an IP address")?;
+            Some(v.parse::<IpAddr>().map_err(|_| {
+                self.err(
+                    n,
+                    format!("\"{key}\" value \"{v}\" is not an IP address (expected like 192.0.2.1 or 2001:db8::1)"),
+                )
+            })?)
+        } else {
+            None
+        };
+        let one_time = if alias == "ONE_TIME_SEQUENCES" {
+            Some(self.required(n, key, value, "a file path")?.to_string())
+        } else {
+            None
+        };
+        if matches!(alias, "START_COMMAND" | "STOP_COMMAND") && value.is_none() {
+            return Err(self.err(
+                n,
+                format!("\"{key}\" has no value (expected \"{key} = COMMAND\")"),
+            ));
+        }
+
+        let duplicate = {
+            let Some(door) = self.door.as_mut() else {
+                return Err(self.err(n, format!("\"{key}\" outside any door")));
+            };
+            let dup = door.seen.contains(&alias);
+            if !dup {
+                door.seen.push(alias);
+            }
+            match alias {
+                "SEQUENCE" => door.sequence = parsed_sequence.map(|s| (s, n)),
+                "ONE_TIME_SEQUENCES" => door.one_time = one_time.map(|p| (PathBuf::from(p), n)),
+                "SEQ_TIMEOUT" => door.seq_timeout = seq_timeout,
+                "CMD_TIMEOUT" => door.cmd_timeout = seq_timeout,
+                "TCPFLAGS" => door.tcpflags = flags.unwrap_or_default(),
+                "START_COMMAND" => door.start_command = command(),
+                "START_COMMAND_6" => door.start_command_6 = command(),
+                "STOP_COMMAND" => door.stop_command = command(),
+                "STOP_COMMAND_6" => door.stop_command_6 = command(),
+                _ => door.target = target,
+            }
+            dup.then(|| door.name.clone())
+        };
+        if let Some(name) = duplicate {
+            self.warn(
+                n,
+                format!("\"{key}\" set again in door \"{name}\"; this later value wins"),
+            );
+        }
+        Ok(())
+    }
+
+    fn unknown_key(&self, n: usize, key: &str, upper: &str, known: &[&str]) -> KnockdConfError {
+        let best = known
+            .iter()
+            .map(|k| (strsim::jaro_winkler(k, upper), *k))
+            .filter(|(score, _)| *score > 0.8)
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        let list: Vec<String> = known.iter().map(|k| pretty_key(k)).collect();
+        let hint = match best {
+            Some((_, k)) => format!(" (did you mean \"{}\"?)", pretty_key(k)),
+            None => String::new(),
+        };
+        let place = match self.section {
+            Section::Options => "in [options]",
+            Section::Door => "in a door section",
+            Section::Top => "",
+        };
+        let place = if place.is_empty() {
+            String::new()
+        } else {
+            format!(" {place}")
+        };
+        self.err(
+            n,
+            format!(
+                "unknown key \"{key}\"{place}{hint}; expected one of {}",
+                list.join(", ")
+            ),
+        )
+    }
+
+    /// Moves the open door, if any, to the list of doors to validate.
+    fn finish_door_lazy(&mut self) {
+        if let Some(d) = self.door.take() {
+            self.pending.push(d);
+        }
+    }
+
+    fn finish_door(
+        &mut self,
+        read: &mut dyn FnMut(&Path) -> std::io::Result<String>,
+    ) -> Result<(), KnockdConfError> {
+        self.finish_door_lazy();
+        let drafts = std::mem::take(&mut self.pending);
+        for d in drafts {
+            if let Some(door) = self.build_door(d, read)? {
+                self.config.doors.push(door);
+            }
+        }
+        Ok(())
+    }
+
+    fn build_door(
+        &mut self,
+        d: DoorDraft,
+        read: &mut dyn FnMut(&Path) -> std::io::Result<String>,
+    ) -> Result<Option<Door>, KnockdConfError> {
+        let sequence = match (&d.one_time, d.sequence) {
+            (Some((path, line)), seq) => {
+                if let Some((_, seq_line)) = seq {
+                    self.warn(
+                        seq_line,
+                        format!(
+                            "door \"{}\" has both Sequence and One_Time_Sequences; \
+                             the one-time sequences are used",
+                            d.name
+                        ),
+                    );
+                }
+                let text = read(path).map_err(|e| {
+                    self.err(
+                        *line,
+                        format!(
+                            "cannot read One_Time_Sequences file {}: {e}",
+                            path.display()
+                        ),
+                    )
+                })?;
+                match first_unused_sequence(&text, path)? {
+                    Some(u) => u.sequence,
+                    None => {
+                        self.warn(
+                            *line,
+                            format!(
+                                "One_Time_Sequences file {} has no unused sequence left; \
+                                 door \"{}\" is disabled",
+                                path.display(),
+                                d.name
+                            ),
+                        );
+                        return Ok(None);
+                    }
+                }
+            }
+            (None, Some((seq, _))) => seq,
+            (None, None) => {
+                return Err(self.err(
+                    d.line,
+                    format!(
+                        "door \"{}\" has no sequence (expected \"Sequence = 7000,8000,9000\" \
+                         or \"One_Time_Sequences = FILE\")",
+                        d.name
+                    ),
+                ));
+            }
+        };
+        Ok(Some(Door {
+            name: d.name,
+            sequence,
+            one_time_sequences: d.one_time.map(|(p, _)| p),
+            seq_timeout: Duration::from_secs(d.seq_timeout.unwrap_or(DEFAULT_SEQ_TIMEOUT)),
+            tcpflags: d.tcpflags,
+            start_command: d.start_command,
+            start_command_6: d.start_command_6,
+            cmd_timeout: Duration::from_secs(d.cmd_timeout.unwrap_or(DEFAULT_CMD_TIMEOUT)),
+            stop_command: d.stop_command,
+            stop_command_6: d.stop_command_6,
+            target: d.target,
+            line: d.line,
+        }))
+    }
+}
+
+fn pretty_key(k: &str) -> String {
+    match k {
+        "USESYSLOG" => "UseSyslog".into(),
+        "LOGFILE" => "LogFile".into(),
+        "PIDFILE" => "PidFile".into(),
+        "INTERFACE" => "Interface".into(),
+        "TCPFLAGS" => "TCPFlags".into(),
+        _ => k
+            .split('_')
+            .map(|w| {
+                let lower = w.to_ascii_lowercase();
+                let mut c = lower.chars();
+                match c.next() {
+                    Some(f) => f.to_ascii_uppercase().to_string() + c.as_str(),
+                    None => String::new(),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("_"),
+    }
+}
+
+/// The first unused line of a One_Time_Sequences file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneTimeSequence {
+    pub sequence: Sequence,
+    /// 1-based line number in the file.
+    pub line: usize,
+    /// Byte offset of the first character of that line: knockd disables a
+    /// used sequence by writing `#` there.
+    pub offset: usize,
+}
+
+/// Finds the first line of a One_Time_Sequences file that is neither blank
+/// nor commented out (`#` as its first non-blank character) and parses it.
+/// `None` when every sequence has been used.
+pub fn first_unused_sequence(
+    text: &str,
+    path: &Path,
+) -> Result<Option<OneTimeSequence>, KnockdConfError> {
+    let mut offset = 0;
+    for (index, raw) in text.split_inclusive('\n').enumerate() {
+        let start = offset;
+        offset += raw.len();
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let sequence = Sequence::parse(line).map_err(|e| KnockdConfError {
+            path: path.to_path_buf(),
+            line: index + 1,
+            message: format!("one-time sequence \"{line}\": {e}"),
+        })?;
+        return Ok(Some(OneTimeSequence {
+            sequence,
+            line: index + 1,
+            offset: start,
+        }));
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::sequence::{Knock, Proto};
+
+    fn parse(text: &str) -> Result<KnockdConfig, KnockdConfError> {
+        KnockdConfig::parse_with(text, Path::new("knockd.conf"), &mut |p: &Path| {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("no such file {}", p.display()),
+            ))
+        })
+    }
+
+    fn err(text: &str) -> String {
+        match parse(text) {
+            Ok(c) => panic!("expected an error, got {c:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    const FULL: &str = "\
+# a comment
+[options]
+    UseSyslog
+    LogFile = /var/log/knockd.log
+    PidFile=/run/knockd.pid
+    Interface   =   eth1
+
+[openSSH]
+    Sequence    = 7000,8000:udp,9000
+    Seq_Timeout = 5
+    TCPFlags    = syn,!ack
+    Start_Command = /sbin/iptables -I INPUT -s %IP% -p tcp --dport 22 -j ACCEPT
+    Start_Command_6 = /sbin/ip6tables -I INPUT -s %IP% -p tcp --dport 22 -j ACCEPT
+    Cmd_Timeout = 30
+    Stop_Command = /sbin/iptables -D INPUT -s %IP% -p tcp --dport 22 -j ACCEPT
+    Stop_Command_6 = /sbin/ip6tables -D INPUT -s %IP% -p tcp --dport 22 -j ACCEPT
+    Target = 192.0.2.1
+
+  [closeSSH]
+    sequence = 9000,8000,7000
+    command = echo '# not a comment' %IP%
+    command_6 =
+    TARGET = 2001:db8::1
+";
+
+    #[test]
+    fn sectioned_form_every_key() {
+        let c = parse(FULL).unwrap();
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        assert_eq!(
+            c.options,
+            Options {
+                use_syslog: true,
+                log_file: Some("/var/log/knockd.log".into()),
+                pid_file: Some("/run/knockd.pid".into()),
+                interface: Some("eth1".into()),
+            }
+        );
+        assert_eq!(c.doors.len(), 2);
+        let d = &c.doors[0];
+        assert_eq!(d.name, "openSSH");
+        assert_eq!(d.line, 8);
+        assert_eq!(
+            d.sequence.knocks(),
+            &[Knock::tcp(7000), Knock::udp(8000), Knock::tcp(9000)]
+        );
+        assert_eq!(d.seq_timeout, secs(5));
+        assert_eq!(d.tcpflags, TcpFlags::parse("syn,!ack").unwrap());
+        assert_eq!(d.cmd_timeout, secs(30));
+        assert_eq!(d.target, Some("192.0.2.1".parse().unwrap()));
+        assert_eq!(d.one_time_sequences, None);
+        assert_eq!(
+            d.start_command_for(false),
+            Some("/sbin/iptables -I INPUT -s %IP% -p tcp --dport 22 -j ACCEPT")
+        );
+        assert_eq!(
+            d.start_command_for(true),
+            Some("/sbin/ip6tables -I INPUT -s %IP% -p tcp --dport 22 -j ACCEPT")
+        );
+        assert_eq!(
+            d.stop_command_for(true),
+            Some("/sbin/ip6tables -D INPUT -s %IP% -p tcp --dport 22 -j ACCEPT")
+        );
+        let d = &c.doors[1];
+        assert_eq!(d.name, "closeSSH");
+        assert_eq!(d.line, 19);
+        assert_eq!(d.seq_timeout, secs(DEFAULT_SEQ_TIMEOUT));
+        assert_eq!(d.cmd_timeout, secs(DEFAULT_CMD_TIMEOUT));
+        assert_eq!(d.tcpflags, TcpFlags::ANY);
+        // '#' inside a value is kept, as knockd does.
+        assert_eq!(
+            d.start_command_for(false),
+            Some("echo '# not a comment' %IP%")
+        );
+        // An empty _6 command means "run nothing" for IPv6 knockers.
+        assert_eq!(d.start_command_for(true), None);
+        assert_eq!(d.stop_command_for(false), None);
+        assert_eq!(d.target, Some("2001:db8::1".parse().unwrap()));
+    }
+
+    #[test]
+    fn six_commands_fall_back_to_the_ipv4_ones() {
+        let c = parse("[d]\nsequence=1\ncommand=open %IP%\nstop_command=close %IP%\n").unwrap();
+        let d = &c.doors[0];
+        assert_eq!(d.start_command_for(true), Some("open %IP%"));
+        assert_eq!(d.stop_command_for(true), Some("close %IP%"));
+        assert_eq!(
+            substitute_ip("a %IP% b %IP%", &"2001:db8::7".parse().unwrap()),
+            "a 2001:db8::7 b 2001:db8::7"
+        );
+    }
+
+    #[test]
+    fn keys_are_case_insensitive_and_aliases_work() {
+        let c = parse(
+            "[OPTIONS]\nuSeSySlOg\nlogFILE=/l\n[x]\nSEQUENCE=1:UDP\nseq_TIMEOUT=1\ntcpFLAGS=FIN\n\
+             COMMAND=a\ncommand_6=b\nCMD_timeout=2\nstop_COMMAND=c\nSTOP_command_6=d\ntarget=::1\n",
+        )
+        .unwrap();
+        assert!(c.options.use_syslog);
+        let d = &c.doors[0];
+        assert_eq!(d.sequence.knocks(), &[Knock::udp(1)]);
+        assert_eq!(d.tcpflags.set, TcpFlags::FIN);
+        assert_eq!(d.start_command.as_deref(), Some("a"));
+        assert_eq!(d.start_command_6.as_deref(), Some("b"));
+        assert_eq!(d.stop_command.as_deref(), Some("c"));
+        assert_eq!(d.stop_command_6.as_deref(), Some("d"));
+        assert_eq!(d.cmd_timeout, secs(2));
+        assert_eq!(d.seq_timeout, secs(1));
+    }
+
+    /// The FreeBSD example of the article, verbatim (indentation included).
+    const ARTICLE_FREEBSD: &str = "        logfile = /var/log/knockd.log
+        interface = xl0
+
+        sequence    = 7000,8000,9000
+        seq_timeout = 5
+        command     = /sbin/ipfw -q add 00101 pass proto tcp src-ip %IP% dst-port 22
+        tcpflags    = syn
+
+        sequence    = 9000,8000,7000
+        seq_timeout = 5
+        command     = /sbin/ipfw -q delete 00101 pass proto tcp src-ip %IP% dst-port 22
+        tcpflags    = syn
+";
+
+    /// The Linux example of the article, verbatim.
+    const ARTICLE_LINUX: &str = "      logfile = /var/log/knockd.log
+
+      sequence    = 7000,8000,9000
+      seq_timeout = 5
+      command     = /sbin/iptables -A INPUT -s %IP% -p tcp --dport 22 -j ACCEPT
+      tcpflags    = syn
+      cmd_timeout   = 10
+      stop_command  = /sbin/iptables -D INPUT -s %IP% -p tcp --dport 22 -j ACCEPT
+";
+
+    #[test]
+    fn headerless_freebsd_example() {
+        let c = parse(ARTICLE_FREEBSD).unwrap();
+        assert_eq!(c.options.log_file, Some("/var/log/knockd.log".into()));
+        assert_eq!(c.options.interface.as_deref(), Some("xl0"));
+        let names: Vec<&str> = c.doors.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["door1", "door2"]);
+        assert_eq!(c.doors[0].sequence.to_string(), "7000,8000,9000");
+        assert_eq!(c.doors[1].sequence.to_string(), "9000,8000,7000");
+        for d in &c.doors {
+            assert_eq!(d.seq_timeout, secs(5));
+            assert_eq!(d.tcpflags.set, TcpFlags::SYN);
+            assert_eq!(d.stop_command, None);
+        }
+        assert_eq!((c.doors[0].line, c.doors[1].line), (4, 9));
+        assert_eq!(
+            c.doors[1].start_command.as_deref(),
+            Some("/sbin/ipfw -q delete 00101 pass proto tcp src-ip %IP% dst-port 22")
+        );
+        let w: Vec<String> = c.warnings.iter().map(|w| w.to_string()).collect();
+        assert_eq!(w.len(), 3, "{w:?}");
+        assert!(w[0].starts_with("knockd.conf:1: warning: \"logfile\" outside any section"));
+        assert!(w[1].starts_with(
+            "knockd.conf:4: warning: \"sequence\" outside any section: starts door \"door1\""
+        ));
+        assert!(w[2].starts_with("knockd.conf:9: warning:"), "{}", w[2]);
+    }
+
+    #[test]
+    fn headerless_linux_example() {
+        let c = parse(ARTICLE_LINUX).unwrap();
+        assert_eq!(c.options.log_file, Some("/var/log/knockd.log".into()));
+        assert_eq!(c.options.interface, None);
+        assert_eq!(c.doors.len(), 1);
+        let d = &c.doors[0];
+        assert_eq!(d.name, "door1");
+        assert_eq!(d.cmd_timeout, secs(10));
+        assert_eq!(
+            d.stop_command_for(false),
+            Some("/sbin/iptables -D INPUT -s %IP% -p tcp --dport 22 -j ACCEPT")
+        );
+        assert_eq!(c.warnings.len(), 2);
+    }
+
+    #[test]
+    fn headerless_doors_then_sections() {
+        let c = parse("sequence=1\n[named]\nsequence=2\n").unwrap();
+        let names: Vec<&str> = c.doors.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["door1", "named"]);
+    }
+
+    #[test]
+    fn warnings_for_accepted_oddities() {
+        let c = parse("[options]\nusesyslog = yes\n[a]\nsequence=1\nsequence=2\n[a]\nsequence=3\n")
+            .unwrap();
+        let w: Vec<String> = c.warnings.iter().map(|w| w.to_string()).collect();
+        assert_eq!(w.len(), 3, "{w:?}");
+        assert!(w[0].starts_with("knockd.conf:2: warning: \"usesyslog\" takes no value"));
+        assert!(w[1].starts_with("knockd.conf:5: warning: \"sequence\" set again in door \"a\""));
+        assert!(w[2].starts_with("knockd.conf:6: warning: door \"a\" is defined more than once"));
+        assert_eq!(c.doors[0].sequence.to_string(), "2");
+        let c = parse("# nothing\n").unwrap();
+        assert!(c.doors.is_empty());
+        assert_eq!(c.warnings.len(), 1);
+    }
+
+    #[test]
+    fn every_error_names_file_line_and_what_was_expected() {
+        let cases: &[(&str, &str)] = &[
+            (
+                "[d]\nsequence = 7000,80x0\n",
+                "knockd.conf:2: \"sequence\" value \"7000,80x0\": bad port \"80x0\"",
+            ),
+            (
+                "[d]\nsequence = 7000,0\n",
+                "knockd.conf:2: \"sequence\" value \"7000,0\": port out of range",
+            ),
+            (
+                "[d]\nsequence = 7000:icmp\n",
+                "knockd.conf:2: \"sequence\" value \"7000:icmp\": unknown protocol",
+            ),
+            (
+                "[d]\nsequence =\n",
+                "knockd.conf:2: \"sequence\" has an empty value (expected ports like",
+            ),
+            (
+                "[d]\nsequence\n",
+                "knockd.conf:2: \"sequence\" has no value (expected \"sequence = ports",
+            ),
+            (
+                "[d]\nsequence=1\nseq_timeout = soon\n",
+                "knockd.conf:3: \"seq_timeout\" value \"soon\" is not a number (expected whole seconds",
+            ),
+            (
+                "[d]\nsequence=1\nseq_timeout = -1\n",
+                "knockd.conf:3: \"seq_timeout\" value \"-1\" is not a number",
+            ),
+            (
+                "[d]\nsequence=1\ncmd_timeout = 99999999\n",
+                "knockd.conf:3: \"cmd_timeout\" value \"99999999\" is too large (expected at most 2000000 seconds)",
+            ),
+            (
+                "[d]\nsequence=1\ncmd_timeout =\n",
+                "knockd.conf:3: \"cmd_timeout\" has an empty value (expected a number of seconds)",
+            ),
+            (
+                "[d]\nsequence=1\ntcpflags = syn,fish\n",
+                "knockd.conf:3: \"tcpflags\" value \"syn,fish\": unknown TCP flag \"fish\"",
+            ),
+            (
+                "[d]\nsequence=1\ntcpflags = syn,!syn\n",
+                "knockd.conf:3: \"tcpflags\" value \"syn,!syn\": TCP flag \"syn\" is both required and negated",
+            ),
+            (
+                "[d]\nsequence=1\ntarget = myhost\n",
+                "knockd.conf:3: \"target\" value \"myhost\" is not an IP address",
+            ),
+            (
+                "[d]\nsequence=1\ntarget =\n",
+                "knockd.conf:3: \"target\" has an empty value (expected an IP address)",
+            ),
+            (
+                "[d]\nsequence=1\ncommand\n",
+                "knockd.conf:3: \"command\" has no value (expected \"command = COMMAND\")",
+            ),
+            (
+                "[d]\nsequence=1\nstop_command\n",
+                "knockd.conf:3: \"stop_command\" has no value",
+            ),
+            (
+                "[d]\nsequence=1\none_time_sequences =\n",
+                "knockd.conf:3: \"one_time_sequences\" has an empty value (expected a file path)",
+            ),
+            (
+                "[d]\nsequence=1\nsequnce=2\n",
+                "knockd.conf:3: unknown key \"sequnce\" in a door section (did you mean \"Sequence\"?)",
+            ),
+            (
+                "[d]\nsequence=1\nlogfile=/x\n",
+                "knockd.conf:3: unknown key \"logfile\" in a door section",
+            ),
+            (
+                "[options]\nlogfil = /x\n",
+                "knockd.conf:2: unknown key \"logfil\" in [options] (did you mean \"LogFile\"?)",
+            ),
+            (
+                "[options]\nsequence = 1\n",
+                "knockd.conf:2: door key \"sequence\" in [options] (expected a \"[name]\" door section header",
+            ),
+            (
+                "[options]\ninterface\n",
+                "knockd.conf:2: \"interface\" has no value",
+            ),
+            (
+                "[options]\nlogfile =\n",
+                "knockd.conf:2: \"logfile\" has an empty value",
+            ),
+            (
+                "[options]\npidfile\n",
+                "knockd.conf:2: \"pidfile\" has no value",
+            ),
+            (
+                "bogus = 1\n",
+                "knockd.conf:1: unknown key \"bogus\"; expected one of UseSyslog",
+            ),
+            (
+                "seq_timeout = 5\nsequence = 1\n",
+                "knockd.conf:1: \"seq_timeout\" outside any door (expected a \"[name]\" section header or a \"sequence = ...\" line before it)",
+            ),
+            (
+                "[options\n",
+                "knockd.conf:1: section header \"[options\" is not closed (expected \"[name]\")",
+            ),
+            ("[ ]\n", "knockd.conf:1: empty section name"),
+            (
+                "[d]\n= 5\n",
+                "knockd.conf:2: \"= 5\" has no key (expected KEY = VALUE)",
+            ),
+            (
+                "[options]\n\n[d]\nseq_timeout = 5\n",
+                "knockd.conf:3: door \"d\" has no sequence (expected \"Sequence = 7000,8000,9000\" or \"One_Time_Sequences = FILE\")",
+            ),
+            (
+                "[d]\none_time_sequences = /nonexistent\n",
+                "knockd.conf:2: cannot read One_Time_Sequences file /nonexistent: no such file",
+            ),
+        ];
+        for (text, want) in cases {
+            let got = err(text);
+            assert!(
+                got.starts_with(want),
+                "for {text:?}\n got: {got}\nwant: {want}..."
+            );
+        }
+    }
+
+    #[test]
+    fn one_time_sequences_take_the_first_unused_line() {
+        let file = "#7000,8000\n\n  # used too\n 1111,2222:udp\n 3333\n";
+        let mut reads = 0;
+        let c = KnockdConfig::parse_with(
+            "[ots]\none_time_sequences = /etc/knockd/ots\nsequence = 9\n",
+            Path::new("k.conf"),
+            &mut |p: &Path| {
+                reads += 1;
+                assert_eq!(p, Path::new("/etc/knockd/ots"));
+                Ok(file.to_string())
+            },
+        )
+        .unwrap();
+        assert_eq!(reads, 1);
+        let d = &c.doors[0];
+        assert_eq!(
+            d.sequence.knocks(),
+            &[
+                Knock::tcp(1111),
+                Knock {
+                    port: 2222,
+                    proto: Proto::Udp
+                }
+            ]
+        );
+        assert_eq!(
+            d.one_time_sequences.as_deref(),
+            Some(Path::new("/etc/knockd/ots"))
+        );
+        assert_eq!(
+            c.warnings.len(),
+            1,
+            "Sequence and One_Time_Sequences both set"
+        );
+        let u = first_unused_sequence(file, Path::new("ots"))
+            .unwrap()
+            .unwrap();
+        assert_eq!((u.line, u.offset), (4, 25));
+        assert_eq!(&file[u.offset..u.offset + 5], " 1111");
+
+        // An exhausted file disables the door with a warning.
+        let c = KnockdConfig::parse_with(
+            "[ots]\none_time_sequences = ots\n[b]\nsequence=1\n",
+            Path::new("k.conf"),
+            &mut |_: &Path| Ok("#1\n#2\n".to_string()),
+        )
+        .unwrap();
+        assert_eq!(c.doors.len(), 1);
+        assert_eq!(c.doors[0].name, "b");
+        assert!(c.warnings[0].to_string().starts_with(
+            "k.conf:2: warning: One_Time_Sequences file ots has no unused sequence left"
+        ));
+
+        // A bad line names the one-time file and its line.
+        let e = first_unused_sequence("#1\n 7000,x\n", Path::new("ots")).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("ots:2: one-time sequence \"7000,x\": bad port"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn shipped_examples_parse() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets");
+        let mut seen = 0;
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                if name.starts_with("knockd") && name.ends_with(".conf") {
+                    let c = KnockdConfig::load(&e.path()).unwrap();
+                    assert!(!c.doors.is_empty(), "{name}");
+                    seen += 1;
+                }
+            }
+        }
+        assert!(
+            seen >= 1,
+            "no assets/knockd*.conf found in {}",
+            dir.display()
+        );
+    }
+
+    #[test]
+    fn load_reports_a_missing_file() {
+        let e = KnockdConfig::load(Path::new("/nonexistent/knockd.conf")).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("/nonexistent/knockd.conf:0: cannot read config file")
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics(text in "(\\PC{0,30}\n){0,8}") {
+            let _ = parse(&text);
+        }
+
+        #[test]
+        fn any_key_case_parses_the_same(upper in proptest::collection::vec(proptest::bool::ANY, 8)) {
+            let key: String = "sequence".chars().zip(upper).map(|(c, u)| if u { c.to_ascii_uppercase() } else { c }).collect();
+            let c = parse(&format!("[d]\n {key} = 1,2:udp\n")).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+            proptest::prop_assert_eq!(c.doors[0].sequence.to_string(), "1,2:udp");
+        }
+    }
+}
