@@ -574,6 +574,11 @@ fn tidy_serde_message(message: &str) -> String {
             "expected a number of milliseconds (0 or more)",
         )
         .replace("expected u32", "expected a count (0 or more)")
+        .replace(
+            "expected struct Profile",
+            "expected a [profiles.NAME] table",
+        )
+        .replace("expected struct Defaults", "expected a table")
         .replace('`', "\"")
 }
 
@@ -855,6 +860,18 @@ sequence = "1 2 3"
         assert_eq!(
             err("[profiles.-x]\nhost = \"h\"\nsequence = \"1\"\n"),
             "profiles.toml:1:11: bad profile name \"-x\" (must not start with -)"
+        );
+    }
+
+    #[test]
+    fn wrong_types_say_what_was_expected() {
+        assert_eq!(
+            err("[profiles]\na = 5\n"),
+            "profiles.toml:2:5: invalid type: integer \"5\", expected a [profiles.NAME] table"
+        );
+        assert_eq!(
+            err("[profiles.a]\nhost = 5\nsequence = \"1\"\n"),
+            "profiles.toml:2:8: invalid type: integer \"5\", expected a string"
         );
     }
 
