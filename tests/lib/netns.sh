@@ -1,0 +1,432 @@
+# shellcheck shell=bash
+#
+# tests/lib/netns.sh: shared helpers for the end-to-end test scripts in tests/.
+#
+# Source it at the top of a script (it installs EXIT/INT/TERM traps):
+#
+#     #!/usr/bin/env bash
+#     set -euo pipefail
+#     . "$(dirname "${BASH_SOURCE[0]}")/lib/netns.sh"
+#     require_root "network namespaces and pcap"
+#     require_cmd knockd
+#     require_bin knock
+#     test_tmpdir                      # -> $TEST_TMP, removed on exit
+#     netns_pair ke2e 192.0.2.3        # -> $NS_SRV $NS_CLI, optional extra client address
+#     spawn_in "$NS_SRV" "$TEST_TMP/server.log" "$KNOCK_BIN_DIR/knock-server" -c ... -i "$IF_SRV"
+#     wait_for 5 grep -q listening "$TEST_TMP/server.log"
+#     check "knock opens the door" in_cli "$KNOCK_BIN_DIR/knock" "$SRV4" 7000 8000 9000
+#     check_not "wrong order stays shut" ...
+#     summary                          # last line: prints "N passed, M failed", non-zero on failure
+#
+# Do not set your own EXIT trap (it would replace the cleanup); use `on_exit 'command'`.
+#
+# Addresses are documentation ranges only (RFC 5737 / RFC 3849):
+#     server ns  ${PREFIX}-srv  veth-srv  192.0.2.1/24  2001:db8::1/64
+#     client ns  ${PREFIX}-cli  veth-cli  192.0.2.2/24  2001:db8::2/64  (+ extra addresses)
+# Everything happens inside namespaces this file creates; the host's own
+# network namespace is never configured.
+#
+# Environment:
+#     KNOCK_BIN_DIR      where the built binaries are (default: <repo>/target/debug;
+#                        a relative path is taken relative to the repository root)
+#     KNOCK_KEEP_TMP=1   keep $TEST_TMP (logs, configs) after the script ends
+#     KNOCK_E2E_STRICT=1 a missing tool or binary fails instead of skipping
+#                        (the default when CI=true)
+
+if [[ -n "${_KNOCK_NETNS_SH:-}" ]]; then
+    return 0
+fi
+_KNOCK_NETNS_SH=1
+
+KNOCK_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+TEST_NAME=$(basename "$0")
+KNOCK_BIN_DIR=${KNOCK_BIN_DIR:-target/debug}
+if [[ "$KNOCK_BIN_DIR" != /* ]]; then
+    KNOCK_BIN_DIR="$KNOCK_REPO/$KNOCK_BIN_DIR"
+fi
+export KNOCK_REPO KNOCK_BIN_DIR
+
+# Fixed addresses of the pair (documentation ranges).
+SRV4=192.0.2.1
+CLI4=192.0.2.2
+SRV6=2001:db8::1
+CLI6=2001:db8::2
+IF_SRV=veth-srv
+IF_CLI=veth-cli
+NS_SRV=
+NS_CLI=
+TEST_TMP=
+SPAWNED_PID=
+
+CHECKS_PASSED=0
+CHECKS_FAILED=0
+
+_KNOCK_NETNS=()     # namespaces to delete
+_KNOCK_PIDS=()      # background processes to stop
+_KNOCK_ON_EXIT=()   # commands to eval on exit (last registered runs first)
+_KNOCK_SHOW=()      # files to print when a check failed
+_KNOCK_CLEANED=0
+
+# ---------------------------------------------------------------- messages
+
+# note MSG...: a comment line in the test output.
+note() {
+    printf '# %s\n' "$*"
+}
+
+_knock_strict() {
+    [[ "${KNOCK_E2E_STRICT:-}" == 1 || ( -z "${KNOCK_E2E_STRICT:-}" && "${CI:-}" == true ) ]]
+}
+
+# skip REASON: end the script; exit 0 with "SKIP: ..." normally, but fail in
+# strict mode (CI), where a missing tool means the machine was not set up.
+skip() {
+    if _knock_strict; then
+        printf 'not ok - %s: cannot run: %s (strict mode: KNOCK_E2E_STRICT/CI)\n' "$TEST_NAME" "$*"
+        exit 1
+    fi
+    printf 'SKIP: %s: %s\n' "$TEST_NAME" "$*"
+    exit 0
+}
+
+# require_root [WHY]: skip (exit 0) unless running as root with `ip netns`.
+require_root() {
+    if [[ "$(id -u)" -ne 0 ]]; then
+        printf 'SKIP: %s: needs root (%s)\n' "$TEST_NAME" "${1:-network namespaces}"
+        exit 0
+    fi
+    if ! command -v ip >/dev/null 2>&1; then
+        skip "needs iproute2 (ip)"
+    fi
+}
+
+# require_cmd CMD...: skip unless every command is installed.
+require_cmd() {
+    local c missing=()
+    for c in "$@"; do
+        command -v "$c" >/dev/null 2>&1 || missing+=("$c")
+    done
+    if ((${#missing[@]})); then
+        skip "missing command(s): ${missing[*]}"
+    fi
+}
+
+# require_bin NAME...: skip unless $KNOCK_BIN_DIR/NAME exists for each NAME.
+require_bin() {
+    local b missing=()
+    for b in "$@"; do
+        [[ -x "$KNOCK_BIN_DIR/$b" ]] || missing+=("$b")
+    done
+    if ((${#missing[@]})); then
+        skip "not built in $KNOCK_BIN_DIR: ${missing[*]} (cargo build --workspace)"
+    fi
+}
+
+# ---------------------------------------------------------------- cleanup
+
+# on_exit 'COMMAND': eval COMMAND when the script ends (also on Ctrl+C / TERM).
+# Commands run in reverse order of registration, before namespaces are removed.
+on_exit() {
+    _KNOCK_ON_EXIT+=("$1")
+}
+
+# show_on_failure FILE...: print these files (tail) at the end if a check failed.
+show_on_failure() {
+    _KNOCK_SHOW+=("$@")
+}
+
+_knock_kill_pids() {
+    local pid alive=()
+    for pid in "$@"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null && alive+=("$pid")
+        fi
+    done
+    ((${#alive[@]})) || return 0
+    local i
+    for ((i = 0; i < 20; i++)); do
+        local still=()
+        for pid in "${alive[@]}"; do
+            kill -0 "$pid" 2>/dev/null && still+=("$pid")
+        done
+        ((${#still[@]})) || return 0
+        alive=("${still[@]}")
+        sleep 0.1
+    done
+    kill -KILL "${alive[@]}" 2>/dev/null || true
+}
+
+# Remove one namespace: stop whatever still runs inside it, then delete it.
+_knock_del_netns() {
+    local ns=$1 pids
+    ip netns list 2>/dev/null | grep -qE "^${ns}( |\$)" || return 0
+    pids=$(ip netns pids "$ns" 2>/dev/null || true)
+    if [[ -n "$pids" ]]; then
+        # shellcheck disable=SC2086 # one pid per word
+        _knock_kill_pids $pids
+    fi
+    ip netns del "$ns" 2>/dev/null || true
+}
+
+_knock_cleanup() {
+    ((_KNOCK_CLEANED)) && return 0
+    _KNOCK_CLEANED=1
+    local i
+    for ((i = ${#_KNOCK_ON_EXIT[@]} - 1; i >= 0; i--)); do
+        eval "${_KNOCK_ON_EXIT[i]}" || true
+    done
+    if ((${#_KNOCK_PIDS[@]})); then
+        _knock_kill_pids "${_KNOCK_PIDS[@]}"
+        wait 2>/dev/null || true
+    fi
+    for ((i = ${#_KNOCK_NETNS[@]} - 1; i >= 0; i--)); do
+        _knock_del_netns "${_KNOCK_NETNS[i]}"
+    done
+    if [[ -n "$TEST_TMP" && -d "$TEST_TMP" ]]; then
+        if [[ "${KNOCK_KEEP_TMP:-}" == 1 ]]; then
+            note "kept $TEST_TMP"
+        else
+            rm -rf -- "$TEST_TMP"
+        fi
+    fi
+}
+
+trap '_knock_cleanup' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# test_tmpdir: create $TEST_TMP (removed on exit unless KNOCK_KEEP_TMP=1).
+test_tmpdir() {
+    if [[ -z "$TEST_TMP" ]]; then
+        TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/knock-${TEST_NAME%.sh}.XXXXXX")
+        chmod 755 "$TEST_TMP"
+    fi
+}
+
+# ---------------------------------------------------------------- namespaces
+
+# netns_pair PREFIX [EXTRA_CLIENT_ADDR...]
+# Create ${PREFIX}-srv and ${PREFIX}-cli joined by a veth pair (veth-srv <-> veth-cli),
+# loopback up, IPv6 duplicate address detection off so v6 works at once.
+# Extra client addresses (e.g. 192.0.2.3 or 2001:db8::3) go on veth-cli as well;
+# use them as a source with `ssh -b ADDR`, `curl --interface`, and so on.
+# Sets NS_SRV NS_CLI (and uses IF_SRV IF_CLI SRV4 CLI4 SRV6 CLI6).
+netns_pair() {
+    local prefix=${1:?netns_pair PREFIX}
+    shift
+    NS_SRV="${prefix}-srv"
+    NS_CLI="${prefix}-cli"
+    local ns
+    for ns in "$NS_SRV" "$NS_CLI"; do
+        if ip netns list 2>/dev/null | grep -qE "^${ns}( |\$)"; then
+            note "removing leftover namespace $ns"
+            _knock_del_netns "$ns"
+        fi
+        ip netns add "$ns"
+        _KNOCK_NETNS+=("$ns")
+        ip -n "$ns" link set lo up
+        # Before any interface exists, so new ones inherit it.
+        ip netns exec "$ns" sysctl -qw \
+            net.ipv6.conf.all.accept_dad=0 \
+            net.ipv6.conf.default.accept_dad=0 \
+            net.ipv6.conf.all.disable_ipv6=0 \
+            net.ipv6.conf.default.disable_ipv6=0 >/dev/null
+    done
+    # Created directly inside the namespaces: no interface ever appears on the host.
+    ip -n "$NS_SRV" link add "$IF_SRV" type veth peer name "$IF_CLI" netns "$NS_CLI"
+    ip -n "$NS_SRV" addr add "$SRV4/24" dev "$IF_SRV"
+    ip -n "$NS_SRV" addr add "$SRV6/64" dev "$IF_SRV" nodad
+    ip -n "$NS_CLI" addr add "$CLI4/24" dev "$IF_CLI"
+    ip -n "$NS_CLI" addr add "$CLI6/64" dev "$IF_CLI" nodad
+    local a
+    for a in "$@"; do
+        netns_add_addr "$NS_CLI" "$IF_CLI" "$a"
+    done
+    ip -n "$NS_SRV" link set "$IF_SRV" up
+    ip -n "$NS_CLI" link set "$IF_CLI" up
+    if ! wait_for 5 _knock_pair_ready; then
+        echo "netns_pair: the veth link between $NS_SRV and $NS_CLI did not come up" >&2
+        return 1
+    fi
+}
+
+# Both veth ends have carrier and no address is still tentative.
+_knock_pair_ready() {
+    ip -n "$NS_SRV" link show dev "$IF_SRV" | grep -q 'LOWER_UP' &&
+        ip -n "$NS_CLI" link show dev "$IF_CLI" | grep -q 'LOWER_UP' &&
+        ! ip -n "$NS_SRV" addr show dev "$IF_SRV" | grep -q tentative &&
+        ! ip -n "$NS_CLI" addr show dev "$IF_CLI" | grep -q tentative
+}
+
+# netns_add_addr NS IFACE ADDR[/LEN]: add an address (v4 default /24, v6 default /64).
+netns_add_addr() {
+    local ns=$1 dev=$2 addr=$3
+    if [[ "$addr" == */* ]]; then
+        :
+    elif [[ "$addr" == *:* ]]; then
+        addr="$addr/64"
+    else
+        addr="$addr/24"
+    fi
+    if [[ "$addr" == *:* ]]; then
+        ip -n "$ns" addr add "$addr" dev "$dev" nodad
+    else
+        ip -n "$ns" addr add "$addr" dev "$dev"
+    fi
+}
+
+# in_ns NS CMD...: run CMD inside namespace NS.
+in_ns() {
+    local ns=$1
+    shift
+    ip netns exec "$ns" "$@"
+}
+
+# in_srv CMD... / in_cli CMD...: run CMD in the server / client namespace.
+in_srv() { ip netns exec "$NS_SRV" "$@"; }
+in_cli() { ip netns exec "$NS_CLI" "$@"; }
+
+# spawn_in NS LOGFILE CMD...: start CMD in the background inside NS with
+# stdout+stderr to LOGFILE; it is stopped on exit. Its pid is in $SPAWNED_PID.
+spawn_in() {
+    local ns=$1 log=$2
+    shift 2
+    ip netns exec "$ns" "$@" >"$log" 2>&1 </dev/null &
+    SPAWNED_PID=$!
+    _KNOCK_PIDS+=("$SPAWNED_PID")
+}
+
+# stop_pid PID: stop one spawned process now (TERM, then KILL after 2 s).
+stop_pid() {
+    _knock_kill_pids "$1"
+    wait "$1" 2>/dev/null || true
+}
+
+# tcp_open NS HOST PORT [SECONDS]: succeed if a TCP connection from NS to
+# HOST:PORT is accepted within SECONDS (default 2). HOST may be an IPv6 literal.
+tcp_open() {
+    local ns=$1 host=$2 port=$3 secs=${4:-2}
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    ip netns exec "$ns" timeout "$secs" bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$host" "$port" 2>/dev/null
+}
+
+# ---------------------------------------------------------------- waiting
+
+_knock_usecs_now() {
+    local t=${EPOCHREALTIME//[.,]/}
+    echo "$((10#$t))"
+}
+
+_knock_secs_to_usecs() {
+    local s=$1 int frac
+    int=${s%%.*}
+    if [[ "$s" == *.* ]]; then
+        frac=${s#*.}000000
+        frac=${frac:0:6}
+    else
+        frac=000000
+    fi
+    echo "$((10#${int:-0} * 1000000 + 10#$frac))"
+}
+
+# wait_for SECONDS CMD...   or   wait_for 'SHELL COMMAND' SECONDS
+# Poll every 0.1 s until the command succeeds; return 1 if SECONDS (may be
+# fractional) pass first. The command runs in this shell (functions work).
+wait_for() {
+    local secs string=
+    local -a cmd=()
+    if (($# >= 2)) && [[ "$1" =~ ^[0-9]+(\.[0-9]+)?$ ]]; then
+        secs=$1
+        shift
+        cmd=("$@")
+    elif (($# == 2)) && [[ "$2" =~ ^[0-9]+(\.[0-9]+)?$ ]]; then
+        string=$1
+        secs=$2
+    else
+        echo "usage: wait_for SECONDS CMD... | wait_for 'COMMAND' SECONDS" >&2
+        return 2
+    fi
+    local deadline
+    deadline=$(($(_knock_usecs_now) + $(_knock_secs_to_usecs "$secs")))
+    while :; do
+        if [[ -n "$string" ]]; then
+            if eval "$string" >/dev/null 2>&1; then return 0; fi
+        else
+            if "${cmd[@]}" >/dev/null 2>&1; then return 0; fi
+        fi
+        if (($(_knock_usecs_now) >= deadline)); then
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
+# wait_for_line FILE REGEX SECONDS: wait until FILE has a line matching REGEX (grep -E).
+wait_for_line() {
+    wait_for "$3" grep -qE -- "$2" "$1"
+}
+
+# ---------------------------------------------------------------- checks
+
+_knock_check_run() {
+    local want=$1 name=$2
+    shift 2
+    local out rc
+    out=$(mktemp "${TMPDIR:-/tmp}/knock-check.XXXXXX")
+    if "$@" >"$out" 2>&1; then rc=0; else rc=$?; fi
+    local ok=0
+    if [[ "$want" == pass ]]; then
+        ((rc == 0)) && ok=1
+    else
+        ((rc != 0)) && ok=1
+    fi
+    if ((ok)); then
+        CHECKS_PASSED=$((CHECKS_PASSED + 1))
+        printf 'ok - %s\n' "$name"
+    else
+        CHECKS_FAILED=$((CHECKS_FAILED + 1))
+        printf 'not ok - %s\n' "$name"
+        printf '#   command: %s\n' "$*"
+        if [[ "$want" == pass ]]; then
+            printf '#   exit status %d (wanted 0)\n' "$rc"
+        else
+            printf '#   exit status 0 (wanted non-zero)\n'
+        fi
+        sed -e 's/^/#   | /' "$out" | tail -n 40
+    fi
+    rm -f -- "$out"
+    return 0
+}
+
+# check NAME CMD...: passes when CMD exits 0. Prints "ok - NAME" / "not ok - NAME"
+# (with the command's output on failure) and counts. Never aborts the script.
+check() {
+    _knock_check_run pass "$@"
+}
+
+# check_not NAME CMD...: passes when CMD exits non-zero.
+check_not() {
+    _knock_check_run fail "$@"
+}
+
+# summary: print "N passed, M failed"; return non-zero if anything failed
+# (or if no check ran at all). Make it the script's last command.
+summary() {
+    if ((CHECKS_FAILED)) && ((${#_KNOCK_SHOW[@]})); then
+        local f
+        for f in "${_KNOCK_SHOW[@]}"; do
+            [[ -f "$f" ]] || continue
+            note "---- last lines of $f"
+            tail -n 40 -- "$f" | sed -e 's/^/#   | /'
+        done
+    fi
+    printf '%d passed, %d failed\n' "$CHECKS_PASSED" "$CHECKS_FAILED"
+    if ((CHECKS_FAILED)); then
+        return 1
+    fi
+    if ((CHECKS_PASSED == 0)); then
+        note "no check ran"
+        return 1
+    fi
+    return 0
+}
