@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # variables set here are read by the scripts that source this file
 #
 # tests/lib/netns.sh: shared helpers for the end-to-end test scripts in tests/.
 #
@@ -310,6 +311,68 @@ tcp_open() {
     ip netns exec "$ns" timeout "$secs" bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$host" "$port" 2>/dev/null
 }
 
+# netns_hosts NS "ADDR NAME..."...: give NS its own /etc/hosts (`ip netns exec`
+# bind-mounts /etc/netns/NS/hosts over /etc/hosts), so names resolve inside the
+# namespace without touching the host's files. Removed on exit.
+netns_hosts() {
+    local ns=$1
+    shift
+    local dir="/etc/netns/$ns"
+    if [[ ! -d "$dir" ]]; then
+        mkdir -p "$dir"
+        on_exit "rm -rf -- '$dir'; rmdir /etc/netns 2>/dev/null || true"
+    fi
+    {
+        printf '127.0.0.1\tlocalhost\n::1\tlocalhost\n'
+        printf '%s\n' "$@"
+    } >"$dir/hosts"
+}
+
+# start_sshd NS DIR LISTEN_ADDR [PORT]: a throw-away sshd inside NS, listening on
+# LISTEN_ADDR:PORT (default 22), with its host key, config, pid file and log in
+# DIR and root logins allowed for the keys in DIR/authorized_keys. Waits until
+# it accepts connections. Sets SSHD_PID.
+SSHD_PID=
+start_sshd() {
+    local ns=$1 dir=$2 addr=$3 port=${4:-22}
+    local sshd
+    sshd=$(command -v sshd || echo /usr/sbin/sshd)
+    mkdir -p "$dir" /run/sshd
+    chmod 755 /run/sshd
+    [[ -f "$dir/ssh_host_ed25519_key" ]] ||
+        ssh-keygen -q -t ed25519 -N '' -C knock-test-host -f "$dir/ssh_host_ed25519_key"
+    touch "$dir/authorized_keys"
+    local listen=$addr
+    [[ "$addr" == *:* ]] && listen="[$addr]"
+    # With UsePAM no, sshd refuses an account whose password is locked ("!...").
+    local use_pam=no
+    if [[ "$(getent shadow root 2>/dev/null | cut -d: -f2)" == '!'* ]]; then
+        use_pam=yes
+    fi
+    cat >"$dir/sshd_config" <<CONF
+ListenAddress $listen:$port
+HostKey $dir/ssh_host_ed25519_key
+PidFile $dir/sshd.pid
+AuthorizedKeysFile $dir/authorized_keys
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+StrictModes no
+UsePAM $use_pam
+UseDNS no
+PrintMotd no
+LogLevel VERBOSE
+CONF
+    spawn_in "$ns" "$dir/sshd.log" "$sshd" -D -e -f "$dir/sshd_config"
+    SSHD_PID=$SPAWNED_PID
+    if ! wait_for 5 tcp_open "$ns" "$addr" "$port" 1; then
+        echo "start_sshd: sshd did not start listening on $listen:$port" >&2
+        cat "$dir/sshd.log" >&2
+        return 1
+    fi
+}
+
 # ---------------------------------------------------------------- waiting
 
 _knock_usecs_now() {
@@ -407,6 +470,17 @@ check() {
 # check_not NAME CMD...: passes when CMD exits non-zero.
 check_not() {
     _knock_check_run fail "$@"
+}
+
+# expect_status CODE CMD...: succeed when CMD exits with exactly CODE.
+expect_status() {
+    local want=$1 rc
+    shift
+    if "$@"; then rc=0; else rc=$?; fi
+    if ((rc != want)); then
+        echo "exit status $rc, wanted $want: $*"
+        return 1
+    fi
 }
 
 # summary: print "N passed, M failed"; return non-zero if anything failed
