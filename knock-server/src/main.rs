@@ -1,1 +1,2 @@
+//! knock-server binary (being written).
 fn main() {}
