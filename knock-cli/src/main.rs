@@ -1,1 +1,32 @@
-fn main() {}
+//! `knock`: send port-knock sequences, like knock(1), or from saved profiles.
+
+mod actions;
+mod cli;
+mod exit;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = match cli::Args::try_parse() {
+        Ok(args) => args,
+        Err(err) => {
+            // --help and --version are "errors" that print to stdout and exit 0.
+            let code = if err.use_stderr() {
+                exit::Code::Usage
+            } else {
+                exit::Code::Ok
+            };
+            let _ = err.print();
+            return code.into();
+        }
+    };
+    match actions::run(&args) {
+        Ok(code) => code.into(),
+        Err(err) => {
+            eprintln!("knock: {}", exit::one_line(&err));
+            exit::classify(&err).into()
+        }
+    }
+}

@@ -1,0 +1,606 @@
+//! What each command-line mode does. `main` maps the result to an exit code.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use knock_profiles::launch::{self, Platform, Target};
+use knock_profiles::profile::{Family, Launch, Profile, Settings, builtin};
+use knock_profiles::send::{self, Net, Plan, Progress, SystemClock, SystemNet, Verify};
+use knock_profiles::store::{self, Store, StoreError};
+use knock_profiles::{Proto, Sequence};
+
+use crate::cli::Args;
+use crate::exit::{Code, LaunchError, UsageError};
+
+/// Runs the mode the arguments ask for.
+pub fn run(args: &Args) -> Result<Code> {
+    if let Some(shell) = args.completions {
+        let mut cmd = crate::cli::command();
+        clap_complete::generate(shell, &mut cmd, "knock", &mut io::stdout());
+        return Ok(Code::Ok);
+    }
+    if args.man {
+        clap_mangen::Man::new(crate::cli::command())
+            .render(&mut io::stdout())
+            .context("cannot write the man page")?;
+        return Ok(Code::Ok);
+    }
+    if args.list {
+        return list(args);
+    }
+    if let Some(name) = &args.show {
+        return show(args, name);
+    }
+    if let Some(name) = &args.save {
+        return save(args, name);
+    }
+    if let Some(name) = &args.remove {
+        return remove(args, name);
+    }
+    if let Some(conf) = &args.import {
+        return import(args, conf);
+    }
+    knock(args)
+}
+
+fn usage(msg: impl Into<String>) -> anyhow::Error {
+    UsageError(msg.into()).into()
+}
+
+fn profiles_path(args: &Args) -> Result<PathBuf> {
+    Ok(store::locate(args.profiles.as_deref())?)
+}
+
+fn open_store(args: &Args) -> Result<Store> {
+    let path = profiles_path(args)?;
+    Ok(Store::open(&path)?)
+}
+
+/// `--list`: one line per profile.
+fn list(args: &Args) -> Result<Code> {
+    let store = open_store(args)?;
+    let file = store.file();
+    let mut out = io::stdout().lock();
+    if file.profiles.is_empty() {
+        writeln!(
+            out,
+            "no profiles in {} (add one: knock --save NAME HOST PORTS...)",
+            store.path().display()
+        )?;
+        return Ok(Code::Ok);
+    }
+    let width = file.profiles.keys().map(|n| n.len()).max().unwrap_or(0);
+    let host_width = file
+        .profiles
+        .values()
+        .map(|p| p.host.len())
+        .max()
+        .unwrap_or(0);
+    for (name, profile) in &file.profiles {
+        writeln!(
+            out,
+            "{name:width$}  {host:host_width$}  {seq}",
+            host = profile.host,
+            seq = profile.sequence
+        )?;
+    }
+    Ok(Code::Ok)
+}
+
+/// `--show NAME`: the effective settings, defaults filled in, as TOML.
+fn show(args: &Args, name: &str) -> Result<Code> {
+    let store = open_store(args)?;
+    let settings = settings_of(&store, name)?;
+    let mut out = io::stdout().lock();
+    writeln!(out, "# {} (defaults filled in)", store.path().display())?;
+    write!(out, "{}", settings_toml(&settings))?;
+    Ok(Code::Ok)
+}
+
+fn settings_toml(s: &Settings) -> String {
+    let mut t = format!("[profiles.{}]\n", s.name);
+    let mut line = |k: &str, v: String| t.push_str(&format!("{k} = {v}\n"));
+    line("host", quoted(&s.host));
+    line("sequence", quoted(&s.sequence.to_string()));
+    line("delay_ms", s.delay.as_millis().to_string());
+    line("family", quoted(family_name(s.family)));
+    match s.open_port {
+        Some(p) => line("open_port", p.to_string()),
+        None => line("# open_port", "(not set: no verify)".into()),
+    }
+    line("wait_ms", s.wait.as_millis().to_string());
+    line("retries", s.retries.to_string());
+    if let Some(close) = &s.close_sequence {
+        line("close_sequence", quoted(&close.to_string()));
+    }
+    line("launch", quoted(&s.launch.to_string()));
+    if let Some(user) = &s.user {
+        line("user", quoted(user));
+    }
+    line("ssh_port", s.ssh_port.to_string());
+    t
+}
+
+fn quoted(s: &str) -> String {
+    toml_string(s)
+}
+
+/// A TOML basic string.
+fn toml_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn family_name(f: Family) -> &'static str {
+    match f {
+        Family::Any => "any",
+        Family::Ipv4 => "ipv4",
+        Family::Ipv6 => "ipv6",
+    }
+}
+
+fn settings_of(store: &Store, name: &str) -> Result<Settings> {
+    store.file().settings(name).ok_or_else(|| {
+        StoreError::NotFound {
+            name: name.to_string(),
+            hint: store.file().closest_name(name).map(String::from),
+        }
+        .into()
+    })
+}
+
+/// `--save NAME HOST PORTS... [options]`
+fn save(args: &Args, name: &str) -> Result<Code> {
+    knock_profiles::profile::validate_name(name)
+        .map_err(|reason| usage(format!("--save: bad profile name \"{name}\": {reason}")))?;
+    let host = args.target.clone().ok_or_else(|| {
+        usage("--save NAME needs HOST and PORTS: knock --save NAME HOST 7000,8000,9000")
+    })?;
+    if args.ports.is_empty() {
+        return Err(usage(format!(
+            "--save {name} {host}: no ports given (e.g. knock --save {name} {host} 7000 8000 9000)"
+        )));
+    }
+    let sequence = ports_sequence(args)?;
+    let close_sequence = args
+        .close_sequence
+        .as_deref()
+        .map(|s| {
+            Sequence::parse_with_default(s, default_proto(args))
+                .map_err(|e| usage(format!("--close-sequence: {e}")))
+        })
+        .transpose()?;
+    let launch = args
+        .launch
+        .as_deref()
+        .map(|l| {
+            l.parse::<Launch>()
+                .map_err(|e| usage(format!("--launch: {e}")))
+        })
+        .transpose()?;
+    let profile = Profile {
+        host,
+        sequence,
+        delay_ms: args.delay,
+        family: args.family(),
+        open_port: args.open_port,
+        wait_ms: args.wait_ms,
+        retries: args.retries,
+        close_sequence,
+        launch,
+        user: args.user.clone(),
+        ssh_port: args.ssh_port,
+    };
+    profile
+        .validate()
+        .map_err(|e| usage(format!("--save {name}: {e}")))?;
+    let mut store = open_store(args)?;
+    let existed = store.file().profiles.contains_key(name);
+    if existed && !args.force {
+        return Err(usage(format!(
+            "profile \"{name}\" already exists in {} (use --force to replace it)",
+            store.path().display()
+        )));
+    }
+    store.upsert(name, &profile)?;
+    store.save()?;
+    eprintln!(
+        "knock: {} profile \"{name}\" in {}",
+        if existed { "replaced" } else { "saved" },
+        store.path().display()
+    );
+    Ok(Code::Ok)
+}
+
+/// `--remove NAME`
+fn remove(args: &Args, name: &str) -> Result<Code> {
+    let mut store = open_store(args)?;
+    if !store.remove(name)? {
+        return Err(StoreError::NotFound {
+            name: name.to_string(),
+            hint: store.file().closest_name(name).map(String::from),
+        }
+        .into());
+    }
+    store.save()?;
+    eprintln!(
+        "knock: removed profile \"{name}\" from {}",
+        store.path().display()
+    );
+    Ok(Code::Ok)
+}
+
+/// `--import knockd.conf --host HOST`: one profile per door.
+fn import(args: &Args, conf: &Path) -> Result<Code> {
+    use knock_profiles::knockd_conf::KnockdConfig;
+    let host = args
+        .host
+        .clone()
+        .ok_or_else(|| usage("--import needs --host HOST (the knockd server's address)"))?;
+    let text =
+        std::fs::read_to_string(conf).with_context(|| format!("cannot read {}", conf.display()))?;
+    let config = KnockdConfig::parse(&text, conf)?;
+    let mut store = open_store(args)?;
+    let mut imported = 0;
+    for door in &config.doors {
+        let name = profile_name_for(&door.name);
+        if door.one_time_sequences.is_some() {
+            eprintln!(
+                "knock: skipped door \"{}\": it uses One_Time_Sequences (a list, not one sequence)",
+                door.name
+            );
+            continue;
+        }
+        if !door.tcpflags.matches(knock_profiles::TcpFlags::SYN)
+            && door.sequence.iter().any(|k| k.proto == Proto::Tcp)
+        {
+            eprintln!(
+                "knock: warning: door \"{}\" wants TCP flags {} but knock sends SYN packets; it will not open",
+                door.name, door.tcpflags
+            );
+        }
+        if store.file().profiles.contains_key(&name) && !args.force {
+            eprintln!(
+                "knock: skipped door \"{}\": profile \"{name}\" exists (use --force to replace)",
+                door.name
+            );
+            continue;
+        }
+        let profile = Profile {
+            host: host.clone(),
+            sequence: door.sequence.clone(),
+            delay_ms: args.delay,
+            family: args.family(),
+            open_port: args.open_port,
+            wait_ms: args.wait_ms,
+            retries: args.retries,
+            close_sequence: None,
+            launch: None,
+            user: args.user.clone(),
+            ssh_port: args.ssh_port,
+        };
+        store.upsert(&name, &profile)?;
+        eprintln!(
+            "knock: imported door \"{}\" as profile \"{name}\" ({})",
+            door.name, door.sequence
+        );
+        imported += 1;
+    }
+    if imported == 0 {
+        return Err(usage(format!("nothing imported from {}", conf.display())));
+    }
+    store.save()?;
+    eprintln!(
+        "knock: {imported} profile(s) saved in {}",
+        store.path().display()
+    );
+    Ok(Code::Ok)
+}
+
+/// A profile name from a knockd door name: `openSSH` stays, `[my door]` -> `my-door`.
+fn profile_name_for(door: &str) -> String {
+    let name: String = door
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let name = name.trim_matches('-').to_string();
+    if name.is_empty() {
+        "door".to_string()
+    } else {
+        name
+    }
+}
+
+fn default_proto(args: &Args) -> Proto {
+    if args.udp { Proto::Udp } else { Proto::Tcp }
+}
+
+fn ports_sequence(args: &Args) -> Result<Sequence> {
+    Sequence::from_args(args.ports.iter().map(String::as_str), default_proto(args))
+        .map_err(|e| usage(format!("{e}")))
+}
+
+/// What to knock: from the command line or a profile, with flags overriding.
+struct Job {
+    plan: Plan,
+    /// Set for profiles: what `--ssh` starts.
+    launch: Launch,
+    user: Option<String>,
+    ssh_port: u16,
+    label: String,
+}
+
+fn job(args: &Args) -> Result<Job> {
+    let Some(target) = args.target.clone() else {
+        return Err(usage(
+            "nothing to knock: give HOST PORT... or a profile NAME (knock --help; saved profiles: knock --list)",
+        ));
+    };
+    let (mut plan, launch, user, ssh_port, label) = if args.ports.is_empty() {
+        // A profile.
+        if args.udp {
+            return Err(usage(
+                "-u applies to PORTS on the command line; a profile marks UDP knocks as PORT:udp",
+            ));
+        }
+        let store = open_store(args)?;
+        let settings = match store.file().settings(&target) {
+            Some(s) => s,
+            None => {
+                return Err(anyhow::Error::new(StoreError::NotFound {
+                    name: target.clone(),
+                    hint: store.file().closest_name(&target).map(String::from),
+                })
+                .context(format!(
+                    "{}: to knock a host directly, give its ports: knock {target} PORT...",
+                    store.path().display()
+                )));
+            }
+        };
+        let mut plan = Plan::from_settings(&settings);
+        if args.close {
+            plan.sequence = settings.close_sequence.clone().ok_or_else(|| {
+                usage(format!(
+                    "--close: profile \"{target}\" has no close_sequence in {}",
+                    store.path().display()
+                ))
+            })?;
+            // Closing never waits for the port to open.
+            plan.verify = None;
+        }
+        let label = format!("profile \"{target}\" ({})", settings.host);
+        (
+            plan,
+            settings.launch,
+            settings.user,
+            settings.ssh_port,
+            label,
+        )
+    } else {
+        if args.close {
+            return Err(usage("--close needs a profile NAME with a close_sequence"));
+        }
+        let plan = Plan {
+            host: target.clone(),
+            sequence: ports_sequence(args)?,
+            delay: Duration::ZERO,
+            family: Family::Any,
+            verify: None,
+            retries: 0,
+        };
+        (plan, Launch::Ssh, None, 22, target)
+    };
+    // Command-line flags override the profile.
+    if let Some(ms) = args.delay {
+        plan.delay = Duration::from_millis(ms);
+    }
+    if let Some(family) = args.family() {
+        plan.family = family;
+    }
+    let user = args.user.clone().or(user);
+    let ssh_port = args.ssh_port.unwrap_or(ssh_port);
+    if let Some(port) = args.open_port {
+        if port == 0 {
+            return Err(usage(
+                "--open-port: port 0 is not a port (expected 1-65535)",
+            ));
+        }
+        let wait = plan
+            .verify
+            .map(|v| v.wait)
+            .unwrap_or(Duration::from_millis(builtin::WAIT_MS));
+        plan.verify = Some(Verify { port, wait });
+    }
+    if args.ssh && plan.verify.is_none() {
+        // Connecting: check that the ssh port opened before starting ssh.
+        plan.verify = Some(Verify {
+            port: ssh_port,
+            wait: Duration::from_millis(builtin::WAIT_MS),
+        });
+    }
+    if let Some(ms) = args.wait_ms {
+        match plan.verify.as_mut() {
+            Some(v) => v.wait = Duration::from_millis(ms),
+            None => {
+                return Err(usage(
+                    "--wait needs a port to wait for: add --open-port PORT",
+                ));
+            }
+        }
+    }
+    if let Some(n) = args.retries {
+        plan.retries = n;
+    }
+    Ok(Job {
+        plan,
+        launch,
+        user,
+        ssh_port,
+        label,
+    })
+}
+
+/// Knocks (and verifies, and launches with --ssh).
+fn knock(args: &Args) -> Result<Code> {
+    let job = job(args)?;
+    let mut net = SystemNet;
+    if args.dry_run {
+        return dry_run(&job, &mut net);
+    }
+    let verbose = args.verbose > 0;
+    let cancel = AtomicBool::new(false);
+    let mut report = |p: &Progress| report_progress(p, verbose, job.plan.family);
+    let outcome = send::run(&job.plan, &mut net, &SystemClock, &cancel, &mut report)?;
+    if !args.ssh {
+        return Ok(Code::Ok);
+    }
+    let launch = match job.launch {
+        Launch::None => Launch::Ssh,
+        l => l,
+    };
+    let target = Target {
+        host: &job.plan.host,
+        addr: Some(outcome.addr),
+        port: job.ssh_port,
+        user: job.user.as_deref(),
+    };
+    let argv = launch::argv(&launch, &target, &args.ssh_args, Platform::current())
+        .ok_or_else(|| LaunchError("nothing to launch".into()))?;
+    if verbose {
+        eprintln!("knock: {}: starting {}", job.label, argv.join(" "));
+    }
+    exec(&argv)
+}
+
+fn report_progress(p: &Progress, verbose: bool, family: Family) {
+    match p {
+        Progress::Resolved { host, addr, others } => {
+            if *others > 0 && family == Family::Any {
+                eprintln!(
+                    "knock: {host} has {} addresses; knocking {addr} (use -4 or -6 to choose)",
+                    others + 1
+                );
+            } else if verbose && host != &addr.to_string() {
+                eprintln!("knock: {host} is {addr}");
+            }
+        }
+        Progress::Knocked { knock, to, .. } if verbose => {
+            // The same words as knock(1) -v.
+            println!("hitting {} {}", knock.proto, to);
+        }
+        Progress::Verifying { attempt, to } if verbose => {
+            eprintln!("knock: waiting for {to} to accept connections (attempt {attempt})");
+        }
+        Progress::Opened { to, after } if verbose => {
+            eprintln!("knock: {to} is open (after {} ms)", after.as_millis());
+        }
+        Progress::NotOpened { attempt, to } => {
+            eprintln!("knock: {to} did not open (attempt {attempt})");
+        }
+        _ => {}
+    }
+}
+
+fn dry_run(job: &Job, net: &mut dyn Net) -> Result<Code> {
+    let plan = &job.plan;
+    let addrs =
+        net.resolve(&plan.host, plan.family)
+            .map_err(|source| send::SendError::Resolve {
+                host: plan.host.clone(),
+                source,
+            })?;
+    let addr = addrs
+        .first()
+        .copied()
+        .ok_or_else(|| send::SendError::NoAddress {
+            host: plan.host.clone(),
+            family: plan.family,
+        })?;
+    let mut out = io::stdout().lock();
+    writeln!(out, "would knock {} at {addr}:", job.label)?;
+    for (i, k) in plan.sequence.iter().enumerate() {
+        if i > 0 && !plan.delay.is_zero() {
+            writeln!(out, "  wait {} ms", plan.delay.as_millis())?;
+        }
+        let to = std::net::SocketAddr::new(addr, k.port);
+        writeln!(out, "  {} {to}", k.proto)?;
+    }
+    if let Some(v) = plan.verify {
+        writeln!(
+            out,
+            "then wait up to {} ms for tcp port {} to accept connections{}",
+            v.wait.as_millis(),
+            v.port,
+            if plan.retries > 0 {
+                format!(", knocking again up to {} times", plan.retries)
+            } else {
+                String::new()
+            }
+        )?;
+    }
+    Ok(Code::Ok)
+}
+
+#[cfg(unix)]
+fn exec(argv: &[String]) -> Result<Code> {
+    use std::os::unix::process::CommandExt;
+    let Some((program, rest)) = argv.split_first() else {
+        return Err(LaunchError("empty launch command".into()).into());
+    };
+    let err = std::process::Command::new(program).args(rest).exec();
+    Err(LaunchError(format!("cannot start {program}: {err}")).into())
+}
+
+#[cfg(not(unix))]
+fn exec(argv: &[String]) -> Result<Code> {
+    let Some((program, rest)) = argv.split_first() else {
+        return Err(LaunchError("empty launch command".into()).into());
+    };
+    let status = std::process::Command::new(program)
+        .args(rest)
+        .status()
+        .map_err(|err| LaunchError(format!("cannot start {program}: {err}")))?;
+    Ok(match status.code() {
+        Some(0) => Code::Ok,
+        _ => Code::Other,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn door_names_become_profile_names() {
+        assert_eq!(profile_name_for("openSSH"), "openSSH");
+        assert_eq!(profile_name_for(" my door! "), "my-door");
+        assert_eq!(profile_name_for("!!"), "door");
+    }
+
+    #[test]
+    fn toml_strings_escape() {
+        assert_eq!(toml_string("a\"b\\c"), r#""a\"b\\c""#);
+    }
+}

@@ -1,0 +1,116 @@
+//! Exit codes: each kind of failure has its own, so scripts can tell
+//! "the door did not open" from "the profile file is broken".
+
+use std::process::ExitCode;
+
+use knock_profiles::send::SendError;
+use knock_profiles::store::StoreError;
+
+/// Why `knock` failed, as an exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Code {
+    Ok = 0,
+    Other = 1,
+    Usage = 2,
+    Config = 3,
+    Resolve = 4,
+    Send = 5,
+    Verify = 6,
+    Launch = 7,
+    Cancelled = 130,
+}
+
+impl From<Code> for ExitCode {
+    fn from(code: Code) -> Self {
+        ExitCode::from(code as u8)
+    }
+}
+
+pub const EXIT_CODES_HELP: &str = "\
+Exit status:
+  0    the knocks went out (and, with --open-port/open_port, the port opened)
+  2    usage: bad flag, port or sequence on the command line
+  3    config: the profile file is unreadable or invalid, or no such profile
+  4    resolve: the host name did not resolve (for the chosen -4/-6 family)
+  5    send: a knock could not be sent
+  6    verify: the knocks went out but the open port did not open in time
+  7    launch: ssh / PuTTY / the launch command could not be started
+  130  interrupted";
+
+/// A command-line mistake found after clap's own checks.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// ssh / PuTTY / a custom launch command could not be started.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct LaunchError(pub String);
+
+/// The exit code for an error chain from `run`.
+pub fn classify(err: &anyhow::Error) -> Code {
+    for cause in err.chain() {
+        if cause.is::<UsageError>() || cause.is::<knock_profiles::SequenceError>() {
+            return Code::Usage;
+        }
+        if cause.is::<LaunchError>() {
+            return Code::Launch;
+        }
+        if cause.is::<StoreError>() || cause.is::<knock_profiles::profile::ConfigError>() {
+            return Code::Config;
+        }
+        if cause.is::<knock_profiles::knockd_conf::KnockdConfError>() {
+            return Code::Config;
+        }
+        if let Some(send) = cause.downcast_ref::<SendError>() {
+            return match send {
+                SendError::Resolve { .. } | SendError::NoAddress { .. } => Code::Resolve,
+                SendError::Send { .. } => Code::Send,
+                SendError::NotOpened { .. } => Code::Verify,
+                SendError::Cancelled => Code::Cancelled,
+            };
+        }
+    }
+    Code::Other
+}
+
+/// The error and its causes on one line, `outer: inner`, leaving out a cause
+/// whose text the message before it already quotes.
+pub fn one_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_skips_causes_already_quoted() {
+        let io = std::io::Error::other("network unreachable");
+        let send = SendError::Send {
+            knock: knock_profiles::Knock::tcp(7000),
+            to: "192.0.2.1:7000".parse().unwrap(),
+            source: io,
+        };
+        let err = anyhow::Error::new(send).context("profile lab");
+        let line = one_line(&err);
+        assert_eq!(line.matches("network unreachable").count(), 1, "{line}");
+        assert!(
+            line.starts_with("profile lab: cannot send tcp knock"),
+            "{line}"
+        );
+        assert_eq!(classify(&err), Code::Send);
+    }
+}
