@@ -67,7 +67,7 @@ pub fn classify(err: &anyhow::Error) -> Code {
             return match send {
                 SendError::Resolve { .. } | SendError::NoAddress { .. } => Code::Resolve,
                 SendError::Send { .. } => Code::Send,
-                SendError::NotOpened { .. } => Code::Verify,
+                SendError::NotOpened { .. } | SendError::Probe { .. } => Code::Verify,
                 SendError::Cancelled => Code::Cancelled,
             };
         }

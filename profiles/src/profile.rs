@@ -127,7 +127,7 @@ const LAUNCH_NEEDS_HOST: &str = "custom launch command must contain {host}";
 ///
 /// Written as `"ssh"`, `"putty"`, `"none"`, or any other string: a custom
 /// command template with `{host}`, `{port}` and `{user}` placeholders, which
-/// must contain `{host}`.
+/// must contain `{host}` (expanded by [`crate::launch::argv`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Launch {
@@ -136,17 +136,6 @@ pub enum Launch {
     Putty,
     None,
     Custom(String),
-}
-
-impl Launch {
-    /// Expands a custom command template: `{host}`, `{port}` and `{user}` are
-    /// replaced (`{user}` by the empty string when there is no user).
-    pub fn expand(template: &str, host: &str, port: u16, user: Option<&str>) -> String {
-        template
-            .replace("{host}", host)
-            .replace("{port}", &port.to_string())
-            .replace("{user}", user.unwrap_or(""))
-    }
 }
 
 impl fmt::Display for Launch {
@@ -912,11 +901,6 @@ sequence = "1 2 3"
         assert_eq!(custom.parse(), Ok(Launch::Custom(custom.into())));
         assert_eq!(Launch::Custom(custom.into()).to_string(), custom);
         assert!("mosh server".parse::<Launch>().is_err());
-        assert_eq!(
-            Launch::expand(custom, "192.0.2.1", 2222, Some("admin")),
-            "mosh admin@192.0.2.1 --ssh='ssh -p 2222'"
-        );
-        assert_eq!(Launch::expand("x {host} {user}", "h", 1, None), "x h ");
         let p = Profile {
             launch: Some(Launch::Custom("no host".into())),
             ..Profile::new("h", seq("1"))

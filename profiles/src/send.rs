@@ -131,6 +131,8 @@ pub enum SendError {
         to: SocketAddr,
         source: io::Error,
     },
+    #[error("cannot check whether {to} is open: {source}")]
+    Probe { to: SocketAddr, source: io::Error },
     #[error(
         "port {} on {} did not open within {} ms (after {})",
         .to.port(), .to.ip(), .wait.as_millis(), Attempts(*.attempts)
@@ -293,11 +295,7 @@ fn wait_open(
         let left = deadline.saturating_duration_since(clock.now());
         let opened = net
             .probe(to, step.min(left).max(Duration::from_millis(1)))
-            .map_err(|source| SendError::Send {
-                knock: Knock::tcp(to.port()),
-                to,
-                source,
-            })?;
+            .map_err(|source| SendError::Probe { to, source })?;
         let now = clock.now();
         if opened {
             return Ok(Some(now.saturating_duration_since(start)));
