@@ -1,0 +1,727 @@
+//! The application state and the one place that changes it.
+//!
+//! Views (`crate::ui`) draw the state and return [`Intent`]s; [`App::apply`]
+//! carries them out (store edits and saves, starting and cancelling knocks,
+//! launching). Text fields of the form edit the [`Draft`]s directly.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use knock_profiles::launch::Target;
+use knock_profiles::profile::{Defaults, Launch, Profile, Settings, validate_name};
+use knock_profiles::send::Plan;
+use knock_profiles::store::Store;
+use knock_profiles::{Proto, Sequence};
+
+use crate::draft::Draft;
+use crate::knocker::{Knocker, ThreadKnocker};
+use crate::launch::{self, Launcher, SystemLauncher};
+use crate::progress::{Connect, Run, RunState, StepKind};
+
+/// How often the profile file is checked for outside changes.
+pub const DISK_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// eframe storage keys.
+const KEY_SELECTED: &str = "knock.selected";
+const KEY_PUTTY: &str = "knock.putty";
+
+/// What the right-hand side shows.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Selection {
+    #[default]
+    Nothing,
+    Quick,
+    Profile(String),
+}
+
+/// Something the user asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Intent {
+    Select(Selection),
+    /// Arrow keys in the list: -1 up, +1 down (among the filtered profiles).
+    Move(i32),
+    FocusFilter,
+    OpenDialog(Dialog),
+    CloseDialog,
+    Add {
+        name: String,
+        host: String,
+        sequence: String,
+    },
+    Duplicate(String),
+    Rename {
+        old: String,
+        new: String,
+    },
+    Delete(String),
+    Save(String),
+    Revert(String),
+    /// Knock the selected profile (or the quick knock when that is shown).
+    Knock {
+        connect: bool,
+    },
+    Cancel,
+    DismissRun,
+    /// The file changed on disk: reload it; keep unsaved edits or not.
+    Reload {
+        keep_edits: bool,
+    },
+    SetPutty(String),
+}
+
+/// The modal dialog on top, if any.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Dialog {
+    #[default]
+    None,
+    Add {
+        name: String,
+        host: String,
+        sequence: String,
+    },
+    Rename {
+        old: String,
+        new: String,
+    },
+    ConfirmDelete(String),
+    /// The file changed on disk while there are unsaved edits.
+    Conflict,
+    Settings {
+        putty: String,
+    },
+}
+
+/// The quick knock form (no profile, like KnockKnock's single window).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Quick {
+    pub host: String,
+    pub ports: String,
+    pub udp: bool,
+}
+
+/// A one-line message at the bottom of the window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub text: String,
+    pub error: bool,
+}
+
+pub struct App {
+    pub(crate) path: PathBuf,
+    pub(crate) store: Option<Store>,
+    /// Why the file could not be (re)loaded; saving is off while set.
+    pub(crate) load_error: Option<String>,
+    pub(crate) selection: Selection,
+    pub(crate) filter: String,
+    pub(crate) focus_filter: bool,
+    /// Scroll the list to the selection (after moving it with the keys).
+    pub(crate) scroll_to_selection: bool,
+    /// Form state per profile; an entry equal to the saved profile is clean.
+    pub(crate) drafts: BTreeMap<String, Draft>,
+    pub(crate) quick: Quick,
+    pub(crate) run: Option<Run>,
+    pub(crate) dialog: Dialog,
+    pub(crate) status: Option<Status>,
+    pub(crate) putty: String,
+    knocker: Box<dyn Knocker>,
+    launcher: Box<dyn Launcher>,
+    last_disk_check: Option<f64>,
+}
+
+impl App {
+    /// The app on the profile file at `path`, with the given sender and
+    /// launcher (tests pass fakes).
+    pub fn new(path: &Path, knocker: Box<dyn Knocker>, launcher: Box<dyn Launcher>) -> App {
+        let (store, load_error) = match Store::open(path) {
+            Ok(store) => (Some(store), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        let mut app = App {
+            path: path.to_path_buf(),
+            store,
+            load_error,
+            selection: Selection::Nothing,
+            filter: String::new(),
+            focus_filter: false,
+            scroll_to_selection: false,
+            drafts: BTreeMap::new(),
+            quick: Quick::default(),
+            run: None,
+            dialog: Dialog::None,
+            status: None,
+            putty: String::new(),
+            knocker,
+            launcher,
+            last_disk_check: None,
+        };
+        app.selection = match app.names().first() {
+            Some(first) => Selection::Profile(first.clone()),
+            None => Selection::Quick,
+        };
+        app
+    }
+
+    /// The real app: `KNOCK_PROFILES` or the default path, the real sender,
+    /// selection and settings restored from eframe's storage.
+    pub fn from_creation_context(cc: &eframe::CreationContext<'_>) -> anyhow::Result<App> {
+        let path = knock_profiles::store::locate(None)?;
+        let mut app = App::new(&path, Box::new(ThreadKnocker), Box::new(SystemLauncher));
+        if let Some(storage) = cc.storage {
+            if let Some(name) = storage.get_string(KEY_SELECTED)
+                && app.profile(&name).is_some()
+            {
+                app.selection = Selection::Profile(name);
+            }
+            if let Some(putty) = storage.get_string(KEY_PUTTY) {
+                app.putty = putty;
+            }
+        }
+        crate::ui::setup_style(&cc.egui_ctx);
+        Ok(app)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn selection(&self) -> &Selection {
+        &self.selection
+    }
+
+    pub fn run(&self) -> Option<&Run> {
+        self.run.as_ref()
+    }
+
+    pub fn status(&self) -> Option<&Status> {
+        self.status.as_ref()
+    }
+
+    /// Saved profile names, sorted.
+    pub fn names(&self) -> Vec<String> {
+        self.store
+            .as_ref()
+            .map(|s| s.file().profiles.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Names matching the filter (name or host, case-insensitive).
+    pub fn filtered_names(&self) -> Vec<String> {
+        let needle = self.filter.trim().to_lowercase();
+        let Some(store) = &self.store else {
+            return Vec::new();
+        };
+        store
+            .file()
+            .profiles
+            .iter()
+            .filter(|(name, p)| {
+                needle.is_empty()
+                    || name.to_lowercase().contains(&needle)
+                    || p.host.to_lowercase().contains(&needle)
+            })
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    pub fn profile(&self, name: &str) -> Option<&Profile> {
+        self.store.as_ref()?.file().profiles.get(name)
+    }
+
+    fn defaults(&self) -> Defaults {
+        self.store
+            .as_ref()
+            .map(|s| s.file().defaults.clone())
+            .unwrap_or_default()
+    }
+
+    /// The form of `name`, created from the saved profile on first use.
+    pub(crate) fn draft_mut(&mut self, name: &str) -> Option<&mut Draft> {
+        if !self.drafts.contains_key(name) {
+            let draft = Draft::from_profile(self.profile(name)?);
+            self.drafts.insert(name.to_string(), draft);
+        }
+        self.drafts.get_mut(name)
+    }
+
+    /// Whether `name` has edits not saved to the file.
+    pub fn is_dirty(&self, name: &str) -> bool {
+        match (self.drafts.get(name), self.profile(name)) {
+            (None, _) => false,
+            (Some(draft), Some(saved)) => *draft != Draft::from_profile(saved),
+            (Some(_), None) => true,
+        }
+    }
+
+    pub fn any_dirty(&self) -> bool {
+        self.drafts.keys().any(|name| self.is_dirty(name))
+    }
+
+    pub(crate) fn can_save(&self) -> bool {
+        self.store.is_some() && self.load_error.is_none()
+    }
+
+    fn ok(&mut self, text: impl Into<String>) {
+        self.status = Some(Status {
+            text: text.into(),
+            error: false,
+        });
+    }
+
+    fn fail(&mut self, text: impl Into<String>) {
+        self.status = Some(Status {
+            text: text.into(),
+            error: true,
+        });
+    }
+
+    /// Draws one frame: takes in worker events, checks the file now and then,
+    /// shows the views, then applies what they asked for.
+    pub fn show(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        self.poll_run();
+        let now = ui.input(|i| i.time);
+        if self
+            .last_disk_check
+            .is_none_or(|t| now - t >= DISK_CHECK_INTERVAL.as_secs_f64())
+        {
+            self.last_disk_check = Some(now);
+            self.check_disk();
+        }
+        ctx.request_repaint_after(DISK_CHECK_INTERVAL);
+
+        let intents = crate::ui::show(ui, self);
+        for intent in intents {
+            self.apply(intent, &ctx);
+        }
+    }
+
+    fn poll_run(&mut self) {
+        let Some(run) = &mut self.run else {
+            return;
+        };
+        run.poll();
+        if let RunState::Done(_) = run.state
+            && let Some(connect) = run.connect.take()
+        {
+            let addr = run.addr;
+            self.connect(&connect, addr);
+        }
+    }
+
+    /// Starts the ssh client / PuTTY / custom command after a knock.
+    fn connect(&mut self, c: &Connect, addr: Option<std::net::IpAddr>) {
+        let target = Target {
+            host: &c.host,
+            addr,
+            port: c.port,
+            user: c.user.as_deref(),
+        };
+        let putty = Some(PathBuf::from(self.putty.trim())).filter(|p| !p.as_os_str().is_empty());
+        let terminal = std::env::var("TERMINAL").ok();
+        let opts = launch::Options {
+            putty: putty.as_deref(),
+            terminal: terminal.as_deref(),
+        };
+        let result = launch::command(
+            launch::Os::current(),
+            &c.launch,
+            &target,
+            &opts,
+            &launch::which,
+        )
+        .and_then(|cmd| match cmd {
+            Some(cmd) => self.launcher.launch(&cmd).map(|()| Some(cmd)),
+            None => Ok(None),
+        });
+        let Some(run) = &mut self.run else {
+            return;
+        };
+        match result {
+            Ok(Some(cmd)) => run.push(StepKind::Good, format!("Started {}", cmd.display())),
+            Ok(None) => run.push(StepKind::Info, "Nothing to launch (launch = none)"),
+            Err(e) => {
+                let text = e.to_string();
+                run.push(StepKind::Bad, text.clone());
+                run.state = RunState::Failed(text);
+            }
+        }
+    }
+
+    /// Reloads the file if it changed on disk; asks first if there are
+    /// unsaved edits.
+    fn check_disk(&mut self) {
+        if self.dialog == Dialog::Conflict {
+            return;
+        }
+        let changed = match &self.store {
+            Some(store) => store.changed_on_disk(),
+            None => true,
+        };
+        if !changed {
+            return;
+        }
+        if self.any_dirty() && self.store.is_some() && self.load_error.is_none() {
+            self.dialog = Dialog::Conflict;
+        } else {
+            self.reload(true);
+        }
+    }
+
+    fn reload(&mut self, keep_edits: bool) {
+        let had_error = self.load_error.is_some();
+        match Store::open(&self.path) {
+            Ok(store) => {
+                let was_loaded = self.store.is_some();
+                self.store = Some(store);
+                self.load_error = None;
+                if !keep_edits {
+                    self.drafts.clear();
+                }
+                // Forget clean forms, so they show the new file.
+                let clean: Vec<String> = self
+                    .drafts
+                    .keys()
+                    .filter(|n| !self.is_dirty(n))
+                    .cloned()
+                    .collect();
+                for name in clean {
+                    self.drafts.remove(&name);
+                }
+                if let Selection::Profile(name) = &self.selection
+                    && self.profile(name).is_none()
+                    && !self.drafts.contains_key(name)
+                {
+                    self.selection = match self.names().first() {
+                        Some(n) => Selection::Profile(n.clone()),
+                        None => Selection::Quick,
+                    };
+                }
+                if was_loaded || had_error {
+                    self.ok(format!(
+                        "Reloaded {} (changed on disk)",
+                        self.path.display()
+                    ));
+                }
+            }
+            Err(e) => {
+                let text = e.to_string();
+                if self.load_error.as_deref() != Some(text.as_str()) {
+                    self.load_error = Some(text);
+                }
+            }
+        }
+    }
+
+    /// Carries out one intent.
+    pub fn apply(&mut self, intent: Intent, ctx: &egui::Context) {
+        match intent {
+            Intent::Select(sel) => self.selection = sel,
+            Intent::Move(step) => self.move_selection(step),
+            Intent::FocusFilter => self.focus_filter = true,
+            Intent::OpenDialog(d) => self.dialog = d,
+            Intent::CloseDialog => self.dialog = Dialog::None,
+            Intent::Add {
+                name,
+                host,
+                sequence,
+            } => self.add(&name, &host, &sequence),
+            Intent::Duplicate(name) => self.duplicate(&name),
+            Intent::Rename { old, new } => self.rename(&old, &new),
+            Intent::Delete(name) => self.delete(&name),
+            Intent::Save(name) => self.save(&name),
+            Intent::Revert(name) => {
+                self.drafts.remove(&name);
+                self.ok(format!("Reverted {name} to the saved profile"));
+            }
+            Intent::Knock { connect } => self.knock(connect, ctx),
+            Intent::Cancel => {
+                if let Some(run) = &self.run {
+                    run.cancel();
+                }
+            }
+            Intent::DismissRun => {
+                if self.run.as_ref().is_some_and(|r| !r.is_running()) {
+                    self.run = None;
+                }
+            }
+            Intent::Reload { keep_edits } => {
+                self.dialog = Dialog::None;
+                self.reload(keep_edits);
+            }
+            Intent::SetPutty(path) => {
+                self.putty = path.trim().to_string();
+                self.dialog = Dialog::None;
+            }
+        }
+    }
+
+    fn move_selection(&mut self, step: i32) {
+        let names = self.filtered_names();
+        if names.is_empty() {
+            return;
+        }
+        let current = match &self.selection {
+            Selection::Profile(name) => names.iter().position(|n| n == name),
+            _ => None,
+        };
+        let last = names.len() - 1;
+        let next = match current {
+            None if step >= 0 => 0,
+            None => last,
+            Some(i) if step < 0 => i.saturating_sub(1),
+            Some(i) => (i + 1).min(last),
+        };
+        self.selection = Selection::Profile(names[next].clone());
+        self.scroll_to_selection = true;
+    }
+
+    pub(crate) fn take_scroll_to_selection(&mut self) -> bool {
+        std::mem::take(&mut self.scroll_to_selection)
+    }
+
+    /// Applies a store edit and saves; on failure reloads the file so the
+    /// in-memory document matches the disk again.
+    fn edit_store(
+        &mut self,
+        change: impl FnOnce(&mut Store) -> Result<(), knock_profiles::store::StoreError>,
+    ) -> Result<(), String> {
+        if !self.can_save() {
+            return Err(match &self.load_error {
+                Some(e) => format!("cannot save while the file has an error: {e}"),
+                None => "no profile file loaded".to_string(),
+            });
+        }
+        let Some(store) = &mut self.store else {
+            return Err("no profile file loaded".to_string());
+        };
+        let result = change(store).and_then(|()| store.save());
+        if let Err(e) = result {
+            if let Ok(fresh) = Store::open(&self.path) {
+                self.store = Some(fresh);
+            }
+            return Err(e.to_string());
+        }
+        Ok(())
+    }
+
+    fn add(&mut self, name: &str, host: &str, sequence: &str) {
+        let name = name.trim();
+        let result = add_check(name, host, sequence, self.profile(name).is_some());
+        let profile = match result {
+            Ok(p) => p,
+            Err(e) => {
+                self.fail(e);
+                return;
+            }
+        };
+        match self.edit_store(|s| s.upsert(name, &profile)) {
+            Ok(()) => {
+                self.dialog = Dialog::None;
+                self.filter.clear();
+                self.selection = Selection::Profile(name.to_string());
+                self.ok(format!("Added {name} to {}", self.path.display()));
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    fn duplicate(&mut self, name: &str) {
+        let Some(saved) = self.profile(name).cloned() else {
+            return;
+        };
+        // The form's version if it is valid, else the saved one.
+        let profile = self
+            .drafts
+            .get(name)
+            .and_then(|d| d.check().ok())
+            .unwrap_or(saved);
+        let mut copy = format!("{name}-copy");
+        let mut n = 2;
+        while self.profile(&copy).is_some() {
+            copy = format!("{name}-copy{n}");
+            n += 1;
+        }
+        match self.edit_store(|s| s.upsert(&copy, &profile)) {
+            Ok(()) => {
+                self.selection = Selection::Profile(copy.clone());
+                self.ok(format!("Duplicated {name} as {copy}"));
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    fn rename(&mut self, old: &str, new: &str) {
+        let new = new.trim();
+        if let Err(e) = validate_name(new) {
+            self.fail(e);
+            return;
+        }
+        match self.edit_store(|s| s.rename(old, new)) {
+            Ok(()) => {
+                if let Some(draft) = self.drafts.remove(old) {
+                    self.drafts.insert(new.to_string(), draft);
+                }
+                self.dialog = Dialog::None;
+                self.selection = Selection::Profile(new.to_string());
+                self.ok(format!("Renamed {old} to {new}"));
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    fn delete(&mut self, name: &str) {
+        let names = self.filtered_names();
+        let next = names
+            .iter()
+            .position(|n| n == name)
+            .and_then(|i| {
+                names
+                    .get(i + 1)
+                    .or_else(|| i.checked_sub(1).and_then(|j| names.get(j)))
+            })
+            .cloned();
+        match self.edit_store(|s| s.remove(name).map(|_| ())) {
+            Ok(()) => {
+                self.drafts.remove(name);
+                self.dialog = Dialog::None;
+                self.selection = match next {
+                    Some(n) => Selection::Profile(n),
+                    None => Selection::Quick,
+                };
+                self.ok(format!("Deleted {name} from {}", self.path.display()));
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    fn save(&mut self, name: &str) {
+        let Some(draft) = self.drafts.get(name) else {
+            return;
+        };
+        let profile = match draft.check() {
+            Ok(p) => p,
+            Err(problems) => {
+                let first = problems.messages().next().unwrap_or("invalid profile");
+                self.fail(format!("Not saved: {first}"));
+                return;
+            }
+        };
+        match self.edit_store(|s| s.upsert(name, &profile)) {
+            Ok(()) => {
+                self.drafts.remove(name);
+                self.ok(format!("Saved {name} to {}", self.path.display()));
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// The settings to knock with for what is selected: the form as typed
+    /// (saved or not) merged with `[defaults]`.
+    pub fn knock_settings(&self) -> Result<Settings, String> {
+        match &self.selection {
+            Selection::Nothing => Err("nothing selected".to_string()),
+            Selection::Quick => {
+                let proto = if self.quick.udp {
+                    Proto::Udp
+                } else {
+                    Proto::Tcp
+                };
+                let seq = Sequence::parse_with_default(&self.quick.ports, proto)
+                    .map_err(|e| e.to_string())?;
+                let profile = Profile::new(self.quick.host.trim(), seq);
+                profile.validate()?;
+                Ok(Settings::merge("quick knock", &profile, &self.defaults()))
+            }
+            Selection::Profile(name) => {
+                let profile = match self.drafts.get(name) {
+                    Some(draft) => draft.check().map_err(|p| {
+                        p.messages().next().unwrap_or("invalid profile").to_string()
+                    })?,
+                    None => self
+                        .profile(name)
+                        .cloned()
+                        .ok_or_else(|| format!("no profile named {name}"))?,
+                };
+                Ok(Settings::merge(name, &profile, &self.defaults()))
+            }
+        }
+    }
+
+    fn knock(&mut self, connect: bool, ctx: &egui::Context) {
+        if self.run.as_ref().is_some_and(Run::is_running) {
+            return;
+        }
+        let settings = match self.knock_settings() {
+            Ok(s) => s,
+            Err(e) => {
+                self.fail(format!("Cannot knock: {e}"));
+                return;
+            }
+        };
+        let connect = connect.then(|| Connect {
+            launch: match (&self.selection, &settings.launch) {
+                // "Knock & connect" means connect: a quick knock or a profile
+                // that launches nothing still opens ssh.
+                (Selection::Quick, _) | (_, Launch::None) => Launch::Ssh,
+                (_, l) => l.clone(),
+            },
+            host: settings.host.clone(),
+            port: settings.ssh_port,
+            user: settings.user.clone(),
+        });
+        let plan = Plan::from_settings(&settings);
+        let total = plan.sequence.len();
+        let waker = ctx.clone();
+        let job = self
+            .knocker
+            .start(plan, Box::new(move || waker.request_repaint()));
+        let title = match &self.selection {
+            Selection::Quick => "Quick knock".to_string(),
+            _ => settings.name.clone(),
+        };
+        self.run = Some(Run::new(
+            title,
+            settings.host.clone(),
+            total,
+            Some(job),
+            connect,
+        ));
+        self.status = None;
+        self.poll_run();
+    }
+
+    /// Persists selection and settings (eframe storage).
+    pub fn save_state(&self, storage: &mut dyn eframe::Storage) {
+        if let Selection::Profile(name) = &self.selection {
+            storage.set_string(KEY_SELECTED, name.clone());
+        }
+        storage.set_string(KEY_PUTTY, self.putty.clone());
+    }
+}
+
+/// Checks a new profile from the Add dialog.
+pub(crate) fn add_check(
+    name: &str,
+    host: &str,
+    sequence: &str,
+    exists: bool,
+) -> Result<Profile, String> {
+    validate_name(name)?;
+    if exists {
+        return Err(format!("a profile named {name} already exists"));
+    }
+    Draft::new_profile(host, sequence)
+        .check()
+        .map_err(|p| p.messages().next().unwrap_or("invalid profile").to_string())
+}
+
+impl eframe::App for App {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.show(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        self.save_state(storage);
+    }
+}

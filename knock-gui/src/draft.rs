@@ -1,0 +1,425 @@
+//! The profile form's model: what the user is typing, as text, and its
+//! validation.
+//!
+//! Every check goes through `knock_profiles` (the knock parser, the profile
+//! validation, and the file parser for numbers), so the form shows the same
+//! messages as the CLI does for the same mistake in the dotfile.
+
+use std::path::Path;
+
+use knock_profiles::profile::{Defaults, Family, Launch, Profile, ProfileFile};
+use knock_profiles::{Knock, Proto, Sequence};
+
+/// One knock of the sequence editor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnockRow {
+    pub port: String,
+    pub proto: Proto,
+}
+
+impl KnockRow {
+    pub fn new(port: impl Into<String>, proto: Proto) -> Self {
+        KnockRow {
+            port: port.into(),
+            proto,
+        }
+    }
+
+    /// The row in knockd syntax, valid or not (`7000`, `8000:udp`).
+    fn text(&self) -> String {
+        match self.proto {
+            Proto::Tcp => self.port.trim().to_string(),
+            Proto::Udp => format!("{}:udp", self.port.trim()),
+        }
+    }
+
+    fn parse(&self) -> Result<Knock, String> {
+        Knock::parse_with_default(&self.port, self.proto).map_err(|e| e.to_string())
+    }
+}
+
+/// How to connect after knocking, as picked in the form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LaunchChoice {
+    /// Not set in the profile: `[defaults]` or built-in (ssh).
+    #[default]
+    Inherit,
+    Ssh,
+    Putty,
+    None,
+    Custom,
+}
+
+impl LaunchChoice {
+    pub const ALL: [LaunchChoice; 5] = [
+        LaunchChoice::Inherit,
+        LaunchChoice::Ssh,
+        LaunchChoice::Putty,
+        LaunchChoice::None,
+        LaunchChoice::Custom,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            LaunchChoice::Inherit => "Default",
+            LaunchChoice::Ssh => "ssh in a terminal",
+            LaunchChoice::Putty => "PuTTY",
+            LaunchChoice::None => "Nothing (knock only)",
+            LaunchChoice::Custom => "Custom command",
+        }
+    }
+}
+
+/// The form's text, one field per profile key; an empty field means "not
+/// set" (the profile inherits `[defaults]`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Draft {
+    pub host: String,
+    pub knocks: Vec<KnockRow>,
+    /// The sequence in knockd syntax, kept in step with `knocks`; pasting
+    /// here replaces the rows.
+    pub sequence_text: String,
+    pub delay_ms: String,
+    pub family: Option<Family>,
+    pub open_port: String,
+    pub wait_ms: String,
+    pub retries: String,
+    pub close_sequence: String,
+    pub launch: LaunchChoice,
+    pub custom: String,
+    pub user: String,
+    pub ssh_port: String,
+}
+
+/// Per-field problems of a [`Draft`]; `None` = fine.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Problems {
+    pub host: Option<String>,
+    /// One entry per knock row.
+    pub knocks: Vec<Option<String>>,
+    /// The sequence as a whole (empty) or the pasted text.
+    pub sequence: Option<String>,
+    pub delay_ms: Option<String>,
+    pub open_port: Option<String>,
+    pub wait_ms: Option<String>,
+    pub retries: Option<String>,
+    pub close_sequence: Option<String>,
+    pub launch: Option<String>,
+    pub ssh_port: Option<String>,
+}
+
+impl Problems {
+    pub fn is_empty(&self) -> bool {
+        self.messages().next().is_none()
+    }
+
+    /// All messages, in form order.
+    pub fn messages(&self) -> impl Iterator<Item = &str> {
+        [&self.host]
+            .into_iter()
+            .chain(self.knocks.iter())
+            .chain([
+                &self.sequence,
+                &self.delay_ms,
+                &self.open_port,
+                &self.wait_ms,
+                &self.retries,
+                &self.close_sequence,
+                &self.launch,
+                &self.ssh_port,
+            ])
+            .filter_map(|m| m.as_deref())
+    }
+}
+
+impl Draft {
+    pub fn from_profile(p: &Profile) -> Draft {
+        let knocks: Vec<KnockRow> = p
+            .sequence
+            .knocks()
+            .iter()
+            .map(|k| KnockRow::new(k.port.to_string(), k.proto))
+            .collect();
+        let (launch, custom) = match &p.launch {
+            None => (LaunchChoice::Inherit, String::new()),
+            Some(Launch::Ssh) => (LaunchChoice::Ssh, String::new()),
+            Some(Launch::Putty) => (LaunchChoice::Putty, String::new()),
+            Some(Launch::None) => (LaunchChoice::None, String::new()),
+            Some(Launch::Custom(t)) => (LaunchChoice::Custom, t.clone()),
+        };
+        let text = |v: Option<String>| v.unwrap_or_default();
+        let mut draft = Draft {
+            host: p.host.clone(),
+            knocks,
+            sequence_text: String::new(),
+            delay_ms: text(p.delay_ms.map(|v| v.to_string())),
+            family: p.family,
+            open_port: text(p.open_port.map(|v| v.to_string())),
+            wait_ms: text(p.wait_ms.map(|v| v.to_string())),
+            retries: text(p.retries.map(|v| v.to_string())),
+            close_sequence: text(p.close_sequence.as_ref().map(|s| s.to_string())),
+            launch,
+            custom,
+            user: text(p.user.clone()),
+            ssh_port: text(p.ssh_port.map(|v| v.to_string())),
+        };
+        draft.rows_changed();
+        draft
+    }
+
+    /// A new profile: host and sequence as typed.
+    pub fn new_profile(host: &str, sequence: &str) -> Draft {
+        let mut draft = Draft {
+            host: host.to_string(),
+            sequence_text: sequence.to_string(),
+            ..Draft::default()
+        };
+        draft.sequence_text_changed();
+        draft
+    }
+
+    /// Call after editing `knocks`: refreshes the knockd-syntax text.
+    pub fn rows_changed(&mut self) {
+        self.sequence_text = self
+            .knocks
+            .iter()
+            .map(KnockRow::text)
+            .collect::<Vec<_>>()
+            .join(",");
+    }
+
+    /// Call after editing `sequence_text`: when it parses, it replaces the rows.
+    pub fn sequence_text_changed(&mut self) {
+        if let Ok(seq) = Sequence::parse(&self.sequence_text) {
+            self.knocks = seq
+                .knocks()
+                .iter()
+                .map(|k| KnockRow::new(k.port.to_string(), k.proto))
+                .collect();
+        }
+    }
+
+    /// The profile, or what is wrong with the form.
+    pub fn check(&self) -> Result<Profile, Problems> {
+        let mut problems = Problems::default();
+
+        let mut knocks = Vec::new();
+        for row in &self.knocks {
+            match row.parse() {
+                Ok(k) => {
+                    knocks.push(k);
+                    problems.knocks.push(None);
+                }
+                Err(e) => problems.knocks.push(Some(e)),
+            }
+        }
+        let text_ok = Sequence::parse(&self.sequence_text);
+        if let Err(e) = &text_ok {
+            problems.sequence = Some(e.to_string());
+        }
+        let sequence = if problems.knocks.iter().any(Option::is_some) {
+            None
+        } else {
+            match Sequence::new(knocks) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    problems.sequence.get_or_insert(e.to_string());
+                    None
+                }
+            }
+        };
+
+        let delay_ms = value(&self.delay_ms, "delay_ms", &mut problems.delay_ms, |d| {
+            d.delay_ms
+        });
+        let open_port = value(&self.open_port, "open_port", &mut problems.open_port, |d| {
+            d.open_port
+        });
+        let wait_ms = value(&self.wait_ms, "wait_ms", &mut problems.wait_ms, |d| {
+            d.wait_ms
+        });
+        let retries = value(&self.retries, "retries", &mut problems.retries, |d| {
+            d.retries
+        });
+        let ssh_port = value(&self.ssh_port, "ssh_port", &mut problems.ssh_port, |d| {
+            d.ssh_port
+        });
+        let close_sequence = if self.close_sequence.trim().is_empty() {
+            None
+        } else {
+            match Sequence::parse(&self.close_sequence) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    problems.close_sequence = Some(e.to_string());
+                    None
+                }
+            }
+        };
+        let launch = match self.launch {
+            LaunchChoice::Inherit => None,
+            LaunchChoice::Ssh => Some(Launch::Ssh),
+            LaunchChoice::Putty => Some(Launch::Putty),
+            LaunchChoice::None => Some(Launch::None),
+            LaunchChoice::Custom => match self.custom.parse::<Launch>() {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    problems.launch = Some(e);
+                    None
+                }
+            },
+        };
+        let user = Some(self.user.trim().to_string()).filter(|u| !u.is_empty());
+
+        // While the sequence is broken, check the other keys with a stand-in
+        // sequence (its problem is already recorded).
+        let checked_sequence = sequence.clone().or_else(|| Sequence::parse("1").ok());
+        let Some(checked_sequence) = checked_sequence else {
+            return Err(problems);
+        };
+        let profile = Profile {
+            host: self.host.trim().to_string(),
+            sequence: checked_sequence,
+            delay_ms,
+            family: self.family,
+            open_port,
+            wait_ms,
+            retries,
+            close_sequence,
+            launch,
+            user,
+            ssh_port,
+        };
+        if let Err(e) = profile.validate() {
+            // What the types cannot catch (the host, mostly); skip messages
+            // a field already shows.
+            if problems.messages().all(|m| m != e) {
+                if e.contains("host") {
+                    problems.host = Some(e);
+                } else if e.contains("launch") {
+                    problems.launch = Some(e);
+                } else {
+                    problems.sequence.get_or_insert(e);
+                }
+            }
+        }
+        match sequence {
+            Some(_) if problems.is_empty() => Ok(profile),
+            _ => Err(problems),
+        }
+    }
+}
+
+/// One optional number, checked by the profile-file parser itself (as the
+/// key of a one-line `[defaults]` table), so range and type errors read as
+/// they would in the dotfile. Empty = not set.
+fn value<T>(
+    text: &str,
+    key: &str,
+    problem: &mut Option<String>,
+    get: impl FnOnce(&Defaults) -> Option<T>,
+) -> Option<T> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let literal = if text.bytes().all(|b| b.is_ascii_digit()) && text.len() <= 18 {
+        text.to_string()
+    } else {
+        // Not a number: let the parser say so about the string.
+        format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+    };
+    let doc = format!("[defaults]\n{key} = {literal}\n");
+    match ProfileFile::parse(&doc, Path::new(key)) {
+        Ok(file) => get(&file.defaults),
+        Err(e) => {
+            *problem = Some(e.message);
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn profile() -> Profile {
+        let mut p = Profile::new("192.0.2.1", Sequence::parse("7000,8000:udp,9000").unwrap());
+        p.open_port = Some(22);
+        p.delay_ms = Some(200);
+        p.launch = Some(Launch::Custom("mosh {host}".into()));
+        p
+    }
+
+    #[test]
+    fn round_trips_a_profile() {
+        let p = profile();
+        let d = Draft::from_profile(&p);
+        assert_eq!(d.sequence_text, "7000,8000:udp,9000");
+        assert_eq!(d.knocks.len(), 3);
+        assert_eq!(d.check(), Ok(p));
+    }
+
+    #[test]
+    fn bad_port_in_a_row_is_reported_on_that_row() {
+        let mut d = Draft::from_profile(&profile());
+        d.knocks[1].port = "80000".into();
+        d.rows_changed();
+        let problems = d.check().unwrap_err();
+        assert_eq!(problems.knocks[0], None);
+        assert_eq!(
+            problems.knocks[1].as_deref(),
+            Some("port out of range in \"80000\" (expected 1-65535)")
+        );
+    }
+
+    #[test]
+    fn numbers_get_the_dotfile_messages() {
+        let mut d = Draft::from_profile(&profile());
+        d.open_port = "0".into();
+        d.delay_ms = "soon".into();
+        let problems = d.check().unwrap_err();
+        assert_eq!(
+            problems.open_port.as_deref(),
+            Some("open_port 0 is out of range (expected 1-65535)")
+        );
+        assert!(problems.delay_ms.is_some());
+        d.open_port = "2222".into();
+        d.delay_ms = String::new();
+        let p = d.check().unwrap();
+        assert_eq!(p.open_port, Some(2222));
+        assert_eq!(p.delay_ms, None);
+    }
+
+    #[test]
+    fn pasted_sequence_replaces_rows_and_empty_is_an_error() {
+        let mut d = Draft::new_profile("host.example", "1,2:udp 3");
+        assert_eq!(
+            d.knocks,
+            vec![
+                KnockRow::new("1", Proto::Tcp),
+                KnockRow::new("2", Proto::Udp),
+                KnockRow::new("3", Proto::Tcp)
+            ]
+        );
+        d.knocks.clear();
+        d.rows_changed();
+        assert!(d.check().unwrap_err().sequence.is_some());
+    }
+
+    #[test]
+    fn empty_host_and_bad_launch() {
+        let mut d = Draft::from_profile(&profile());
+        d.host = " ".into();
+        d.custom = "mosh".into();
+        let problems = d.check().unwrap_err();
+        assert_eq!(
+            problems.host.as_deref(),
+            Some("host is empty (expected a name or address)")
+        );
+        assert_eq!(
+            problems.launch.as_deref(),
+            Some("custom launch command must contain {host}")
+        );
+    }
+}

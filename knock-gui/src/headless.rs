@@ -1,0 +1,63 @@
+//! `knock-gui --knock-headless NAME`: knock a saved profile through the
+//! app's own worker ([`ThreadKnocker`]) and progress model, printing each
+//! step, without opening a window. Used by the end-to-end test against
+//! knockd; exit codes follow the `knock` CLI.
+
+use std::process::ExitCode;
+
+use knock_profiles::send::{Plan, SendError};
+use knock_profiles::store::{self, Store};
+
+use crate::knocker::{Event, Knocker, ThreadKnocker};
+use crate::progress::Run;
+
+/// Exit codes shared with the CLI.
+pub mod code {
+    pub const OTHER: u8 = 1;
+    pub const CONFIG: u8 = 3;
+    pub const RESOLVE: u8 = 4;
+    pub const SEND: u8 = 5;
+    pub const VERIFY: u8 = 6;
+    pub const CANCELLED: u8 = 130;
+}
+
+pub fn run(name: &str) -> ExitCode {
+    let settings = match store::locate(None).and_then(|path| Store::open(&path)) {
+        Ok(store) => match store.file().settings(name) {
+            Some(s) => s,
+            None => {
+                eprintln!("knock-gui: {}", store.not_found(name));
+                return ExitCode::from(code::CONFIG);
+            }
+        },
+        Err(e) => {
+            eprintln!("knock-gui: {e}");
+            return ExitCode::from(code::CONFIG);
+        }
+    };
+    let plan = Plan::from_settings(&settings);
+    let mut job = ThreadKnocker.start(plan.clone(), Box::new(|| {}));
+    let mut view = Run::new(name, &settings.host, plan.sequence.len(), None, None);
+    let mut status = code::OTHER;
+    let mut printed = 0;
+    while let Some(event) = job.wait() {
+        if let Event::Finished(result) = &event {
+            status = match result {
+                Ok(_) => 0,
+                Err(SendError::Resolve { .. } | SendError::NoAddress { .. }) => code::RESOLVE,
+                Err(SendError::Send { .. }) => code::SEND,
+                Err(SendError::NotOpened { .. } | SendError::Probe { .. }) => code::VERIFY,
+                Err(SendError::Cancelled) => code::CANCELLED,
+            };
+        }
+        view.apply(event);
+        for step in &view.steps[printed..] {
+            println!("{}", step.text);
+        }
+        printed = view.steps.len();
+    }
+    if let crate::progress::RunState::Done(text) = &view.state {
+        println!("{text}");
+    }
+    ExitCode::from(status)
+}

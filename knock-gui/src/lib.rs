@@ -1,0 +1,43 @@
+//! knock-gui: the desktop front end of the knock suite.
+//!
+//! Everything a user does goes through `knock_profiles`: the same profile
+//! file, parser and sender as the `knock` CLI. The app is one [`App`]
+//! (state), views in [`ui`] that return [`app::Intent`]s, and a [`Knocker`]
+//! that runs the sender on a worker thread (tests inject a fake).
+
+pub mod app;
+pub mod draft;
+pub mod headless;
+pub mod knocker;
+pub mod launch;
+pub mod progress;
+pub mod ui;
+
+pub use app::App;
+pub use knocker::Knocker;
+
+/// The window icon (assets/knock.png).
+pub const ICON_PNG: &[u8] = include_bytes!("../../assets/knock.png");
+
+/// Opens the window (eframe, glow) and runs until it is closed.
+pub fn run_window() -> anyhow::Result<()> {
+    let mut viewport = egui::ViewportBuilder::default()
+        .with_title("knock")
+        .with_app_id("knock-gui")
+        .with_inner_size([1100.0, 700.0])
+        .with_min_inner_size([760.0, 480.0]);
+    if let Ok(icon) = eframe::icon_data::from_png_bytes(ICON_PNG) {
+        viewport = viewport.with_icon(icon);
+    }
+    let options = eframe::NativeOptions {
+        viewport,
+        renderer: eframe::Renderer::Glow,
+        ..Default::default()
+    };
+    eframe::run_native(
+        "knock-gui",
+        options,
+        Box::new(|cc| Ok(Box::new(App::from_creation_context(cc)?))),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}

@@ -1,0 +1,317 @@
+//! One knock run as the user sees it: a list of steps (resolved, each knock,
+//! verify, launch) and where it ended. Fed by [`crate::knocker::Event`]s.
+
+use std::net::IpAddr;
+
+use knock_profiles::send::{Outcome, Progress, SendError};
+
+use crate::knocker::{Event, Job};
+
+/// How a step went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepKind {
+    Info,
+    Knock,
+    Waiting,
+    Good,
+    Bad,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub kind: StepKind,
+    pub text: String,
+}
+
+/// Where a run is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunState {
+    Running,
+    /// Knocks went out (and the port opened, if verified); the text says so.
+    Done(String),
+    Failed(String),
+    Cancelled,
+}
+
+/// What to connect with after the knock (for "Knock & connect").
+#[derive(Debug, Clone, PartialEq)]
+pub struct Connect {
+    pub launch: knock_profiles::profile::Launch,
+    pub host: String,
+    pub port: u16,
+    pub user: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Run {
+    /// Profile name, or "Quick knock".
+    pub title: String,
+    pub host: String,
+    /// Knocks per attempt.
+    pub total: usize,
+    /// Knocks sent in the current attempt.
+    pub sent: usize,
+    pub attempt: u32,
+    pub addr: Option<IpAddr>,
+    pub steps: Vec<Step>,
+    pub state: RunState,
+    /// Launch after a successful knock; taken when it is done.
+    pub connect: Option<Connect>,
+    job: Option<Job>,
+}
+
+impl Run {
+    pub fn new(
+        title: impl Into<String>,
+        host: impl Into<String>,
+        total: usize,
+        job: Option<Job>,
+        connect: Option<Connect>,
+    ) -> Run {
+        Run {
+            title: title.into(),
+            host: host.into(),
+            total,
+            sent: 0,
+            attempt: 1,
+            addr: None,
+            steps: Vec::new(),
+            state: RunState::Running,
+            connect,
+            job,
+        }
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.state == RunState::Running
+    }
+
+    /// Fraction of the knocks of the current attempt sent.
+    pub fn fraction(&self) -> f32 {
+        if self.total == 0 {
+            return 0.0;
+        }
+        self.sent as f32 / self.total as f32
+    }
+
+    pub fn cancel(&self) {
+        if let Some(job) = &self.job {
+            job.cancel();
+        }
+    }
+
+    /// Takes in what the worker reported. Returns true if something changed.
+    pub fn poll(&mut self) -> bool {
+        let Some(job) = &mut self.job else {
+            return false;
+        };
+        let events = job.poll();
+        let changed = !events.is_empty();
+        for event in events {
+            self.apply(event);
+        }
+        if self.state != RunState::Running {
+            self.job = None;
+        }
+        changed
+    }
+
+    pub fn push(&mut self, kind: StepKind, text: impl Into<String>) {
+        self.steps.push(Step {
+            kind,
+            text: text.into(),
+        });
+    }
+
+    /// Replaces a trailing "waiting" step, so the list shows the result
+    /// where the wait was.
+    fn settle(&mut self, kind: StepKind, text: String) {
+        if self
+            .steps
+            .last()
+            .is_some_and(|s| s.kind == StepKind::Waiting)
+        {
+            self.steps.pop();
+        }
+        self.push(kind, text);
+    }
+
+    pub fn apply(&mut self, event: Event) {
+        match event {
+            Event::Progress(p) => self.progress(p),
+            Event::Finished(result) => self.finish(result),
+        }
+    }
+
+    fn progress(&mut self, p: Progress) {
+        match p {
+            Progress::Resolved { host, addr, others } => {
+                self.addr = Some(addr);
+                let more = match others {
+                    0 => String::new(),
+                    1 => " (1 more address; knocking this one)".to_string(),
+                    n => format!(" ({n} more addresses; knocking this one)"),
+                };
+                if host == addr.to_string() {
+                    self.push(StepKind::Info, format!("Knocking {addr}"));
+                } else {
+                    self.push(StepKind::Info, format!("Resolved {host} to {addr}{more}"));
+                }
+            }
+            Progress::Knocked {
+                attempt,
+                index,
+                total,
+                knock,
+                to,
+            } => {
+                if attempt != self.attempt {
+                    self.attempt = attempt;
+                    self.push(StepKind::Info, format!("Attempt {attempt}: knocking again"));
+                }
+                self.total = total;
+                self.sent = index + 1;
+                self.push(
+                    StepKind::Knock,
+                    format!(
+                        "Knock {} of {total}: {} {} to {}",
+                        index + 1,
+                        knock.proto.as_str().to_uppercase(),
+                        knock.port,
+                        to.ip()
+                    ),
+                );
+            }
+            Progress::Verifying { to, .. } => {
+                self.push(
+                    StepKind::Waiting,
+                    format!("Waiting for port {} to open…", to.port()),
+                );
+            }
+            Progress::Opened { to, after } => {
+                self.settle(
+                    StepKind::Good,
+                    format!(
+                        "Port {} opened after {:.1} s",
+                        to.port(),
+                        after.as_secs_f32()
+                    ),
+                );
+            }
+            Progress::NotOpened { attempt, to } => {
+                self.settle(
+                    StepKind::Bad,
+                    format!("Port {} did not open (attempt {attempt})", to.port()),
+                );
+            }
+        }
+    }
+
+    fn finish(&mut self, result: Result<Outcome, SendError>) {
+        self.state = match result {
+            Ok(outcome) => {
+                let text = match outcome.opened {
+                    Some(true) => format!("Door open on {}", outcome.addr),
+                    _ => format!("Knocks sent to {}", outcome.addr),
+                };
+                self.addr = Some(outcome.addr);
+                RunState::Done(text)
+            }
+            Err(SendError::Cancelled) => {
+                self.connect = None;
+                if self
+                    .steps
+                    .last()
+                    .is_some_and(|s| s.kind == StepKind::Waiting)
+                {
+                    self.steps.pop();
+                }
+                self.push(StepKind::Bad, "Cancelled");
+                RunState::Cancelled
+            }
+            Err(e) => {
+                self.connect = None;
+                let text = e.to_string();
+                self.settle(StepKind::Bad, text.clone());
+                RunState::Failed(text)
+            }
+        };
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use knock_profiles::Knock;
+    use std::time::Duration;
+
+    #[test]
+    fn steps_follow_the_events() {
+        let (job, tx, _cancel) = Job::channel();
+        let mut run = Run::new("myserver", "myserver", 2, Some(job), None);
+        let addr: IpAddr = "192.0.2.1".parse().unwrap();
+        let to = |port| std::net::SocketAddr::new(addr, port);
+        let events = [
+            Progress::Resolved {
+                host: "myserver".into(),
+                addr,
+                others: 1,
+            },
+            Progress::Knocked {
+                attempt: 1,
+                index: 0,
+                total: 2,
+                knock: Knock::tcp(7000),
+                to: to(7000),
+            },
+            Progress::Knocked {
+                attempt: 1,
+                index: 1,
+                total: 2,
+                knock: Knock::udp(8000),
+                to: to(8000),
+            },
+            Progress::Verifying {
+                attempt: 1,
+                to: to(22),
+            },
+            Progress::Opened {
+                to: to(22),
+                after: Duration::from_millis(400),
+            },
+        ];
+        for e in events {
+            tx.send(Event::Progress(e)).unwrap();
+        }
+        tx.send(Event::Finished(Ok(Outcome {
+            addr,
+            attempts: 1,
+            opened: Some(true),
+        })))
+        .unwrap();
+        assert!(run.poll());
+        let texts: Vec<&str> = run.steps.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "Resolved myserver to 192.0.2.1 (1 more address; knocking this one)",
+                "Knock 1 of 2: TCP 7000 to 192.0.2.1",
+                "Knock 2 of 2: UDP 8000 to 192.0.2.1",
+                "Port 22 opened after 0.4 s",
+            ]
+        );
+        assert_eq!(run.state, RunState::Done("Door open on 192.0.2.1".into()));
+        assert_eq!(run.fraction(), 1.0);
+        assert!(!run.poll());
+    }
+
+    #[test]
+    fn a_vanished_worker_ends_the_run() {
+        let (job, tx, _cancel) = Job::channel();
+        let mut run = Run::new("x", "x", 1, Some(job), None);
+        drop(tx);
+        run.poll();
+        assert_eq!(run.state, RunState::Cancelled);
+    }
+}

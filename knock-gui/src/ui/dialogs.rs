@@ -1,0 +1,163 @@
+//! Modal dialogs: new profile, rename, delete, file changed, settings.
+
+use egui::{Id, RichText, TextEdit};
+
+use crate::app::{App, Dialog, Intent, add_check};
+
+pub(super) fn show(ctx: &egui::Context, app: &mut App, intents: &mut Vec<Intent>) {
+    if app.dialog == Dialog::None {
+        return;
+    }
+    let path = app.path.display().to_string();
+    let names = app.names();
+    let dirty: Vec<String> = names.iter().filter(|n| app.is_dirty(n)).cloned().collect();
+    let modal = egui::Modal::new(Id::unique("knock-dialog")).show(ctx, |ui| {
+        ui.set_width(420.0);
+        match &mut app.dialog {
+            Dialog::None => {}
+            Dialog::Add {
+                name,
+                host,
+                sequence,
+            } => {
+                ui.heading("New profile");
+                ui.add_space(6.0);
+                egui::Grid::new("knock-add")
+                    .num_columns(2)
+                    .spacing([12.0, 8.0])
+                    .show(ui, |ui| {
+                        text_row(ui, "Name", name, "myserver");
+                        text_row(ui, "Host", host, "myserver.example.org");
+                        text_row(ui, "Sequence", sequence, "7000,8000:udp,9000");
+                    });
+                let exists = names.iter().any(|n| n == name.trim());
+                let checked = add_check(name.trim(), host, sequence, exists);
+                let untouched = name.is_empty() && host.is_empty() && sequence.is_empty();
+                if let (Err(e), false) = (&checked, untouched) {
+                    ui.label(RichText::new(e).color(ui.visuals().error_fg_color));
+                }
+                ui.add_space(8.0);
+                ui.horizontal(|ui| {
+                    if ui.add_enabled(checked.is_ok(), egui::Button::new("Add")).clicked() {
+                        intents.push(Intent::Add {
+                            name: name.trim().to_string(),
+                            host: host.clone(),
+                            sequence: sequence.clone(),
+                        });
+                    }
+                    if ui.button("Cancel").clicked() {
+                        intents.push(Intent::CloseDialog);
+                    }
+                });
+            }
+            Dialog::Rename { old, new } => {
+                ui.heading(format!("Rename {old}"));
+                ui.add_space(6.0);
+                egui::Grid::new("knock-rename")
+                    .num_columns(2)
+                    .spacing([12.0, 8.0])
+                    .show(ui, |ui| text_row(ui, "New name", new, "name"));
+                let problem = knock_profiles::profile::validate_name(new.trim())
+                    .err()
+                    .or_else(|| {
+                        (new.trim() != old && names.iter().any(|n| n == new.trim()))
+                            .then(|| format!("a profile named {} already exists", new.trim()))
+                    });
+                if let Some(p) = &problem {
+                    ui.label(RichText::new(p).color(ui.visuals().error_fg_color));
+                }
+                ui.add_space(8.0);
+                ui.horizontal(|ui| {
+                    if ui
+                        .add_enabled(problem.is_none(), egui::Button::new("Rename"))
+                        .clicked()
+                    {
+                        intents.push(Intent::Rename {
+                            old: old.clone(),
+                            new: new.trim().to_string(),
+                        });
+                    }
+                    if ui.button("Cancel").clicked() {
+                        intents.push(Intent::CloseDialog);
+                    }
+                });
+            }
+            Dialog::ConfirmDelete(name) => {
+                ui.heading(format!("Delete {name}?"));
+                ui.add_space(6.0);
+                ui.label(format!("This removes [profiles.{name}] from {path}."));
+                ui.add_space(8.0);
+                ui.horizontal(|ui| {
+                    let delete = egui::Button::new(
+                        RichText::new("Delete").color(egui::Color32::WHITE),
+                    )
+                    .fill(ui.visuals().error_fg_color);
+                    if ui.add(delete).clicked() {
+                        intents.push(Intent::Delete(name.clone()));
+                    }
+                    if ui.button("Cancel").clicked() {
+                        intents.push(Intent::CloseDialog);
+                    }
+                });
+            }
+            Dialog::Conflict => {
+                ui.heading("The profile file changed");
+                ui.add_space(6.0);
+                ui.label(format!(
+                    "{path} was changed by another program, and you have unsaved edits ({}).",
+                    dirty.join(", ")
+                ));
+                ui.add_space(8.0);
+                ui.horizontal(|ui| {
+                    if ui
+                        .button("Reload, keep my edits")
+                        .on_hover_text("Load the new file; your edits stay unsaved in the form")
+                        .clicked()
+                    {
+                        intents.push(Intent::Reload { keep_edits: true });
+                    }
+                    if ui.button("Reload, discard my edits").clicked() {
+                        intents.push(Intent::Reload { keep_edits: false });
+                    }
+                });
+            }
+            Dialog::Settings { putty } => {
+                ui.heading("Settings");
+                ui.add_space(6.0);
+                egui::Grid::new("knock-settings")
+                    .num_columns(2)
+                    .spacing([12.0, 8.0])
+                    .show(ui, |ui| text_row(ui, "PuTTY", putty, "found on PATH"));
+                ui.label(
+                    RichText::new("Path to putty.exe; leave empty to look for it on PATH. Linux terminals: $TERMINAL, then x-terminal-emulator, gnome-terminal, konsole, xterm.")
+                        .small()
+                        .weak(),
+                );
+                ui.add_space(8.0);
+                ui.horizontal(|ui| {
+                    if ui.button("OK").clicked() {
+                        intents.push(Intent::SetPutty(putty.clone()));
+                    }
+                    if ui.button("Cancel").clicked() {
+                        intents.push(Intent::CloseDialog);
+                    }
+                });
+            }
+        }
+    });
+    if modal.should_close() && app.dialog != Dialog::Conflict {
+        intents.push(Intent::CloseDialog);
+    }
+}
+
+fn text_row(ui: &mut egui::Ui, label: &str, text: &mut String, hint: &str) {
+    let label = ui.label(label);
+    ui.add(
+        TextEdit::singleline(text)
+            .id_salt(("dialog", label.id))
+            .hint_text(hint)
+            .desired_width(280.0),
+    )
+    .labelled_by(label.id);
+    ui.end_row();
+}

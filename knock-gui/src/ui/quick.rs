@@ -1,0 +1,72 @@
+//! Quick knock: host and ports, no profile (like KnockKnock's one window).
+
+use egui::RichText;
+use knock_profiles::{Proto, Sequence};
+
+use crate::app::{App, Intent};
+
+pub(super) fn show(ui: &mut egui::Ui, app: &mut App, intents: &mut Vec<Intent>) {
+    ui.heading(RichText::new("Quick knock").strong());
+    ui.label(
+        RichText::new(
+            "Knock once without saving a profile. Settings not given here come from [defaults].",
+        )
+        .weak(),
+    );
+    ui.add_space(10.0);
+    let running = app.run.as_ref().is_some_and(|r| r.is_running());
+    let quick = &mut app.quick;
+    let proto = if quick.udp { Proto::Udp } else { Proto::Tcp };
+    let host_problem = (!quick.host.is_empty() && quick.host.trim().is_empty()
+        || quick.host.contains(char::is_whitespace) && !quick.host.trim().is_empty())
+    .then(|| format!("bad host \"{}\" (contains whitespace)", quick.host));
+    let ports = Sequence::parse_with_default(&quick.ports, proto);
+    egui::Grid::new("knock-quick")
+        .num_columns(2)
+        .min_col_width(120.0)
+        .spacing([12.0, 8.0])
+        .show(ui, |ui| {
+            super::widgets::field_ui(
+                ui,
+                "Host",
+                &mut quick.host,
+                "name or address",
+                260.0,
+                host_problem.as_deref(),
+            );
+            let problem = match (&ports, quick.ports.trim().is_empty()) {
+                (Err(e), false) => Some(e.to_string()),
+                _ => None,
+            };
+            super::widgets::field_ui(
+                ui,
+                "Ports",
+                &mut quick.ports,
+                "7000 8000:udp 9000",
+                260.0,
+                problem.as_deref(),
+            );
+            ui.label("");
+            ui.checkbox(&mut quick.udp, "UDP for ports without :tcp/:udp");
+            ui.end_row();
+        });
+    ui.add_space(10.0);
+    let valid = ports.is_ok() && !quick.host.trim().is_empty() && host_problem.is_none();
+    ui.horizontal(|ui| {
+        let knock = egui::Button::new(RichText::new("Knock").strong().color(egui::Color32::WHITE))
+            .fill(super::accent(ui.visuals()))
+            .min_size(egui::vec2(110.0, 34.0));
+        if ui.add_enabled(valid && !running, knock).clicked() {
+            intents.push(Intent::Knock { connect: false });
+        }
+        let connect = egui::Button::new(RichText::new("Knock & connect").strong())
+            .min_size(egui::vec2(150.0, 34.0));
+        if ui
+            .add_enabled(valid && !running, connect)
+            .on_hover_text("Knock, then start ssh")
+            .clicked()
+        {
+            intents.push(Intent::Knock { connect: true });
+        }
+    });
+}
