@@ -200,7 +200,7 @@ impl Draft {
     }
 
     /// The profile, or what is wrong with the form.
-    pub fn check(&self) -> Result<Profile, Problems> {
+    pub fn check(&self) -> Result<Profile, Box<Problems>> {
         let mut problems = Problems::default();
 
         let mut knocks = Vec::new();
@@ -213,8 +213,11 @@ impl Draft {
                 Err(e) => problems.knocks.push(Some(e)),
             }
         }
-        let text_ok = Sequence::parse(&self.sequence_text);
-        if let Err(e) = &text_ok {
+        // The text mirrors the rows; its own error matters only when the
+        // rows are fine (garbage pasted there does not replace them).
+        if problems.knocks.iter().all(Option::is_none)
+            && let Err(e) = Sequence::parse(&self.sequence_text)
+        {
             problems.sequence = Some(e.to_string());
         }
         let sequence = if problems.knocks.iter().any(Option::is_some) {
@@ -274,7 +277,7 @@ impl Draft {
         // sequence (its problem is already recorded).
         let checked_sequence = sequence.clone().or_else(|| Sequence::parse("1").ok());
         let Some(checked_sequence) = checked_sequence else {
-            return Err(problems);
+            return Err(Box::new(problems));
         };
         let profile = Profile {
             host: self.host.trim().to_string(),
@@ -304,7 +307,7 @@ impl Draft {
         }
         match sequence {
             Some(_) if problems.is_empty() => Ok(profile),
-            _ => Err(problems),
+            _ => Err(Box::new(problems)),
         }
     }
 }

@@ -27,7 +27,7 @@ pub(super) fn show(ctx: &egui::Context, app: &mut App, intents: &mut Vec<Intent>
                     .spacing([12.0, 8.0])
                     .show(ui, |ui| {
                         text_row(ui, "Name", name, "myserver");
-                        text_row(ui, "Host", host, "myserver.example.org");
+                        text_row(ui, "Host or address", host, "myserver.example.org");
                         text_row(ui, "Sequence", sequence, "7000,8000:udp,9000");
                     });
                 let exists = names.iter().any(|n| n == name.trim());

@@ -32,7 +32,11 @@ pub(super) fn show(ui: &mut egui::Ui, app: &mut App, name: &str, intents: &mut V
         return;
     };
     let checked = draft.check();
-    let problems = checked.as_ref().err().cloned().unwrap_or_default();
+    let problems = checked
+        .as_ref()
+        .err()
+        .map(|p| (**p).clone())
+        .unwrap_or_default();
     let valid = checked.is_ok();
 
     // Header: name, state, rename.
@@ -40,7 +44,7 @@ pub(super) fn show(ui: &mut egui::Ui, app: &mut App, name: &str, intents: &mut V
         ui.heading(RichText::new(name).strong());
         if dirty {
             ui.label(
-                RichText::new("● unsaved changes")
+                RichText::new("unsaved changes")
                     .color(ui.visuals().warn_fg_color)
                     .small(),
             );

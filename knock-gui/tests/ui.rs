@@ -1,0 +1,487 @@
+//! The real UI, driven with egui_kittest (no display, no network): a fake
+//! sender replays what `send::run` would report, a fake launcher records
+//! what would be started, and the profile file is a temp file.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+use knock_gui::App;
+use knock_gui::app::Selection;
+use knock_gui::knocker::{Event, Job, Knocker};
+use knock_gui::launch::{Command, LaunchError, Launcher};
+use knock_profiles::send::{Outcome, Plan, Progress, SendError};
+
+const FILE: &str = r#"# My servers. Comments like this one must survive the GUI's edits.
+
+[defaults]
+delay_ms = 100   # pause between knocks
+
+# The main box.
+[profiles.alpha]
+host = "192.0.2.1"
+sequence = "7000,8000:udp,9000"   # knockd's door
+open_port = 22
+
+[profiles.beta]
+host = "192.0.2.2"
+sequence = "1111,2222"
+launch = "true {host}"
+"#;
+
+/// How the fake sender's run ends.
+#[derive(Clone, Copy)]
+enum Ending {
+    Opens,
+    StaysShut,
+}
+
+/// Replays, at once, the events `send::run` sends for a plan.
+struct FakeKnocker {
+    plans: Arc<Mutex<Vec<Plan>>>,
+    ending: Ending,
+}
+
+impl Knocker for FakeKnocker {
+    fn start(&mut self, plan: Plan, wake: Box<dyn Fn() + Send>) -> Job {
+        self.plans.lock().unwrap().push(plan.clone());
+        let (job, tx, _cancel) = Job::channel();
+        let addr: IpAddr = plan.host.parse().unwrap();
+        let total = plan.sequence.len();
+        let mut events = vec![Progress::Resolved {
+            host: plan.host.clone(),
+            addr,
+            others: 0,
+        }];
+        for (index, knock) in plan.sequence.knocks().iter().enumerate() {
+            events.push(Progress::Knocked {
+                attempt: 1,
+                index,
+                total,
+                knock: *knock,
+                to: SocketAddr::new(addr, knock.port),
+            });
+        }
+        let mut result = Ok(Outcome {
+            addr,
+            attempts: 1,
+            opened: None,
+        });
+        if let Some(verify) = plan.verify {
+            let to = SocketAddr::new(addr, verify.port);
+            events.push(Progress::Verifying { attempt: 1, to });
+            match self.ending {
+                Ending::Opens => {
+                    events.push(Progress::Opened {
+                        to,
+                        after: Duration::from_millis(300),
+                    });
+                    result = Ok(Outcome {
+                        addr,
+                        attempts: 1,
+                        opened: Some(true),
+                    });
+                }
+                Ending::StaysShut => {
+                    events.push(Progress::NotOpened { attempt: 1, to });
+                    result = Err(SendError::NotOpened {
+                        to,
+                        attempts: 1,
+                        wait: verify.wait,
+                    });
+                }
+            }
+        }
+        for e in events {
+            tx.send(Event::Progress(e)).unwrap();
+        }
+        tx.send(Event::Finished(result)).unwrap();
+        wake();
+        job
+    }
+}
+
+#[derive(Default, Clone)]
+struct FakeLauncher {
+    started: Arc<Mutex<Vec<Vec<String>>>>,
+}
+
+impl Launcher for FakeLauncher {
+    fn launch(&mut self, cmd: &Command) -> Result<(), LaunchError> {
+        self.started.lock().unwrap().push(cmd.argv());
+        Ok(())
+    }
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+    plans: Arc<Mutex<Vec<Plan>>>,
+    started: Arc<Mutex<Vec<Vec<String>>>>,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("profiles.toml");
+        std::fs::write(&path, FILE).unwrap();
+        Fixture {
+            _dir: dir,
+            path,
+            plans: Arc::default(),
+            started: Arc::default(),
+        }
+    }
+
+    fn harness(&self, ending: Ending) -> Harness<'static, App> {
+        let knocker = FakeKnocker {
+            plans: Arc::clone(&self.plans),
+            ending,
+        };
+        let launcher = FakeLauncher {
+            started: Arc::clone(&self.started),
+        };
+        let app = App::new(&self.path, Box::new(knocker), Box::new(launcher));
+        let mut harness = Harness::builder()
+            .with_size([1200.0, 860.0])
+            .with_context_setup(knock_gui::ui::setup_style)
+            .build_ui_state(|ui, app: &mut App| app.show(ui), app);
+        harness.run();
+        harness
+    }
+
+    fn text(&self) -> String {
+        std::fs::read_to_string(&self.path).unwrap()
+    }
+}
+
+fn disabled(harness: &Harness<'_, App>, label: &str) -> bool {
+    harness.get_by_label(label).accesskit_node().is_disabled()
+}
+
+/// Replaces the text of the input named `label`.
+fn set_text(harness: &mut Harness<'_, App>, label: &str, text: &str) {
+    harness.get_by_label(label).set_text_value_accesskit(text);
+    harness.run();
+}
+
+fn shows(harness: &Harness<'_, App>, text: &str) -> bool {
+    harness.query_by_label(text).is_some()
+}
+
+/// The list row of a profile (the form's heading has the same text).
+fn in_list(harness: &Harness<'_, App>, name: &str) -> bool {
+    harness
+        .query_by_role_and_label(Role::Button, name)
+        .is_some()
+}
+
+fn path_of(harness: &Harness<'_, App>) -> PathBuf {
+    harness.state().path().to_path_buf()
+}
+
+#[test]
+fn edit_a_port_see_the_error_fix_it_and_save_keeping_comments() {
+    let f = Fixture::new();
+    let mut harness = f.harness(Ending::Opens);
+    assert_eq!(path_of(&harness), f.path);
+
+    harness.get_by_role_and_label(Role::Button, "beta").click();
+    harness.run();
+    assert_eq!(
+        *harness.state().selection(),
+        Selection::Profile("beta".into())
+    );
+    assert!(!disabled(&harness, "Knock"));
+    assert!(disabled(&harness, "Save"), "nothing to save yet");
+
+    set_text(&mut harness, "Knock 1 port", "70000");
+    assert!(shows(
+        &harness,
+        "port out of range in \"70000\" (expected 1-65535)"
+    ));
+    assert!(disabled(&harness, "Knock"));
+    assert!(disabled(&harness, "Knock & connect"));
+    assert!(disabled(&harness, "Save"));
+    // The list marks the unsaved profile; nothing was written.
+    assert!(harness.state().is_dirty("beta"));
+    assert_eq!(f.text(), FILE);
+
+    set_text(&mut harness, "Knock 1 port", "1212");
+    assert!(!shows(
+        &harness,
+        "port out of range in \"70000\" (expected 1-65535)"
+    ));
+    assert!(!disabled(&harness, "Knock"));
+    assert!(!disabled(&harness, "Save"));
+    harness.get_by_label("Save").click();
+    harness.run();
+
+    let text = f.text();
+    assert!(text.contains("sequence = \"1212,2222\""), "{text}");
+    for comment in [
+        "# My servers. Comments like this one must survive the GUI's edits.",
+        "delay_ms = 100   # pause between knocks",
+        "# The main box.",
+        "sequence = \"7000,8000:udp,9000\"   # knockd's door",
+    ] {
+        assert!(text.contains(comment), "lost {comment:?} in:\n{text}");
+    }
+    assert!(!harness.state().is_dirty("beta"));
+    assert!(disabled(&harness, "Save"));
+    let status = harness.state().status().map(|s| s.text.clone());
+    assert_eq!(status, Some(format!("Saved beta to {}", f.path.display())));
+}
+
+#[test]
+fn an_empty_host_gets_the_library_message() {
+    let f = Fixture::new();
+    let mut harness = f.harness(Ending::Opens);
+    set_text(&mut harness, "Host", "");
+    assert!(shows(
+        &harness,
+        "host is empty (expected a name or address)"
+    ));
+    assert!(disabled(&harness, "Knock"));
+    set_text(&mut harness, "Open port", "0");
+    assert!(shows(
+        &harness,
+        "open_port 0 is out of range (expected 1-65535)"
+    ));
+}
+
+#[test]
+fn knock_shows_each_knock_then_the_verify_result() {
+    let f = Fixture::new();
+    let mut harness = f.harness(Ending::Opens);
+    // alpha is selected first (sorted names).
+    assert_eq!(
+        *harness.state().selection(),
+        Selection::Profile("alpha".into())
+    );
+    harness.get_by_label("Knock").click();
+    harness.run();
+
+    let plans = f.plans.lock().unwrap().clone();
+    assert_eq!(plans.len(), 1);
+    assert_eq!(plans[0].sequence.to_string(), "7000,8000:udp,9000");
+    assert_eq!(plans[0].delay, Duration::from_millis(100));
+    assert_eq!(plans[0].verify.map(|v| v.port), Some(22));
+
+    for line in [
+        "Knocking 192.0.2.1",
+        "Knock 1 of 3: TCP 7000 to 192.0.2.1",
+        "Knock 2 of 3: UDP 8000 to 192.0.2.1",
+        "Knock 3 of 3: TCP 9000 to 192.0.2.1",
+        "Port 22 opened after 0.3 s",
+        "Door open on 192.0.2.1",
+        "3 of 3 knocks",
+    ] {
+        assert!(shows(&harness, line), "missing {line:?}");
+    }
+    // Knock only: nothing launched.
+    assert!(f.started.lock().unwrap().is_empty());
+    assert!(!disabled(&harness, "Knock"), "ready for the next knock");
+}
+
+#[test]
+fn a_port_that_stays_shut_is_reported() {
+    let f = Fixture::new();
+    let mut harness = f.harness(Ending::StaysShut);
+    harness.get_by_label("Knock & connect").click();
+    harness.run();
+    assert!(shows(&harness, "Port 22 did not open (attempt 1)"));
+    let headline = "port 22 on 192.0.2.1 did not open within 3000 ms (after 1 attempt)";
+    assert!(harness.query_all_by_label(headline).next().is_some());
+    assert!(
+        f.started.lock().unwrap().is_empty(),
+        "no ssh when the door stayed shut"
+    );
+}
+
+#[test]
+fn knock_and_connect_starts_the_launch_command() {
+    let f = Fixture::new();
+    let mut harness = f.harness(Ending::Opens);
+    harness.get_by_role_and_label(Role::Button, "beta").click();
+    harness.run();
+    harness.get_by_label("Knock & connect").click();
+    harness.run();
+    let started = f.started.lock().unwrap().clone();
+    let shell = if cfg!(windows) {
+        vec!["cmd", "/C", "true 192.0.2.2"]
+    } else {
+        vec!["/bin/sh", "-c", "true 192.0.2.2"]
+    };
+    assert_eq!(started, vec![shell]);
+    assert!(shows(&harness, "Knocks sent to 192.0.2.2"));
+}
+
+#[test]
+fn add_then_delete_a_profile() {
+    let f = Fixture::new();
+    let mut harness = f.harness(Ending::Opens);
+    harness.get_by_label("New…").click();
+    harness.run();
+    set_text(&mut harness, "Name", "gamma");
+    set_text(&mut harness, "Host or address", "192.0.2.3");
+    set_text(&mut harness, "Sequence", "5000:udp 6000");
+    harness.get_by_label("Add").click();
+    harness.run();
+
+    assert_eq!(
+        *harness.state().selection(),
+        Selection::Profile("gamma".into())
+    );
+    let text = f.text();
+    assert!(text.contains("[profiles.gamma]"), "{text}");
+    assert!(text.contains("sequence = \"5000:udp,6000\""), "{text}");
+    assert!(text.contains("# The main box."), "{text}");
+    assert!(in_list(&harness, "gamma"));
+
+    harness.get_by_label("Delete…").click();
+    harness.run();
+    assert!(shows(&harness, "Delete gamma?"));
+    harness.get_by_label("Delete").click();
+    harness.run();
+    let text = f.text();
+    assert!(!text.contains("gamma"), "{text}");
+    assert!(text.contains("[profiles.beta]"));
+    assert!(text.contains("# The main box."));
+    assert!(!in_list(&harness, "gamma"));
+}
+
+#[test]
+fn add_dialog_refuses_a_bad_name() {
+    let f = Fixture::new();
+    let mut harness = f.harness(Ending::Opens);
+    harness.get_by_label("New…").click();
+    harness.run();
+    set_text(&mut harness, "Name", "-x");
+    set_text(&mut harness, "Host or address", "192.0.2.3");
+    set_text(&mut harness, "Sequence", "1");
+    assert!(shows(
+        &harness,
+        "bad profile name \"-x\" (must not start with -)"
+    ));
+    assert!(disabled(&harness, "Add"));
+    set_text(&mut harness, "Name", "alpha");
+    assert!(shows(&harness, "a profile named alpha already exists"));
+    harness.get_by_label("Cancel").click();
+    harness.run();
+    assert_eq!(f.text(), FILE);
+}
+
+#[test]
+fn sequence_rows_reorder_add_remove_and_paste() {
+    let f = Fixture::new();
+    let mut harness = f.harness(Ending::Opens);
+    harness.get_by_label("Move knock 1 down").click();
+    harness.run();
+    assert_eq!(
+        harness.get_by_label("knockd syntax").value().as_deref(),
+        Some("8000:udp,7000,9000")
+    );
+    harness.get_by_label("Remove knock 3").click();
+    harness.run();
+    harness.get_by_label("+ Add knock").click();
+    harness.run();
+    set_text(&mut harness, "Knock 3 port", "4444");
+    harness.get_by_label("Knock 3 protocol TCP").click();
+    harness.run();
+    assert_eq!(
+        harness.get_by_label("knockd syntax").value().as_deref(),
+        Some("8000:udp,7000,4444:udp")
+    );
+    set_text(&mut harness, "knockd syntax", "1 2 3:udp 4");
+    assert_eq!(
+        harness.get_by_label("Knock 4 port").value().as_deref(),
+        Some("4")
+    );
+    assert!(harness.query_by_label("Knock 3 protocol UDP").is_some());
+    set_text(&mut harness, "knockd syntax", "1,,2");
+    assert!(shows(
+        &harness,
+        "empty knock between separators (expected ports like \"7000,8000:udp,9000\")"
+    ));
+    assert!(disabled(&harness, "Knock"));
+}
+
+#[test]
+fn keyboard_moves_filters_and_knocks() {
+    let f = Fixture::new();
+    let mut harness = f.harness(Ending::Opens);
+    harness.key_press(egui::Key::ArrowDown);
+    harness.run();
+    assert_eq!(
+        *harness.state().selection(),
+        Selection::Profile("beta".into())
+    );
+    harness.key_press(egui::Key::Enter);
+    harness.run();
+    let plans = f.plans.lock().unwrap().clone();
+    assert_eq!(plans.len(), 1);
+    assert_eq!(plans[0].host, "192.0.2.2");
+
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::F);
+    harness.run();
+    assert!(harness.get_by_label("Filter").is_focused());
+    harness.get_by_label("Filter").type_text("alp");
+    harness.run();
+    assert!(in_list(&harness, "alpha"));
+    assert!(!in_list(&harness, "beta"));
+}
+
+#[test]
+fn quick_knock_without_a_profile() {
+    let f = Fixture::new();
+    let mut harness = f.harness(Ending::Opens);
+    harness.get_by_label("Quick knock").click();
+    harness.run();
+    set_text(&mut harness, "Host", "192.0.2.9");
+    set_text(&mut harness, "Ports", "7000 8000");
+    harness
+        .get_by_role_and_label(Role::CheckBox, "UDP for ports without :tcp/:udp")
+        .click();
+    harness.run();
+    harness.get_by_label("Knock").click();
+    harness.run();
+    let plans = f.plans.lock().unwrap().clone();
+    assert_eq!(plans.len(), 1);
+    assert_eq!(plans[0].sequence.to_string(), "7000:udp,8000:udp");
+    assert!(shows(&harness, "Knock 2 of 2: UDP 8000 to 192.0.2.9"));
+    assert_eq!(f.text(), FILE, "a quick knock saves nothing");
+}
+
+#[test]
+fn outside_edits_reload_and_unsaved_edits_ask_first() {
+    let f = Fixture::new();
+    let mut harness = f.harness(Ending::Opens);
+    // Another program adds a profile: picked up within about a second.
+    let mut text = f.text();
+    text.push_str("\n[profiles.delta]\nhost = \"192.0.2.4\"\nsequence = \"1\"\n");
+    std::fs::write(&f.path, &text).unwrap();
+    harness.run_steps(90);
+    assert!(in_list(&harness, "delta"));
+
+    // With an unsaved edit, the app asks before reloading.
+    set_text(&mut harness, "Host", "192.0.2.100");
+    text.push_str("\n[profiles.epsilon]\nhost = \"192.0.2.5\"\nsequence = \"1\"\n");
+    std::fs::write(&f.path, &text).unwrap();
+    harness.run_steps(90);
+    assert!(shows(&harness, "The profile file changed"));
+    harness.get_by_label("Reload, keep my edits").click();
+    harness.run();
+    assert!(in_list(&harness, "epsilon"));
+    assert!(harness.state().is_dirty("alpha"));
+    assert_eq!(
+        harness.get_by_label("Host").value().as_deref(),
+        Some("192.0.2.100")
+    );
+}
