@@ -149,6 +149,37 @@ pub mod build {
         written.ok()?;
         Some(out)
     }
+
+    /// A classic pcap file (microsecond timestamps) holding `frames` of
+    /// link type `dlt` (1 = Ethernet, 113 = Linux cooked), each with its
+    /// time in milliseconds.
+    pub fn pcap_file(dlt: u32, frames: &[(u64, Vec<u8>)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+        out.extend_from_slice(&2u16.to_le_bytes());
+        out.extend_from_slice(&4u16.to_le_bytes());
+        out.extend_from_slice(&0i32.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&65535u32.to_le_bytes());
+        out.extend_from_slice(&dlt.to_le_bytes());
+        for (ms, f) in frames {
+            let len = f.len() as u32;
+            out.extend_from_slice(&((ms / 1000) as u32).to_le_bytes());
+            out.extend_from_slice(&((ms % 1000 * 1000) as u32).to_le_bytes());
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(f);
+        }
+        out
+    }
+
+    /// Turns an Ethernet frame into a Linux cooked (SLL v1) one.
+    pub fn ethernet_to_sll(frame: &[u8]) -> Vec<u8> {
+        let mut sll = vec![0u8, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 2, 0, 0];
+        sll.extend_from_slice(frame.get(12..14).unwrap_or(&[0, 0]));
+        sll.extend_from_slice(frame.get(14..).unwrap_or(&[]));
+        sll
+    }
 }
 
 #[cfg(test)]

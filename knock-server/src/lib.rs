@@ -1,10 +1,22 @@
 //! knock-server: a knockd-compatible port-knock daemon.
 //!
-//! The packet path is `capture` (pcap) → [`event::parse`] (etherparse, no
-//! copy) → [`detector::Detector`] (pure, bounded, allocation-free). What the
-//! detector reports goes over a bounded channel to the worker thread
-//! ([`runner`]), which logs in knockd's words and runs commands, with a
-//! timer for each pending `Stop_Command`.
+//! The packet path is [`capture`] (pcap) → [`event::parse`] (etherparse, no
+//! copy) → [`detector::Detector`] (pure, bounded, allocation-free), glued by
+//! [`pipeline::Pipeline`]. What the detector reports goes over a bounded
+//! channel to the worker thread ([`runner`]), which logs in knockd's words
+//! and runs commands, with a timer for each pending `Stop_Command` and a
+//! [`journal`] of them on disk.
 
+pub mod app;
+pub mod capture;
+pub mod cli;
 pub mod detector;
+pub mod doors;
 pub mod event;
+pub mod filter;
+pub mod journal;
+pub mod logger;
+pub mod one_time;
+pub mod pipeline;
+pub mod runner;
+pub mod sys;

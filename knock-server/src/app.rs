@@ -1,0 +1,324 @@
+//! What `main` runs: `--check`, `--read` replay, or the live daemon.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::sync_channel;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use knock_profiles::knockd_conf::KnockdConfig;
+
+use crate::capture::{self, Ended};
+use crate::cli::Args;
+use crate::detector::{Destinations, Detector};
+use crate::doors::{self, DoorInfo};
+use crate::filter;
+use crate::logger::Logger;
+use crate::one_time::OneTimeFile;
+use crate::pipeline::Pipeline;
+use crate::runner::{self, ClockMode, Job, RunnerOptions, RunnerReport};
+use crate::sys;
+
+/// Bounded queue between the packet thread and the worker.
+const QUEUE: usize = 4096;
+
+fn load(path: &Path) -> Result<KnockdConfig> {
+    Ok(KnockdConfig::load(path)?)
+}
+
+/// Everything built from one config for the packet thread.
+struct Built {
+    pipeline: Pipeline,
+    infos: Arc<Vec<DoorInfo>>,
+}
+
+fn build(
+    cfg: &KnockdConfig,
+    args: &Args,
+    destinations: Destinations,
+    tx: std::sync::mpsc::SyncSender<Job>,
+    log: &Logger,
+) -> Result<Built> {
+    let plan = doors::plan(cfg);
+    let mut specs = plan.specs;
+    let mut files = Vec::new();
+    for (i, path) in plan.one_time.iter().enumerate() {
+        let Some(path) = path else {
+            files.push(None);
+            continue;
+        };
+        match OneTimeFile::open(path) {
+            Ok(Some(f)) => {
+                specs[i].knocks = f.sequence.knocks().to_vec();
+                files.push(Some(f));
+            }
+            Ok(None) => {
+                log.warn(&format!(
+                    "{}: one-time sequences used up; door disabled",
+                    plan.infos[i].name
+                ));
+                specs[i].enabled = false;
+                files.push(None);
+            }
+            Err(e) => bail!("{}: {e}", plan.infos[i].name),
+        }
+    }
+    let detector = Detector::new(specs, destinations, args.table_size)?;
+    let names = plan.infos.iter().map(|d| d.name.clone()).collect();
+    let mut pipeline = Pipeline::new(
+        detector,
+        tx,
+        files,
+        args.log_rate,
+        args.dry_run,
+        log.clone(),
+        names,
+    );
+    pipeline.ipv4_only = args.only_ipv4;
+    Ok(Built {
+        pipeline,
+        infos: Arc::new(plan.infos),
+    })
+}
+
+fn print_warnings(cfg: &KnockdConfig, log: &Logger) {
+    for w in &cfg.warnings {
+        log.warn(&w.to_string());
+    }
+}
+
+fn summary(p: &Pipeline, r: &RunnerReport) -> String {
+    let s = p.detector.stats();
+    format!(
+        "{} packets, {} considered, {} opened, {} commands ({} failed, {} killed), \
+         {} stage-1 attempts evicted, {} first knocks dropped",
+        s.events, s.considered, r.opened, r.commands, r.failed, r.killed, s.evicted, s.dropped
+    )
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let log = Logger::new(args.verbose || args.read.is_some(), args.debug);
+    let cfg = load(&args.config)?;
+    if args.check {
+        print_warnings(&cfg, &log);
+        print!(
+            "{}",
+            doors::describe(&cfg, &args.config.display().to_string())
+        );
+        if let Some(f) = filter::build(&doors::plan(&cfg).specs, &[]) {
+            println!("capture filter (ports and flags; destinations added at start): {f}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    print_warnings(&cfg, &log);
+    if let Some(path) = args.read.clone() {
+        return replay(&args, &cfg, &path, log);
+    }
+    live(args, cfg, log)
+}
+
+fn replay(args: &Args, cfg: &KnockdConfig, path: &Path, log: Logger) -> Result<ExitCode> {
+    if let Some(f) = &args.logfile {
+        log.open_file(f)
+            .with_context(|| format!("cannot open log file {}", f.display()))?;
+    }
+    let (mut cap, link) = capture::open_file(path)?;
+    let (tx, rx) = sync_channel(QUEUE);
+    let Built {
+        mut pipeline,
+        infos,
+    } = build(cfg, args, Destinations::Any, tx.clone(), &log)?;
+    pipeline.drive_clock = true;
+    capture::set_filter(
+        &mut cap,
+        filter::build(pipeline.detector.doors(), &[]).as_deref(),
+    )?;
+    let worker = runner::spawn(
+        infos,
+        log.clone(),
+        RunnerOptions {
+            dry_run: args.dry_run,
+            kill_after: Duration::from_secs(args.kill_after),
+            clock: ClockMode::Packet,
+            lookup: args.lookup,
+            journal: None,
+        },
+        rx,
+    )?;
+    let never = AtomicBool::new(false);
+    let t0 = std::time::Instant::now();
+    let ended = capture::run(
+        &mut cap,
+        link,
+        &mut pipeline,
+        &never,
+        &never,
+        &mut |cap, p| {
+            let f = filter::build(p.detector.doors(), &[]);
+            if let Err(e) = capture::set_filter(cap, f.as_deref()) {
+                log.error(&e.to_string());
+            }
+        },
+    );
+    let elapsed = t0.elapsed();
+    let _ = tx.send(Job::Shutdown);
+    let report = worker
+        .join()
+        .map_err(|_| anyhow::anyhow!("worker thread panicked"))?;
+    ended?;
+    let n = pipeline.detector.stats().events;
+    log.info(&format!(
+        "read {}: {} in {:.3}s ({:.0} packets/s)",
+        path.display(),
+        summary(&pipeline, &report),
+        elapsed.as_secs_f64(),
+        n as f64 / elapsed.as_secs_f64().max(1e-9)
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_pidfile(path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).ok();
+    }
+    std::fs::write(path, format!("{}\n", std::process::id()))
+        .with_context(|| format!("cannot write pid file {}", path.display()))
+}
+
+fn live(args: Args, mut cfg: KnockdConfig, log: Logger) -> Result<ExitCode> {
+    let iface = args
+        .interface
+        .clone()
+        .or_else(|| cfg.options.interface.clone())
+        .unwrap_or_else(|| "eth0".to_string());
+    if let Some(f) = args.logfile.as_ref().or(cfg.options.log_file.as_ref())
+        && let Err(e) = log.open_file(f)
+    {
+        log.warn(&format!("cannot open logfile {}: {e}", f.display()));
+    }
+    if cfg.options.use_syslog
+        && let Err(e) = log.open_syslog()
+    {
+        log.warn(&format!("cannot open syslog: {e}"));
+    }
+    let (mut cap, link) = capture::open_live(&iface)?;
+    let addrs = capture::interface_addresses(&iface).unwrap_or_default();
+    let destinations = if addrs.is_empty() {
+        log.warn(&format!(
+            "{iface} has no IP address: knocks to any destination count"
+        ));
+        Destinations::Any
+    } else {
+        Destinations::Only(addrs.clone())
+    };
+    let (tx, rx) = sync_channel(QUEUE);
+    let Built {
+        mut pipeline,
+        infos,
+    } = build(&cfg, &args, destinations.clone(), tx.clone(), &log)?;
+    let f = filter::build(pipeline.detector.doors(), &addrs);
+    capture::set_filter(&mut cap, f.as_deref())?;
+    log.debug(&format!(
+        "capture filter: {}",
+        f.as_deref().unwrap_or("(none)")
+    ));
+
+    if args.daemon {
+        sys::daemonize().context("cannot daemonize")?;
+    }
+    let pidfile: Option<PathBuf> = args
+        .pidfile
+        .clone()
+        .or_else(|| cfg.options.pid_file.clone())
+        .or_else(|| args.daemon.then(|| PathBuf::from("/run/knock-server.pid")));
+    if let Some(p) = &pidfile {
+        write_pidfile(p)?;
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let reload = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).context("cannot set signal handler")?;
+    }
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload))
+        .context("cannot set signal handler")?;
+
+    let worker = runner::spawn(
+        infos,
+        log.clone(),
+        RunnerOptions {
+            dry_run: args.dry_run,
+            kill_after: Duration::from_secs(args.kill_after),
+            clock: ClockMode::Wall,
+            lookup: args.lookup,
+            journal: (!args.no_journal).then(|| args.journal.clone()),
+        },
+        rx,
+    )?;
+    log.info(&format!("starting up, listening on {iface}"));
+
+    let result = loop {
+        let ended = capture::run(
+            &mut cap,
+            link,
+            &mut pipeline,
+            &stop,
+            &reload,
+            &mut |cap, p| {
+                let f = filter::build(p.detector.doors(), &addrs);
+                if let Err(e) = capture::set_filter(cap, f.as_deref()) {
+                    log.error(&e.to_string());
+                }
+            },
+        );
+        match ended {
+            Ok(Ended::Reload) => {
+                reload.store(false, Ordering::SeqCst);
+                log.info(&format!("re-reading config file {}", args.config.display()));
+                match load(&args.config).and_then(|new| {
+                    let built = build(&new, &args, destinations.clone(), tx.clone(), &log)?;
+                    Ok((new, built))
+                }) {
+                    Ok((new, built)) => {
+                        let f = filter::build(built.pipeline.detector.doors(), &addrs);
+                        match capture::set_filter(&mut cap, f.as_deref()) {
+                            Ok(()) => {
+                                print_warnings(&new, &log);
+                                if new.options.interface.is_some()
+                                    && new.options.interface != cfg.options.interface
+                                    && args.interface.is_none()
+                                {
+                                    log.warn("a new Interface takes effect after a restart");
+                                }
+                                let _ = tx.send(Job::Doors(built.infos));
+                                pipeline = built.pipeline;
+                                log.info(&format!("config reloaded: {} door(s)", new.doors.len()));
+                                cfg = new;
+                            }
+                            Err(e) => log
+                                .error(&format!("reload failed: {e}; keeping the running config")),
+                        }
+                    }
+                    Err(e) => {
+                        log.error(&format!("reload failed: {e:#}; keeping the running config"))
+                    }
+                }
+            }
+            Ok(Ended::Stopped) | Ok(Ended::Eof) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
+    log.info("shutting down");
+    let _ = tx.send(Job::Shutdown);
+    let report = worker
+        .join()
+        .map_err(|_| anyhow::anyhow!("worker thread panicked"))?;
+    log.info(&summary(&pipeline, &report));
+    if let Some(p) = &pidfile {
+        let _ = std::fs::remove_file(p);
+    }
+    result?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,143 @@
+//! pcap at the edge: opening the interface or a capture file, the filter,
+//! and the loop that feeds the pipeline until EOF or the stop flag.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use pcap::{Activated, Active, Capture, Offline};
+
+use crate::event::{Link, Millis};
+use crate::pipeline::Pipeline;
+
+/// pcap read timeout: the stop and reload flags are checked at least this
+/// often when no packet arrives.
+pub const READ_TIMEOUT_MS: i32 = 100;
+/// Bytes kept per packet: enough for link + IPv6 with extensions + TCP.
+pub const SNAPLEN: i32 = 256;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("could not open {what}: {source}")]
+    Open {
+        what: String,
+        #[source]
+        source: pcap::Error,
+    },
+    #[error(
+        "unsupported link-layer type {0} (expected Ethernet, Linux cooked, raw IP or loopback)"
+    )]
+    Link(i32),
+    #[error("bad capture filter \"{filter}\": {source}")]
+    Filter {
+        filter: String,
+        #[source]
+        source: pcap::Error,
+    },
+    #[error("capture failed: {0}")]
+    Read(#[source] pcap::Error),
+}
+
+/// Opens `iface` for live capture: immediate mode, read timeout, small
+/// snaplen, not promiscuous (like knockd).
+pub fn open_live(iface: &str) -> Result<(Capture<Active>, Link), CaptureError> {
+    let open = || -> Result<Capture<Active>, pcap::Error> {
+        Capture::from_device(iface)?
+            .immediate_mode(true)
+            .timeout(READ_TIMEOUT_MS)
+            .snaplen(SNAPLEN)
+            .promisc(false)
+            .buffer_size(4 << 20)
+            .open()
+    };
+    let cap = open().map_err(|source| CaptureError::Open {
+        what: iface.to_string(),
+        source,
+    })?;
+    let dlt = cap.get_datalink().0;
+    let link = Link::from_dlt(dlt).ok_or(CaptureError::Link(dlt))?;
+    Ok((cap, link))
+}
+
+pub fn open_file(path: &Path) -> Result<(Capture<Offline>, Link), CaptureError> {
+    let cap = Capture::from_file(path).map_err(|source| CaptureError::Open {
+        what: path.display().to_string(),
+        source,
+    })?;
+    let dlt = cap.get_datalink().0;
+    let link = Link::from_dlt(dlt).ok_or(CaptureError::Link(dlt))?;
+    Ok((cap, link))
+}
+
+/// The addresses of `iface` (`any`: of every interface).
+pub fn interface_addresses(iface: &str) -> Result<Vec<IpAddr>, pcap::Error> {
+    let devices = pcap::Device::list()?;
+    Ok(devices
+        .iter()
+        .filter(|d| iface == "any" || d.name == iface)
+        .flat_map(|d| d.addresses.iter().map(|a| a.addr))
+        .collect())
+}
+
+/// Installs `filter` (or one that matches nothing when no door is enabled).
+pub fn set_filter<T: Activated + ?Sized>(
+    cap: &mut Capture<T>,
+    filter: Option<&str>,
+) -> Result<(), CaptureError> {
+    let f = filter.unwrap_or("less 1");
+    cap.filter(f, true).map_err(|source| CaptureError::Filter {
+        filter: f.to_string(),
+        source,
+    })
+}
+
+/// Why the loop returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// End of a capture file.
+    Eof,
+    /// The stop flag was raised.
+    Stopped,
+    /// The reload flag was raised; call again after reloading.
+    Reload,
+}
+
+#[inline]
+fn ts_ms(h: &pcap::PacketHeader) -> Millis {
+    let s = h.ts.tv_sec.max(0) as u64;
+    let us = h.ts.tv_usec.max(0) as u64;
+    s * 1000 + us / 1000
+}
+
+/// Feeds packets to `pipe` until EOF, `stop`, or `reload` (checked between
+/// packets and at every read timeout). `refilter` is called with the
+/// capture when a door's ports changed (one-time sequences).
+pub fn run<T: Activated + ?Sized>(
+    cap: &mut Capture<T>,
+    link: Link,
+    pipe: &mut Pipeline,
+    stop: &AtomicBool,
+    reload: &AtomicBool,
+    refilter: &mut dyn FnMut(&mut Capture<T>, &Pipeline),
+) -> Result<Ended, CaptureError> {
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return Ok(Ended::Stopped);
+        }
+        if reload.load(Ordering::Relaxed) {
+            return Ok(Ended::Reload);
+        }
+        let fed = match cap.next_packet() {
+            Ok(p) => {
+                let ts = ts_ms(p.header);
+                pipe.feed(link, p.data, ts)
+            }
+            Err(pcap::Error::TimeoutExpired) => continue,
+            Err(pcap::Error::NoMorePackets) => return Ok(Ended::Eof),
+            Err(e) => return Err(CaptureError::Read(e)),
+        };
+        if fed.filter_changed {
+            refilter(cap, pipe);
+        }
+    }
+}

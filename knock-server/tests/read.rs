@@ -1,0 +1,257 @@
+//! `--read FILE.pcap` on captures built here: the same matching as live,
+//! with time from packet timestamps; plus `--check` and config errors.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use assert_cmd::Command;
+use knock_profiles::{Knock, TcpFlags};
+use knock_server::event::build;
+
+const SYN: u8 = TcpFlags::SYN;
+
+fn frame(src: &str, dst: &str, k: Knock, flags: u8) -> Vec<u8> {
+    let s: IpAddr = src.parse().unwrap();
+    let d: IpAddr = dst.parse().unwrap();
+    build::ethernet(s, d, k, flags).unwrap()
+}
+
+fn write_pcap(dir: &Path, name: &str, dlt: u32, frames: &[(u64, Vec<u8>)]) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, build::pcap_file(dlt, frames)).unwrap();
+    p
+}
+
+fn server() -> Command {
+    Command::cargo_bin("knock-server").unwrap()
+}
+
+const CONF: &str = "\
+[options]
+    LogFile = /nonexistent/should-not-be-used.log
+[openSSH]
+    Sequence     = 7000,8000:udp,9000
+    Seq_Timeout  = 5
+    TCPFlags     = syn
+    Command      = open4 %IP%
+    Command_6    = open6 %IP%
+    Cmd_Timeout  = 10
+    Stop_Command = close4 %IP%
+    Stop_Command_6 = close6 %IP%
+";
+
+fn run_read(dir: &Path, conf: &str, pcap: &Path) -> (String, String) {
+    let c = dir.join("knockd.conf");
+    std::fs::write(&c, conf).unwrap();
+    let out = server()
+        .arg("-c")
+        .arg(&c)
+        .arg("--read")
+        .arg(pcap)
+        .arg("--dry-run")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn read_opens_for_in_order_knockers_v4_and_v6_and_runs_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = 1_700_000_000_000u64;
+    let frames = vec![
+        (t, frame("192.0.2.7", "192.0.2.1", Knock::tcp(7000), SYN)),
+        (
+            t + 10,
+            frame("2001:db8::7", "2001:db8::1", Knock::tcp(7000), SYN),
+        ),
+        // noise from another source and to other ports
+        (
+            t + 20,
+            frame("198.18.0.1", "192.0.2.1", Knock::tcp(8000), SYN),
+        ),
+        (t + 30, frame("192.0.2.7", "192.0.2.1", Knock::tcp(22), SYN)),
+        // a non-SYN packet to the next port is ignored
+        (
+            t + 40,
+            frame("192.0.2.7", "192.0.2.1", Knock::tcp(9000), TcpFlags::ACK),
+        ),
+        (
+            t + 100,
+            frame("192.0.2.7", "192.0.2.1", Knock::udp(8000), 0),
+        ),
+        (
+            t + 110,
+            frame("2001:db8::7", "2001:db8::1", Knock::udp(8000), 0),
+        ),
+        (
+            t + 200,
+            frame("192.0.2.7", "192.0.2.1", Knock::tcp(9000), SYN),
+        ),
+        (
+            t + 210,
+            frame("2001:db8::7", "2001:db8::1", Knock::tcp(9000), SYN),
+        ),
+        // a knocker that is too slow
+        (
+            t + 300,
+            frame("192.0.2.8", "192.0.2.1", Knock::tcp(7000), SYN),
+        ),
+        (
+            t + 400,
+            frame("192.0.2.8", "192.0.2.1", Knock::udp(8000), 0),
+        ),
+        (
+            t + 6_000,
+            frame("192.0.2.8", "192.0.2.1", Knock::tcp(9000), SYN),
+        ),
+        // time passes beyond Cmd_Timeout
+        (
+            t + 20_000,
+            frame("198.18.0.2", "192.0.2.1", Knock::tcp(1), SYN),
+        ),
+    ];
+    let pcap = write_pcap(dir.path(), "k.pcap", 1, &frames);
+    let (stdout, stderr) = run_read(dir.path(), CONF, &pcap);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "dry-run: openSSH: open4 192.0.2.7",
+            "dry-run: openSSH: open6 2001:db8::7",
+            "dry-run: openSSH: close4 192.0.2.7",
+            "dry-run: openSSH: close6 2001:db8::7",
+        ],
+        "stderr: {stderr}"
+    );
+    assert!(stderr.contains("192.0.2.7: openSSH: Stage 1"), "{stderr}");
+    assert!(stderr.contains("192.0.2.7: openSSH: Stage 3"));
+    assert!(stderr.contains("192.0.2.7: openSSH: OPEN SESAME"));
+    assert!(stderr.contains("openSSH: running command: open4 192.0.2.7"));
+    assert!(stderr.contains("192.0.2.8: openSSH: sequence timeout (stage 2)"));
+    assert!(!stderr.contains("192.0.2.8: openSSH: OPEN SESAME"));
+    assert!(stderr.contains("2 opened"), "{stderr}");
+}
+
+#[test]
+fn read_handles_linux_cooked_captures_and_the_article_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = 1_000u64;
+    let frames: Vec<(u64, Vec<u8>)> = [7000, 8000, 9000]
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let f = frame("203.0.113.9", "192.0.2.1", Knock::tcp(*p), SYN);
+            (t + i as u64, build::ethernet_to_sll(&f))
+        })
+        .collect();
+    let pcap = write_pcap(dir.path(), "sll.pcap", 113, &frames);
+    let article = "      logfile = /var/log/knockd.log
+
+      sequence    = 7000,8000,9000
+      seq_timeout = 5
+      command     = /sbin/iptables -A INPUT -s %IP% -p tcp --dport 22 -j ACCEPT
+      tcpflags    = syn
+      cmd_timeout   = 10
+      stop_command  = /sbin/iptables -D INPUT -s %IP% -p tcp --dport 22 -j ACCEPT
+";
+    let (stdout, stderr) = run_read(dir.path(), article, &pcap);
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            "dry-run: door1: /sbin/iptables -A INPUT -s 203.0.113.9 -p tcp --dport 22 -j ACCEPT",
+            "dry-run: door1: /sbin/iptables -D INPUT -s 203.0.113.9 -p tcp --dport 22 -j ACCEPT",
+        ]
+    );
+    assert!(
+        stderr.contains(":3: warning: \"sequence\" outside any section"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn read_uses_one_time_sequences_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let ots = dir.path().join("ots");
+    std::fs::write(&ots, " 1111,2222\n 3333,4444\n").unwrap();
+    let conf = format!(
+        "[ots]\none_time_sequences = {}\ncommand = echo %IP%\n",
+        ots.display()
+    );
+    let src = "192.0.2.7";
+    let k = |p: u16| frame(src, "192.0.2.1", Knock::tcp(p), SYN);
+    let frames = vec![
+        (0, k(1111)),
+        (1, k(2222)),
+        // the same sequence again: used up, does nothing
+        (2, k(1111)),
+        (3, k(2222)),
+        (4, k(3333)),
+        (5, k(4444)),
+        (6, k(3333)),
+        (7, k(4444)),
+    ];
+    let pcap = write_pcap(dir.path(), "ots.pcap", 1, &frames);
+    let c = dir.path().join("knockd.conf");
+    std::fs::write(&c, conf).unwrap();
+    let out = server()
+        .arg("-c")
+        .arg(&c)
+        .arg("--read")
+        .arg(&pcap)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stderr.matches("OPEN SESAME").count(), 2, "{stderr}");
+    assert!(stderr.contains("ots: next one-time sequence is 3333,4444"));
+    assert!(stderr.contains("ots: one-time sequences used up; door disabled"));
+    assert_eq!(
+        std::fs::read_to_string(&ots).unwrap(),
+        "#1111,2222\n#3333,4444\n"
+    );
+}
+
+#[test]
+fn check_prints_doors_and_fails_on_errors_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("knockd.conf");
+    std::fs::write(&c, CONF).unwrap();
+    let out = server().arg("-c").arg(&c).arg("--check").output().unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("door openSSH ("), "{stdout}");
+    assert!(stdout.contains("sequence:       7000,8000:udp,9000"));
+    assert!(stdout.contains("tcpflags:       syn"));
+    assert!(stdout.contains("seq_timeout:    5s"));
+    assert!(stdout.contains("stop_command6:  close6 %IP%"));
+
+    std::fs::write(&c, "[d]\nsequence = 7000\nseq_timeout = soon\n").unwrap();
+    let out = server().arg("-c").arg(&c).arg("--check").output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let want = format!(
+        "knock-server: {}:3: \"seq_timeout\" value \"soon\" is not a number",
+        c.display()
+    );
+    assert!(stderr.starts_with(&want), "{stderr}");
+}
+
+#[test]
+fn shipped_example_config_checks() {
+    let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/knockd.conf");
+    server()
+        .arg("-c")
+        .arg(conf)
+        .arg("--check")
+        .assert()
+        .success();
+}
