@@ -91,5 +91,28 @@ done
 sleep "$WAIT"
 
 mkdir -p "$(dirname "$OUT")"
-import -display "$DISPLAY" -window root "$OUT"
-echo "screenshot: $OUT"
+import -display "$DISPLAY" -window root "$TMP/root.png"
+# The window sits at the top left of the bare X screen: cut the empty rest.
+convert "$TMP/root.png" -fuzz 2% -trim +repage "$OUT"
+
+passed=0 failed=0
+if kill -0 "$APP" 2>/dev/null; then
+    echo "ok - knock-gui is running after ${WAIT}s"
+    passed=$((passed + 1))
+else
+    echo "not ok - knock-gui exited:"
+    sed 's/^/#   | /' "$TMP/app.log"
+    failed=$((failed + 1))
+fi
+# A window that rendered has many colours; a black or blank screen has one.
+colours=$(convert "$OUT" -format '%k' info:)
+if ((colours > 50)); then
+    echo "ok - the window rendered ($colours colours, $(identify -format '%wx%h' "$OUT"))"
+    passed=$((passed + 1))
+else
+    echo "not ok - the screenshot looks blank ($colours colours)"
+    failed=$((failed + 1))
+fi
+echo "# screenshot: $OUT"
+echo "$passed passed, $failed failed"
+((failed == 0))

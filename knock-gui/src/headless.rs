@@ -40,6 +40,7 @@ pub fn run(name: &str) -> ExitCode {
     let mut view = Run::new(name, &settings.host, plan.sequence.len(), None, None);
     let mut status = code::OTHER;
     let mut printed = 0;
+    let mut last: Option<String> = None;
     while let Some(event) = job.wait() {
         if let Event::Finished(result) = &event {
             status = match result {
@@ -51,10 +52,16 @@ pub fn run(name: &str) -> ExitCode {
             };
         }
         view.apply(event);
-        for step in &view.steps[printed..] {
+        // A finished wait replaces its "waiting" line: print the new one.
+        let mut from = printed.min(view.steps.len());
+        if from > 0 && view.steps.get(from - 1).map(|s| &s.text) != last.as_ref() {
+            from -= 1;
+        }
+        for step in &view.steps[from..] {
             println!("{}", step.text);
         }
         printed = view.steps.len();
+        last = view.steps.last().map(|s| s.text.clone());
     }
     if let crate::progress::RunState::Done(text) = &view.state {
         println!("{text}");
