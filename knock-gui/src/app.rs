@@ -168,14 +168,7 @@ impl App {
         let path = knock_profiles::store::locate(None)?;
         let mut app = App::new(&path, Box::new(ThreadKnocker), Box::new(SystemLauncher));
         if let Some(storage) = cc.storage {
-            if let Some(name) = storage.get_string(KEY_SELECTED)
-                && app.profile(&name).is_some()
-            {
-                app.selection = Selection::Profile(name);
-            }
-            if let Some(putty) = storage.get_string(KEY_PUTTY) {
-                app.putty = putty;
-            }
+            app.restore_state(storage);
         }
         crate::ui::setup_style(&cc.egui_ctx);
         Ok(app)
@@ -689,6 +682,24 @@ impl App {
         ));
         self.status = None;
         self.poll_run();
+    }
+
+    /// Restores what [`App::save_state`] kept: the selected profile (if it
+    /// still exists) and the PuTTY path.
+    pub fn restore_state(&mut self, storage: &dyn eframe::Storage) {
+        if let Some(name) = storage.get_string(KEY_SELECTED)
+            && self.profile(&name).is_some()
+        {
+            self.selection = Selection::Profile(name);
+        }
+        if let Some(putty) = storage.get_string(KEY_PUTTY) {
+            self.putty = putty;
+        }
+    }
+
+    /// The configured PuTTY path (empty = look on PATH).
+    pub fn putty(&self) -> &str {
+        &self.putty
     }
 
     /// Persists selection and settings (eframe storage).

@@ -40,19 +40,46 @@ launch = "true {host}"
 enum Ending {
     Opens,
     StaysShut,
+    /// Sends the first knock, then waits for the test (cancel).
+    Hangs,
 }
+
+/// The worker's ends of a hanging job.
+type Hanging = Arc<
+    Mutex<
+        Option<(
+            std::sync::mpsc::Sender<Event>,
+            Arc<std::sync::atomic::AtomicBool>,
+        )>,
+    >,
+>;
 
 /// Replays, at once, the events `send::run` sends for a plan.
 struct FakeKnocker {
     plans: Arc<Mutex<Vec<Plan>>>,
     ending: Ending,
+    hanging: Hanging,
 }
 
 impl Knocker for FakeKnocker {
     fn start(&mut self, plan: Plan, wake: Box<dyn Fn() + Send>) -> Job {
         self.plans.lock().unwrap().push(plan.clone());
-        let (job, tx, _cancel) = Job::channel();
+        let (job, tx, cancel) = Job::channel();
         let addr: IpAddr = plan.host.parse().unwrap();
+        if let Ending::Hangs = self.ending {
+            let knock = plan.sequence.knocks()[0];
+            tx.send(Event::Progress(Progress::Knocked {
+                attempt: 1,
+                index: 0,
+                total: plan.sequence.len(),
+                knock,
+                to: SocketAddr::new(addr, knock.port),
+            }))
+            .unwrap();
+            *self.hanging.lock().unwrap() = Some((tx, cancel));
+            wake();
+            return job;
+        }
         let total = plan.sequence.len();
         let mut events = vec![Progress::Resolved {
             host: plan.host.clone(),
@@ -88,7 +115,7 @@ impl Knocker for FakeKnocker {
                         opened: Some(true),
                     });
                 }
-                Ending::StaysShut => {
+                Ending::StaysShut | Ending::Hangs => {
                     events.push(Progress::NotOpened { attempt: 1, to });
                     result = Err(SendError::NotOpened {
                         to,
@@ -124,6 +151,7 @@ struct Fixture {
     path: PathBuf,
     plans: Arc<Mutex<Vec<Plan>>>,
     started: Arc<Mutex<Vec<Vec<String>>>>,
+    hanging: Hanging,
 }
 
 impl Fixture {
@@ -136,6 +164,7 @@ impl Fixture {
             path,
             plans: Arc::default(),
             started: Arc::default(),
+            hanging: Arc::default(),
         }
     }
 
@@ -143,6 +172,7 @@ impl Fixture {
         let knocker = FakeKnocker {
             plans: Arc::clone(&self.plans),
             ending,
+            hanging: Arc::clone(&self.hanging),
         };
         let launcher = FakeLauncher {
             started: Arc::clone(&self.started),
@@ -484,4 +514,69 @@ fn outside_edits_reload_and_unsaved_edits_ask_first() {
         harness.get_by_label("Host").value().as_deref(),
         Some("192.0.2.100")
     );
+}
+
+#[test]
+fn a_running_knock_can_be_cancelled() {
+    let f = Fixture::new();
+    let mut harness = f.harness(Ending::Hangs);
+    harness.get_by_label("Knock").click();
+    harness.run();
+    assert!(shows(&harness, "Knock 1 of 3: TCP 7000 to 192.0.2.1"));
+    assert!(shows(&harness, "Knocking…"));
+    assert!(disabled(&harness, "Knock"), "one knock at a time");
+
+    harness.get_by_label("Cancel").click();
+    harness.run();
+    let (tx, cancel) = f.hanging.lock().unwrap().take().unwrap();
+    assert!(cancel.load(std::sync::atomic::Ordering::Relaxed));
+    // The worker notices at its next step and ends the run.
+    tx.send(Event::Finished(Err(SendError::Cancelled))).unwrap();
+    harness.run();
+    assert!(harness.query_all_by_label("Cancelled").next().is_some());
+    assert!(!disabled(&harness, "Knock"));
+    harness.get_by_label("Clear").click();
+    harness.run();
+    assert!(harness.state().run().is_none());
+}
+
+/// eframe's storage, in memory.
+#[derive(Default)]
+struct Memory(std::collections::HashMap<String, String>);
+
+impl eframe::Storage for Memory {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.0.get(key).cloned()
+    }
+    fn set_string(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_string(), value);
+    }
+    fn remove_string(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+    fn flush(&mut self) {}
+}
+
+#[test]
+fn selection_and_putty_path_are_persisted() {
+    let f = Fixture::new();
+    let mut harness = f.harness(Ending::Opens);
+    harness.get_by_role_and_label(Role::Button, "beta").click();
+    harness.run();
+    harness.get_by_label("Settings").click();
+    harness.run();
+    set_text(&mut harness, "PuTTY", r"C:\Tools\putty.exe");
+    harness.get_by_label("OK").click();
+    harness.run();
+
+    let mut storage = Memory::default();
+    harness.state().save_state(&mut storage);
+    let mut app = App::new(
+        &f.path,
+        Box::new(knock_gui::knocker::ThreadKnocker),
+        Box::new(FakeLauncher::default()),
+    );
+    app.restore_state(&storage);
+    assert_eq!(*app.selection(), Selection::Profile("beta".into()));
+    assert_eq!(app.putty(), r"C:\Tools\putty.exe");
 }
