@@ -100,6 +100,19 @@ pub struct Quick {
     pub udp: bool,
 }
 
+impl Quick {
+    /// The host's problem (if any) and the ports as a sequence, checked by
+    /// the library (the same messages as the CLI).
+    pub fn check(&self) -> (Option<String>, Result<Sequence, String>) {
+        let proto = if self.udp { Proto::Udp } else { Proto::Tcp };
+        let ports = Sequence::parse_with_default(&self.ports, proto).map_err(|e| e.to_string());
+        let host = Sequence::parse("1")
+            .ok()
+            .and_then(|one| Profile::new(self.host.trim(), one).validate().err());
+        (host, ports)
+    }
+}
+
 /// A one-line message at the bottom of the window.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
@@ -615,15 +628,9 @@ impl App {
         match &self.selection {
             Selection::Nothing => Err("nothing selected".to_string()),
             Selection::Quick => {
-                let proto = if self.quick.udp {
-                    Proto::Udp
-                } else {
-                    Proto::Tcp
-                };
-                let seq = Sequence::parse_with_default(&self.quick.ports, proto)
-                    .map_err(|e| e.to_string())?;
-                let profile = Profile::new(self.quick.host.trim(), seq);
-                profile.validate()?;
+                let (host, ports) = self.quick.check();
+                let profile = Profile::new(self.quick.host.trim(), ports?);
+                host.map_or(Ok(()), Err)?;
                 Ok(Settings::merge("quick knock", &profile, &self.defaults()))
             }
             Selection::Profile(name) => {

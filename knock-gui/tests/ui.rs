@@ -33,6 +33,12 @@ open_port = 22
 host = "192.0.2.2"
 sequence = "1111,2222"
 launch = "true {host}"
+
+[profiles.zeta]
+host = "192.0.2.26"
+sequence = "2626"
+launch = "putty"
+user = "admin"
 "#;
 
 /// How the fake sender's run ends.
@@ -579,4 +585,84 @@ fn selection_and_putty_path_are_persisted() {
     app.restore_state(&storage);
     assert_eq!(*app.selection(), Selection::Profile("beta".into()));
     assert_eq!(app.putty(), r"C:\Tools\putty.exe");
+}
+
+#[test]
+fn rename_and_duplicate_keep_the_file_tidy() {
+    let f = Fixture::new();
+    let mut harness = f.harness(Ending::Opens);
+    harness.get_by_label("Rename…").click();
+    harness.run();
+    set_text(&mut harness, "New name", "bad name");
+    assert!(disabled(&harness, "Rename"));
+    set_text(&mut harness, "New name", "main");
+    harness.get_by_label("Rename").click();
+    harness.run();
+    let text = f.text();
+    assert!(text.contains("[profiles.main]"), "{text}");
+    assert!(!text.contains("[profiles.alpha]"), "{text}");
+    assert!(
+        text.contains("sequence = \"7000,8000:udp,9000\"   # knockd's door"),
+        "{text}"
+    );
+    assert_eq!(
+        *harness.state().selection(),
+        Selection::Profile("main".into())
+    );
+
+    harness.get_by_label("Duplicate").click();
+    harness.run();
+    assert_eq!(
+        *harness.state().selection(),
+        Selection::Profile("main-copy".into())
+    );
+    let text = f.text();
+    assert!(text.contains("[profiles.main-copy]"), "{text}");
+    assert!(in_list(&harness, "main-copy"));
+}
+
+#[test]
+fn launch_errors_show_in_the_window() {
+    let f = Fixture::new();
+    let mut harness = f.harness(Ending::Opens);
+    harness.get_by_label("Settings").click();
+    harness.run();
+    set_text(&mut harness, "PuTTY", "/nonexistent/putty.exe");
+    harness.get_by_label("OK").click();
+    harness.run();
+    harness.get_by_role_and_label(Role::Button, "zeta").click();
+    harness.run();
+    harness.get_by_label("Knock & connect").click();
+    harness.run();
+    let message = "PuTTY not found at /nonexistent/putty.exe (fix the path in Settings, or clear it to search PATH)";
+    assert!(harness.query_all_by_label(message).next().is_some());
+    assert!(f.started.lock().unwrap().is_empty());
+}
+
+#[test]
+fn a_broken_file_is_shown_and_never_overwritten() {
+    let f = Fixture::new();
+    let broken = "[profiles.alpha]\nhost = \"192.0.2.1\"\nsequnce = \"1\"\n";
+    std::fs::write(&f.path, broken).unwrap();
+    let mut harness = f.harness(Ending::Opens);
+    let shown = harness
+        .query_all_by_label_contains("unknown key \"sequnce\" (did you mean \"sequence\"?)")
+        .next()
+        .is_some();
+    assert!(shown, "the parse error with its hint is on screen");
+    assert!(disabled(&harness, "New…"));
+    // Quick knock still works without the file.
+    assert_eq!(*harness.state().selection(), Selection::Quick);
+    set_text(&mut harness, "Host", "192.0.2.9");
+    set_text(&mut harness, "Ports", "1 2");
+    harness.get_by_label("Knock").click();
+    harness.run();
+    assert_eq!(f.plans.lock().unwrap().len(), 1);
+    assert_eq!(f.text(), broken);
+
+    // Fixed outside the app: picked up.
+    std::fs::write(&f.path, FILE).unwrap();
+    harness.run_steps(90);
+    assert!(in_list(&harness, "alpha"));
+    assert!(!disabled(&harness, "New…"));
 }

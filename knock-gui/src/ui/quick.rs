@@ -1,7 +1,6 @@
 //! Quick knock: host and ports, no profile (like KnockKnock's one window).
 
 use egui::RichText;
-use knock_profiles::{Proto, Sequence};
 
 use crate::app::{App, Intent};
 
@@ -16,11 +15,9 @@ pub(super) fn show(ui: &mut egui::Ui, app: &mut App, intents: &mut Vec<Intent>) 
     ui.add_space(10.0);
     let running = app.run.as_ref().is_some_and(|r| r.is_running());
     let quick = &mut app.quick;
-    let proto = if quick.udp { Proto::Udp } else { Proto::Tcp };
-    let host_problem = (!quick.host.is_empty() && quick.host.trim().is_empty()
-        || quick.host.contains(char::is_whitespace) && !quick.host.trim().is_empty())
-    .then(|| format!("bad host \"{}\" (contains whitespace)", quick.host));
-    let ports = Sequence::parse_with_default(&quick.ports, proto);
+    let (host_problem, ports) = quick.check();
+    // Nothing to say about a field not filled in yet.
+    let host_problem = host_problem.filter(|_| !quick.host.is_empty());
     egui::Grid::new("knock-quick")
         .num_columns(2)
         .min_col_width(120.0)
