@@ -12,6 +12,27 @@
 //! open_port = 22
 //! ```
 //!
+//! A rotating profile (see [`crate::rotate`]) has no `sequence`; its knocks
+//! come from a shared secret and the clock:
+//!
+//! ```toml
+//! [profiles.vault]
+//! host = "vault.example.org"
+//! rotate = true
+//! secret = "keyring"            # the default: OS keyring, service "knock", account "vault"
+//! # secret_cmd = "pass show knock/vault"   # or: a command printing the base32 secret
+//! door = "vault"                # the server's door section (default: the profile name)
+//! period_s = 30                 # default 30
+//! length = 4                    # default 4
+//! port_range = "10000-60000"    # default
+//! exclude_ports = [22, 443]     # default none
+//! protocol = "tcp"              # "tcp" | "udp" | "both"; default "tcp"
+//! ```
+//!
+//! The secret itself is never written in the file: `secret` accepts only
+//! `"keyring"`. Rotating profiles are in [`ProfileFile::rotating`], apart
+//! from the fixed ones in [`ProfileFile::profiles`]; both share one name space.
+//!
 //! [`ProfileFile::parse`] is pure (text in, profiles or one error out); the
 //! error names the spot as `PATH:LINE:COL: message (did you mean "x"?)`.
 //! Reading and writing the file is [`crate::store`]'s job.
@@ -24,6 +45,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::rotate::{self, Params, ProtoChoice, RotateError};
+use crate::secret::SecretSource;
 use crate::sequence::Sequence;
 
 /// The built-in defaults, used when neither the profile nor `[defaults]`
@@ -53,6 +76,15 @@ pub const PROFILE_KEYS: &[&str] = &[
     "launch",
     "user",
     "ssh_port",
+    "rotate",
+    "secret",
+    "secret_cmd",
+    "door",
+    "period_s",
+    "length",
+    "port_range",
+    "exclude_ports",
+    "protocol",
 ];
 
 /// Keys of the `[defaults]` table.
@@ -290,7 +322,10 @@ impl Defaults {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ProfileFile {
     pub defaults: Defaults,
+    /// Profiles with a fixed `sequence`.
     pub profiles: BTreeMap<String, Profile>,
+    /// Rotating profiles (`rotate = true`); their names differ from those in `profiles`.
+    pub rotating: BTreeMap<String, RotatingProfile>,
 }
 
 /// A profile merged with `[defaults]` and the built-in defaults ([`builtin`]).
@@ -309,6 +344,57 @@ pub struct Settings {
     pub launch: Launch,
     pub user: Option<String>,
     pub ssh_port: u16,
+    /// `Some` for a rotating profile: `sequence` is then the one derived for
+    /// the current time step.
+    pub rotation: Option<RotationSpec>,
+}
+
+/// The rotation of a rotating profile, with the built-in defaults applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotationSpec {
+    /// The server's door section name (`door`; default: the profile name).
+    pub door: String,
+    pub params: Params,
+    pub secret: SecretSource,
+}
+
+/// A rotating `[profiles.NAME]` table (`rotate = true`): the keys of
+/// [`Profile`] except the sequences, plus its [`RotationSpec`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RotatingProfile {
+    pub host: String,
+    pub rotation: RotationSpec,
+    pub delay_ms: Option<u64>,
+    pub family: Option<Family>,
+    pub open_port: Option<u16>,
+    pub wait_ms: Option<u64>,
+    pub retries: Option<u32>,
+    pub launch: Option<Launch>,
+    pub user: Option<String>,
+    pub ssh_port: Option<u16>,
+}
+
+impl RotatingProfile {
+    /// Merged settings that knock `current` (the sequence derived for now).
+    pub fn settings(&self, name: &str, defaults: &Defaults, current: Sequence) -> Settings {
+        let profile = Profile {
+            host: self.host.clone(),
+            sequence: current,
+            delay_ms: self.delay_ms,
+            family: self.family,
+            open_port: self.open_port,
+            wait_ms: self.wait_ms,
+            retries: self.retries,
+            close_sequence: None,
+            launch: self.launch.clone(),
+            user: self.user.clone(),
+            ssh_port: self.ssh_port,
+        };
+        Settings {
+            rotation: Some(self.rotation.clone()),
+            ..Settings::merge(name, &profile, defaults)
+        }
+    }
 }
 
 impl Settings {
@@ -333,6 +419,7 @@ impl Settings {
                 .unwrap_or(builtin::LAUNCH),
             user: p.user.clone().or_else(|| d.user.clone()),
             ssh_port: p.ssh_port.or(d.ssh_port).unwrap_or(builtin::SSH_PORT),
+            rotation: None,
         }
     }
 }
@@ -345,7 +432,236 @@ struct RawFile {
     #[serde(default)]
     defaults: Defaults,
     #[serde(default)]
-    profiles: BTreeMap<toml::Spanned<String>, Profile>,
+    profiles: BTreeMap<toml::Spanned<String>, toml::Spanned<RawProfile>>,
+}
+
+/// A `[profiles.NAME]` table as written, fixed or rotating; split by
+/// [`split_profile`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    #[serde(deserialize_with = "de_host")]
+    host: String,
+    #[serde(default)]
+    sequence: Option<toml::Spanned<Sequence>>,
+    #[serde(default)]
+    delay_ms: Option<u64>,
+    #[serde(default)]
+    family: Option<Family>,
+    #[serde(default, deserialize_with = "de_open_port")]
+    open_port: Option<u16>,
+    #[serde(default)]
+    wait_ms: Option<u64>,
+    #[serde(default)]
+    retries: Option<u32>,
+    #[serde(default)]
+    close_sequence: Option<toml::Spanned<Sequence>>,
+    #[serde(default)]
+    launch: Option<Launch>,
+    #[serde(default)]
+    user: Option<String>,
+    #[serde(default, deserialize_with = "de_ssh_port")]
+    ssh_port: Option<u16>,
+    #[serde(default)]
+    rotate: Option<toml::Spanned<bool>>,
+    #[serde(default)]
+    secret: Option<toml::Spanned<String>>,
+    #[serde(default)]
+    secret_cmd: Option<toml::Spanned<String>>,
+    #[serde(default)]
+    door: Option<toml::Spanned<String>>,
+    #[serde(default)]
+    period_s: Option<toml::Spanned<i64>>,
+    #[serde(default)]
+    length: Option<toml::Spanned<i64>>,
+    #[serde(default)]
+    port_range: Option<toml::Spanned<String>>,
+    #[serde(default)]
+    exclude_ports: Option<toml::Spanned<Vec<i64>>>,
+    #[serde(default)]
+    protocol: Option<toml::Spanned<String>>,
+}
+
+/// The message for a secret written in the file.
+pub const SECRET_IN_FILE: &str =
+    "secret must not be written in this file; use secret = \"keyring\" or secret_cmd = \"...\"";
+
+enum Entry {
+    Fixed(Profile),
+    Rotating(RotatingProfile),
+}
+
+/// Splits a table into a fixed or a rotating profile; errors point at the key.
+fn split_profile(
+    name: &str,
+    raw: toml::Spanned<RawProfile>,
+    text: &str,
+    origin: &Path,
+) -> Result<Entry, ConfigError> {
+    let table_at = raw.span().start;
+    let r = raw.into_inner();
+    let at = |offset: usize, message: String| ConfigError::at(origin, text, offset, message, None);
+    let rotating = r.rotate.as_ref().is_some_and(|v| *v.get_ref());
+    if let Some(s) = r.secret.as_ref().filter(|s| s.get_ref() != "keyring") {
+        return Err(at(s.span().start, SECRET_IN_FILE.to_string()));
+    }
+    if !rotating {
+        let rotation_keys = [
+            ("secret", r.secret.as_ref().map(|v| v.span().start)),
+            ("secret_cmd", r.secret_cmd.as_ref().map(|v| v.span().start)),
+            ("door", r.door.as_ref().map(|v| v.span().start)),
+            ("period_s", r.period_s.as_ref().map(|v| v.span().start)),
+            ("length", r.length.as_ref().map(|v| v.span().start)),
+            ("port_range", r.port_range.as_ref().map(|v| v.span().start)),
+            (
+                "exclude_ports",
+                r.exclude_ports.as_ref().map(|v| v.span().start),
+            ),
+            ("protocol", r.protocol.as_ref().map(|v| v.span().start)),
+        ];
+        if let Some((key, Some(offset))) = rotation_keys.iter().find(|(_, o)| o.is_some()) {
+            return Err(at(
+                *offset,
+                format!("\"{key}\" applies to rotating profiles only (add rotate = true)"),
+            ));
+        }
+        let Some(sequence) = r.sequence else {
+            return Err(at(table_at, "missing key \"sequence\"".to_string()));
+        };
+        return Ok(Entry::Fixed(Profile {
+            host: r.host,
+            sequence: sequence.into_inner(),
+            delay_ms: r.delay_ms,
+            family: r.family,
+            open_port: r.open_port,
+            wait_ms: r.wait_ms,
+            retries: r.retries,
+            close_sequence: r.close_sequence.map(toml::Spanned::into_inner),
+            launch: r.launch,
+            user: r.user,
+            ssh_port: r.ssh_port,
+        }));
+    }
+
+    if let Some(s) = &r.sequence {
+        return Err(at(
+            s.span().start,
+            "a rotating profile has no fixed sequence (its knocks come from the secret and the clock); remove \"sequence\" or \"rotate\"".to_string(),
+        ));
+    }
+    if let Some(s) = &r.close_sequence {
+        return Err(at(
+            s.span().start,
+            "a rotating profile has no close_sequence".to_string(),
+        ));
+    }
+    let secret = match (&r.secret, &r.secret_cmd) {
+        (Some(s), _) if s.get_ref() != "keyring" => {
+            return Err(at(s.span().start, SECRET_IN_FILE.to_string()));
+        }
+        (Some(_), Some(cmd)) => {
+            return Err(at(
+                cmd.span().start,
+                "secret and secret_cmd are alternatives; keep one".to_string(),
+            ));
+        }
+        (_, Some(cmd)) if cmd.get_ref().trim().is_empty() => {
+            return Err(at(
+                cmd.span().start,
+                "secret_cmd is empty (expected a command printing the secret, like \"pass show knock/NAME\")".to_string(),
+            ));
+        }
+        (_, Some(cmd)) => SecretSource::Command(cmd.get_ref().clone()),
+        (_, None) => SecretSource::Keyring,
+    };
+    let door = match &r.door {
+        Some(d) if d.get_ref().trim().is_empty() || d.get_ref().contains([']', '\n']) => {
+            return Err(at(
+                d.span().start,
+                format!(
+                    "bad door name \"{}\" (expected the server's door section name)",
+                    d.get_ref()
+                ),
+            ));
+        }
+        Some(d) => d.get_ref().clone(),
+        None => name.to_string(),
+    };
+    let mut params = Params::default();
+    if let Some(p) = &r.period_s {
+        params.period = std::time::Duration::from_secs(u64::try_from(*p.get_ref()).unwrap_or(0));
+    }
+    if let Some(l) = &r.length {
+        params.length = usize::try_from(*l.get_ref()).unwrap_or(0);
+    }
+    if let Some(range) = &r.port_range {
+        params.range = rotate::parse_range(range.get_ref())
+            .map_err(|e| at(range.span().start, e.to_string()))?;
+    }
+    if let Some(list) = &r.exclude_ports {
+        for port in list.get_ref() {
+            let port = u16::try_from(*port)
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| {
+                    at(
+                        list.span().start,
+                        format!("exclude_ports: port {port} is out of range (expected 1-65535)"),
+                    )
+                })?;
+            params.exclude.push(port);
+        }
+    }
+    if let Some(p) = &r.protocol {
+        params.protos = p
+            .get_ref()
+            .parse::<ProtoChoice>()
+            .map_err(|e| at(p.span().start, e.to_string()))?;
+    }
+    if let Err(e) = params.validate() {
+        let span_of = |v: Option<std::ops::Range<usize>>| v.map(|s| s.start);
+        let offset = match e {
+            RotateError::BadPeriod { .. } => span_of(r.period_s.as_ref().map(|v| v.span())),
+            RotateError::BadLength { .. } => span_of(r.length.as_ref().map(|v| v.span())),
+            _ => span_of(r.port_range.as_ref().map(|v| v.span()))
+                .or_else(|| span_of(r.exclude_ports.as_ref().map(|v| v.span())))
+                .or_else(|| span_of(r.length.as_ref().map(|v| v.span()))),
+        };
+        let message = match (&e, &r.period_s) {
+            (RotateError::BadPeriod { .. }, Some(p)) => {
+                format!(
+                    "period_s {} is out of range (expected 5-86400 seconds)",
+                    p.get_ref()
+                )
+            }
+            _ => match (&e, &r.length) {
+                (RotateError::BadLength { .. }, Some(l)) => {
+                    format!(
+                        "length {} is out of range (expected 1-32 knocks)",
+                        l.get_ref()
+                    )
+                }
+                _ => e.to_string(),
+            },
+        };
+        return Err(at(offset.unwrap_or(table_at), message));
+    }
+    Ok(Entry::Rotating(RotatingProfile {
+        host: r.host,
+        rotation: RotationSpec {
+            door,
+            params,
+            secret,
+        },
+        delay_ms: r.delay_ms,
+        family: r.family,
+        open_port: r.open_port,
+        wait_ms: r.wait_ms,
+        retries: r.retries,
+        launch: r.launch,
+        user: r.user,
+        ssh_port: r.ssh_port,
+    }))
 }
 
 impl ProfileFile {
@@ -354,18 +670,30 @@ impl ProfileFile {
         let raw: RawFile =
             toml::from_str(text).map_err(|e| ConfigError::from_toml(&e, text, origin))?;
         let mut profiles = BTreeMap::new();
+        let mut rotating = BTreeMap::new();
         for (name, profile) in raw.profiles {
             let span = name.span();
             let name = name.into_inner();
             if let Err(reason) = validate_name(&name) {
                 return Err(ConfigError::at(origin, text, span.start, reason, None));
             }
-            profiles.insert(name, profile);
+            match split_profile(&name, profile, text, origin)? {
+                Entry::Fixed(p) => profiles.insert(name, p).map(|_| ()),
+                Entry::Rotating(p) => rotating.insert(name, p).map(|_| ()),
+            };
         }
         Ok(ProfileFile {
             defaults: raw.defaults,
             profiles,
+            rotating,
         })
+    }
+
+    /// Settings of rotating profile `name` that knock `current` (the
+    /// sequence derived for now); `None` if `name` is not a rotating profile.
+    pub fn rotating_settings(&self, name: &str, current: Sequence) -> Option<Settings> {
+        let profile = self.rotating.get(name)?;
+        Some(profile.settings(name, &self.defaults, current))
     }
 
     /// The named profile merged with `[defaults]` and the built-in defaults.
@@ -377,7 +705,13 @@ impl ProfileFile {
     /// The profile name closest to `name`, if one is reasonably close
     /// (for "did you mean" hints).
     pub fn closest_name(&self, name: &str) -> Option<&str> {
-        closest(name, self.profiles.keys().map(String::as_str))
+        closest(
+            name,
+            self.profiles
+                .keys()
+                .chain(self.rotating.keys())
+                .map(String::as_str),
+        )
     }
 }
 
@@ -564,6 +898,10 @@ fn tidy_serde_message(message: &str) -> String {
         )
         .replace("expected u32", "expected a count (0 or more)")
         .replace(
+            "expected struct RawProfile",
+            "expected a [profiles.NAME] table",
+        )
+        .replace(
             "expected struct Profile",
             "expected a [profiles.NAME] table",
         )
@@ -700,6 +1038,7 @@ sequence = "1 2 3"
                 launch: Launch::Ssh,
                 user: Some("admin".into()),
                 ssh_port: 22,
+                rotation: None,
             }
         );
         // Everything from [defaults].
@@ -947,5 +1286,141 @@ sequence = "1 2 3"
         assert_eq!(closest("myservr", names), Some("myserver"));
         assert_eq!(closest("bakup", names), Some("backup"));
         assert_eq!(closest("zzz", names), None);
+    }
+
+    const ROTATING: &str = r#"
+[defaults]
+open_port = 22
+
+[profiles.vault]
+host = "vault.example.org"
+rotate = true
+secret = "keyring"
+period_s = 60
+length = 5
+port_range = "20000-30000"
+exclude_ports = [22222, 25000]
+protocol = "both"
+delay_ms = 50
+
+[profiles.lab]
+host = "192.0.2.9"
+rotate = true
+secret_cmd = "pass show knock/lab"
+door = "openSSH"
+
+[profiles.fixed]
+host = "192.0.2.7"
+sequence = "1,2"
+"#;
+
+    #[test]
+    fn rotating_profiles_parse_with_defaults() {
+        let file = parse(ROTATING).unwrap();
+        assert_eq!(file.profiles.keys().collect::<Vec<_>>(), ["fixed"]);
+        assert_eq!(file.rotating.keys().collect::<Vec<_>>(), ["lab", "vault"]);
+        let vault = &file.rotating["vault"];
+        assert_eq!(vault.rotation.door, "vault");
+        assert_eq!(vault.rotation.secret, SecretSource::Keyring);
+        assert_eq!(
+            vault.rotation.params,
+            Params {
+                period: Duration::from_secs(60),
+                length: 5,
+                range: 20000..=30000,
+                exclude: vec![22222, 25000],
+                protos: ProtoChoice::Both,
+            }
+        );
+        let lab = &file.rotating["lab"];
+        assert_eq!(lab.rotation.door, "openSSH");
+        assert_eq!(
+            lab.rotation.secret,
+            SecretSource::Command("pass show knock/lab".into())
+        );
+        assert_eq!(lab.rotation.params, Params::default());
+        assert!(file.settings("vault").is_none());
+        let s = file.rotating_settings("vault", seq("20001,20002")).unwrap();
+        assert_eq!(s.sequence, seq("20001,20002"));
+        assert_eq!(s.delay, Duration::from_millis(50));
+        assert_eq!(s.open_port, Some(22));
+        assert_eq!(s.close_sequence, None);
+        assert_eq!(s.rotation.as_ref().map(|r| r.door.as_str()), Some("vault"));
+        assert!(file.rotating_settings("fixed", seq("1")).is_none());
+        assert_eq!(file.closest_name("vaul"), Some("vault"));
+    }
+
+    #[test]
+    fn a_secret_in_the_file_is_refused_at_its_spot() {
+        let base = "[profiles.v]\nhost = \"h\"\nrotate = true\n";
+        assert_eq!(
+            err(&format!("{base}secret = \"JBSWY3DPEHPK3PXP\"\n")),
+            "profiles.toml:4:10: secret must not be written in this file; use secret = \"keyring\" or secret_cmd = \"...\""
+        );
+        // Also without rotate = true.
+        assert_eq!(
+            err("[profiles.v]\nhost = \"h\"\nsequence = \"1\"\nsecret = \"x\"\n"),
+            "profiles.toml:4:10: secret must not be written in this file; use secret = \"keyring\" or secret_cmd = \"...\""
+        );
+    }
+
+    #[test]
+    fn rotating_profile_errors_point_at_the_key() {
+        let base = "[profiles.v]\nhost = \"h\"\nrotate = true\n";
+        let cases = [
+            (
+                "sequence = \"1,2\"\n",
+                "profiles.toml:4:12: a rotating profile has no fixed sequence (its knocks come from the secret and the clock); remove \"sequence\" or \"rotate\"",
+            ),
+            (
+                "period_s = 1\n",
+                "profiles.toml:4:12: period_s 1 is out of range (expected 5-86400 seconds)",
+            ),
+            (
+                "length = 0\n",
+                "profiles.toml:4:10: length 0 is out of range (expected 1-32 knocks)",
+            ),
+            (
+                "port_range = \"5-1\"\n",
+                "profiles.toml:4:14: bad port range \"5-1\" (expected FIRST-LAST within 1-65535, like \"10000-60000\")",
+            ),
+            (
+                "port_range = \"100-102\"\n",
+                "profiles.toml:4:14: port range 100-102 leaves 3 ports after exclusions; a sequence of 4 needs at least 4",
+            ),
+            (
+                "exclude_ports = [70000]\n",
+                "profiles.toml:4:17: exclude_ports: port 70000 is out of range (expected 1-65535)",
+            ),
+            (
+                "protocol = \"sctp\"\n",
+                "profiles.toml:4:12: unknown protocol \"sctp\" (expected \"tcp\", \"udp\" or \"both\")",
+            ),
+            (
+                "secret = \"keyring\"\nsecret_cmd = \"pass x\"\n",
+                "profiles.toml:5:14: secret and secret_cmd are alternatives; keep one",
+            ),
+            (
+                "secret_cmd = \" \"\n",
+                "profiles.toml:4:14: secret_cmd is empty (expected a command printing the secret, like \"pass show knock/NAME\")",
+            ),
+            (
+                "close_sequence = \"1\"\n",
+                "profiles.toml:4:18: a rotating profile has no close_sequence",
+            ),
+            (
+                "perod_s = 30\n",
+                "profiles.toml:4:1: unknown key \"perod_s\" (did you mean \"period_s\"?)",
+            ),
+        ];
+        for (extra, want) in cases {
+            assert_eq!(err(&format!("{base}{extra}")), want, "{extra}");
+        }
+        assert_eq!(
+            err("[profiles.v]\nhost = \"h\"\nsequence = \"1\"\nperiod_s = 30\n"),
+            "profiles.toml:4:12: \"period_s\" applies to rotating profiles only (add rotate = true)"
+        );
+        let e = parse("[profiles.v]\nhost = \"h\"\nrotate = false\n").unwrap_err();
+        assert_eq!(e.message, "missing key \"sequence\"");
     }
 }
