@@ -24,7 +24,7 @@ pub fn run_window() -> anyhow::Result<()> {
     let mut viewport = egui::ViewportBuilder::default()
         .with_title("knock")
         .with_app_id("knock-gui")
-        .with_inner_size([1100.0, 700.0])
+        .with_inner_size([1120.0, 780.0])
         .with_min_inner_size([760.0, 480.0]);
     if let Ok(icon) = eframe::icon_data::from_png_bytes(ICON_PNG) {
         viewport = viewport.with_icon(icon);

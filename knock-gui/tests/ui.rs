@@ -572,6 +572,9 @@ fn selection_and_putty_path_are_persisted() {
     harness.get_by_label("Settings").click();
     harness.run();
     set_text(&mut harness, "PuTTY", r"C:\Tools\putty.exe");
+    harness.get_by_label("Light").click();
+    harness.run();
+    assert_eq!(harness.ctx.theme(), egui::Theme::Light);
     harness.get_by_label("OK").click();
     harness.run();
 

@@ -127,7 +127,12 @@ pub(super) fn show(ctx: &egui::Context, app: &mut App, intents: &mut Vec<Intent>
                 egui::Grid::new("knock-settings")
                     .num_columns(2)
                     .spacing([12.0, 8.0])
-                    .show(ui, |ui| text_row(ui, "PuTTY", putty, "found on PATH"));
+                    .show(ui, |ui| {
+                        text_row(ui, "PuTTY", putty, "found on PATH");
+                        ui.label("Theme");
+                        theme_ui(ui);
+                        ui.end_row();
+                    });
                 ui.label(
                     RichText::new("Path to putty.exe; leave empty to look for it on PATH. Linux terminals: $TERMINAL, then x-terminal-emulator, gnome-terminal, konsole, xterm.")
                         .small()
@@ -160,4 +165,18 @@ fn text_row(ui: &mut egui::Ui, label: &str, text: &mut String, hint: &str) {
     )
     .labelled_by(label.id);
     ui.end_row();
+}
+
+/// Follow the system (the default), or force light or dark.
+fn theme_ui(ui: &mut egui::Ui) {
+    let mut preference = ui.options(|o| o.theme_preference);
+    let before = preference;
+    ui.horizontal(|ui| {
+        ui.radio_value(&mut preference, egui::ThemePreference::System, "System");
+        ui.radio_value(&mut preference, egui::ThemePreference::Light, "Light");
+        ui.radio_value(&mut preference, egui::ThemePreference::Dark, "Dark");
+    });
+    if preference != before {
+        ui.ctx().set_theme(preference);
+    }
 }
