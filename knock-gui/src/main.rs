@@ -5,10 +5,25 @@
 
 use std::process::ExitCode;
 
+const USAGE: &str = "usage: knock-gui [--knock-headless PROFILE]
+
+Opens the knock window on the profile file ($KNOCK_PROFILES or the default
+path, the same file as the knock CLI). --knock-headless knocks one profile
+through the window's own worker, prints each step and exits (0 = done,
+3 = config, 4 = resolve, 5 = send, 6 = the port did not open).";
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.as_slice() {
         [flag, name] if flag == "--knock-headless" => knock_gui::headless::run(name),
+        [flag] if flag == "-h" || flag == "--help" => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        [flag] if flag == "-V" || flag == "--version" => {
+            println!("knock-gui {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
         [] => match knock_gui::run_window() {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -17,7 +32,7 @@ fn main() -> ExitCode {
             }
         },
         _ => {
-            eprintln!("usage: knock-gui [--knock-headless PROFILE]");
+            eprintln!("{USAGE}");
             ExitCode::from(2)
         }
     }

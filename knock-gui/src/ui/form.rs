@@ -176,7 +176,7 @@ pub(super) fn show(ui: &mut egui::Ui, app: &mut App, name: &str, intents: &mut V
                         if draft.launch == LaunchChoice::Custom {
                             let edit = TextEdit::singleline(&mut draft.custom)
                                 .id_salt("knock-custom")
-                                .hint_text("e.g. mosh {user}@{host}")
+                                .hint_text("e.g. xterm -e mosh {user}@{host}")
                                 .desired_width(FIELD_WIDTH);
                             ui.add(edit).accessible_name("Custom command");
                         }
