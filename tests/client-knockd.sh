@@ -240,9 +240,11 @@ sequence = "7100,7200,7300"
 open_port = 22
 wait_ms = 3000
 
+# Wrong order. It must not end on 7100: knockd would keep that as "Stage 1"
+# and then drop the correct 7100 that follows (no restart on a first knock).
 [profiles.sshlab-wrong]
 host = "$SRV4"
-sequence = "7300,7200,7100"
+sequence = "7200,7100,7300"
 open_port = 22
 wait_ms = 1000
 EOF
