@@ -43,6 +43,12 @@ pub fn run(args: &Args) -> Result<Code> {
     if let Some(conf) = &args.import {
         return import(args, conf);
     }
+    if let Some(name) = &args.gen_secret {
+        return crate::secrets::gen_secret(&open_store(args)?, name, args.force);
+    }
+    if let Some(name) = &args.show_secret {
+        return crate::secrets::show_secret(&open_store(args)?, name);
+    }
     knock(args)
 }
 
@@ -64,7 +70,7 @@ fn list(args: &Args) -> Result<Code> {
     let store = open_store(args)?;
     let file = store.file();
     let mut out = io::stdout().lock();
-    if file.profiles.is_empty() {
+    if file.profiles.is_empty() && file.rotating.is_empty() {
         writeln!(
             out,
             "no profiles in {} (add one: knock --save NAME HOST PORTS...)",
@@ -72,11 +78,11 @@ fn list(args: &Args) -> Result<Code> {
         )?;
         return Ok(Code::Ok);
     }
-    let width = file.profiles.keys().map(|n| n.len()).max().unwrap_or(0);
-    let host_width = file
-        .profiles
-        .values()
-        .map(|p| p.host.len())
+    let names = file.profiles.keys().chain(file.rotating.keys());
+    let width = names.map(|n| n.len()).max().unwrap_or(0);
+    let hosts = file.profiles.values().map(|p| p.host.len());
+    let host_width = hosts
+        .chain(file.rotating.values().map(|p| p.host.len()))
         .max()
         .unwrap_or(0);
     for (name, profile) in &file.profiles {
@@ -87,12 +93,22 @@ fn list(args: &Args) -> Result<Code> {
             seq = profile.sequence
         )?;
     }
+    for (name, profile) in &file.rotating {
+        let host = &profile.host;
+        let what = crate::secrets::list_line(profile);
+        writeln!(out, "{name:width$}  {host:host_width$}  {what}")?;
+    }
     Ok(Code::Ok)
 }
 
 /// `--show NAME`: the effective settings, defaults filled in, as TOML.
 fn show(args: &Args, name: &str) -> Result<Code> {
     let store = open_store(args)?;
+    if let Some(profile) = store.file().rotating.get(name) {
+        let mut out = io::stdout().lock();
+        write!(out, "{}", crate::secrets::rotating_toml(name, profile))?;
+        return Ok(Code::Ok);
+    }
     let settings = settings_of(&store, name)?;
     let mut out = io::stdout().lock();
     writeln!(out, "# {} (defaults filled in)", store.path().display())?;
@@ -350,6 +366,8 @@ struct Job {
     user: Option<String>,
     ssh_port: u16,
     label: String,
+    /// Set for rotating profiles: the rotation and its door.
+    rotation: Option<(knock_profiles::rotate::Rotation, String)>,
 }
 
 fn job(args: &Args) -> Result<Job> {
@@ -358,7 +376,8 @@ fn job(args: &Args) -> Result<Job> {
             "nothing to knock: give HOST PORT... or a profile NAME (knock --help; saved profiles: knock --list)",
         ));
     };
-    let (mut plan, launch, user, ssh_port, label) = if args.ports.is_empty() {
+    let mut rotation = None;
+    let (mut plan, launch, user, ssh_port, mut label) = if args.ports.is_empty() {
         // A profile.
         if args.udp {
             return Err(usage(
@@ -368,6 +387,11 @@ fn job(args: &Args) -> Result<Job> {
         let store = open_store(args)?;
         let settings = match store.file().settings(&target) {
             Some(s) => s,
+            None if store.file().rotating.contains_key(&target) => {
+                let (settings, r) = crate::secrets::rotating_settings(&store, &target)?;
+                rotation = Some(r);
+                settings
+            }
             None => {
                 return Err(anyhow::Error::new(StoreError::NotFound {
                     name: target.clone(),
@@ -453,18 +477,32 @@ fn job(args: &Args) -> Result<Job> {
     if let Some(n) = args.retries {
         plan.retries = n;
     }
+    if let Some((r, door)) = &rotation {
+        // Derived last, just before sending, after a boundary wait.
+        let (step, sequence) = crate::secrets::sequence_for_now(r, door, plan.delay, args.dry_run);
+        plan.sequence = sequence;
+        label = format!("{label}, step {step} of {} s", r.params().period_secs());
+    }
     Ok(Job {
         plan,
         launch,
         user,
         ssh_port,
         label,
+        rotation,
     })
 }
 
 /// Knocks (and verifies, and launches with --ssh).
 fn knock(args: &Args) -> Result<Code> {
-    let job = job(args)?;
+    let job = match job(args) {
+        Ok(job) => job,
+        Err(e) if crate::secrets::is_secret_error(&e) => return crate::secrets::config_failure(e),
+        Err(e) => return Err(e),
+    };
+    if args.verbose > 0 && job.rotation.is_some() {
+        eprintln!("knock: {}: {}", job.label, job.plan.sequence);
+    }
     let mut net = SystemNet;
     if args.dry_run {
         return dry_run(&job, &mut net);

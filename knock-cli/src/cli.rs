@@ -40,7 +40,7 @@ Profiles live in one TOML file: --profiles FILE, else $KNOCK_PROFILES, else
     long_about = LONG_ABOUT,
     after_help = AFTER_HELP,
     after_long_help = format!("{AFTER_HELP}\n\n{EXIT_CODES_HELP}"),
-    group(ArgGroup::new("mode").args(["list", "show", "save", "remove", "import", "completions", "man"])),
+    group(ArgGroup::new("mode").args(["list", "show", "save", "remove", "import", "gen_secret", "show_secret", "completions", "man"])),
     group(ArgGroup::new("family_flag").args(["ipv4", "ipv6"])),
 )]
 pub struct Args {
@@ -144,9 +144,17 @@ pub struct Args {
     #[arg(long, value_name = "PORTS", help_heading = "Profiles")]
     pub close_sequence: Option<String>,
 
-    /// With --save: replace an existing profile of that name
+    /// With --save: replace an existing profile of that name (with --gen-secret: its secret)
     #[arg(short = 'f', long, help_heading = "Profiles")]
     pub force: bool,
+
+    /// Make a secret for rotating profile NAME, store it in the OS keyring, print the server's door
+    #[arg(long, value_name = "NAME", help_heading = "Rotating sequences")]
+    pub gen_secret: Option<String>,
+
+    /// Print the secret of rotating profile NAME (and a knock:// URI) for another device
+    #[arg(long, value_name = "NAME", help_heading = "Rotating sequences")]
+    pub show_secret: Option<String>,
 
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     #[arg(long, value_name = "SHELL", help_heading = "Setup")]

@@ -3,6 +3,7 @@
 mod actions;
 mod cli;
 mod exit;
+mod secrets;
 
 use std::process::ExitCode;
 

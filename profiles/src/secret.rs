@@ -260,6 +260,7 @@ fn shell(cmd: &str) -> Command {
 
 /// A credential store holding secrets under service [`KEYRING_SERVICE`].
 #[cfg(feature = "keyring")]
+#[derive(Clone)]
 pub struct Keyring {
     store: std::sync::Arc<keyring_core::CredentialStore>,
 }
