@@ -226,7 +226,7 @@ fn save(args: &Args, name: &str) -> Result<Code> {
         .validate()
         .map_err(|e| usage(format!("--save {name}: {e}")))?;
     let mut store = open_store(args)?;
-    let existed = store.file().profiles.contains_key(name);
+    let existed = store.file().contains(name);
     if existed && !args.force {
         return Err(usage(format!(
             "profile \"{name}\" already exists in {} (use --force to replace it)",
@@ -290,7 +290,7 @@ fn import(args: &Args, conf: &Path) -> Result<Code> {
                 door.name, door.tcpflags
             );
         }
-        if store.file().profiles.contains_key(&name) && !args.force {
+        if store.file().contains(&name) && !args.force {
             eprintln!(
                 "knock: skipped door \"{}\": profile \"{name}\" exists (use --force to replace)",
                 door.name
@@ -495,11 +495,7 @@ fn job(args: &Args) -> Result<Job> {
 
 /// Knocks (and verifies, and launches with --ssh).
 fn knock(args: &Args) -> Result<Code> {
-    let job = match job(args) {
-        Ok(job) => job,
-        Err(e) if crate::secrets::is_secret_error(&e) => return crate::secrets::config_failure(e),
-        Err(e) => return Err(e),
-    };
+    let job = job(args)?;
     if args.verbose > 0 && job.rotation.is_some() {
         eprintln!("knock: {}: {}", job.label, job.plan.sequence);
     }

@@ -60,7 +60,9 @@ pub fn classify(err: &anyhow::Error) -> Code {
         if cause.is::<StoreError>() || cause.is::<knock_profiles::profile::ConfigError>() {
             return Code::Config;
         }
-        if cause.is::<knock_profiles::knockd_conf::KnockdConfError>() {
+        if cause.is::<knock_profiles::knockd_conf::KnockdConfError>()
+            || cause.is::<knock_profiles::secret::SecretError>()
+        {
             return Code::Config;
         }
         if let Some(send) = cause.downcast_ref::<SendError>() {

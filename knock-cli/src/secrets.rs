@@ -14,23 +14,11 @@ use knock_profiles::store::{Store, StoreError};
 
 use crate::exit::Code;
 
-/// A secret could not be had: printed here and mapped to the config exit
-/// code (3), since the fix is in the profile or the keyring.
-pub fn config_failure(err: anyhow::Error) -> Result<Code> {
-    eprintln!("knock: {}", crate::exit::one_line(&err));
-    Ok(Code::Config)
-}
-
 /// Wall-clock time since the Unix epoch.
 pub fn wall_now() -> Duration {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)
-}
-
-/// Whether `err` is about a secret (exit code 3 via [`config_failure`]).
-pub fn is_secret_error(err: &anyhow::Error) -> bool {
-    err.chain().any(|c| c.is::<SecretError>())
 }
 
 /// Settings of rotating profile `name` (with the sequence in force now)
@@ -167,13 +155,8 @@ fn rotating<'a>(store: &'a Store, name: &str, flag: &str) -> Result<&'a Rotating
 pub fn gen_secret(store: &Store, name: &str, force: bool) -> Result<Code> {
     let profile = rotating(store, name, "--gen-secret")?;
     let mut out = std::io::stdout().lock();
-    match gen_secret_with(store, name, profile, force, &|| Keyring::os(name), &mut out) {
-        Ok(()) => Ok(Code::Ok),
-        Err(e) if e.is::<SecretError>() || e.chain().any(|c| c.is::<SecretError>()) => {
-            config_failure(e)
-        }
-        Err(e) => Err(e),
-    }
+    gen_secret_with(store, name, profile, force, &|| Keyring::os(name), &mut out)?;
+    Ok(Code::Ok)
 }
 
 fn gen_secret_with(
@@ -262,12 +245,10 @@ pub fn server_stanza(door: &str, params: &Params, settings: &Settings, secret: &
 pub fn show_secret(store: &Store, name: &str) -> Result<Code> {
     let profile = rotating(store, name, "--show-secret")?;
     let spec = &profile.rotation;
-    let secret = match spec.secret.load(name) {
-        Ok(s) => s,
-        Err(e) => {
-            return config_failure(anyhow::Error::new(e).context(format!("--show-secret {name}")));
-        }
-    };
+    let secret = spec
+        .secret
+        .load(name)
+        .with_context(|| format!("--show-secret {name}"))?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "secret: {}", secret.to_base32_grouped())?;
     writeln!(

@@ -702,6 +702,11 @@ impl ProfileFile {
         Some(Settings::merge(name, profile, &self.defaults))
     }
 
+    /// Whether a profile, fixed or rotating, has this name.
+    pub fn contains(&self, name: &str) -> bool {
+        self.profiles.contains_key(name) || self.rotating.contains_key(name)
+    }
+
     /// The profile name closest to `name`, if one is reasonably close
     /// (for "did you mean" hints).
     pub fn closest_name(&self, name: &str) -> Option<&str> {

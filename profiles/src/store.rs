@@ -159,7 +159,7 @@ impl Store {
     /// Removes `[profiles.NAME]` (with the comments just above its header).
     /// Returns whether it existed.
     pub fn remove(&mut self, name: &str) -> Result<bool, StoreError> {
-        if !self.file.profiles.contains_key(name) {
+        if !self.file.contains(name) {
             return Ok(false);
         }
         self.edit(|doc| {
@@ -172,7 +172,7 @@ impl Store {
 
     /// Renames a profile, keeping its place, keys and comments.
     pub fn rename(&mut self, old: &str, new: &str) -> Result<(), StoreError> {
-        if !self.file.profiles.contains_key(old) {
+        if !self.file.contains(old) {
             return Err(self.not_found(old));
         }
         validate_name(new).map_err(|reason| StoreError::BadName {
@@ -182,7 +182,7 @@ impl Store {
         if old == new {
             return Ok(());
         }
-        if self.file.profiles.contains_key(new) {
+        if self.file.contains(new) {
             return Err(StoreError::Exists {
                 name: new.to_string(),
             });
@@ -623,6 +623,27 @@ launch = "mosh {host}"
             again.file().profiles.keys().collect::<Vec<_>>(),
             ["backup2", "lab", "myserver"]
         );
+    }
+
+    #[test]
+    fn rotating_profiles_can_be_renamed_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "# mine\n[defaults]\ndelay_ms = 50\n\n[profiles.rot]\nhost = \"192.0.2.1\"\nrotate = true\nsecret_cmd = \"cat k\"\n",
+        );
+        let mut store = Store::open(&path).unwrap();
+        store.rename("rot", "rot2").unwrap();
+        assert!(store.file().rotating.contains_key("rot2"));
+        assert!(matches!(
+            store.rename("rot", "x"),
+            Err(StoreError::NotFound { .. })
+        ));
+        assert!(store.remove("rot2").unwrap());
+        store.save().unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("rotate"), "{text}");
+        assert!(text.contains("# mine"), "{text}");
     }
 
     #[test]
