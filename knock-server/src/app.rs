@@ -151,6 +151,7 @@ fn replay(args: &Args, cfg: &KnockdConfig, path: &Path, log: Logger) -> Result<E
     let t0 = std::time::Instant::now();
     let ended = capture::run(
         &mut cap,
+        None,
         link,
         &mut pipeline,
         &never,
@@ -187,7 +188,11 @@ fn write_pidfile(path: &Path) -> Result<()> {
         .with_context(|| format!("cannot write pid file {}", path.display()))
 }
 
-fn live(args: Args, mut cfg: KnockdConfig, log: Logger) -> Result<ExitCode> {
+fn live(mut args: Args, mut cfg: KnockdConfig, log: Logger) -> Result<ExitCode> {
+    // Reloads must find the file after daemonizing (which changes to /).
+    if let Ok(abs) = std::fs::canonicalize(&args.config) {
+        args.config = abs;
+    }
     let iface = args
         .interface
         .clone()
@@ -204,6 +209,7 @@ fn live(args: Args, mut cfg: KnockdConfig, log: Logger) -> Result<ExitCode> {
         log.warn(&format!("cannot open syslog: {e}"));
     }
     let (mut cap, link) = capture::open_live(&iface)?;
+    let fd = capture::selectable_fd(&cap);
     let addrs = capture::interface_addresses(&iface).unwrap_or_default();
     let destinations = if addrs.is_empty() {
         log.warn(&format!(
@@ -262,6 +268,7 @@ fn live(args: Args, mut cfg: KnockdConfig, log: Logger) -> Result<ExitCode> {
     let result = loop {
         let ended = capture::run(
             &mut cap,
+            Some(fd),
             link,
             &mut pipeline,
             &stop,

@@ -2,6 +2,7 @@
 //! and the loop that feeds the pipeline until EOF or the stop flag.
 
 use std::net::IpAddr;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -9,6 +10,7 @@ use pcap::{Activated, Active, Capture, Offline};
 
 use crate::event::{Link, Millis};
 use crate::pipeline::Pipeline;
+use crate::sys;
 
 /// pcap read timeout: the stop and reload flags are checked at least this
 /// often when no packet arrives.
@@ -36,6 +38,8 @@ pub enum CaptureError {
     },
     #[error("capture failed: {0}")]
     Read(#[source] pcap::Error),
+    #[error("waiting for packets failed: {0}")]
+    Wait(#[source] std::io::Error),
 }
 
 /// Opens `iface` for live capture: immediate mode, read timeout, small
@@ -48,7 +52,8 @@ pub fn open_live(iface: &str) -> Result<(Capture<Active>, Link), CaptureError> {
             .snaplen(SNAPLEN)
             .promisc(false)
             .buffer_size(4 << 20)
-            .open()
+            .open()?
+            .setnonblock()
     };
     let cap = open().map_err(|source| CaptureError::Open {
         what: iface.to_string(),
@@ -57,6 +62,11 @@ pub fn open_live(iface: &str) -> Result<(Capture<Active>, Link), CaptureError> {
     let dlt = cap.get_datalink().0;
     let link = Link::from_dlt(dlt).ok_or(CaptureError::Link(dlt))?;
     Ok((cap, link))
+}
+
+/// The descriptor to wait on for a live capture.
+pub fn selectable_fd(cap: &Capture<Active>) -> RawFd {
+    cap.as_raw_fd()
 }
 
 pub fn open_file(path: &Path) -> Result<(Capture<Offline>, Link), CaptureError> {
@@ -110,10 +120,13 @@ fn ts_ms(h: &pcap::PacketHeader) -> Millis {
 }
 
 /// Feeds packets to `pipe` until EOF, `stop`, or `reload` (checked between
-/// packets and at every read timeout). `refilter` is called with the
-/// capture when a door's ports changed (one-time sequences).
+/// packets and at least every read timeout). A live capture is non-blocking
+/// and `fd` is its selectable descriptor: when no packet is ready the loop
+/// waits on it for at most [`READ_TIMEOUT_MS`]. `refilter` is called with
+/// the capture when a door's ports changed (one-time sequences).
 pub fn run<T: Activated + ?Sized>(
     cap: &mut Capture<T>,
+    fd: Option<RawFd>,
     link: Link,
     pipe: &mut Pipeline,
     stop: &AtomicBool,
@@ -132,7 +145,12 @@ pub fn run<T: Activated + ?Sized>(
                 let ts = ts_ms(p.header);
                 pipe.feed(link, p.data, ts)
             }
-            Err(pcap::Error::TimeoutExpired) => continue,
+            Err(pcap::Error::TimeoutExpired) => {
+                if let Some(fd) = fd {
+                    sys::wait_readable(fd, READ_TIMEOUT_MS).map_err(CaptureError::Wait)?;
+                }
+                continue;
+            }
             Err(pcap::Error::NoMorePackets) => return Ok(Ended::Eof),
             Err(e) => return Err(CaptureError::Read(e)),
         };

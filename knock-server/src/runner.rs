@@ -437,10 +437,15 @@ impl Runner {
             if !all && entry.key().0 > now {
                 break;
             }
+            let early = entry.key().0 > now;
             let stop = entry.remove();
             match stop.src {
                 Some(src) => {
-                    let line = format!("{}: {}: command timeout", self.who(src), stop.door);
+                    let line = if early {
+                        format!("{}: {}: closing before exit", self.who(src), stop.door)
+                    } else {
+                        format!("{}: {}: command timeout", self.who(src), stop.door)
+                    };
                     self.log.info(&line);
                 }
                 None => self

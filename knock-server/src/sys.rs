@@ -95,3 +95,23 @@ pub fn reverse_lookup(ip: IpAddr) -> Option<String> {
     let name = unsafe { CStr::from_ptr(host.as_ptr()) };
     name.to_str().ok().map(str::to_string)
 }
+
+/// Waits until `fd` is readable or `timeout_ms` passes (or a signal
+/// arrives). Returns whether it is readable.
+pub fn wait_readable(fd: std::os::fd::RawFd, timeout_ms: i32) -> std::io::Result<bool> {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the duration of the call.
+    let rc = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+    if rc < 0 {
+        let e = std::io::Error::last_os_error();
+        if e.kind() == std::io::ErrorKind::Interrupted {
+            return Ok(false);
+        }
+        return Err(e);
+    }
+    Ok(rc > 0)
+}
