@@ -1,0 +1,257 @@
+#!/bin/bash
+# End-to-end test of knock-server with Debian's knock client, as root, in a
+# network-namespace pair (server ksrv-PID-s 192.0.2.1 / 2001:db8::1, client
+# ksrv-PID-c 192.0.2.2 / 2001:db8::2):
+#   - TCP, UDP and IPv6 knocks open doors (commands get %IP%); wrong order does not;
+#   - SIGHUP reloads the config; a bad config keeps the running one;
+#   - the article's headerless Linux config (iptables -I) opens port 22 for the
+#     knocker only, and Cmd_Timeout -> Stop_Command closes it again;
+#   - SIGTERM runs pending Stop_Commands before exit (the door closes);
+#   - after kill -9, a restart closes doors left open (journal of pending stops).
+# Prints "ok"/"FAIL" lines and a final "N passed, M failed"; exits non-zero on failure.
+# Without root it prints "SKIP: reason" and exits 0.
+set -u
+
+if [ "$(id -u)" != 0 ]; then
+    echo "SKIP: server e2e needs root (network namespaces, iptables)"
+    exit 0
+fi
+for tool in ip iptables knock socat timeout; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "SKIP: $tool is not installed"; exit 0; }
+done
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+if [ -z "${KNOCK_SERVER:-}" ]; then
+    (cd "$repo" && cargo build -q -p knock-server) || { echo "FAIL - cannot build knock-server"; echo "0 passed, 1 failed"; exit 1; }
+    KNOCK_SERVER=$repo/target/debug/knock-server
+fi
+
+S=ksrv-$$-s
+C=ksrv-$$-c
+VS=ksv$$a
+VC=ksv$$b
+w=$(mktemp -d /tmp/ksrv-e2e.XXXXXX)
+pass=0
+fail=0
+spid=""
+lpid=""
+
+cleanup() {
+    [ -n "$spid" ] && kill -9 "$spid" 2>/dev/null
+    [ -n "$lpid" ] && kill "$lpid" 2>/dev/null
+    ip netns del "$S" 2>/dev/null
+    ip netns del "$C" 2>/dev/null
+    rm -rf "$w"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ok() { echo "ok   - $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL - $1"; fail=$((fail + 1)); }
+check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+# wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds or time runs out.
+wait_for() {
+    local secs=$1; shift
+    local end=$((SECONDS + secs))
+    until "$@"; do
+        [ "$SECONDS" -ge "$end" ] && return 1
+        sleep 0.1
+    done
+}
+has_line() { grep -qxF -- "$2" "$1" 2>/dev/null; }
+has_text() { grep -qF -- "$2" "$1" 2>/dev/null; }
+count_lines() { [ -f "$1" ] && wc -l < "$1" || echo 0; }
+
+ip netns add "$S" && ip netns add "$C" || { echo "FAIL - cannot create namespaces"; echo "0 passed, 1 failed"; exit 1; }
+ip link add "$VS" type veth peer name "$VC"
+ip link set "$VS" netns "$S"
+ip link set "$VC" netns "$C"
+ip -n "$S" addr add 192.0.2.1/24 dev "$VS"
+ip -n "$C" addr add 192.0.2.2/24 dev "$VC"
+ip -n "$S" addr add 2001:db8::1/64 dev "$VS" nodad
+ip -n "$C" addr add 2001:db8::2/64 dev "$VC" nodad
+for n in "$S" "$C"; do ip -n "$n" link set lo up; done
+ip -n "$S" link set "$VS" up
+ip -n "$C" link set "$VC" up
+
+# start_server CONF [ARGS...]: run knock-server in the server namespace,
+# wait until it listens.
+start_server() {
+    local conf=$1; shift
+    : > "$w/server.out"
+    ip netns exec "$S" "$KNOCK_SERVER" -v -c "$conf" -i "$VS" -p "$w/pid" \
+        --journal "$w/journal" "$@" >> "$w/server.out" 2>&1 &
+    spid=$!
+    wait_for 10 has_text "$w/server.out" "starting up, listening on $VS"
+}
+stop_server() {
+    [ -n "$spid" ] || return 0
+    kill -TERM "$spid" 2>/dev/null
+    local i
+    for i in $(seq 100); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$spid" 2>/dev/null; then kill -9 "$spid"; wait "$spid" 2>/dev/null; spid=""; return 1; fi
+    wait "$spid" 2>/dev/null
+    spid=""
+}
+knock_c() { ip netns exec "$C" knock "$@" >/dev/null 2>&1; }
+# can_connect: a TCP connection from the client to the server's port 22 succeeds.
+can_connect() { ip netns exec "$C" timeout 3 socat -u OPEN:/dev/null TCP4:192.0.2.1:22,connect-timeout=1 >/dev/null 2>&1; }
+cannot_connect() { ! can_connect; }
+rule_for_client() { ip netns exec "$S" iptables -S INPUT | grep -q -- "-s 192.0.2.2/32"; }
+no_rule_for_client() { ! rule_for_client; }
+
+# ---------------------------------------------------------------- doors
+cat > "$w/doors.conf" <<EOF
+[options]
+    LogFile = $w/doors.log
+
+[tcpDoor]
+    Sequence     = 7000,8000,9000
+    Seq_Timeout  = 5
+    TCPFlags     = syn
+    Command      = echo tcp %IP% >> $w/opened
+    Command_6    = echo tcp6 %IP% >> $w/opened
+
+[udpDoor]
+    sequence = 7001:udp,8001:udp,9001:udp
+    command  = echo udp %IP% >> $w/opened
+
+[mixedDoor]
+    SEQUENCE = 7002,8002:udp,9002
+    COMMAND  = echo mixed %IP% >> $w/opened
+EOF
+cp "$w/doors.conf" "$w/doors.orig"
+tpid=""
+if command -v tcpdump >/dev/null 2>&1; then
+    ip netns exec "$S" tcpdump -i "$VS" -U -w "$w/live.pcap" >/dev/null 2>&1 &
+    tpid=$!
+    wait_for 5 test -s "$w/live.pcap"
+fi
+if start_server "$w/doors.conf"; then
+    ok "server starts on a veth with a sectioned config"
+    knock_c 192.0.2.1 7000 8000 9000
+    check "TCP knock opens the door for the knocker's IPv4 address" wait_for 5 has_line "$w/opened" "tcp 192.0.2.2"
+    knock_c -u 192.0.2.1 7001 8001 9001
+    check "UDP knock (knock -u) opens a UDP door" wait_for 5 has_line "$w/opened" "udp 192.0.2.2"
+    knock_c 192.0.2.1 7002 8002:udp 9002
+    check "mixed TCP/UDP sequence opens" wait_for 5 has_line "$w/opened" "mixed 192.0.2.2"
+    knock_c -6 2001:db8::1 7000 8000 9000
+    check "IPv6 knock runs Command_6 with the IPv6 address" wait_for 5 has_line "$w/opened" "tcp6 2001:db8::2"
+    before=$(count_lines "$w/opened")
+    knock_c 192.0.2.1 9000 8000 7000
+    knock_c 192.0.2.1 7000 9000 8000
+    sleep 1
+    check "out-of-order knocks open nothing" test "$(count_lines "$w/opened")" = "$before"
+    if [ -n "$tpid" ]; then
+        sleep 0.3
+        kill "$tpid"; wait "$tpid" 2>/dev/null
+        # Replaying the capture of the same knocks opens the same doors.
+        "$KNOCK_SERVER" -c "$w/doors.orig" --read "$w/live.pcap" --dry-run 2>/dev/null |
+            sed -e 's/^dry-run: [A-Za-z]*: //' -e "s| >> $w/opened||" | sort > "$w/replayed"
+        sed "s| >> $w/opened||" "$w/opened" | sed 's/^/echo /' | sort > "$w/live-opened"
+        check "--read of a live capture opens the same doors as live" cmp -s "$w/replayed" "$w/live-opened"
+    fi
+    check "log file has knockd's words" has_text "$w/doors.log" "192.0.2.2: tcpDoor: Stage 3"
+    check "log file says OPEN SESAME" has_text "$w/doors.log" "192.0.2.2: tcpDoor: OPEN SESAME"
+    check "log file says running command" has_text "$w/doors.log" "tcpDoor: running command: echo tcp 192.0.2.2"
+
+    # SIGHUP: a new sequence replaces the old one.
+    sed -i 's/= 7000,8000,9000/= 7100,8100,9100/' "$w/doors.conf"
+    kill -HUP "$spid"
+    check "SIGHUP reloads the config" wait_for 5 has_text "$w/server.out" "config reloaded: 3 door(s)"
+    : > "$w/opened"
+    knock_c 192.0.2.1 7000 8000 9000
+    knock_c 192.0.2.1 7100 8100 9100
+    check "after reload the new sequence opens" wait_for 5 has_line "$w/opened" "tcp 192.0.2.2"
+    check "after reload the old sequence does not" test "$(count_lines "$w/opened")" = 1
+    # A bad config keeps the running one.
+    cp "$w/doors.conf" "$w/doors.good"
+    echo "    Sequnce = 1" >> "$w/doors.conf"
+    kill -HUP "$spid"
+    check "bad config on SIGHUP is refused with file:line" wait_for 5 has_text "$w/server.out" "reload failed: $w/doors.conf:"
+    : > "$w/opened"
+    knock_c 192.0.2.1 7100 8100 9100
+    check "after a refused reload the running config still opens" wait_for 5 has_line "$w/opened" "tcp 192.0.2.2"
+    check "SIGTERM stops the server" stop_server
+else
+    bad "server starts on a veth with a sectioned config"
+    cat "$w/server.out"
+    stop_server
+fi
+
+# ---------------------------------------------------------------- article config
+# The Linux example of the article, headerless, with iptables -I (insert
+# before the DROP rule) and a short cmd_timeout.
+ip netns exec "$S" socat TCP4-LISTEN:22,fork,reuseaddr SYSTEM:true >/dev/null 2>&1 &
+lpid=$!
+ip netns exec "$S" iptables -A INPUT -p tcp --dport 22 -j DROP
+article() {
+    cat <<EOF
+      logfile = $w/knockd.log
+
+      sequence    = 7000,8000,9000
+      seq_timeout = 5
+      command     = /sbin/iptables -I INPUT -s %IP% -p tcp --dport 22 -j ACCEPT
+      tcpflags    = syn
+      cmd_timeout   = $1
+      stop_command  = /sbin/iptables -D INPUT -s %IP% -p tcp --dport 22 -j ACCEPT
+EOF
+}
+article 3 > "$w/article.conf"
+if start_server "$w/article.conf"; then
+    ok "server accepts the article's headerless config"
+    check "headerless config gets a warning naming the line" has_text "$w/server.out" "article.conf:3: warning:"
+    check "port 22 is closed before knocking" cannot_connect
+    knock_c 192.0.2.1 7000 8000 9000
+    check "knock opens port 22 for the knocker" wait_for 5 can_connect
+    check "the rule names the knocker's address" rule_for_client
+    check "after cmd_timeout the stop command closes port 22" wait_for 10 no_rule_for_client
+    check "port 22 is closed again" cannot_connect
+    check "log says command timeout" has_text "$w/knockd.log" "192.0.2.2: door1: command timeout"
+    stop_server
+else
+    bad "server accepts the article's headerless config"
+    cat "$w/server.out"
+    stop_server
+fi
+
+# ---------------------------------------------------------------- SIGTERM closes doors
+article 600 > "$w/article.conf"
+rm -f "$w/journal"
+if start_server "$w/article.conf"; then
+    knock_c 192.0.2.1 7000 8000 9000
+    check "door open (cmd_timeout 600)" wait_for 5 rule_for_client
+    check "pending stop is journaled" wait_for 5 has_text "$w/journal" "iptables -D INPUT -s 192.0.2.2"
+    check "SIGTERM exits promptly" stop_server
+    check "SIGTERM ran the pending stop: rule gone" no_rule_for_client
+    check "SIGTERM cleared the journal" test ! -s "$w/journal"
+    check "SIGTERM logged the early close" has_text "$w/knockd.log" "192.0.2.2: door1: closing before exit"
+else
+    bad "server starts for the SIGTERM test"
+    stop_server
+fi
+
+# ---------------------------------------------------------------- crash and restart
+article 2 > "$w/article.conf"
+rm -f "$w/journal"
+if start_server "$w/article.conf"; then
+    knock_c 192.0.2.1 7000 8000 9000
+    check "door open before the crash" wait_for 5 rule_for_client
+    wait_for 5 has_text "$w/journal" "iptables -D INPUT -s 192.0.2.2" && sleep 0.3
+    kill -9 "$spid"; wait "$spid" 2>/dev/null; spid=""
+    sleep 2.5
+    check "after kill -9 the door is still open (nobody closed it)" rule_for_client
+    if start_server "$w/article.conf"; then
+        check "restart closes the door left open (journal)" wait_for 5 no_rule_for_client
+        check "restart logs the stop left by the previous run" has_text "$w/server.out" "stop command left pending by a previous run"
+        stop_server
+    else
+        bad "server restarts after a crash"
+    fi
+else
+    bad "server starts for the crash test"
+    stop_server
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
