@@ -111,13 +111,14 @@ BASE_PACKAGES=(
 extra_packages() {
     local f
     for f in tests/*.sh tests/lib/*.sh; do
-        [[ -f "$f" ]] || continue
+        [[ -f "$f" && "$f" != tests/run.sh ]] || continue
         sed -n 's/^# apt-packages:[[:space:]]*//p' "$f"
         grep -qw hyperfine "$f" && echo hyperfine
         grep -qw dbus-run-session "$f" && echo dbus
         grep -qw gnome-keyring-daemon "$f" && echo gnome-keyring
         grep -qw socat "$f" && echo socat
         grep -qw xdotool "$f" && echo xdotool
+        grep -qw python3 "$f" && echo python3
     done | tr ' ' '\n' | sed '/^$/d' | sort -u
 }
 
