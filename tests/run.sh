@@ -207,7 +207,7 @@ run_e2e() { # run_e2e SCRIPT
     rc=${PIPESTATUS[0]}
     local secs=$((SECONDS - start))
     if ((rc == 0)) && grep -q '^SKIP:' "$log" && ! grep -q '^ok ' "$log"; then
-        record skip "$script" "$secs" "$(grep -m1 '^SKIP:' "$log" | sed 's/^SKIP: [^:]*: //')"
+        record skip "$script" "$secs" "$(grep -m1 '^SKIP:' "$log" | sed -E 's/^SKIP: ([^ :]+\.sh: )?//')"
     elif ((rc == 0)); then
         record pass "$script" "$secs"
     elif ((rc == 124 || rc == 137)); then
