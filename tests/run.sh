@@ -13,7 +13,8 @@
 # Environment:
 #   KNOCK_SKIP_APT=1     do not run apt-get (packages already installed)
 #   KNOCK_SKIP_UNIT=1    skip the cargo tests (build + end-to-end only)
-#   KNOCK_SKIP_E2E=1     skip the end-to-end scripts
+#   KNOCK_SKIP_E2E=1     skip the end-to-end scripts (and the demo)
+#   KNOCK_SKIP_DEMO=1    skip running ./demo.sh at the end
 #   KNOCK_E2E_TIMEOUT=S  time limit per end-to-end script (default 600 s)
 #   KNOCK_BIN_DIR        binaries the scripts use (default target/debug, built here)
 #
@@ -270,6 +271,15 @@ else
     for s in "${scripts[@]}"; do
         run_e2e "$s"
     done
+    # README command 1 must keep working: the demo, on the binaries built above,
+    # with our server only (no fallback to Debian's knockd).
+    if [[ "${KNOCK_SKIP_DEMO:-}" == 1 ]]; then
+        record skip "demo.sh" 0 "KNOCK_SKIP_DEMO=1"
+    elif (($#)); then
+        record skip "demo.sh" 0 "only the scripts named on the command line"
+    else
+        step "demo.sh" timeout -k 10 300 env KNOCK_DEMO_STRICT=1 ./demo.sh --no-build </dev/null
+    fi
 fi
 
 finish

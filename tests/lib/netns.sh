@@ -160,7 +160,7 @@ _knock_kill_pids() {
 # Remove one namespace: stop whatever still runs inside it, then delete it.
 _knock_del_netns() {
     local ns=$1 pids
-    ip netns list 2>/dev/null | grep -qE "^${ns}( |\$)" || return 0
+    _knock_netns_exists "$ns" || return 0
     pids=$(ip netns pids "$ns" 2>/dev/null || true)
     if [[ -n "$pids" ]]; then
         # shellcheck disable=SC2086 # one pid per word
@@ -217,9 +217,10 @@ netns_pair() {
     shift
     NS_SRV="${prefix}-srv"
     NS_CLI="${prefix}-cli"
+    _knock_lock "$prefix"
     local ns
     for ns in "$NS_SRV" "$NS_CLI"; do
-        if ip netns list 2>/dev/null | grep -qE "^${ns}( |\$)"; then
+        if _knock_netns_exists "$ns"; then
             note "removing leftover namespace $ns"
             _knock_del_netns "$ns"
         fi
@@ -259,6 +260,27 @@ _knock_pair_ready() {
         ! ip -n "$NS_CLI" addr show dev "$IF_CLI" | grep -q tentative
 }
 
+_knock_netns_exists() { ip netns list 2>/dev/null | grep -qE "^$1( |\$)"; }
+
+# One run at a time per prefix: a second run of the same script (say, a
+# developer's while CI-like runs go on) waits for the first one to finish
+# instead of deleting its namespaces. The lock is held until this shell exits,
+# after the cleanup, so a namespace found while holding it is a leftover.
+_KNOCK_LOCK_FD=
+_knock_lock() {
+    command -v flock >/dev/null 2>&1 || return 0
+    local dir=/run/lock
+    [[ -d "$dir" && -w "$dir" ]] || dir=${TMPDIR:-/tmp}
+    exec {_KNOCK_LOCK_FD}>"$dir/knock-netns-$1.lock"
+    if ! flock -n "$_KNOCK_LOCK_FD"; then
+        note "namespaces $1-* are in use by another run; waiting for it (up to 300 s)"
+        if ! flock -w 300 "$_KNOCK_LOCK_FD"; then
+            echo "netns_pair: namespaces $1-* still in use after 300 s; giving up" >&2
+            exit 1
+        fi
+    fi
+}
+
 # netns_add_addr NS IFACE ADDR[/LEN]: add an address (v4 default /24, v6 default /64).
 netns_add_addr() {
     local ns=$1 dev=$2 addr=$3
@@ -292,7 +314,12 @@ in_cli() { ip netns exec "$NS_CLI" "$@"; }
 spawn_in() {
     local ns=$1 log=$2
     shift 2
-    ip netns exec "$ns" "$@" >"$log" 2>&1 </dev/null &
+    if [[ -n "$_KNOCK_LOCK_FD" ]]; then
+        # The lock must not outlive this script in a daemon.
+        ip netns exec "$ns" "$@" >"$log" 2>&1 </dev/null {_KNOCK_LOCK_FD}>&- &
+    else
+        ip netns exec "$ns" "$@" >"$log" 2>&1 </dev/null &
+    fi
     SPAWNED_PID=$!
     _KNOCK_PIDS+=("$SPAWNED_PID")
 }
