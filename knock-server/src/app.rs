@@ -317,6 +317,12 @@ fn live(mut args: Args, mut cfg: KnockdConfig, log: Logger) -> Result<ExitCode> 
             Err(e) => break Err(e),
         }
     };
+    if let Ok(st) = cap.stats() {
+        log.info(&format!(
+            "capture: {} packets received, {} dropped (ring full), {} dropped by the interface",
+            st.received, st.dropped, st.if_dropped
+        ));
+    }
     log.info("shutting down");
     let _ = tx.send(Job::Shutdown);
     let report = worker

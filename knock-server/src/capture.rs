@@ -15,6 +15,11 @@ use crate::sys;
 /// pcap read timeout: the stop and reload flags are checked at least this
 /// often when no packet arrives.
 pub const READ_TIMEOUT_MS: i32 = 100;
+/// A drain of at least this many packets means the link is busy...
+const BUSY_BURST: u32 = 32;
+/// ...and the loop pauses this long before reading on, so packets are
+/// handled in batches rather than one wake-up each.
+const BUSY_PAUSE: std::time::Duration = std::time::Duration::from_millis(1);
 /// Bytes kept per packet: enough for link + IPv6 with extensions + TCP.
 pub const SNAPLEN: i32 = 256;
 
@@ -51,7 +56,7 @@ pub fn open_live(iface: &str) -> Result<(Capture<Active>, Link), CaptureError> {
             .timeout(READ_TIMEOUT_MS)
             .snaplen(SNAPLEN)
             .promisc(false)
-            .buffer_size(4 << 20)
+            .buffer_size(2 << 20)
             .open()?
             .setnonblock()
     };
@@ -112,6 +117,13 @@ pub enum Ended {
     Reload,
 }
 
+fn wall_ms() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as Millis)
+        .unwrap_or(0)
+}
+
 #[inline]
 fn ts_ms(h: &pcap::PacketHeader) -> Millis {
     let s = h.ts.tv_sec.max(0) as u64;
@@ -133,6 +145,8 @@ pub fn run<T: Activated + ?Sized>(
     reload: &AtomicBool,
     refilter: &mut dyn FnMut(&mut Capture<T>, &Pipeline),
 ) -> Result<Ended, CaptureError> {
+    // Packets handled since the ring was last found empty.
+    let mut burst = 0u32;
     loop {
         if stop.load(Ordering::Relaxed) {
             return Ok(Ended::Stopped);
@@ -142,12 +156,25 @@ pub fn run<T: Activated + ?Sized>(
         }
         let fed = match cap.next_packet() {
             Ok(p) => {
+                burst = burst.saturating_add(1);
                 let ts = ts_ms(p.header);
                 pipe.feed(link, p.data, ts)
             }
             Err(pcap::Error::TimeoutExpired) => {
+                let busy = burst >= BUSY_BURST;
+                burst = 0;
+                if busy {
+                    // Under load, let a batch gather instead of waking up
+                    // for every packet (the ring holds far more than this).
+                    std::thread::sleep(BUSY_PAUSE);
+                    continue;
+                }
                 if let Some(fd) = fd {
-                    sys::wait_readable(fd, READ_TIMEOUT_MS).map_err(CaptureError::Wait)?;
+                    let ready =
+                        sys::wait_readable(fd, READ_TIMEOUT_MS).map_err(CaptureError::Wait)?;
+                    if !ready {
+                        pipe.idle(wall_ms());
+                    }
                 }
                 continue;
             }

@@ -15,7 +15,7 @@
 //! - `Seq_Timeout` counts from the first knock, on packet time;
 //! - doors are independent: each has its own attempt per source.
 //!
-//! Bounded memory under a spoofed-source flood: an entry is 24 bytes
+//! Bounded memory under a spoofed-source flood: an entry is 20 bytes
 //! (address, start time, door, stage); each source hashes (with a random
 //! key) to a bucket of [`WAYS`] entries. A new first knock takes a free or
 //! expired entry, else replaces the oldest attempt that is still at stage 1;
@@ -30,12 +30,12 @@ use crate::event::{Event, Millis};
 
 /// Entries per bucket.
 pub const WAYS: usize = 8;
-/// Default table capacity (entries): about a million, 24 MiB.
+/// Default table capacity (entries): about a million, 20 MiB.
 pub const DEFAULT_CAPACITY: usize = 1 << 20;
 /// Most doors a detector handles (door index is stored in one byte).
-pub const MAX_DOORS: usize = 255;
+pub const MAX_DOORS: usize = 63;
 /// Longest sequence a detector handles (stage is stored in one byte).
-pub const MAX_KNOCKS: usize = 254;
+pub const MAX_KNOCKS: usize = 63;
 
 /// What a door needs for matching.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,10 +95,18 @@ pub struct Stats {
     pub dropped: u64,
 }
 
-// Slot layout (6 x u32 = 24 bytes): words 0..4 the address (IPv4 mapped
-// into IPv6), word 4 the start time (ms, wrapping), word 5 door | stage << 8.
-// Stage 0 marks an empty slot.
-type Slot = [u32; 6];
+// Slot layout (5 x u32 = 20 bytes): words 0..4 the address (IPv4 mapped
+// into IPv6); word 4 packs the start time (20 bits, 100 ms ticks, wrapping
+// every 29 hours), the stage (6 bits) and the door (6 bits). Stage 0 marks
+// an empty slot.
+type Slot = [u32; 5];
+const EMPTY: Slot = [0; 5];
+/// Milliseconds per time tick stored in a slot.
+const TICK_MS: u64 = 100;
+const TICK_MASK: u32 = 0xF_FFFF;
+/// Longest Seq_Timeout the table can represent (half the tick range, ~14 h);
+/// longer ones are clamped to it.
+pub const MAX_SEQ_TIMEOUT_MS: u32 = (TICK_MASK / 2) * TICK_MS as u32;
 
 struct Table {
     slots: Vec<Slot>,
@@ -133,19 +141,44 @@ fn addr_words(ip: IpAddr) -> [u32; 4] {
 
 #[inline]
 fn slot_stage(s: &Slot) -> u8 {
-    (s[5] >> 8) as u8
+    ((s[4] >> 6) & 0x3f) as u8
 }
 
 #[inline]
 fn slot_door(s: &Slot) -> usize {
-    (s[5] & 0xff) as usize
+    (s[4] & 0x3f) as usize
 }
 
-/// Age of an attempt; a timestamp that went backwards counts as age 0.
+#[inline]
+fn slot_time(s: &Slot) -> u32 {
+    s[4] >> 12
+}
+
+#[inline]
+fn pack(time: u32, stage: u8, door: usize) -> u32 {
+    (time & TICK_MASK) << 12 | u32::from(stage & 0x3f) << 6 | (door as u32 & 0x3f)
+}
+
+#[inline]
+fn ticks(now: Millis) -> u32 {
+    (now / TICK_MS) as u32 & TICK_MASK
+}
+
+/// Age of an attempt in ms (tick resolution); a timestamp that went
+/// backwards counts as age 0.
 #[inline]
 fn age(now: u32, start: u32) -> u32 {
-    let d = now.wrapping_sub(start);
-    if d > u32::MAX / 2 { 0 } else { d }
+    let d = now.wrapping_sub(start) & TICK_MASK;
+    if d > TICK_MASK / 2 {
+        0
+    } else {
+        d * TICK_MS as u32
+    }
+}
+
+#[inline]
+fn expired(age_ms: u32, timeout_ms: u32) -> bool {
+    age_ms > timeout_ms.min(MAX_SEQ_TIMEOUT_MS)
 }
 
 impl Detector {
@@ -177,7 +210,7 @@ impl Detector {
             table: Table {
                 // All-zero words: the allocator hands out untouched pages,
                 // so memory is only committed as the table fills.
-                slots: vec![[0u32; 6]; buckets * WAYS],
+                slots: vec![EMPTY; buckets * WAYS],
                 bucket_mask: buckets - 1,
                 cursor: 0,
             },
@@ -266,7 +299,7 @@ impl Detector {
     fn forget_door(&mut self, door: usize) {
         for s in self.table.slots.iter_mut() {
             if slot_stage(s) != 0 && slot_door(s) == door {
-                *s = [0; 6];
+                *s = EMPTY;
             }
         }
     }
@@ -289,7 +322,7 @@ impl Detector {
             return;
         }
         self.stats.considered += 1;
-        let now32 = now as u32;
+        let now32 = ticks(now);
         let key = addr_words(ev.src);
         let base = self.hasher.hash_one(key);
         for door in 0..self.doors.len() {
@@ -334,14 +367,14 @@ impl Detector {
         if let Some(i) = found {
             let slot = &mut bucket[i];
             let stage = slot_stage(slot);
-            if age(now, slot[4]) > timeout {
-                *slot = [0; 6];
+            if expired(age(now, slot_time(slot)), timeout) {
+                *slot = EMPTY;
                 out(Notice::Timeout { src, door, stage });
                 // Fall through: the packet may be a new first knock.
             } else if knocks.get(usize::from(stage)) == Some(&k) {
                 let next = stage + 1;
                 if usize::from(next) == knocks.len() {
-                    *slot = [0; 6];
+                    *slot = EMPTY;
                     self.stats.opened += 1;
                     out(Notice::Stage {
                         src,
@@ -350,7 +383,7 @@ impl Detector {
                     });
                     out(Notice::Opened { src, door });
                 } else {
-                    slot[5] = door as u32 | u32::from(next) << 8;
+                    slot[4] = pack(slot_time(slot), next, door);
                     out(Notice::Stage {
                         src,
                         door,
@@ -362,8 +395,7 @@ impl Detector {
                 // A retransmission of the knock just matched.
                 return;
             } else if knocks[0] == k {
-                slot[4] = now;
-                slot[5] = door as u32 | 1 << 8;
+                slot[4] = pack(now, 1, door);
                 out(Notice::Stage {
                     src,
                     door,
@@ -371,7 +403,7 @@ impl Detector {
                 });
                 return;
             } else {
-                *slot = [0; 6];
+                *slot = EMPTY;
                 out(Notice::Broken { src, door, stage });
                 return;
             }
@@ -401,18 +433,18 @@ impl Detector {
                 break;
             }
             let d = slot_door(s);
-            let a = age(now, s[4]);
+            let a = age(now, slot_time(s));
             let expired = self
                 .doors
                 .get(d)
-                .is_none_or(|spec| !spec.enabled || a > spec.seq_timeout_ms);
+                .is_none_or(|spec| !spec.enabled || expired(a, spec.seq_timeout_ms));
             if expired {
                 choice = Some(i);
                 evicting = false;
                 oldest_age = u32::MAX;
                 continue;
             }
-            if st == 1 && (choice.is_none() || (evicting && a >= oldest_age)) {
+            if st == 1 && (choice.is_none() || (evicting && a > oldest_age)) {
                 choice = Some(i);
                 oldest_age = a;
                 evicting = true;
@@ -425,8 +457,7 @@ impl Detector {
                 }
                 let s = &mut bucket[i];
                 s[0..4].copy_from_slice(&key);
-                s[4] = now;
-                s[5] = door as u32 | 1 << 8;
+                s[4] = pack(now, 1, door);
                 out(Notice::Stage {
                     src,
                     door,
@@ -444,7 +475,7 @@ impl Detector {
     /// the last sweep stopped (call it now and then; keeps wrapping 32-bit
     /// times honest and frees room). Returns how many were cleared.
     pub fn sweep(&mut self, now: Millis, budget: usize) -> usize {
-        let now32 = now as u32;
+        let now32 = ticks(now);
         let len = self.table.slots.len();
         let mut cleared = 0;
         for _ in 0..budget.min(len) {
@@ -457,9 +488,9 @@ impl Detector {
             let expired = self
                 .doors
                 .get(slot_door(s))
-                .is_none_or(|d| !d.enabled || age(now32, s[4]) > d.seq_timeout_ms);
+                .is_none_or(|d| !d.enabled || expired(age(now32, slot_time(s)), d.seq_timeout_ms));
             if expired {
-                *s = [0; 6];
+                *s = EMPTY;
                 cleared += 1;
             }
         }
@@ -635,7 +666,7 @@ mod tests {
         let mut r = Rig::new(vec![door(&SEQ, 5)]);
         r.syn("192.0.2.7", 7000, 0);
         r.syn("192.0.2.7", 8000, 4_000);
-        r.syn("192.0.2.7", 9000, 5_001);
+        r.syn("192.0.2.7", 9000, 5_100);
         let src = ip("192.0.2.7");
         assert!(r.opened().is_empty());
         assert!(r.notices.contains(&Notice::Timeout {
@@ -775,18 +806,18 @@ mod tests {
         // A flood of spoofed first knocks from 100 sources.
         for i in 0..100u32 {
             let src = format!("198.18.{}.{}", i / 256, i % 256);
-            r.syn(&src, 7000, 10 + Millis::from(i));
+            r.syn(&src, 7000, 100 + 100 * Millis::from(i));
         }
         assert_eq!(r.det.occupied(), WAYS);
         assert!(r.det.stats().evicted >= 90);
         // The progressed attempt survived.
-        r.syn("192.0.2.7", 9000, 200);
+        r.syn("192.0.2.7", 9000, 20_000);
         assert_eq!(r.opened(), vec![(ip("192.0.2.7"), 0)]);
         // The newest flooders are still tracked, the oldest are not.
-        r.syn("198.18.0.99", 8000, 201);
-        r.syn("198.18.0.99", 9000, 202);
-        r.syn("198.18.0.0", 8000, 203);
-        r.syn("198.18.0.0", 9000, 204);
+        r.syn("198.18.0.99", 8000, 20_001);
+        r.syn("198.18.0.99", 9000, 20_002);
+        r.syn("198.18.0.0", 8000, 20_003);
+        r.syn("198.18.0.0", 9000, 20_004);
         assert_eq!(r.opened().len(), 2);
         assert_eq!(r.opened()[1].0, ip("198.18.0.99"));
     }

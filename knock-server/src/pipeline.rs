@@ -113,6 +113,13 @@ impl Pipeline {
         &self.tx
     }
 
+    /// No packet for a while: clear expired attempts (a slice of the table
+    /// per call, so every entry is visited well within the time range the
+    /// table's 20-bit clock can represent).
+    pub fn idle(&mut self, now: Millis) {
+        self.detector.sweep(now, 65_536);
+    }
+
     /// Feeds one captured frame with its timestamp.
     #[inline]
     pub fn feed(&mut self, link: Link, frame: &[u8], ts: Millis) -> Fed {

@@ -1,0 +1,136 @@
+#!/bin/bash
+# Benchmark: knockd vs knock-server under a spoofed-source SYN flood with a few
+# valid knockers hidden in it, replayed at full tcpreplay speed into a veth.
+#
+# usage: tests/bench/flood.sh [PACKETS [SOURCES [KNOCKERS]]]    (defaults 100000 100000 10)
+#   env: BIG=1000000   packets AND distinct sources of the second (memory) run; 0 skips it
+#        READ=1000000  packets of the --read throughput capture; 0 skips it
+#        DAEMONS="knockd ours"
+#
+# For each daemon and run it prints: knockers detected/expected, packets/s sent,
+# daemon CPU seconds (user+sys, all threads, from /proc), peak RSS (VmHWM).
+# Then the --read throughput of knock-server on a READ-packet capture.
+# Needs root (network namespaces); prints "SKIP: reason" and exits 0 otherwise.
+# Namespaces are ksrv-bench-PID-{s,c}; traffic stays inside them.
+set -u
+
+if [ "$(id -u)" != 0 ]; then
+    echo "SKIP: the flood benchmark needs root (network namespaces)"
+    exit 0
+fi
+for tool in ip tcpreplay knockd; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "SKIP: $tool is not installed"; exit 0; }
+done
+
+packets=${1:-100000}
+sources=${2:-$packets}
+knockers=${3:-10}
+big=${BIG:-1000000}
+readn=${READ:-1000000}
+daemons=${DAEMONS:-knockd ours}
+
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+(cd "$repo" && cargo build -q --release -p knock-server --bin knock-server --example genflood) ||
+    { echo "cannot build knock-server"; exit 1; }
+ours=$repo/target/release/knock-server
+gen=$repo/target/release/examples/genflood
+
+S=ksrv-bench-$$-s
+C=ksrv-bench-$$-c
+VS=ksb$$a
+VC=ksb$$b
+w=$(mktemp -d /tmp/ksrv-bench.XXXXXX)
+dpid=""
+cleanup() {
+    [ -n "$dpid" ] && kill -9 "$dpid" 2>/dev/null
+    ip netns del "$S" 2>/dev/null
+    ip netns del "$C" 2>/dev/null
+    rm -rf "$w"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ip netns add "$S"
+ip netns add "$C"
+ip link add "$VS" type veth peer name "$VC"
+ip link set "$VS" netns "$S"
+ip link set "$VC" netns "$C"
+ip -n "$S" addr add 192.0.2.1/24 dev "$VS"
+ip -n "$C" addr add 192.0.2.2/24 dev "$VC"
+ip -n "$S" addr add 2001:db8::1/64 dev "$VS" nodad
+for n in "$S" "$C"; do ip -n "$n" link set lo up; done
+ip -n "$S" link set "$VS" up
+ip -n "$C" link set "$VC" up
+
+cat > "$w/knockd.conf" <<EOF
+[options]
+	logfile = $w/daemon.log
+	interface = $VS
+[openSSH]
+	sequence    = 7000,8000,9000
+	seq_timeout = 5
+	command     = /bin/sh -c 'echo %IP% >> $w/opened'
+	tcpflags    = syn
+EOF
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+sys_ticks() { awk '{print $15}' "/proc/$1/stat"; }
+
+# run DAEMON PCAP EXPECTED LABEL
+run() {
+    local daemon=$1 pcap=$2 expected=$3 label=$4
+    rm -f "$w/opened" "$w/daemon.log"
+    case $daemon in
+        knockd) ip netns exec "$S" knockd -c "$w/knockd.conf" -i "$VS" > "$w/out" 2>&1 & ;;
+        ours) ip netns exec "$S" "$ours" -c "$w/knockd.conf" -i "$VS" --no-journal > "$w/out" 2>&1 & ;;
+    esac
+    dpid=$!
+    sleep 1.5
+    if ! kill -0 "$dpid" 2>/dev/null; then
+        echo "$daemon died:"; cat "$w/out"; dpid=""; return 1
+    fi
+    local t0 t1 s0 s1 rss pps got
+    t0=$(cpu_ticks "$dpid")
+    s0=$(sys_ticks "$dpid")
+    pps=$(ip netns exec "$C" tcpreplay --topspeed -i "$VC" "$pcap" 2>&1 | awk '/Rated:/ {print int($(NF-1))}')
+    sleep 3
+    t1=$(cpu_ticks "$dpid")
+    s1=$(sys_ticks "$dpid")
+    rss=$(awk '/VmHWM/ {print $2}' "/proc/$dpid/status")
+    kill -TERM "$dpid" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$dpid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$dpid" 2>/dev/null
+    wait "$dpid" 2>/dev/null
+    dpid=""
+    got=$(sort -u "$w/opened" 2>/dev/null | grep -c '^192\.0\.2\.1[0-9][0-9]$')
+    local hz
+    hz=$(getconf CLK_TCK)
+    printf '%-7s %-22s detected=%s/%s pps=%s cpu_s=%s (sys %s) peak_rss_mib=%s\n' \
+        "$daemon" "$label" "$got" "$expected" "$pps" \
+        "$(awk -v t=$((t1 - t0)) -v hz="$hz" 'BEGIN {printf "%.2f", t / hz}')" \
+        "$(awk -v t=$((s1 - s0)) -v hz="$hz" 'BEGIN {printf "%.2f", t / hz}')" \
+        "$(awk -v k="$rss" 'BEGIN {printf "%.1f", k / 1024}')"
+}
+
+echo "== flood: $packets packets, $sources spoofed sources, $knockers knockers (tcpreplay --topspeed)"
+"$gen" "$w/flood.pcap" "$packets" "$sources" "$knockers"
+for d in $daemons; do run "$d" "$w/flood.pcap" "$knockers" "${packets}pk/${sources}src"; done
+
+if [ "$big" -gt 0 ]; then
+    echo "== memory: $big packets from $big distinct spoofed sources, $knockers knockers"
+    "$gen" "$w/big.pcap" "$big" "$big" "$knockers"
+    for d in $daemons; do run "$d" "$w/big.pcap" "$knockers" "${big}pk/${big}src"; done
+    rm -f "$w/big.pcap"
+fi
+
+if [ "$readn" -gt 0 ]; then
+    echo "== --read throughput: $readn packets, $readn sources, $knockers knockers"
+    "$gen" "$w/read.pcap" "$readn" "$readn" "$knockers"
+    sed -i '/logfile/d' "$w/knockd.conf"
+    for i in 1 2 3; do
+        /usr/bin/time -f "wall_s=%e cpu_s=%U+%S peak_rss_kib=%M" \
+            "$ours" -c "$w/knockd.conf" --read "$w/read.pcap" --dry-run > "$w/read.out" 2> "$w/read.err"
+        echo "run $i: $(grep -o 'read .*' "$w/read.err" | sed 's|^read [^:]*: ||') | $(tail -1 "$w/read.err")"
+        echo "        opened: $(grep -c '^dry-run:' "$w/read.out")/$knockers"
+    done
+fi
