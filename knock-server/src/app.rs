@@ -131,10 +131,8 @@ fn replay(args: &Args, cfg: &KnockdConfig, path: &Path, log: Logger) -> Result<E
         infos,
     } = build(cfg, args, Destinations::Any, tx.clone(), &log)?;
     pipeline.drive_clock = true;
-    capture::set_filter(
-        &mut cap,
-        filter::build(pipeline.detector.doors(), &[]).as_deref(),
-    )?;
+    // No BPF filter offline: the detector's own port check is cheaper than
+    // libpcap's filter interpreter, and every packet of the file counts.
     let worker = runner::spawn(
         infos,
         log.clone(),
@@ -156,12 +154,7 @@ fn replay(args: &Args, cfg: &KnockdConfig, path: &Path, log: Logger) -> Result<E
         &mut pipeline,
         &never,
         &never,
-        &mut |cap, p| {
-            let f = filter::build(p.detector.doors(), &[]);
-            if let Err(e) = capture::set_filter(cap, f.as_deref()) {
-                log.error(&e.to_string());
-            }
-        },
+        &mut |_, _| {},
     );
     let elapsed = t0.elapsed();
     let _ = tx.send(Job::Shutdown);
