@@ -10,6 +10,7 @@
 #   - after kill -9, a restart closes doors left open (journal of pending stops).
 # Prints "ok"/"FAIL" lines and a final "N passed, M failed"; exits non-zero on failure.
 # Without root it prints "SKIP: reason" and exits 0.
+# apt-packages: knockd iptables socat tcpdump
 set -u
 
 if [ "$(id -u)" != 0 ]; then
@@ -21,6 +22,9 @@ for tool in ip iptables knock socat timeout; do
 done
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
+if [ -z "${KNOCK_SERVER:-}" ] && [ -x "${KNOCK_BIN_DIR:-/nonexistent}/knock-server" ]; then
+    KNOCK_SERVER=$KNOCK_BIN_DIR/knock-server
+fi
 if [ -z "${KNOCK_SERVER:-}" ]; then
     (cd "$repo" && cargo build -q -p knock-server) || { echo "FAIL - cannot build knock-server"; echo "0 passed, 1 failed"; exit 1; }
     KNOCK_SERVER=$repo/target/debug/knock-server
@@ -62,7 +66,9 @@ has_line() { grep -qxF -- "$2" "$1" 2>/dev/null; }
 has_text() { grep -qF -- "$2" "$1" 2>/dev/null; }
 count_lines() { [ -f "$1" ] && wc -l < "$1" || echo 0; }
 
-ip netns add "$S" && ip netns add "$C" || { echo "FAIL - cannot create namespaces"; echo "0 passed, 1 failed"; exit 1; }
+if ! ip netns add "$S" || ! ip netns add "$C"; then
+    echo "FAIL - cannot create namespaces"; echo "0 passed, 1 failed"; exit 1
+fi
 ip link add "$VS" type veth peer name "$VC"
 ip link set "$VS" netns "$S"
 ip link set "$VC" netns "$C"
@@ -79,16 +85,16 @@ ip -n "$C" link set "$VC" up
 start_server() {
     local conf=$1; shift
     : > "$w/server.out"
-    ip netns exec "$S" "$KNOCK_SERVER" -v -c "$conf" -i "$VS" -p "$w/pid" \
+    ip netns exec "$S" "$KNOCK_SERVER" -v -c "$conf" -i "${IFACE:-$VS}" -p "$w/pid" \
         --journal "$w/journal" "$@" >> "$w/server.out" 2>&1 &
     spid=$!
-    wait_for 10 has_text "$w/server.out" "starting up, listening on $VS"
+    wait_for 10 has_text "$w/server.out" "starting up, listening on ${IFACE:-$VS}"
 }
 stop_server() {
     [ -n "$spid" ] || return 0
     kill -TERM "$spid" 2>/dev/null
-    local i
-    for i in $(seq 100); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
+    local _
+    for _ in $(seq 100); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
     if kill -0 "$spid" 2>/dev/null; then kill -9 "$spid"; wait "$spid" 2>/dev/null; spid=""; return 1; fi
     wait "$spid" 2>/dev/null
     spid=""
@@ -176,6 +182,20 @@ if start_server "$w/doors.conf"; then
 else
     bad "server starts on a veth with a sectioned config"
     cat "$w/server.out"
+    stop_server
+fi
+
+# ---------------------------------------------------------------- -i any
+# Linux cooked capture on every interface of the namespace.
+: > "$w/opened"
+if IFACE=any start_server "$w/doors.good"; then
+    knock_c 192.0.2.1 7100 8100 9100
+    check "-i any (Linux cooked headers) opens the door" wait_for 5 has_line "$w/opened" "tcp 192.0.2.2"
+    knock_c -u -6 2001:db8::1 7001 8001 9001
+    check "-i any opens a UDP door over IPv6" wait_for 5 has_line "$w/opened" "udp 2001:db8::2"
+    stop_server
+else
+    bad "server starts with -i any"
     stop_server
 fi
 
