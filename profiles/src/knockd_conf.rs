@@ -124,8 +124,10 @@ impl fmt::Display for Warning {
 
 /// A config error: `path:line: message` where the message names the key or
 /// value at fault and what was expected.
+/// `line` is 0 for errors about the whole file (it cannot be read); the
+/// message then reads `path: message`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}:{line}: {message}", path.display())]
+#[error("{}{}: {message}", path.display(), if *line > 0 { format!(":{line}") } else { String::new() })]
 pub struct KnockdConfError {
     pub path: PathBuf,
     pub line: usize,
@@ -1172,7 +1174,7 @@ mod tests {
         let e = KnockdConfig::load(Path::new("/nonexistent/knockd.conf")).unwrap_err();
         assert!(
             e.to_string()
-                .starts_with("/nonexistent/knockd.conf:0: cannot read config file")
+                .starts_with("/nonexistent/knockd.conf: cannot read config file")
         );
     }
 
