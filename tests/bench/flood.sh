@@ -5,6 +5,7 @@
 # usage: tests/bench/flood.sh [PACKETS [SOURCES [KNOCKERS]]]    (defaults 100000 100000 10)
 #   env: BIG=1000000   packets AND distinct sources of the second (memory) run; 0 skips it
 #        READ=1000000  packets of the --read throughput capture; 0 skips it
+#        GAP=1000      third run: this many flood packets between a knocker's knocks; 0 skips it
 #        DAEMONS="knockd ours"
 #
 # For each daemon and run it prints: knockers detected/expected, packets/s sent,
@@ -26,6 +27,7 @@ packets=${1:-100000}
 sources=${2:-$packets}
 knockers=${3:-10}
 big=${BIG:-1000000}
+gap=${GAP:-1000}
 readn=${READ:-1000000}
 daemons=${DAEMONS:-knockd ours}
 
@@ -115,6 +117,12 @@ run() {
 echo "== flood: $packets packets, $sources spoofed sources, $knockers knockers (tcpreplay --topspeed)"
 "$gen" "$w/flood.pcap" "$packets" "$sources" "$knockers"
 for d in $daemons; do run "$d" "$w/flood.pcap" "$knockers" "${packets}pk/${sources}src"; done
+
+if [ "$gap" -gt 0 ]; then
+    echo "== gap: $packets packets, $sources sources, $knockers knockers, $gap flood packets between knocks"
+    "$gen" "$w/gap.pcap" "$packets" "$sources" "$knockers" --gap "$gap"
+    for d in $daemons; do run "$d" "$w/gap.pcap" "$knockers" "${packets}pk/gap${gap}"; done
+fi
 
 if [ "$big" -gt 0 ]; then
     echo "== memory: $big packets from $big distinct spoofed sources, $knockers knockers"
