@@ -252,7 +252,8 @@ fn live(mut args: Args, mut cfg: KnockdConfig, log: Logger) -> Result<ExitCode> 
             kill_after: Duration::from_secs(args.kill_after),
             clock: ClockMode::Wall,
             lookup: args.lookup,
-            journal: (!args.no_journal).then(|| args.journal.clone()),
+            // A dry run opens nothing, so it must not leave stops for a later run.
+            journal: (!args.no_journal && !args.dry_run).then(|| args.journal.clone()),
         },
         rx,
     )?;
