@@ -294,7 +294,9 @@ fn live(mut args: Args, mut cfg: KnockdConfig, log: Logger) -> Result<ExitCode> 
                                     log.warn("a new Interface takes effect after a restart");
                                 }
                                 let _ = tx.send(Job::Doors(built.infos));
+                                let old = pipeline.detector.stats();
                                 pipeline = built.pipeline;
+                                pipeline.detector.carry_stats(old);
                                 log.info(&format!("config reloaded: {} door(s)", new.doors.len()));
                                 cfg = new;
                             }

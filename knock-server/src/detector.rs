@@ -235,6 +235,15 @@ impl Detector {
         self.stats
     }
 
+    /// Adds the counters of a detector this one replaces (config reload).
+    pub fn carry_stats(&mut self, old: Stats) {
+        self.stats.events += old.events;
+        self.stats.considered += old.considered;
+        self.stats.opened += old.opened;
+        self.stats.evicted += old.evicted;
+        self.stats.dropped += old.dropped;
+    }
+
     /// Number of live (non-empty) entries; O(capacity), for tests and stats.
     pub fn occupied(&self) -> usize {
         self.table
