@@ -255,3 +255,83 @@ fn shipped_example_config_checks() {
         .assert()
         .success();
 }
+
+/// The live path (frames fed one by one through the pipeline, as the capture
+/// loop does) and `--read` of the same frames open the same doors.
+#[test]
+fn read_and_the_live_pipeline_agree() {
+    use knock_profiles::knockd_conf::KnockdConfig;
+    use knock_server::detector::{Destinations, Detector, Notice};
+    use knock_server::event::Link;
+    use knock_server::logger::Logger;
+    use knock_server::pipeline::Pipeline;
+    use knock_server::runner::Job;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut frames = Vec::new();
+    let mut t = 10_000u64;
+    for i in 0..40u16 {
+        let src = if i % 4 == 0 {
+            format!("2001:db8::{}", i + 1)
+        } else {
+            format!("192.0.2.{}", i + 1)
+        };
+        let dst = if src.contains(':') {
+            "2001:db8::1"
+        } else {
+            "192.0.2.1"
+        };
+        // Every source tries; some in order, some not, some too slowly.
+        let order: &[Knock] = match i % 5 {
+            0 | 1 => &[Knock::tcp(7000), Knock::udp(8000), Knock::tcp(9000)],
+            2 => &[Knock::tcp(7000), Knock::tcp(9000), Knock::udp(8000)],
+            3 => &[
+                Knock::tcp(7000),
+                Knock::udp(8000),
+                Knock::udp(8000),
+                Knock::tcp(9000),
+            ],
+            _ => &[Knock::udp(8000), Knock::tcp(7000), Knock::tcp(9000)],
+        };
+        for k in order {
+            t += if i % 7 == 6 { 3_000 } else { 5 };
+            frames.push((t, frame(&src, dst, *k, SYN)));
+        }
+    }
+    let pcap = write_pcap(dir.path(), "mix.pcap", 1, &frames);
+    let (stdout, _) = run_read(dir.path(), CONF, &pcap);
+    let mut from_read: Vec<String> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("dry-run: openSSH: open"))
+        .map(|l| l[2..].to_string())
+        .collect();
+    from_read.sort();
+
+    let cfg = KnockdConfig::parse(CONF, Path::new("knockd.conf")).unwrap();
+    let specs = knock_server::doors::plan(&cfg).specs;
+    let det = Detector::new(specs, Destinations::Any, 1024).unwrap();
+    let (tx, rx) = std::sync::mpsc::sync_channel(4096);
+    let mut p = Pipeline::new(
+        det,
+        tx,
+        vec![None],
+        0,
+        true,
+        Logger::memory(),
+        vec!["openSSH".into()],
+    );
+    for (ts, f) in &frames {
+        p.feed(Link::Ethernet, f, *ts);
+    }
+    drop(p);
+    let mut from_live: Vec<String> = rx
+        .iter()
+        .filter_map(|j| match j {
+            Job::Notice(Notice::Opened { src, .. }, _) => Some(src.to_string()),
+            _ => None,
+        })
+        .collect();
+    from_live.sort();
+    assert!(!from_live.is_empty());
+    assert_eq!(from_read, from_live);
+}
