@@ -27,7 +27,7 @@ for arg in "$@"; do
     --no-build) BUILD=0 ;;
     --knockd) SERVER=knockd ;;
     -h | --help)
-        sed -n '3,17p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '3,/^set -euo pipefail/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
