@@ -104,7 +104,7 @@ cargo_build() {
     local owner
     owner=$(stat -c %U "$REPO/target" 2>/dev/null || stat -c %U "$REPO")
     if [[ -n "${SUDO_USER:-}" && "$SUDO_USER" != root && "$owner" != root ]]; then
-        sudo -u "$SUDO_USER" -H bash -lc 'cd "$1" && shift && cargo "$@"' _ "$REPO" "$@"
+        sudo -u "$SUDO_USER" -H bash -lc 'PATH="$HOME/.cargo/bin:$PATH" && cd "$1" && shift && cargo "$@"' _ "$REPO" "$@"
     else
         local c
         c=$(command -v cargo || true)
