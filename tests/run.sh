@@ -258,7 +258,12 @@ fi
 if [[ "${KNOCK_SKIP_E2E:-}" == 1 ]]; then
     record skip "end-to-end tests" 0 "KNOCK_SKIP_E2E=1"
 elif ((!IS_ROOT)); then
-    record skip "end-to-end tests" 0 "need root (network namespaces, pcap, iptables); run: sudo tests/run.sh"
+    heading "end-to-end tests: skipped, not root"
+    info "they need root (network namespaces, pcap, iptables): sudo tests/run.sh"
+    while read -r s; do
+        record skip "$s" 0 "needs root"
+    done < <(e2e_scripts)
+    record skip "demo.sh" 0 "needs root"
 else
     if (($#)); then
         scripts=("$@")
