@@ -23,6 +23,24 @@
 //! first non-blank character is `#` is a comment. As in knockd, a `#` later in
 //! a line is part of the value (commands may contain one).
 //!
+//! A door with `Rotate = yes` is a rotating door ([`RotatingDoor`], kept in
+//! [`KnockdConfig::rotating`]): it has no `Sequence`; its sequence is derived
+//! each period from a shared secret ([`crate::rotate`]). Its keys, besides
+//! the usual Seq_Timeout, TCPFlags, commands and Target:
+//!
+//! ```text
+//! [vault]
+//!     Rotate      = yes
+//!     Secret_File = /etc/knock/vault.secret   # base32, mode 0600
+//!     Period      = 30                        # seconds, 5-86400 (default 30)
+//!     Length      = 4                         # knocks, 1-32 (default 4)
+//!     Port_Range  = 10000-60000               # default
+//!     Exclude     = 22,443                    # optional
+//!     Protocol    = tcp                       # tcp | udp | both (default tcp)
+//! ```
+//!
+//! The secret file is not read here (see [`crate::secret::Secret::read_file`]).
+//!
 //! Parsing is pure: [`KnockdConfig::parse`] takes the text. Only a door with
 //! `One_Time_Sequences` needs another file; [`KnockdConfig::parse_with`]
 //! takes the function that reads it, and [`KnockdConfig::parse`] reads it
@@ -30,9 +48,11 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::rotate::{self, Params, ProtoChoice, RotateError};
 use crate::sequence::{Sequence, TcpFlags};
 
 /// Default `Seq_Timeout`, in seconds (knockd's).
@@ -92,6 +112,41 @@ impl Door {
     }
 }
 
+/// A door with `Rotate = yes`: its sequence changes every period and is
+/// derived from the secret in `secret_file` ([`crate::rotate`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotatingDoor {
+    /// The section name: the door name `D` of the derivation.
+    pub name: String,
+    /// `Secret_File`: base32 secret, readable by its owner only.
+    pub secret_file: PathBuf,
+    /// `Period`, `Length`, `Port_Range`, `Exclude`, `Protocol` (checked).
+    pub params: Params,
+    pub seq_timeout: Duration,
+    pub tcpflags: TcpFlags,
+    /// As in [`Door`].
+    pub start_command: Option<String>,
+    pub start_command_6: Option<String>,
+    pub cmd_timeout: Duration,
+    pub stop_command: Option<String>,
+    pub stop_command_6: Option<String>,
+    pub target: Option<IpAddr>,
+    /// Line of the section header.
+    pub line: usize,
+}
+
+impl RotatingDoor {
+    /// As [`Door::start_command_for`].
+    pub fn start_command_for(&self, ipv6: bool) -> Option<&str> {
+        pick(&self.start_command, &self.start_command_6, ipv6)
+    }
+
+    /// As [`Door::stop_command_for`].
+    pub fn stop_command_for(&self, ipv6: bool) -> Option<&str> {
+        pick(&self.stop_command, &self.stop_command_6, ipv6)
+    }
+}
+
 fn pick<'a>(v4: &'a Option<String>, v6: &'a Option<String>, ipv6: bool) -> Option<&'a str> {
     let chosen = if ipv6 && v6.is_some() { v6 } else { v4 };
     chosen.as_deref().map(str::trim).filter(|c| !c.is_empty())
@@ -138,12 +193,15 @@ pub struct KnockdConfError {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct KnockdConfig {
     pub options: Options,
+    /// Doors with a fixed (or one-time) sequence, in file order.
     pub doors: Vec<Door>,
+    /// Doors with `Rotate = yes`, in file order.
+    pub rotating: Vec<RotatingDoor>,
     pub warnings: Vec<Warning>,
 }
 
 const OPTION_KEYS: [&str; 4] = ["USESYSLOG", "LOGFILE", "PIDFILE", "INTERFACE"];
-const DOOR_KEYS: [&str; 12] = [
+const DOOR_KEYS: [&str; 19] = [
     "SEQUENCE",
     "ONE_TIME_SEQUENCES",
     "SEQ_TIMEOUT",
@@ -156,6 +214,22 @@ const DOOR_KEYS: [&str; 12] = [
     "STOP_COMMAND",
     "STOP_COMMAND_6",
     "TARGET",
+    "ROTATE",
+    "SECRET_FILE",
+    "PERIOD",
+    "LENGTH",
+    "PORT_RANGE",
+    "EXCLUDE",
+    "PROTOCOL",
+];
+/// Keys that only a `Rotate = yes` door may have.
+const ROTATE_KEYS: [&str; 6] = [
+    "SECRET_FILE",
+    "PERIOD",
+    "LENGTH",
+    "PORT_RANGE",
+    "EXCLUDE",
+    "PROTOCOL",
 ];
 
 /// A door while its section is being read.
@@ -173,7 +247,27 @@ struct DoorDraft {
     stop_command: Option<String>,
     stop_command_6: Option<String>,
     target: Option<IpAddr>,
+    rotate: Option<(bool, usize)>,
+    secret_file: Option<(PathBuf, usize)>,
+    period: Option<(u64, usize)>,
+    length: Option<(usize, usize)>,
+    port_range: Option<(RangeInclusive<u16>, usize)>,
+    exclude: Option<(Vec<u16>, usize)>,
+    protocol: Option<(ProtoChoice, usize)>,
+    /// First line of a key that only a rotating door may have.
+    rotate_key: Option<(&'static str, usize)>,
     seen: Vec<&'static str>,
+}
+
+/// A parsed rotation key's value.
+enum RotateValue {
+    Rotate(bool),
+    SecretFile(PathBuf),
+    Period(u64),
+    Length(usize),
+    Range(RangeInclusive<u16>),
+    Exclude(Vec<u16>),
+    Protocol(ProtoChoice),
 }
 
 enum Section {
@@ -221,7 +315,7 @@ impl KnockdConfig {
             p.line(index + 1, raw)?;
         }
         p.finish_door(read)?;
-        if p.config.doors.is_empty() {
+        if p.config.doors.is_empty() && p.config.rotating.is_empty() {
             p.config.warnings.push(Warning {
                 path: origin.to_path_buf(),
                 line: text.lines().count().max(1),
@@ -503,6 +597,7 @@ impl Parser<'_> {
         } else {
             None
         };
+        let rotation = self.rotate_value(n, key, alias, value)?;
         if matches!(alias, "START_COMMAND" | "STOP_COMMAND") && value.is_none() {
             return Err(self.err(
                 n,
@@ -518,6 +613,20 @@ impl Parser<'_> {
             if !dup {
                 door.seen.push(alias);
             }
+            if door.rotate_key.is_none() && ROTATE_KEYS.contains(&alias) {
+                door.rotate_key = Some((canonical, n));
+            }
+            if let Some(v) = rotation {
+                match v {
+                    RotateValue::Rotate(b) => door.rotate = Some((b, n)),
+                    RotateValue::SecretFile(p) => door.secret_file = Some((p, n)),
+                    RotateValue::Period(s) => door.period = Some((s, n)),
+                    RotateValue::Length(l) => door.length = Some((l, n)),
+                    RotateValue::Range(r) => door.port_range = Some((r, n)),
+                    RotateValue::Exclude(e) => door.exclude = Some((e, n)),
+                    RotateValue::Protocol(p) => door.protocol = Some((p, n)),
+                }
+            }
             match alias {
                 "SEQUENCE" => door.sequence = parsed_sequence.map(|s| (s, n)),
                 "ONE_TIME_SEQUENCES" => door.one_time = one_time.map(|p| (PathBuf::from(p), n)),
@@ -528,7 +637,8 @@ impl Parser<'_> {
                 "START_COMMAND_6" => door.start_command_6 = command(),
                 "STOP_COMMAND" => door.stop_command = command(),
                 "STOP_COMMAND_6" => door.stop_command_6 = command(),
-                _ => door.target = target,
+                "TARGET" => door.target = target,
+                _ => {}
             }
             dup.then(|| door.name.clone())
         };
@@ -539,6 +649,80 @@ impl Parser<'_> {
             );
         }
         Ok(())
+    }
+
+    /// Parses the value of a rotating door's key (`None` for other keys).
+    fn rotate_value(
+        &self,
+        n: usize,
+        key: &str,
+        alias: &str,
+        value: Option<&str>,
+    ) -> Result<Option<RotateValue>, KnockdConfError> {
+        let bad = |v: &str, expected: &str| {
+            self.err(
+                n,
+                format!("\"{key}\" value \"{v}\" is not valid (expected {expected})"),
+            )
+        };
+        let parsed = match alias {
+            "ROTATE" => {
+                let v = self.required(n, key, value, "yes or no")?;
+                match v.to_ascii_lowercase().as_str() {
+                    "yes" | "true" | "on" | "1" => RotateValue::Rotate(true),
+                    "no" | "false" | "off" | "0" => RotateValue::Rotate(false),
+                    _ => return Err(bad(v, "yes or no")),
+                }
+            }
+            "SECRET_FILE" => RotateValue::SecretFile(PathBuf::from(self.required(
+                n,
+                key,
+                value,
+                "a file path",
+            )?)),
+            "PERIOD" => {
+                let v = self.required(n, key, value, "a number of seconds")?;
+                RotateValue::Period(
+                    v.parse()
+                        .map_err(|_| bad(v, "whole seconds, 5-86400, like 30"))?,
+                )
+            }
+            "LENGTH" => {
+                let v = self.required(n, key, value, "a number of knocks")?;
+                RotateValue::Length(v.parse().map_err(|_| bad(v, "a number of knocks, 1-32"))?)
+            }
+            "PORT_RANGE" => {
+                let v = self.required(n, key, value, "FIRST-LAST")?;
+                RotateValue::Range(
+                    rotate::parse_range(v).map_err(|e| self.err(n, format!("\"{key}\": {e}")))?,
+                )
+            }
+            "EXCLUDE" => {
+                let v = value.unwrap_or("");
+                let mut ports = Vec::new();
+                for item in v.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+                    match item.parse::<u16>() {
+                        Ok(p) if p > 0 => ports.push(p),
+                        _ => {
+                            return Err(self.err(
+                                n,
+                                format!(
+                                    "\"{key}\" value \"{v}\": \"{item}\" is not a port \
+                                     (expected ports 1-65535 separated by commas, like 22,443)"
+                                ),
+                            ));
+                        }
+                    }
+                }
+                RotateValue::Exclude(ports)
+            }
+            "PROTOCOL" => {
+                let v = self.required(n, key, value, "tcp, udp or both")?;
+                RotateValue::Protocol(v.parse().map_err(|_| bad(v, "tcp, udp or both"))?)
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(parsed))
     }
 
     fn unknown_key(&self, n: usize, key: &str, upper: &str, known: &[&str]) -> KnockdConfError {
@@ -585,11 +769,87 @@ impl Parser<'_> {
         self.finish_door_lazy();
         let drafts = std::mem::take(&mut self.pending);
         for d in drafts {
-            if let Some(door) = self.build_door(d, read)? {
+            if d.rotate.is_some_and(|(on, _)| on) {
+                let door = self.build_rotating(d)?;
+                self.config.rotating.push(door);
+            } else if let Some(door) = self.build_door(d, read)? {
                 self.config.doors.push(door);
             }
         }
         Ok(())
+    }
+
+    fn build_rotating(&mut self, d: DoorDraft) -> Result<RotatingDoor, KnockdConfError> {
+        let name = &d.name;
+        if let Some((_, line)) = &d.sequence {
+            return Err(self.err(
+                *line,
+                format!(
+                    "door \"{name}\" has Rotate = yes and a Sequence; a rotating door's \
+                     sequence comes from its Secret_File (remove the Sequence line)"
+                ),
+            ));
+        }
+        if let Some((_, line)) = &d.one_time {
+            return Err(self.err(
+                *line,
+                format!(
+                    "door \"{name}\" has Rotate = yes and One_Time_Sequences; a door is one or \
+                     the other"
+                ),
+            ));
+        }
+        let Some((secret_file, _)) = d.secret_file.clone() else {
+            return Err(self.err(
+                d.line,
+                format!(
+                    "door \"{name}\" has Rotate = yes but no Secret_File (expected \
+                     \"Secret_File = /etc/knock/{name}.secret\", base32, mode 0600)"
+                ),
+            ));
+        };
+        let params = Params {
+            period: Duration::from_secs(
+                d.period
+                    .as_ref()
+                    .map_or(rotate::defaults::PERIOD_S, |p| p.0),
+            ),
+            length: d.length.as_ref().map_or(rotate::defaults::LENGTH, |l| l.0),
+            range: d
+                .port_range
+                .as_ref()
+                .map_or(rotate::defaults::RANGE, |r| r.0.clone()),
+            exclude: d.exclude.as_ref().map(|e| e.0.clone()).unwrap_or_default(),
+            protos: d.protocol.as_ref().map(|p| p.0).unwrap_or_default(),
+        };
+        if let Err(e) = params.validate() {
+            let line = match e {
+                RotateError::BadPeriod { .. } => d.period.as_ref().map(|p| p.1),
+                RotateError::BadLength { .. } => d.length.as_ref().map(|l| l.1),
+                RotateError::RangeTooSmall { .. } => d
+                    .exclude
+                    .as_ref()
+                    .map(|e| e.1)
+                    .max(d.port_range.as_ref().map(|r| r.1))
+                    .max(d.length.as_ref().map(|l| l.1)),
+                _ => d.port_range.as_ref().map(|r| r.1),
+            };
+            return Err(self.err(line.unwrap_or(d.line), format!("door \"{name}\": {e}")));
+        }
+        Ok(RotatingDoor {
+            name: d.name,
+            secret_file,
+            params,
+            seq_timeout: Duration::from_secs(d.seq_timeout.unwrap_or(DEFAULT_SEQ_TIMEOUT)),
+            tcpflags: d.tcpflags,
+            start_command: d.start_command,
+            start_command_6: d.start_command_6,
+            cmd_timeout: Duration::from_secs(d.cmd_timeout.unwrap_or(DEFAULT_CMD_TIMEOUT)),
+            stop_command: d.stop_command,
+            stop_command_6: d.stop_command_6,
+            target: d.target,
+            line: d.line,
+        })
     }
 
     fn build_door(
@@ -597,6 +857,16 @@ impl Parser<'_> {
         d: DoorDraft,
         read: &mut dyn FnMut(&Path) -> std::io::Result<String>,
     ) -> Result<Option<Door>, KnockdConfError> {
+        if let Some((key, line)) = d.rotate_key {
+            return Err(self.err(
+                line,
+                format!(
+                    "\"{}\" only applies to a rotating door; add \"Rotate = yes\" to door \"{}\"",
+                    pretty_key(key),
+                    d.name
+                ),
+            ));
+        }
         let sequence = match (&d.one_time, d.sequence) {
             (Some((path, line)), seq) => {
                 if let Some((_, seq_line)) = seq {
@@ -640,7 +910,7 @@ impl Parser<'_> {
                     d.line,
                     format!(
                         "door \"{}\" has no sequence (expected \"Sequence = 7000,8000,9000\" \
-                         or \"One_Time_Sequences = FILE\")",
+                         or \"One_Time_Sequences = FILE\", or \"Rotate = yes\" with a Secret_File)",
                         d.name
                     ),
                 ));
@@ -1069,7 +1339,7 @@ mod tests {
             ),
             (
                 "[options]\n\n[d]\nseq_timeout = 5\n",
-                "knockd.conf:3: door \"d\" has no sequence (expected \"Sequence = 7000,8000,9000\" or \"One_Time_Sequences = FILE\")",
+                "knockd.conf:3: door \"d\" has no sequence (expected \"Sequence = 7000,8000,9000\" or \"One_Time_Sequences = FILE\", or \"Rotate = yes\" with a Secret_File)",
             ),
             (
                 "[d]\none_time_sequences = /nonexistent\n",
@@ -1167,6 +1437,134 @@ mod tests {
             "no assets/knockd*.conf found in {}",
             dir.display()
         );
+    }
+
+    #[test]
+    fn rotating_doors_parse_with_defaults_and_every_key() {
+        let c = parse(
+            "[options]\n    UseSyslog\n[fixed]\n    Sequence = 7000\n\
+             [vault]\n    Rotate      = yes\n    Secret_File = /etc/knock/vault.secret\n\
+             \x20   Period = 60\n    Length = 6\n    Port_Range = 20000-20100\n\
+             \x20   Exclude = 20022, 20080\n    Protocol = both\n    Seq_Timeout = 10\n\
+             \x20   TCPFlags = syn\n    Start_Command = open %IP%\n    Target = 192.0.2.1\n\
+             [plain]\n    rotate = YES\n    secret_file = s\n    command = x\n\
+             [off]\n    Rotate = no\n    Sequence = 1,2\n",
+        )
+        .unwrap();
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        assert_eq!(
+            c.doors.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(),
+            ["fixed", "off"]
+        );
+        assert_eq!(c.rotating.len(), 2);
+        let v = &c.rotating[0];
+        assert_eq!(v.name, "vault");
+        assert_eq!(v.line, 5);
+        assert_eq!(v.secret_file, PathBuf::from("/etc/knock/vault.secret"));
+        assert_eq!(
+            v.params,
+            Params {
+                period: secs(60),
+                length: 6,
+                range: 20000..=20100,
+                exclude: vec![20022, 20080],
+                protos: ProtoChoice::Both,
+            }
+        );
+        assert_eq!(v.seq_timeout, secs(10));
+        assert_eq!(v.tcpflags, TcpFlags::parse("syn").unwrap());
+        assert_eq!(v.start_command_for(true), Some("open %IP%"));
+        assert_eq!(v.stop_command_for(false), None);
+        assert_eq!(v.target, Some("192.0.2.1".parse().unwrap()));
+        let p = &c.rotating[1];
+        assert_eq!(p.params, Params::default());
+        assert_eq!(p.seq_timeout, secs(DEFAULT_SEQ_TIMEOUT));
+        assert_eq!(p.cmd_timeout, secs(DEFAULT_CMD_TIMEOUT));
+        // A config of rotating doors only is not "no door defined".
+        let only = parse("[v]\nrotate = yes\nsecret_file = s\n").unwrap();
+        assert!(only.warnings.is_empty(), "{:?}", only.warnings);
+    }
+
+    #[test]
+    fn the_stanza_knock_gen_secret_prints_parses() {
+        let c = parse(
+            "[vault]\n    Rotate        = yes\n    Secret_File   = /etc/knock/vault.secret\n\
+             \x20   Period        = 30\n    Length        = 4\n    Port_Range    = 10000-60000\n\
+             \x20   Exclude       = 22,443\n    Protocol      = udp\n    Seq_Timeout   = 10\n\
+             \x20   Start_Command = /usr/sbin/iptables -I INPUT -s %IP% -p tcp --dport 22 -j ACCEPT\n",
+        )
+        .unwrap();
+        assert_eq!(c.rotating[0].params.exclude, [22, 443]);
+        assert_eq!(c.rotating[0].params.protos, ProtoChoice::Udp);
+    }
+
+    #[test]
+    fn rotating_door_errors_name_the_line() {
+        let cases = [
+            (
+                "[v]\nrotate = yes\nsecret_file = s\nsequence = 1,2\n",
+                "knockd.conf:4: door \"v\" has Rotate = yes and a Sequence; a rotating door's sequence comes from its Secret_File",
+            ),
+            (
+                "[v]\nrotate = yes\n",
+                "knockd.conf:1: door \"v\" has Rotate = yes but no Secret_File (expected \"Secret_File = /etc/knock/v.secret\"",
+            ),
+            (
+                "[v]\nrotate = maybe\n",
+                "knockd.conf:2: \"rotate\" value \"maybe\" is not valid (expected yes or no)",
+            ),
+            (
+                "[v]\nsequence = 1\nPeriod = 30\n",
+                "knockd.conf:3: \"Period\" only applies to a rotating door; add \"Rotate = yes\" to door \"v\"",
+            ),
+            (
+                "[v]\nrotate = no\nsequence = 1\nsecret_file = s\n",
+                "knockd.conf:4: \"Secret_File\" only applies to a rotating door",
+            ),
+            (
+                "[v]\nrotate = yes\nsecret_file = s\nperiod = 2\n",
+                "knockd.conf:4: door \"v\": period 2 s is out of range (expected whole seconds, 5-86400)",
+            ),
+            (
+                "[v]\nrotate = yes\nsecret_file = s\nperiod = 30s\n",
+                "knockd.conf:4: \"period\" value \"30s\" is not valid (expected whole seconds, 5-86400, like 30)",
+            ),
+            (
+                "[v]\nrotate = yes\nsecret_file = s\nlength = 40\n",
+                "knockd.conf:4: door \"v\": length 40 is out of range (expected 1-32 knocks)",
+            ),
+            (
+                "[v]\nrotate = yes\nsecret_file = s\nport_range = 10-5\n",
+                "knockd.conf:4: \"port_range\": bad port range \"10-5\"",
+            ),
+            (
+                "[v]\nrotate = yes\nsecret_file = s\nport_range = 10-12\nexclude = 11\n",
+                "knockd.conf:5: door \"v\": port range 10-12 leaves 2 ports after exclusions; a sequence of 4 needs at least 4",
+            ),
+            (
+                "[v]\nrotate = yes\nsecret_file = s\nexclude = 22,ssh\n",
+                "knockd.conf:4: \"exclude\" value \"22,ssh\": \"ssh\" is not a port",
+            ),
+            (
+                "[v]\nrotate = yes\nsecret_file = s\nprotocol = sctp\n",
+                "knockd.conf:4: \"protocol\" value \"sctp\" is not valid (expected tcp, udp or both)",
+            ),
+            (
+                "[v]\nrotate = yes\nsecret_file =\n",
+                "knockd.conf:3: \"secret_file\" has an empty value",
+            ),
+            (
+                "[v]\nrotate = yes\nsecret_file = s\nperod = 30\n",
+                "knockd.conf:4: unknown key \"perod\" in a door section (did you mean \"Period\"?)",
+            ),
+        ];
+        for (text, want) in cases {
+            let got = err(text);
+            assert!(
+                got.starts_with(want),
+                "for {text:?}\n got: {got}\nwant: {want}..."
+            );
+        }
     }
 
     #[test]
