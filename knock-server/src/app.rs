@@ -18,6 +18,7 @@ use crate::filter;
 use crate::logger::Logger;
 use crate::one_time::OneTimeFile;
 use crate::pipeline::Pipeline;
+use crate::rotation::{self, Rotating, Rotator};
 use crate::runner::{self, ClockMode, Job, RunnerOptions, RunnerReport};
 use crate::sys;
 
@@ -41,6 +42,8 @@ fn build(
     tx: std::sync::mpsc::SyncSender<Job>,
     log: &Logger,
 ) -> Result<Built> {
+    doors::check_capacity(cfg).map_err(|e| anyhow::anyhow!("{}: {e}", args.config.display()))?;
+    let rotating = load_rotations(cfg, &args.config)?;
     let plan = doors::plan(cfg);
     let mut specs = plan.specs;
     let mut files = Vec::new();
@@ -77,10 +80,66 @@ fn build(
         names,
     );
     pipeline.ipv4_only = args.only_ipv4;
+    pipeline.rotator = Rotator::new(
+        rotating
+            .into_iter()
+            .zip(&plan.rotating_base)
+            .map(|((name, rotation), base)| Rotating {
+                name,
+                rotation,
+                base: *base,
+            })
+            .collect(),
+    );
     Ok(Built {
         pipeline,
         infos: Arc::new(plan.infos),
     })
+}
+
+/// Each rotating door's name and rotation, its secret read from its
+/// Secret_File (refused when group or others can read it).
+fn load_rotations(
+    cfg: &KnockdConfig,
+    config: &Path,
+) -> Result<Vec<(String, knock_profiles::rotate::Rotation)>> {
+    cfg.rotating
+        .iter()
+        .map(|d| {
+            rotation::load(d)
+                .map(|r| (d.name.clone(), r))
+                .map_err(|e| anyhow::anyhow!(rotation::load_error(config, d, &e)))
+        })
+        .collect()
+}
+
+/// The capture filter as it may be logged: with rotating doors, their
+/// ports are the current sequences, so only the fixed doors are shown.
+fn loggable_filter(p: &Pipeline, addrs: &[std::net::IpAddr]) -> String {
+    let det = &p.detector;
+    let fixed: Vec<_> = det
+        .doors()
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| det.step_of(*i).is_none())
+        .map(|(_, d)| d.clone())
+        .collect();
+    let shown = filter::build(&fixed, addrs).unwrap_or_else(|| "(none)".into());
+    if p.rotator.is_empty() {
+        shown
+    } else {
+        format!(
+            "{shown} [+ the ports of {} rotating door(s), not logged]",
+            p.rotator.doors().len()
+        )
+    }
+}
+
+fn wall_ms() -> crate::event::Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as crate::event::Millis)
+        .unwrap_or(0)
 }
 
 fn print_warnings(cfg: &KnockdConfig, log: &Logger) {
@@ -93,8 +152,16 @@ fn summary(p: &Pipeline, r: &RunnerReport) -> String {
     let s = p.detector.stats();
     format!(
         "{} packets, {} considered, {} opened, {} commands ({} failed, {} killed), \
-         {} stage-1 attempts evicted, {} first knocks dropped",
-        s.events, s.considered, r.opened, r.commands, r.failed, r.killed, s.evicted, s.dropped
+         {} stage-1 attempts evicted, {} first knocks dropped, {} replays refused",
+        s.events,
+        s.considered,
+        r.opened,
+        r.commands,
+        r.failed,
+        r.killed,
+        s.evicted,
+        s.dropped,
+        s.replayed
     )
 }
 
@@ -103,12 +170,19 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let cfg = load(&args.config)?;
     if args.check {
         print_warnings(&cfg, &log);
+        doors::check_capacity(&cfg)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", args.config.display()))?;
+        load_rotations(&cfg, &args.config)?;
         print!(
             "{}",
             doors::describe(&cfg, &args.config.display().to_string())
         );
+        // Rotating doors' slots are disabled in the plan: their ports are not shown.
         if let Some(f) = filter::build(&doors::plan(&cfg).specs, &[]) {
             println!("capture filter (ports and flags; destinations added at start): {f}");
+        }
+        if !cfg.rotating.is_empty() {
+            println!("rotating doors: their ports join the capture filter each period (not shown)");
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -217,11 +291,12 @@ fn live(mut args: Args, mut cfg: KnockdConfig, log: Logger) -> Result<ExitCode> 
         mut pipeline,
         infos,
     } = build(&cfg, &args, destinations.clone(), tx.clone(), &log)?;
+    pipeline.rotate(wall_ms());
     let f = filter::build(pipeline.detector.doors(), &addrs);
     capture::set_filter(&mut cap, f.as_deref())?;
     log.debug(&format!(
         "capture filter: {}",
-        f.as_deref().unwrap_or("(none)")
+        loggable_filter(&pipeline, &addrs)
     ));
 
     if args.daemon {
@@ -279,7 +354,11 @@ fn live(mut args: Args, mut cfg: KnockdConfig, log: Logger) -> Result<ExitCode> 
                 reload.store(false, Ordering::SeqCst);
                 log.info(&format!("re-reading config file {}", args.config.display()));
                 match load(&args.config).and_then(|new| {
-                    let built = build(&new, &args, destinations.clone(), tx.clone(), &log)?;
+                    let mut built = build(&new, &args, destinations.clone(), tx.clone(), &log)?;
+                    let p = &mut built.pipeline;
+                    p.rotate(wall_ms());
+                    p.rotator
+                        .carry_burns(&mut p.detector, &pipeline.rotator, &pipeline.detector);
                     Ok((new, built))
                 }) {
                     Ok((new, built)) => {
@@ -297,7 +376,10 @@ fn live(mut args: Args, mut cfg: KnockdConfig, log: Logger) -> Result<ExitCode> 
                                 let old = pipeline.detector.stats();
                                 pipeline = built.pipeline;
                                 pipeline.detector.carry_stats(old);
-                                log.info(&format!("config reloaded: {} door(s)", new.doors.len()));
+                                log.info(&format!(
+                                    "config reloaded: {} door(s)",
+                                    new.doors.len() + new.rotating.len()
+                                ));
                                 cfg = new;
                             }
                             Err(e) => log

@@ -135,7 +135,8 @@ fn ts_ms(h: &pcap::PacketHeader) -> Millis {
 /// packets and at least every read timeout). A live capture is non-blocking
 /// and `fd` is its selectable descriptor: when no packet is ready the loop
 /// waits on it for at most [`READ_TIMEOUT_MS`]. `refilter` is called with
-/// the capture when a door's ports changed (one-time sequences).
+/// the capture when a door's ports changed (one-time sequences, and the
+/// period turning for rotating doors).
 pub fn run<T: Activated + ?Sized>(
     cap: &mut Capture<T>,
     fd: Option<RawFd>,
@@ -172,8 +173,8 @@ pub fn run<T: Activated + ?Sized>(
                 if let Some(fd) = fd {
                     let ready =
                         sys::wait_readable(fd, READ_TIMEOUT_MS).map_err(CaptureError::Wait)?;
-                    if !ready {
-                        pipe.idle(wall_ms());
+                    if !ready && pipe.idle(wall_ms()).filter_changed {
+                        refilter(cap, pipe);
                     }
                 }
                 continue;

@@ -15,6 +15,16 @@
 //! - `Seq_Timeout` counts from the first knock, on packet time;
 //! - doors are independent: each has its own attempt per source.
 //!
+//! Rotating doors (`Rotate = yes`) take three consecutive doors here, one
+//! per accepted time step (`T-1`, `T`, `T+1`; step `s` in door `base + s % 3`).
+//! [`Detector::set_step`] puts a step's sequence into its door when the
+//! period turns (a timer outside the packet path, see `rotation`); attempts
+//! that began before the swap are dropped when next seen. Each (door, step)
+//! sequence opens once, from whichever source knocks it first; a second
+//! completion in the same step is refused ([`Notice::Replayed`]). That is
+//! stricter than "once per source" on purpose: a sniffed sequence replayed
+//! from the sniffer's own address must not open the door for it.
+//!
 //! Bounded memory under a spoofed-source flood: an entry is 20 bytes
 //! (address, start time, door, stage); each source hashes (with a random
 //! key) to a bucket of [`WAYS`] entries. A new first knock takes a free or
@@ -71,6 +81,9 @@ pub enum Notice {
     /// A first knock found its bucket full of attempts past their first
     /// knock and was not recorded.
     Dropped { src: IpAddr, door: usize },
+    /// A rotating door's sequence was knocked in full again in a step in
+    /// which it had already opened (a replay): nothing is run.
+    Replayed { src: IpAddr, door: usize },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -93,6 +106,8 @@ pub struct Stats {
     pub evicted: u64,
     /// First knocks not recorded (bucket full of progressed attempts).
     pub dropped: u64,
+    /// Rotating sequences knocked again after they opened (refused).
+    pub replayed: u64,
 }
 
 // Slot layout (5 x u32 = 20 bytes): words 0..4 the address (IPv4 mapped
@@ -108,6 +123,16 @@ const TICK_MASK: u32 = 0xF_FFFF;
 /// longer ones are clamped to it.
 pub const MAX_SEQ_TIMEOUT_MS: u32 = (TICK_MASK / 2) * TICK_MS as u32;
 
+/// The step a rotating door holds, and whether it has opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct StepSlot {
+    step: u64,
+    burned: bool,
+    /// When this step's sequence was put in: attempts that began before
+    /// belong to the step the door held earlier.
+    since: Millis,
+}
+
 struct Table {
     slots: Vec<Slot>,
     bucket_mask: usize,
@@ -122,6 +147,8 @@ pub struct Detector {
     tcp_ports: Box<[u64; 1024]>,
     udp_ports: Box<[u64; 1024]>,
     stats: Stats,
+    /// Per door: `Some` once it holds a rotating step.
+    steps: Vec<Option<StepSlot>>,
 }
 
 #[inline]
@@ -176,6 +203,16 @@ fn age(now: u32, start: u32) -> u32 {
     }
 }
 
+/// Whether an attempt of age `age_ms` (unexpired, so well within the
+/// table's clock range) began before `since`, the time its door last got a
+/// new rotating step. Compared in ticks; an attempt from the very tick of
+/// the swap is kept.
+#[inline]
+fn before_swap(age_ms: u32, now: Millis, since: Millis) -> bool {
+    let since_swap = (now / TICK_MS).saturating_sub(since / TICK_MS);
+    u64::from(age_ms) / TICK_MS > since_swap
+}
+
 #[inline]
 fn expired(age_ms: u32, timeout_ms: u32) -> bool {
     age_ms > timeout_ms.min(MAX_SEQ_TIMEOUT_MS)
@@ -218,7 +255,9 @@ impl Detector {
             tcp_ports: Box::new([0; 1024]),
             udp_ports: Box::new([0; 1024]),
             stats: Stats::default(),
+            steps: Vec::new(),
         };
+        det.steps = vec![None; det.doors.len()];
         det.rebuild_ports();
         Ok(det)
     }
@@ -242,6 +281,68 @@ impl Detector {
         self.stats.opened += old.opened;
         self.stats.evicted += old.evicted;
         self.stats.dropped += old.dropped;
+        self.stats.replayed += old.replayed;
+    }
+
+    /// Puts the sequence of time `step` into rotating door `door` (enabling
+    /// it) at time `now`, unless it already holds that step. Attempts on the
+    /// door that began before `now` no longer count. Once per period, not
+    /// per packet: it rebuilds the port sets (O(doors)). Returns whether the
+    /// door changed.
+    pub fn set_step(
+        &mut self,
+        door: usize,
+        step: u64,
+        knocks: &[Knock],
+        now: Millis,
+    ) -> Result<bool, DetectorError> {
+        if knocks.is_empty() {
+            return Err(DetectorError::EmptySequence { door });
+        }
+        if knocks.len() > MAX_KNOCKS {
+            return Err(DetectorError::SequenceTooLong {
+                door,
+                len: knocks.len(),
+            });
+        }
+        let (Some(d), Some(slot)) = (self.doors.get_mut(door), self.steps.get_mut(door)) else {
+            return Ok(false);
+        };
+        if d.enabled && slot.is_some_and(|s| s.step == step) {
+            return Ok(false);
+        }
+        d.knocks.clear();
+        d.knocks.extend_from_slice(knocks);
+        d.enabled = true;
+        *slot = Some(StepSlot {
+            step,
+            burned: false,
+            since: now,
+        });
+        self.rebuild_ports();
+        Ok(true)
+    }
+
+    /// The step rotating door `door` holds, if any.
+    pub fn step_of(&self, door: usize) -> Option<u64> {
+        self.steps.get(door).copied().flatten().map(|s| s.step)
+    }
+
+    /// Whether rotating door `door` has opened in the step it holds.
+    pub fn is_burned(&self, door: usize) -> bool {
+        self.steps
+            .get(door)
+            .copied()
+            .flatten()
+            .is_some_and(|s| s.burned)
+    }
+
+    /// Marks the step rotating door `door` holds as used (a reload carries
+    /// over what the old detector burned).
+    pub fn burn(&mut self, door: usize) {
+        if let Some(Some(s)) = self.steps.get_mut(door) {
+            s.burned = true;
+        }
     }
 
     /// Number of live (non-empty) entries; O(capacity), for tests and stats.
@@ -331,7 +432,6 @@ impl Detector {
             return;
         }
         self.stats.considered += 1;
-        let now32 = ticks(now);
         let key = addr_words(ev.src);
         let base = self.hasher.hash_one(key);
         for door in 0..self.doors.len() {
@@ -350,7 +450,7 @@ impl Detector {
                 continue;
             }
             let b = self.bucket(base, door);
-            self.step(b, key, door, ev, now32, out);
+            self.step(b, key, door, ev, now, out);
         }
     }
 
@@ -361,10 +461,12 @@ impl Detector {
         key: [u32; 4],
         door: usize,
         ev: &Event,
-        now: u32,
+        now_ms: Millis,
         out: &mut impl FnMut(Notice),
     ) {
+        let now = ticks(now_ms);
         let spec = &self.doors[door];
+        let rotating = self.steps[door];
         let knocks = &spec.knocks[..];
         let timeout = spec.seq_timeout_ms;
         let src = ev.src;
@@ -376,21 +478,24 @@ impl Detector {
         if let Some(i) = found {
             let slot = &mut bucket[i];
             let stage = slot_stage(slot);
-            if expired(age(now, slot_time(slot)), timeout) {
+            let started = age(now, slot_time(slot));
+            if expired(started, timeout) {
                 *slot = EMPTY;
                 out(Notice::Timeout { src, door, stage });
                 // Fall through: the packet may be a new first knock.
+            } else if rotating.is_some_and(|r| before_swap(started, now_ms, r.since)) {
+                // An attempt on the step this door held before: gone.
+                *slot = EMPTY;
             } else if knocks.get(usize::from(stage)) == Some(&k) {
                 let next = stage + 1;
                 if usize::from(next) == knocks.len() {
                     *slot = EMPTY;
-                    self.stats.opened += 1;
                     out(Notice::Stage {
                         src,
                         door,
                         stage: next,
                     });
-                    out(Notice::Opened { src, door });
+                    self.complete(src, door, out);
                 } else {
                     slot[4] = pack(slot_time(slot), next, door);
                     out(Notice::Stage {
@@ -421,13 +526,12 @@ impl Detector {
             return;
         }
         if knocks.len() == 1 {
-            self.stats.opened += 1;
             out(Notice::Stage {
                 src,
                 door,
                 stage: 1,
             });
-            out(Notice::Opened { src, door });
+            self.complete(src, door, out);
             return;
         }
         // Choose a slot: empty, else expired, else the oldest stage-1 one.
@@ -478,6 +582,22 @@ impl Detector {
                 out(Notice::Dropped { src, door });
             }
         }
+    }
+
+    /// A whole sequence arrived: open, unless it is a rotating step that
+    /// already opened (then it is a replay).
+    #[inline]
+    fn complete(&mut self, src: IpAddr, door: usize, out: &mut impl FnMut(Notice)) {
+        if let Some(Some(slot)) = self.steps.get_mut(door) {
+            if slot.burned {
+                self.stats.replayed += 1;
+                out(Notice::Replayed { src, door });
+                return;
+            }
+            slot.burned = true;
+        }
+        self.stats.opened += 1;
+        out(Notice::Opened { src, door });
     }
 
     /// Clears expired attempts, scanning at most `budget` slots from where

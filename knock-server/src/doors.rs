@@ -5,9 +5,12 @@ use std::fmt::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use knock_profiles::knockd_conf::{Door, KnockdConfig};
+use knock_profiles::Knock;
+use knock_profiles::knockd_conf::{Door, KnockdConfig, RotatingDoor};
+use knock_profiles::rotate;
 
-use crate::detector::DoorSpec;
+use crate::detector::{DoorSpec, MAX_DOORS};
+use crate::rotation::SLOTS;
 
 /// What the worker needs to know about a door.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +25,17 @@ pub struct DoorInfo {
 
 impl DoorInfo {
     pub fn from_door(d: &Door) -> DoorInfo {
+        DoorInfo {
+            name: d.name.clone(),
+            start: d.start_command_for(false).map(str::to_string),
+            start6: d.start_command_for(true).map(str::to_string),
+            stop: d.stop_command_for(false).map(str::to_string),
+            stop6: d.stop_command_for(true).map(str::to_string),
+            cmd_timeout: d.cmd_timeout,
+        }
+    }
+
+    pub fn from_rotating(d: &RotatingDoor) -> DoorInfo {
         DoorInfo {
             name: d.name.clone(),
             start: d.start_command_for(false).map(str::to_string),
@@ -53,21 +67,41 @@ pub fn spec(d: &Door) -> DoorSpec {
     DoorSpec {
         knocks: d.sequence.knocks().to_vec(),
         flags: d.tcpflags,
-        seq_timeout_ms: u32::try_from(d.seq_timeout.as_millis()).unwrap_or(u32::MAX / 2),
+        seq_timeout_ms: timeout_ms(d.seq_timeout),
         target: d.target,
         enabled: true,
     }
 }
 
-/// Matching specs, worker infos and one-time-sequence files, door by door.
+fn timeout_ms(d: Duration) -> u32 {
+    u32::try_from(d.as_millis()).unwrap_or(u32::MAX / 2)
+}
+
+/// The detector doors of a rotating door's [`SLOTS`] steps: disabled,
+/// with a placeholder sequence of the right length, until the rotation
+/// timer puts a step in.
+pub fn rotating_spec(d: &RotatingDoor) -> DoorSpec {
+    DoorSpec {
+        knocks: vec![Knock::tcp(1); d.params.length],
+        flags: d.tcpflags,
+        seq_timeout_ms: timeout_ms(d.seq_timeout),
+        target: d.target,
+        enabled: false,
+    }
+}
+
+/// Matching specs, worker infos and one-time-sequence files, door by door
+/// (detector index): the fixed doors, then [`SLOTS`] for each rotating door.
 pub struct Plan {
     pub specs: Vec<DoorSpec>,
     pub infos: Vec<DoorInfo>,
     pub one_time: Vec<Option<PathBuf>>,
+    /// Per rotating door of the config (same order): its first detector door.
+    pub rotating_base: Vec<usize>,
 }
 
 pub fn plan(cfg: &KnockdConfig) -> Plan {
-    Plan {
+    let mut p = Plan {
         specs: cfg.doors.iter().map(spec).collect(),
         infos: cfg.doors.iter().map(DoorInfo::from_door).collect(),
         one_time: cfg
@@ -75,7 +109,31 @@ pub fn plan(cfg: &KnockdConfig) -> Plan {
             .iter()
             .map(|d| d.one_time_sequences.clone())
             .collect(),
+        rotating_base: Vec::new(),
+    };
+    for d in &cfg.rotating {
+        p.rotating_base.push(p.specs.len());
+        for _ in 0..SLOTS {
+            p.specs.push(rotating_spec(d));
+            p.infos.push(DoorInfo::from_rotating(d));
+            p.one_time.push(None);
+        }
     }
+    p
+}
+
+/// The detector's door limit, counted the way the config uses it.
+pub fn check_capacity(cfg: &KnockdConfig) -> Result<(), String> {
+    let used = cfg.doors.len() + SLOTS * cfg.rotating.len();
+    if used > MAX_DOORS {
+        return Err(format!(
+            "too many doors: {} fixed and {} rotating use {used} of {MAX_DOORS} matching slots \
+             (a rotating door takes {SLOTS}: one per accepted time step)",
+            cfg.doors.len(),
+            cfg.rotating.len()
+        ));
+    }
+    Ok(())
 }
 
 fn or_none(c: Option<&str>) -> &str {
@@ -86,7 +144,11 @@ fn or_none(c: Option<&str>) -> &str {
 pub fn describe(cfg: &KnockdConfig, origin: &str) -> String {
     let mut out = String::new();
     let o = &cfg.options;
-    let _ = writeln!(out, "config {origin}: {} door(s)", cfg.doors.len());
+    let _ = writeln!(
+        out,
+        "config {origin}: {} door(s)",
+        cfg.doors.len() + cfg.rotating.len()
+    );
     let _ = writeln!(
         out,
         "options: interface={} logfile={} pidfile={} syslog={}",
@@ -138,5 +200,50 @@ pub fn describe(cfg: &KnockdConfig, origin: &str) -> String {
             or_none(d.stop_command_for(true))
         );
     }
+    for d in &cfg.rotating {
+        describe_rotating(&mut out, d, origin);
+    }
     out
+}
+
+/// A rotating door for `--check`: its parameters, never a sequence (that
+/// would put the knock of the current period in logs and terminals).
+fn describe_rotating(out: &mut String, d: &RotatingDoor, origin: &str) {
+    let p = &d.params;
+    let _ = writeln!(out, "door {} ({origin}:{})", d.name, d.line);
+    let _ = writeln!(
+        out,
+        "  sequence:       rotating ({} knocks, new every {}s; steps T-1, T, T+1 accepted, each opens once)",
+        p.length,
+        p.period_secs()
+    );
+    let _ = writeln!(out, "  secret file:    {}", d.secret_file.display());
+    let _ = writeln!(out, "  port range:     {}", rotate::format_range(&p.range));
+    if !p.exclude.is_empty() {
+        let list: Vec<String> = p.exclude.iter().map(u16::to_string).collect();
+        let _ = writeln!(out, "  exclude:        {}", list.join(","));
+    }
+    let _ = writeln!(out, "  protocol:       {}", p.protos);
+    let _ = writeln!(out, "  tcpflags:       {}", d.tcpflags);
+    let _ = writeln!(out, "  seq_timeout:    {}s", d.seq_timeout.as_secs());
+    let _ = writeln!(
+        out,
+        "  target:         {}",
+        d.target
+            .map(|t| t.to_string())
+            .unwrap_or_else(|| "(interface addresses)".into())
+    );
+    for (label, cmd) in [
+        ("start_command: ", d.start_command_for(false)),
+        ("start_command6:", d.start_command_for(true)),
+    ] {
+        let _ = writeln!(out, "  {label} {}", or_none(cmd));
+    }
+    let _ = writeln!(out, "  cmd_timeout:    {}s", d.cmd_timeout.as_secs());
+    for (label, cmd) in [
+        ("stop_command:  ", d.stop_command_for(false)),
+        ("stop_command6: ", d.stop_command_for(true)),
+    ] {
+        let _ = writeln!(out, "  {label} {}", or_none(cmd));
+    }
 }

@@ -5,7 +5,8 @@
 //! [`pipeline::Pipeline`]. What the detector reports goes over a bounded
 //! channel to the worker thread ([`runner`]), which logs in knockd's words
 //! and runs commands, with a timer for each pending `Stop_Command` and a
-//! [`journal`] of them on disk.
+//! [`journal`] of them on disk. Rotating doors get the sequences of the
+//! accepted time steps from [`rotation`], once per period.
 
 pub mod app;
 pub mod capture;
@@ -18,5 +19,6 @@ pub mod journal;
 pub mod logger;
 pub mod one_time;
 pub mod pipeline;
+pub mod rotation;
 pub mod runner;
 pub mod sys;

@@ -12,6 +12,7 @@ use crate::detector::{Detector, Notice};
 use crate::event::{self, Link, Millis};
 use crate::logger::Logger;
 use crate::one_time::OneTimeFile;
+use crate::rotation::Rotator;
 use crate::runner::Job;
 
 /// Knock log lines allowed per second of packet time, and the burst.
@@ -74,6 +75,8 @@ pub struct Pipeline {
     /// For rare events only (one-time sequence changes).
     log: Logger,
     names: Vec<String>,
+    /// The timer of rotating doors (none by default).
+    pub rotator: Rotator,
 }
 
 /// What a packet changed beyond notices.
@@ -106,6 +109,7 @@ impl Pipeline {
             ipv4_only: false,
             log,
             names,
+            rotator: Rotator::none(),
         }
     }
 
@@ -115,9 +119,31 @@ impl Pipeline {
 
     /// No packet for a while: clear expired attempts (a slice of the table
     /// per call, so every entry is visited well within the time range the
-    /// table's 20-bit clock can represent).
-    pub fn idle(&mut self, now: Millis) {
+    /// table's 20-bit clock can represent), and turn rotating doors to the
+    /// steps of `now` (the capture filter must follow even when no packet
+    /// gets through it).
+    pub fn idle(&mut self, now: Millis) -> Fed {
         self.detector.sweep(now, 65_536);
+        self.rotate(now)
+    }
+
+    /// Puts the rotating doors' sequences for `now` in place if a period
+    /// boundary has passed. Cheap when none has (one comparison).
+    #[inline]
+    pub fn rotate(&mut self, now: Millis) -> Fed {
+        if !self.rotator.due(now) {
+            return Fed::default();
+        }
+        match self.rotator.advance(&mut self.detector, now) {
+            Ok(changed) => Fed {
+                filter_changed: changed,
+            },
+            Err(e) => {
+                // Parameters were checked at load; keep the old steps.
+                self.log.error(&format!("rotating doors: {e}"));
+                Fed::default()
+            }
+        }
     }
 
     /// Feeds one captured frame with its timestamp.
@@ -131,11 +157,12 @@ impl Pipeline {
             self.last_tick = ts;
             let _ = self.tx.try_send(Job::Time(ts));
         }
+        let rotated = self.rotate(ts);
         let Some(ev) = event::parse(link, frame, ts) else {
-            return Fed::default();
+            return rotated;
         };
         if self.ipv4_only && ev.src.is_ipv6() {
-            return Fed::default();
+            return rotated;
         }
         let Pipeline {
             detector,
@@ -154,7 +181,10 @@ impl Pipeline {
                 let _ = tx.send(Job::Notice(n, ts));
             }
             Notice::Dropped { .. } => {}
-            Notice::Broken { .. } | Notice::Stage { .. } | Notice::Timeout { .. } => {
+            Notice::Broken { .. }
+            | Notice::Stage { .. }
+            | Notice::Timeout { .. }
+            | Notice::Replayed { .. } => {
                 if limiter.allow(ts) {
                     if limiter.suppressed > 0
                         && tx.try_send(Job::Suppressed(limiter.suppressed)).is_ok()
@@ -168,7 +198,7 @@ impl Pipeline {
             }
         });
         if self.used_one_time.is_empty() {
-            return Fed::default();
+            return rotated;
         }
         self.next_one_time_sequences();
         Fed {

@@ -286,6 +286,14 @@ impl Runner {
                 }
             }
             Notice::Dropped { .. } => {}
+            Notice::Replayed { src, door } => {
+                let line = format!(
+                    "{}: {}: sequence already used in this period (replay?), not opening",
+                    self.who(src),
+                    self.door_name(door)
+                );
+                self.log.info(&line);
+            }
             Notice::Opened { src, door } => self.open(src, door),
         }
     }

@@ -1,6 +1,7 @@
 //! The packet path allocates nothing: parsing a frame and running the
-//! detector on it, across first knocks, progress, breaks, opens, timeouts
-//! and evictions, under a counting global allocator.
+//! detector on it, across first knocks, progress, breaks, opens, timeouts,
+//! evictions and rotating doors (opens and refused replays), under a
+//! counting global allocator.
 // A counting allocator needs `unsafe impl GlobalAlloc`; it only forwards to
 // the system allocator.
 #![allow(unsafe_code, clippy::unwrap_used)]
@@ -52,9 +53,29 @@ fn parsing_and_matching_do_not_allocate() {
             enabled: true,
         },
     ];
+    // A rotating door: three slots (steps T-1, T, T+1), filled before
+    // counting as the period timer does.
+    let mut doors = doors;
+    for _ in 0..3 {
+        doors.push(DoorSpec {
+            knocks: vec![Knock::tcp(1); 2],
+            flags: TcpFlags::ANY,
+            seq_timeout_ms: 5_000,
+            target: None,
+            enabled: false,
+        });
+    }
+    let rotating = [
+        [Knock::tcp(11_000), Knock::udp(12_000)],
+        [Knock::tcp(13_000), Knock::tcp(14_000)],
+        [Knock::udp(15_000), Knock::tcp(16_000)],
+    ];
     let dst4 = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
     let dst6 = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1));
     let mut det = Detector::new(doors, Destinations::Only(vec![dst4, dst6]), 64).unwrap();
+    for (i, seq) in rotating.iter().enumerate() {
+        assert!(det.set_step(2 + i, 99 + i as u64, seq, 0).unwrap());
+    }
     // Frames built beforehand: sources cycle through more than the table holds.
     let ports = [
         Knock::tcp(7000),
@@ -93,9 +114,14 @@ fn parsing_and_matching_do_not_allocate() {
             for k in [Knock::tcp(7000), Knock::udp(8000), Knock::tcp(9000)] {
                 frames.push(build::ethernet(knocker, dst4, k, TcpFlags::SYN).unwrap());
             }
+            // And a rotating knock: the first of each step opens, the rest
+            // are replays.
+            for k in rotating[(i / 50 % 3) as usize] {
+                frames.push(build::ethernet(knocker, dst4, k, TcpFlags::SYN).unwrap());
+            }
         }
     }
-    let mut counts = [0u64; 5];
+    let mut counts = [0u64; 6];
     COUNTING.store(true, Ordering::SeqCst);
     for (i, f) in frames.iter().enumerate() {
         let now = i as u64 * 7;
@@ -107,6 +133,7 @@ fn parsing_and_matching_do_not_allocate() {
                     Notice::Timeout { .. } => 2,
                     Notice::Broken { .. } => 3,
                     Notice::Dropped { .. } => 4,
+                    Notice::Replayed { .. } => 5,
                 };
                 counts[slot] += 1;
             });
@@ -123,7 +150,7 @@ fn parsing_and_matching_do_not_allocate() {
     );
     // The workload exercised the interesting paths.
     assert!(
-        counts[0] > 0 && counts[1] > 0 && counts[3] > 0,
+        counts[0] > 0 && counts[1] > 0 && counts[3] > 0 && counts[5] > 0,
         "{counts:?}"
     );
     assert!(
