@@ -198,12 +198,12 @@ fn replay(args: &Args, cfg: &KnockdConfig, path: &Path, log: Logger) -> Result<E
         log.open_file(f)
             .with_context(|| format!("cannot open log file {}", f.display()))?;
     }
-    let (mut cap, link) = capture::open_file(path)?;
     let (tx, rx) = sync_channel(QUEUE);
     let Built {
         mut pipeline,
         infos,
     } = build(cfg, args, Destinations::Any, tx.clone(), &log)?;
+    let (mut cap, link) = capture::open_file(path)?;
     pipeline.drive_clock = true;
     // No BPF filter offline: the detector's own port check is cheaper than
     // libpcap's filter interpreter, and every packet of the file counts.
