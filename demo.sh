@@ -258,7 +258,13 @@ show_rules() {
     printf '%s  server# iptables -S INPUT%s\n' "$DIM" "$R"
     in_srv "$IPTABLES" -S INPUT | sed 's/^/      /'
 }
-rule_for() { in_srv "$IPTABLES" -S INPUT | grep -q -- "-s $1/32 .*--dport 22 -j ACCEPT"; }
+# Read the whole listing before matching: `grep -q` would exit at the first
+# match, iptables would die of SIGPIPE, and pipefail would report a failure.
+rule_for() {
+    local rules
+    rules=$(in_srv "$IPTABLES" -S INPUT) || return 1
+    grep -q -- "-s $1/32 .*--dport 22 -j ACCEPT" <<<"$rules"
+}
 rule_gone() { ! rule_for "$1"; }
 server_log_since() { tail -n +"$(($1 + 1))" "$D/server.out" | sed 's/^/      | /'; }
 

@@ -138,7 +138,8 @@ fi
 APP=$SPAWNED_PID
 
 window_up() {
-    xwininfo -root -tree 2>/dev/null | grep -q '"knock"'
+    local tree
+    tree=$(xwininfo -root -tree 2>/dev/null) && grep -q '"knock"' <<<"$tree"
 }
 if command -v xwininfo >/dev/null; then
     wait_for 20 window_up || note "no window named knock after 20 s"

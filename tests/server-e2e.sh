@@ -103,7 +103,12 @@ knock_c() { ip netns exec "$C" knock "$@" >/dev/null 2>&1; }
 # can_connect: a TCP connection from the client to the server's port 22 succeeds.
 can_connect() { ip netns exec "$C" timeout 3 socat -u OPEN:/dev/null TCP4:192.0.2.1:22,connect-timeout=1 >/dev/null 2>&1; }
 cannot_connect() { ! can_connect; }
-rule_for_client() { ip netns exec "$S" iptables -S INPUT | grep -q -- "-s 192.0.2.2/32"; }
+# The listing is read whole before grep (grep -q + pipefail + SIGPIPE = false negatives).
+rule_for_client() {
+    local rules
+    rules=$(ip netns exec "$S" iptables -S INPUT) || return 1
+    grep -q -- "-s 192.0.2.2/32" <<<"$rules"
+}
 no_rule_for_client() { ! rule_for_client; }
 
 # ---------------------------------------------------------------- doors

@@ -281,7 +281,10 @@ _knock_lock() {
     fi
 }
 
-# netns_add_addr NS IFACE ADDR[/LEN]: add an address (v4 default /24, v6 default /64).
+# netns_add_addr NS IFACE ADDR[/LEN]: add an extra address (v4 default /24, v6
+# default /64). It is never picked as a source address on its own: a v4 one is
+# secondary to the first address of its subnet, a v6 one is added deprecated
+# (preferred_lft 0); bind to it explicitly (ssh -b, knock from its namespace...).
 netns_add_addr() {
     local ns=$1 dev=$2 addr=$3
     if [[ "$addr" == */* ]]; then
@@ -292,7 +295,7 @@ netns_add_addr() {
         addr="$addr/24"
     fi
     if [[ "$addr" == *:* ]]; then
-        ip -n "$ns" addr add "$addr" dev "$dev" nodad
+        ip -n "$ns" addr add "$addr" dev "$dev" nodad preferred_lft 0
     else
         ip -n "$ns" addr add "$addr" dev "$dev"
     fi
