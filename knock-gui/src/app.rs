@@ -2,22 +2,34 @@
 //!
 //! Views (`crate::ui`) draw the state and return [`Intent`]s; [`App::apply`]
 //! carries them out (store edits and saves, starting and cancelling knocks,
-//! launching). Text fields of the form edit the [`Draft`]s directly.
+//! launching, the Secret actions of rotating profiles). Text fields of the
+//! form edit the [`Draft`]s directly.
+//!
+//! Rotating profiles (`rotate = true`) are listed and knocked like the
+//! others, but shown read-only: the store can rename and remove them, not
+//! write their keys.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::time::Duration;
 
 use knock_profiles::launch::Target;
-use knock_profiles::profile::{Defaults, Launch, Profile, Settings, validate_name};
+use knock_profiles::profile::{
+    Defaults, Launch, Profile, RotatingProfile, Settings, validate_name,
+};
+use knock_profiles::rotate;
+use knock_profiles::secret::{KEYRING_SERVICE, Secret, SecretError, SecretSource};
 use knock_profiles::send::Plan;
 use knock_profiles::store::Store;
 use knock_profiles::{Proto, Sequence};
 
 use crate::draft::Draft;
-use crate::knocker::{Knocker, ThreadKnocker};
+use crate::knocker::{Knocker, ThreadKnocker, Work};
 use crate::launch::{self, Launcher, SystemLauncher};
 use crate::progress::{Connect, Run, RunState, StepKind};
+use crate::rotation::{self, Env, Prep, SecretAction, SecretOutcome};
 
 /// How often the profile file is checked for outside changes.
 pub const DISK_CHECK_INTERVAL: Duration = Duration::from_secs(1);
@@ -68,6 +80,15 @@ pub enum Intent {
         keep_edits: bool,
     },
     SetPutty(String),
+    /// A new secret for rotating profile NAME (into the keyring, replacing
+    /// an existing one only when `replace`).
+    GenerateSecret {
+        name: String,
+        replace: bool,
+    },
+    /// Read and reveal the secret of rotating profile NAME.
+    ShowSecret(String),
+    HideSecret,
 }
 
 /// The modal dialog on top, if any.
@@ -90,6 +111,8 @@ pub enum Dialog {
     Settings {
         putty: String,
     },
+    /// The keyring already holds a secret for this rotating profile.
+    ReplaceSecret(String),
 }
 
 /// The quick knock form (no profile, like KnockKnock's single window).
@@ -120,6 +143,31 @@ pub struct Status {
     pub error: bool,
 }
 
+/// A secret on screen (until hidden or another profile is selected).
+#[derive(Debug)]
+pub struct Revealed {
+    pub secret: Secret,
+    /// The `knock://rotate?...` URI for another device.
+    pub uri: String,
+}
+
+/// The Secret area of the selected rotating profile.
+#[derive(Debug)]
+pub struct SecretPanel {
+    pub name: String,
+    /// What the last action came to (or why it failed).
+    pub message: Option<Status>,
+    pub revealed: Option<Revealed>,
+    /// The action running off the UI thread.
+    task: Option<Receiver<Result<SecretOutcome, SecretError>>>,
+}
+
+impl SecretPanel {
+    pub fn is_busy(&self) -> bool {
+        self.task.is_some()
+    }
+}
+
 pub struct App {
     pub(crate) path: PathBuf,
     pub(crate) store: Option<Store>,
@@ -137,14 +185,16 @@ pub struct App {
     pub(crate) dialog: Dialog,
     pub(crate) status: Option<Status>,
     pub(crate) putty: String,
+    pub(crate) secret_panel: Option<SecretPanel>,
     knocker: Box<dyn Knocker>,
     launcher: Box<dyn Launcher>,
+    env: Env,
     last_disk_check: Option<f64>,
 }
 
 impl App {
     /// The app on the profile file at `path`, with the given sender and
-    /// launcher (tests pass fakes).
+    /// launcher (tests pass fakes), the OS keyring and the system clock.
     pub fn new(path: &Path, knocker: Box<dyn Knocker>, launcher: Box<dyn Launcher>) -> App {
         let (store, load_error) = match Store::open(path) {
             Ok(store) => (Some(store), None),
@@ -164,8 +214,10 @@ impl App {
             dialog: Dialog::None,
             status: None,
             putty: String::new(),
+            secret_panel: None,
             knocker,
             launcher,
+            env: Env::os(),
             last_disk_check: None,
         };
         app.selection = match app.names().first() {
@@ -173,6 +225,13 @@ impl App {
             None => Selection::Quick,
         };
         app
+    }
+
+    /// Uses `env` for rotating profiles' secrets and clock (tests pass the
+    /// keyring crate's mock store and a fixed clock).
+    pub fn with_env(mut self, env: Env) -> App {
+        self.env = env;
+        self
     }
 
     /// The real app: `KNOCK_PROFILES` or the default path, the real sender,
@@ -203,12 +262,20 @@ impl App {
         self.status.as_ref()
     }
 
-    /// Saved profile names, sorted.
+    /// Saved profile names, fixed and rotating, sorted.
     pub fn names(&self) -> Vec<String> {
-        self.store
-            .as_ref()
-            .map(|s| s.file().profiles.keys().cloned().collect())
-            .unwrap_or_default()
+        let Some(store) = &self.store else {
+            return Vec::new();
+        };
+        let file = store.file();
+        let mut names: Vec<String> = file
+            .profiles
+            .keys()
+            .chain(file.rotating.keys())
+            .cloned()
+            .collect();
+        names.sort();
+        names
     }
 
     /// Names matching the filter (name or host, case-insensitive).
@@ -217,21 +284,47 @@ impl App {
         let Some(store) = &self.store else {
             return Vec::new();
         };
-        store
-            .file()
+        let file = store.file();
+        let hosts = file
             .profiles
             .iter()
-            .filter(|(name, p)| {
+            .map(|(name, p)| (name, &p.host))
+            .chain(file.rotating.iter().map(|(name, p)| (name, &p.host)));
+        let mut names: Vec<String> = hosts
+            .filter(|(name, host)| {
                 needle.is_empty()
                     || name.to_lowercase().contains(&needle)
-                    || p.host.to_lowercase().contains(&needle)
+                    || host.to_lowercase().contains(&needle)
             })
             .map(|(name, _)| name.clone())
-            .collect()
+            .collect();
+        names.sort();
+        names
     }
 
+    /// A profile with a fixed sequence.
     pub fn profile(&self, name: &str) -> Option<&Profile> {
         self.store.as_ref()?.file().profiles.get(name)
+    }
+
+    /// A rotating profile.
+    pub fn rotating(&self, name: &str) -> Option<&RotatingProfile> {
+        self.store.as_ref()?.file().rotating.get(name)
+    }
+
+    /// Whether a profile, fixed or rotating, has this name.
+    pub fn exists(&self, name: &str) -> bool {
+        self.store.as_ref().is_some_and(|s| s.file().contains(name))
+    }
+
+    /// The Secret area of the selected rotating profile, if it has one.
+    pub fn secret_panel(&self) -> Option<&SecretPanel> {
+        self.secret_panel.as_ref()
+    }
+
+    /// The settings of rotating profile `name` except its sequence.
+    pub(crate) fn rotating_settings(&self, name: &str) -> Option<Settings> {
+        rotation::settings_without_sequence(name, self.rotating(name)?, &self.defaults())
     }
 
     fn defaults(&self) -> Defaults {
@@ -286,6 +379,7 @@ impl App {
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         self.poll_run();
+        self.poll_secret();
         let now = ui.input(|i| i.time);
         if self
             .last_disk_check
@@ -299,6 +393,149 @@ impl App {
         let intents = crate::ui::show(ui, self);
         for intent in intents {
             self.apply(intent, &ctx);
+        }
+        self.forget_other_secret();
+    }
+
+    /// A revealed secret goes away when its profile is no longer selected.
+    fn forget_other_secret(&mut self) {
+        let Some(panel) = &mut self.secret_panel else {
+            return;
+        };
+        if self.selection != Selection::Profile(panel.name.clone()) {
+            panel.revealed = None;
+            if !panel.is_busy() {
+                self.secret_panel = None;
+            }
+        }
+    }
+
+    /// Starts a Secret action off the UI thread.
+    fn secret_action(&mut self, name: &str, action: SecretAction, ctx: &egui::Context) {
+        if self.secret_panel.as_ref().is_some_and(SecretPanel::is_busy) {
+            return;
+        }
+        let Some(profile) = self.rotating(name) else {
+            self.fail(format!("{name} is not a rotating profile"));
+            return;
+        };
+        let source = profile.rotation.secret.clone();
+        let secrets = Arc::clone(&self.env.secrets);
+        let (tx, rx) = mpsc::channel();
+        let waker = ctx.clone();
+        let account = name.to_string();
+        self.secret_panel = Some(SecretPanel {
+            name: name.to_string(),
+            message: None,
+            revealed: None,
+            task: Some(rx),
+        });
+        self.env.background.run(move || {
+            let _ = tx.send(rotation::secret_task(
+                secrets.as_ref(),
+                &account,
+                &source,
+                action,
+            ));
+            waker.request_repaint();
+        });
+        self.poll_secret();
+    }
+
+    /// Takes in the result of a Secret action, if it is there.
+    fn poll_secret(&mut self) {
+        let Some(panel) = &mut self.secret_panel else {
+            return;
+        };
+        let Some(task) = &panel.task else {
+            return;
+        };
+        let result = match task.try_recv() {
+            Ok(result) => result,
+            Err(TryRecvError::Empty) => return,
+            Err(TryRecvError::Disconnected) => Err(SecretError::Keyring {
+                account: panel.name.clone(),
+                detail: "the keyring task ended without an answer".to_string(),
+            }),
+        };
+        panel.task = None;
+        let name = panel.name.clone();
+        let source = self.rotating(&name).map(|p| p.rotation.secret.clone());
+        let uri = |secret: &Secret| {
+            self.rotating(&name)
+                .map(|p| rotate::share_uri(&p.rotation.door, &p.rotation.params, secret))
+                .unwrap_or_default()
+        };
+        let (message, revealed, dialog) = match result {
+            Ok(SecretOutcome::Stored(secret)) => (
+                Status {
+                    text: format!(
+                        "Stored a new {}-bit secret in the OS keyring (service \"{KEYRING_SERVICE}\", account \"{name}\"). Put it in the server's Secret_File: it is shown below.",
+                        secret.bits()
+                    ),
+                    error: false,
+                },
+                Some(Revealed {
+                    uri: uri(&secret),
+                    secret,
+                }),
+                None,
+            ),
+            Ok(SecretOutcome::Generated(secret)) => {
+                let cmd = match &source {
+                    Some(SecretSource::Command(cmd)) => cmd.clone(),
+                    _ => "secret_cmd".to_string(),
+                };
+                (
+                    Status {
+                        text: format!(
+                            "New {}-bit secret, not stored: this profile reads its secret with `{cmd}`, so store it there (and in the server's Secret_File).",
+                            secret.bits()
+                        ),
+                        error: false,
+                    },
+                    Some(Revealed {
+                        uri: uri(&secret),
+                        secret,
+                    }),
+                    None,
+                )
+            }
+            Ok(SecretOutcome::Loaded(secret)) => (
+                Status {
+                    text: format!("The secret of {name}, from {}:", source.unwrap_or_default()),
+                    error: false,
+                },
+                Some(Revealed {
+                    uri: uri(&secret),
+                    secret,
+                }),
+                None,
+            ),
+            Ok(SecretOutcome::Exists) => (
+                Status {
+                    text: format!("{name} already has a secret in the keyring."),
+                    error: false,
+                },
+                None,
+                Some(Dialog::ReplaceSecret(name.clone())),
+            ),
+            Err(e) => (
+                Status {
+                    text: e.to_string(),
+                    error: true,
+                },
+                None,
+                None,
+            ),
+        };
+        self.status = Some(message.clone());
+        if let Some(panel) = &mut self.secret_panel {
+            panel.message = Some(message);
+            panel.revealed = revealed;
+        }
+        if let Some(dialog) = dialog {
+            self.dialog = dialog;
         }
     }
 
@@ -395,7 +632,7 @@ impl App {
                     self.drafts.remove(&name);
                 }
                 if let Selection::Profile(name) = &self.selection
-                    && self.profile(name).is_none()
+                    && !self.exists(name)
                     && !self.drafts.contains_key(name)
                 {
                     self.selection = match self.names().first() {
@@ -459,6 +696,17 @@ impl App {
                 self.putty = path.trim().to_string();
                 self.dialog = Dialog::None;
             }
+            Intent::GenerateSecret { name, replace } => {
+                self.dialog = Dialog::None;
+                self.secret_action(&name, SecretAction::Generate { replace }, ctx);
+            }
+            Intent::ShowSecret(name) => self.secret_action(&name, SecretAction::Show, ctx),
+            Intent::HideSecret => {
+                if let Some(panel) = &mut self.secret_panel {
+                    panel.revealed = None;
+                    panel.message = None;
+                }
+            }
         }
     }
 
@@ -513,7 +761,7 @@ impl App {
 
     fn add(&mut self, name: &str, host: &str, sequence: &str) {
         let name = name.trim();
-        let result = add_check(name, host, sequence, self.profile(name).is_some());
+        let result = add_check(name, host, sequence, self.exists(name));
         let profile = match result {
             Ok(p) => p,
             Err(e) => {
@@ -544,7 +792,7 @@ impl App {
             .unwrap_or(saved);
         let mut copy = format!("{name}-copy");
         let mut n = 2;
-        while self.profile(&copy).is_some() {
+        while self.exists(&copy) {
             copy = format!("{name}-copy{n}");
             n += 1;
         }
@@ -638,6 +886,11 @@ impl App {
                     Some(draft) => draft.check().map_err(|p| {
                         p.messages().next().unwrap_or("invalid profile").to_string()
                     })?,
+                    None if self.rotating(name).is_some() => {
+                        return Err(format!(
+                            "{name} is a rotating profile: its sequence is derived when it knocks"
+                        ));
+                    }
                     None => self
                         .profile(name)
                         .cloned()
@@ -648,12 +901,34 @@ impl App {
         }
     }
 
+    /// What to knock for the selection, and its settings (for a rotating
+    /// profile, all but the sequence, which the worker derives).
+    fn knock_work(&self) -> Result<(Work, Settings), String> {
+        if let Selection::Profile(name) = &self.selection
+            && let Some(profile) = self.rotating(name)
+        {
+            let settings = self
+                .rotating_settings(name)
+                .ok_or_else(|| format!("no profile named {name}"))?;
+            let prep = Prep {
+                name: name.clone(),
+                profile: profile.clone(),
+                defaults: self.defaults(),
+                secrets: Arc::clone(&self.env.secrets),
+                wall: Arc::clone(&self.env.wall),
+            };
+            return Ok((Work::Rotating(Box::new(prep)), settings));
+        }
+        let settings = self.knock_settings()?;
+        Ok((Work::Fixed(Plan::from_settings(&settings)), settings))
+    }
+
     fn knock(&mut self, connect: bool, ctx: &egui::Context) {
         if self.run.as_ref().is_some_and(Run::is_running) {
             return;
         }
-        let settings = match self.knock_settings() {
-            Ok(s) => s,
+        let (work, settings) = match self.knock_work() {
+            Ok(w) => w,
             Err(e) => {
                 self.fail(format!("Cannot knock: {e}"));
                 return;
@@ -670,12 +945,14 @@ impl App {
             port: settings.ssh_port,
             user: settings.user.clone(),
         });
-        let plan = Plan::from_settings(&settings);
-        let total = plan.sequence.len();
+        let total = match &work {
+            Work::Fixed(plan) => plan.sequence.len(),
+            Work::Rotating(prep) => prep.profile.rotation.params.length,
+        };
         let waker = ctx.clone();
         let job = self
             .knocker
-            .start(plan, Box::new(move || waker.request_repaint()));
+            .start(work, Box::new(move || waker.request_repaint()));
         let title = match &self.selection {
             Selection::Quick => "Quick knock".to_string(),
             _ => settings.name.clone(),
@@ -695,7 +972,7 @@ impl App {
     /// still exists) and the PuTTY path.
     pub fn restore_state(&mut self, storage: &dyn eframe::Storage) {
         if let Some(name) = storage.get_string(KEY_SELECTED)
-            && self.profile(&name).is_some()
+            && self.exists(&name)
         {
             self.selection = Selection::Profile(name);
         }

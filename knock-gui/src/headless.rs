@@ -1,15 +1,17 @@
 //! `knock-gui --knock-headless NAME`: knock a saved profile through the
 //! app's own worker ([`ThreadKnocker`]) and progress model, printing each
 //! step, without opening a window. Used by the end-to-end test against
-//! knockd; exit codes follow the `knock` CLI.
+//! knockd; exit codes follow the `knock` CLI (a rotating profile whose
+//! secret cannot be read is a config error, 3).
 
 use std::process::ExitCode;
 
 use knock_profiles::send::{Plan, SendError};
 use knock_profiles::store::{self, Store};
 
-use crate::knocker::{Event, Knocker, ThreadKnocker};
+use crate::knocker::{Event, Knocker, ThreadKnocker, Work};
 use crate::progress::Run;
+use crate::rotation::{Env, Prep};
 
 /// Exit codes shared with the CLI.
 pub mod code {
@@ -22,26 +24,47 @@ pub mod code {
 }
 
 pub fn run(name: &str) -> ExitCode {
-    let settings = match store::locate(None).and_then(|path| Store::open(&path)) {
-        Ok(store) => match store.file().settings(name) {
-            Some(s) => s,
-            None => {
-                eprintln!("knock-gui: {}", store.not_found(name));
-                return ExitCode::from(code::CONFIG);
-            }
-        },
+    let store = match store::locate(None).and_then(|path| Store::open(&path)) {
+        Ok(store) => store,
         Err(e) => {
             eprintln!("knock-gui: {e}");
             return ExitCode::from(code::CONFIG);
         }
     };
-    let plan = Plan::from_settings(&settings);
-    let mut job = ThreadKnocker.start(plan.clone(), Box::new(|| {}));
-    let mut view = Run::new(name, &settings.host, plan.sequence.len(), None, None);
+    let file = store.file();
+    // A rotating profile derives its sequence on the worker, like in the window.
+    let (work, host, total) = if let Some(settings) = file.settings(name) {
+        let plan = Plan::from_settings(&settings);
+        let total = plan.sequence.len();
+        (Work::Fixed(plan), settings.host, total)
+    } else if let Some(profile) = file.rotating.get(name) {
+        let env = Env::os();
+        let prep = Prep {
+            name: name.to_string(),
+            profile: profile.clone(),
+            defaults: file.defaults.clone(),
+            secrets: env.secrets,
+            wall: env.wall,
+        };
+        (
+            Work::Rotating(Box::new(prep)),
+            profile.host.clone(),
+            profile.rotation.params.length,
+        )
+    } else {
+        eprintln!("knock-gui: {}", store.not_found(name));
+        return ExitCode::from(code::CONFIG);
+    };
+    let mut job = ThreadKnocker.start(work, Box::new(|| {}));
+    let mut view = Run::new(name, &host, total, None, None);
     let mut status = code::OTHER;
     let mut printed = 0;
     let mut last: Option<String> = None;
     while let Some(event) = job.wait() {
+        if let Event::NotStarted(_) = &event {
+            // No secret: a config problem, as in the CLI.
+            status = code::CONFIG;
+        }
         if let Event::Finished(result) = &event {
             status = match result {
                 Ok(_) => 0,

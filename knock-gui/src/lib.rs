@@ -3,7 +3,9 @@
 //! Everything a user does goes through `knock_profiles`: the same profile
 //! file, parser and sender as the `knock` CLI. The app is one [`App`]
 //! (state), views in [`ui`] that return [`app::Intent`]s, and a [`Knocker`]
-//! that runs the sender on a worker thread (tests inject a fake).
+//! that runs the sender on a worker thread (tests inject a fake). Rotating
+//! profiles get their secrets and clock from a [`rotation::Env`] (tests
+//! inject the keyring crate's mock store and a fixed clock).
 
 pub mod app;
 pub mod draft;
@@ -11,6 +13,7 @@ pub mod headless;
 pub mod knocker;
 pub mod launch;
 pub mod progress;
+pub mod rotation;
 pub mod ui;
 
 pub use app::App;

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use knock_profiles::send::{Outcome, Progress, SendError};
 
 use crate::knocker::{Event, Job};
+use crate::rotation::Note;
 
 /// How a step went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,8 +139,40 @@ impl Run {
 
     pub fn apply(&mut self, event: Event) {
         match event {
+            Event::Rotation(note) => self.rotation(note),
             Event::Progress(p) => self.progress(p),
+            Event::NotStarted(e) => {
+                self.connect = None;
+                let text = e.to_string();
+                self.settle(StepKind::Bad, text.clone());
+                self.state = RunState::Failed(text);
+            }
             Event::Finished(result) => self.finish(result),
+        }
+    }
+
+    fn rotation(&mut self, note: Note) {
+        match note {
+            Note::Waiting { wait, period_s } => self.push(
+                StepKind::Waiting,
+                format!(
+                    "Waiting {} ms for the next period ({period_s} s)",
+                    wait.as_millis()
+                ),
+            ),
+            Note::Derived { step, sequence } => {
+                // The wait is over: keep its line, without the spinner.
+                if let Some(last) = self.steps.last_mut()
+                    && last.kind == StepKind::Waiting
+                {
+                    last.kind = StepKind::Info;
+                }
+                self.total = sequence.len();
+                self.push(
+                    StepKind::Info,
+                    format!("Rotating sequence of step {step}: {sequence}"),
+                );
+            }
         }
     }
 

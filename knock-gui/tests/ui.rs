@@ -14,7 +14,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use knock_gui::App;
 use knock_gui::app::Selection;
-use knock_gui::knocker::{Event, Job, Knocker};
+use knock_gui::knocker::{self, Event, Job, Knocker, Work};
 use knock_gui::launch::{Command, LaunchError, Launcher};
 use knock_profiles::send::{Outcome, Plan, Progress, SendError};
 
@@ -68,9 +68,13 @@ struct FakeKnocker {
 }
 
 impl Knocker for FakeKnocker {
-    fn start(&mut self, plan: Plan, wake: Box<dyn Fn() + Send>) -> Job {
-        self.plans.lock().unwrap().push(plan.clone());
+    fn start(&mut self, work: Work, wake: Box<dyn Fn() + Send>) -> Job {
         let (job, tx, cancel) = Job::channel();
+        let Some(plan) = knocker::prepare(work, &cancel, &mut |e| tx.send(e).unwrap()) else {
+            wake();
+            return job;
+        };
+        self.plans.lock().unwrap().push(plan.clone());
         let addr: IpAddr = plan.host.parse().unwrap();
         if let Ending::Hangs = self.ending {
             let knock = plan.sequence.knocks()[0];

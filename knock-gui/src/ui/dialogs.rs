@@ -1,4 +1,5 @@
-//! Modal dialogs: new profile, rename, delete, file changed, settings.
+//! Modal dialogs: new profile, rename, delete, file changed, settings,
+//! replacing a rotating profile's secret.
 
 use egui::{Id, RichText, TextEdit};
 
@@ -118,6 +119,25 @@ pub(super) fn show(ctx: &egui::Context, app: &mut App, intents: &mut Vec<Intent>
                     }
                     if ui.button("Reload, discard my edits").clicked() {
                         intents.push(Intent::Reload { keep_edits: false });
+                    }
+                });
+            }
+            Dialog::ReplaceSecret(name) => {
+                ui.heading(format!("Replace the secret of {name}?"));
+                ui.add_space(6.0);
+                ui.label(format!(
+                    "The keyring already holds a secret for {name}. A new one stops the old sequences: put the new secret in the server's Secret_File (and on your other devices) right after."
+                ));
+                ui.add_space(8.0);
+                ui.horizontal(|ui| {
+                    if ui.button("Replace").clicked() {
+                        intents.push(Intent::GenerateSecret {
+                            name: name.clone(),
+                            replace: true,
+                        });
+                    }
+                    if ui.button("Keep the old one").clicked() {
+                        intents.push(Intent::CloseDialog);
                     }
                 });
             }

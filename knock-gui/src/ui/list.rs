@@ -40,6 +40,7 @@ pub(super) fn show(ui: &mut egui::Ui, app: &mut App, intents: &mut Vec<Intent>) 
         ui,
         "Quick knock",
         "host + ports, without a profile",
+        None,
         quick,
         false,
     )
@@ -63,12 +64,16 @@ pub(super) fn show(ui: &mut egui::Ui, app: &mut App, intents: &mut Vec<Intent>) 
                 ui.label(RichText::new("No profile matches the filter.").weak());
             }
             for name in &names {
-                let Some(profile) = app.profile(name) else {
+                // A rotating profile shows a tag where the sequence would be.
+                let (subtitle, tag) = if let Some(profile) = app.profile(name) {
+                    (format!("{}  ·  {}", profile.host, profile.sequence), None)
+                } else if let Some(profile) = app.rotating(name) {
+                    (profile.host.clone(), Some("rotating"))
+                } else {
                     continue;
                 };
-                let subtitle = format!("{}  ·  {}", profile.host, profile.sequence);
                 let selected = app.selection == Selection::Profile(name.clone());
-                let row = profile_row_ui(ui, name, &subtitle, selected, app.is_dirty(name));
+                let row = profile_row_ui(ui, name, &subtitle, tag, selected, app.is_dirty(name));
                 if selected && app.take_scroll_to_selection() {
                     row.scroll_to_me(None);
                 }
@@ -84,9 +89,11 @@ pub(super) fn show(ui: &mut egui::Ui, app: &mut App, intents: &mut Vec<Intent>) 
 
 fn buttons(ui: &mut egui::Ui, app: &App, intents: &mut Vec<Intent>) {
     let selected = match &app.selection {
-        Selection::Profile(name) if app.profile(name).is_some() => Some(name.clone()),
+        Selection::Profile(name) if app.exists(name) => Some(name.clone()),
         _ => None,
     };
+    // The store writes fixed profiles only; a rotating one is copied by hand.
+    let fixed = selected.as_ref().is_some_and(|n| app.profile(n).is_some());
     let editable = app.can_save();
     ui.horizontal(|ui| {
         if ui
@@ -101,11 +108,13 @@ fn buttons(ui: &mut egui::Ui, app: &App, intents: &mut Vec<Intent>) {
             }));
         }
         if ui
-            .add_enabled(
-                editable && selected.is_some(),
-                egui::Button::new("Duplicate"),
-            )
+            .add_enabled(editable && fixed, egui::Button::new("Duplicate"))
             .on_hover_text("Copy the selected profile")
+            .on_disabled_hover_text(if selected.is_some() {
+                "A rotating profile is copied in the profile file"
+            } else {
+                "Select a profile first"
+            })
             .clicked()
             && let Some(name) = &selected
         {

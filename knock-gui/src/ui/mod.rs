@@ -6,6 +6,7 @@ mod form;
 mod list;
 mod progress;
 mod quick;
+mod rotating;
 pub mod widgets;
 
 use egui::{Color32, Key, KeyboardShortcut, Modifiers, RichText};
@@ -74,6 +75,9 @@ pub fn show(ui: &mut egui::Ui, app: &mut App) -> Vec<Intent> {
     egui::CentralPanel::default()
         .frame(egui::Frame::central_panel(ui.style()).inner_margin(egui::Margin::same(16)))
         .show(ui, |ui| match app.selection.clone() {
+            Selection::Profile(name) if app.rotating(&name).is_some() => {
+                rotating::show(ui, app, &name, &mut intents);
+            }
             Selection::Profile(name) => form::show(ui, app, &name, &mut intents),
             Selection::Quick => quick::show(ui, app, &mut intents),
             Selection::Nothing => {

@@ -137,11 +137,13 @@ pub fn knock_row_ui(
 }
 
 /// A profile in the list: name (with a dot when unsaved) over its host and
-/// sequence; selectable.
+/// sequence, or a small `tag` after the host (like "rotating"); selectable.
+/// The subtitle and tag are the row's accessible description.
 pub fn profile_row_ui(
     ui: &mut egui::Ui,
     name: &str,
     subtitle: &str,
+    tag: Option<&str>,
     selected: bool,
     dirty: bool,
 ) -> Response {
@@ -149,6 +151,12 @@ pub fn profile_row_ui(
     let height = 44.0;
     let (rect, response) = ui.allocate_exact_size(egui::vec2(width, height), Sense::click());
     response.widget_info(|| WidgetInfo::selected(Role::Button, ui.is_enabled(), selected, name));
+    let description = match tag {
+        Some(tag) => format!("{subtitle}  ·  {tag}"),
+        None => subtitle.to_string(),
+    };
+    ui.ctx()
+        .accesskit_node_builder(response.id, |node| node.set_description(description));
     if ui.is_rect_visible(rect) {
         let visuals = ui.visuals();
         let fill = if selected {
@@ -182,16 +190,61 @@ pub fn profile_row_ui(
             ui.painter()
                 .circle_filled(center, 3.5, visuals.warn_fg_color);
         }
-        let sub = clip(subtitle, ((width - 20.0) / 6.5).max(8.0) as usize);
-        ui.painter().text(
+        let room = if tag.is_some() { width - 90.0 } else { width };
+        let sub = clip(subtitle, ((room - 20.0) / 6.5).max(8.0) as usize);
+        let sub_rect = ui.painter().text(
             egui::pos2(left, rect.top() + 25.0),
             egui::Align2::LEFT_TOP,
             sub,
             egui::FontId::proportional(12.0),
             sub_color,
         );
+        if let Some(tag) = tag {
+            tag_ui(
+                ui,
+                egui::pos2(sub_rect.right() + 8.0, sub_rect.center().y),
+                tag,
+            );
+        }
     }
     response
+}
+
+/// A small rounded tag whose left edge centre is at `at`.
+fn tag_ui(ui: &egui::Ui, at: egui::Pos2, tag: &str) {
+    let color = super::accent(ui.visuals());
+    let galley =
+        ui.painter()
+            .layout_no_wrap(tag.to_string(), egui::FontId::proportional(10.5), color);
+    let pad = egui::vec2(6.0, 1.5);
+    let rect = egui::Rect::from_min_size(
+        egui::pos2(at.x, at.y - galley.size().y / 2.0 - pad.y),
+        galley.size() + 2.0 * pad,
+    );
+    ui.painter()
+        .rect_filled(rect, 7.0, color.gamma_multiply(0.15));
+    ui.painter().rect_stroke(
+        rect,
+        7.0,
+        egui::Stroke::new(1.0, color.gamma_multiply(0.7)),
+        egui::StrokeKind::Inside,
+    );
+    ui.painter().galley(rect.min + pad, galley, color);
+}
+
+/// The same tag, laid out in a `Ui` (next to a heading); labelled for
+/// screen readers.
+pub fn tag_label_ui(ui: &mut egui::Ui, tag: &str) -> Response {
+    let color = super::accent(ui.visuals());
+    egui::Frame::new()
+        .fill(color.gamma_multiply(0.15))
+        .stroke(egui::Stroke::new(1.0, color.gamma_multiply(0.7)))
+        .corner_radius(8.0)
+        .inner_margin(egui::Margin::symmetric(7, 1))
+        .show(ui, |ui| {
+            ui.label(RichText::new(tag).size(11.5).color(color))
+        })
+        .inner
 }
 
 fn clip(text: &str, max: usize) -> String {
