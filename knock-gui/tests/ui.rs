@@ -1,6 +1,7 @@
 //! The real UI, driven with egui_kittest (no display, no network): a fake
 //! sender replays what `send::run` would report, a fake launcher records
-//! what would be started, and the profile file is a temp file.
+//! what would be started, and the profile file is a temp file. Rotating
+//! profiles get the keyring crate's in-memory mock store and a fixed clock.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -16,6 +17,9 @@ use knock_gui::App;
 use knock_gui::app::Selection;
 use knock_gui::knocker::{self, Event, Job, Knocker, Work};
 use knock_gui::launch::{Command, LaunchError, Launcher};
+use knock_gui::rotation::{Background, Env, SecretBackend, StoreSecrets, WallClock};
+use knock_profiles::rotate::{self, Params, Rotation};
+use knock_profiles::secret::{Keyring, Secret, SecretError, SecretSource};
 use knock_profiles::send::{Outcome, Plan, Progress, SendError};
 
 const FILE: &str = r#"# My servers. Comments like this one must survive the GUI's edits.
@@ -34,12 +38,58 @@ host = "192.0.2.2"
 sequence = "1111,2222"
 launch = "true {host}"
 
+# Knocks a sequence derived from the secret in the keyring and the clock.
+[profiles.vault]
+host = "192.0.2.7"
+rotate = true
+secret = "keyring"
+open_port = 2222
+
 [profiles.zeta]
 host = "192.0.2.26"
 sequence = "2626"
 launch = "putty"
 user = "admin"
 "#;
+
+/// The test's fixed wall clock: 1_700_000_000 s, 20 s into a 30 s period
+/// (step 56_666_666). Sleeping moves it on.
+const NOW_MS: u64 = 1_700_000_000_000;
+const SECRET: &str = "GAYTEMZUGU3DOOBZMFRGGZDFMZTWQ2LK";
+
+#[derive(Default)]
+struct FakeWall {
+    now: Mutex<Duration>,
+    slept: Mutex<Vec<Duration>>,
+}
+
+impl WallClock for FakeWall {
+    fn since_epoch(&self) -> Duration {
+        *self.now.lock().unwrap()
+    }
+    fn sleep(&self, d: Duration) {
+        *self.now.lock().unwrap() += d;
+        self.slept.lock().unwrap().push(d);
+    }
+}
+
+/// A machine without a keyring service (a headless box, CI).
+struct NoKeyringService;
+
+impl SecretBackend for NoKeyringService {
+    fn keyring(&self, account: &str) -> Result<Keyring, SecretError> {
+        Err(SecretError::NoKeyringService {
+            detail: "no D-Bus session bus".into(),
+            account: account.into(),
+        })
+    }
+    fn load(&self, account: &str, source: &SecretSource) -> Result<Secret, SecretError> {
+        match source {
+            SecretSource::Keyring => self.keyring(account).map(|_| unreachable!()),
+            SecretSource::Command(_) => source.load(account),
+        }
+    }
+}
 
 /// How the fake sender's run ends.
 #[derive(Clone, Copy)]
@@ -70,6 +120,7 @@ struct FakeKnocker {
 impl Knocker for FakeKnocker {
     fn start(&mut self, work: Work, wake: Box<dyn Fn() + Send>) -> Job {
         let (job, tx, cancel) = Job::channel();
+        // A rotating profile's stage (secret, clock) runs for real.
         let Some(plan) = knocker::prepare(work, &cancel, &mut |e| tx.send(e).unwrap()) else {
             wake();
             return job;
@@ -162,6 +213,8 @@ struct Fixture {
     plans: Arc<Mutex<Vec<Plan>>>,
     started: Arc<Mutex<Vec<Vec<String>>>>,
     hanging: Hanging,
+    ring: Keyring,
+    wall: Arc<FakeWall>,
 }
 
 impl Fixture {
@@ -175,10 +228,28 @@ impl Fixture {
             plans: Arc::default(),
             started: Arc::default(),
             hanging: Arc::default(),
+            ring: Keyring::mock().unwrap(),
+            wall: Arc::new(FakeWall {
+                now: Mutex::new(Duration::from_millis(NOW_MS)),
+                slept: Mutex::default(),
+            }),
+        }
+    }
+
+    /// The mock keyring and the fixed clock; keyring work runs inline.
+    fn env(&self) -> Env {
+        Env {
+            secrets: Arc::new(StoreSecrets(self.ring.clone())),
+            wall: self.wall.clone(),
+            background: Background::Inline,
         }
     }
 
     fn harness(&self, ending: Ending) -> Harness<'static, App> {
+        self.harness_with(ending, self.env())
+    }
+
+    fn harness_with(&self, ending: Ending, env: Env) -> Harness<'static, App> {
         let knocker = FakeKnocker {
             plans: Arc::clone(&self.plans),
             ending,
@@ -187,7 +258,7 @@ impl Fixture {
         let launcher = FakeLauncher {
             started: Arc::clone(&self.started),
         };
-        let app = App::new(&self.path, Box::new(knocker), Box::new(launcher));
+        let app = App::new(&self.path, Box::new(knocker), Box::new(launcher)).with_env(env);
         let mut harness = Harness::builder()
             .with_size([1200.0, 860.0])
             .with_context_setup(knock_gui::ui::setup_style)
@@ -672,4 +743,286 @@ fn a_broken_file_is_shown_and_never_overwritten() {
     harness.run_steps(90);
     assert!(in_list(&harness, "alpha"));
     assert!(!disabled(&harness, "New…"));
+}
+
+fn select(harness: &mut Harness<'_, App>, name: &str) {
+    harness.get_by_role_and_label(Role::Button, name).click();
+    harness.run();
+    assert_eq!(
+        *harness.state().selection(),
+        Selection::Profile(name.into())
+    );
+}
+
+fn known_secret() -> Secret {
+    Secret::parse_base32(SECRET).unwrap()
+}
+
+/// What the library derives for door "vault" at the fake clock's time
+/// plus `later_ms`.
+fn derived(later_ms: u64) -> (u64, knock_profiles::Sequence) {
+    let rotation = Rotation::new(Params::default(), known_secret()).unwrap();
+    let step = Params::default().step((NOW_MS + later_ms) / 1000);
+    (step, rotation.sequence_at("vault", step))
+}
+
+#[test]
+fn a_rotating_profile_is_listed_with_a_tag_and_shows_its_keys_read_only() {
+    let f = Fixture::new();
+    let mut harness = f.harness(Ending::Opens);
+    assert!(in_list(&harness, "vault"));
+    let row = harness.get_by_role_and_label(Role::Button, "vault");
+    assert_eq!(
+        row.accesskit_node().description().as_deref(),
+        Some("192.0.2.7  ·  rotating"),
+        "a tag instead of the sequence"
+    );
+    select(&mut harness, "vault");
+    for text in [
+        "192.0.2.7",
+        "Door",
+        "Period",
+        "30 s",
+        "4 knocks",
+        "10000-60000",
+        "tcp",
+        "2222",
+        "default 100",
+        "OS keyring (service \"knock\", account \"vault\")",
+    ] {
+        assert!(shows(&harness, text), "missing {text:?}");
+    }
+    // The Secret area; no editing (the store writes fixed profiles only).
+    assert!(shows(&harness, "Generate & store in keyring"));
+    assert!(shows(&harness, "Show secret"));
+    assert!(!shows(&harness, "Save"));
+    assert!(harness.query_by_label("Host").is_some());
+    assert!(disabled(&harness, "Duplicate"));
+    assert!(!disabled(&harness, "Knock"));
+    // The filter finds it by host too.
+    set_text(&mut harness, "Filter", "192.0.2.7");
+    assert!(in_list(&harness, "vault"));
+    assert!(!in_list(&harness, "alpha"));
+}
+
+/// Steps a few frames and returns what the app copied to the clipboard.
+fn copied_after_click(harness: &mut Harness<'_, App>, label: &str) -> Vec<String> {
+    harness.get_by_label(label).click();
+    let mut copied = Vec::new();
+    for _ in 0..3 {
+        harness.step();
+        for command in &harness.output().platform_output.commands {
+            if let egui::OutputCommand::CopyText(text) = command {
+                copied.push(text.clone());
+            }
+        }
+    }
+    copied
+}
+
+#[test]
+fn generate_stores_the_secret_in_the_keyring_and_never_in_the_file() {
+    let f = Fixture::new();
+    let mut harness = f.harness(Ending::Opens);
+    select(&mut harness, "vault");
+    assert!(f.ring.get("vault").is_err(), "no secret yet");
+    harness.get_by_label("Generate & store in keyring").click();
+    harness.run();
+
+    let stored = f.ring.get("vault").expect("the mock keyring has it");
+    assert_eq!(stored.bits(), 160);
+    let text = f.text();
+    assert_eq!(text, FILE, "the profile file is untouched");
+    assert!(!text.contains(&stored.to_base32()));
+    // Revealed once, for the server's Secret_File, with its URI.
+    assert!(shows(&harness, &stored.to_base32_grouped()));
+    let uri = rotate::share_uri("vault", &Params::default(), &stored);
+    assert!(shows(&harness, &uri));
+    assert_eq!(copied_after_click(&mut harness, "Copy URI"), [uri]);
+    assert_eq!(
+        copied_after_click(&mut harness, "Copy secret"),
+        [stored.to_base32()]
+    );
+
+    // A second Generate asks before replacing it.
+    harness.get_by_label("Generate & store in keyring").click();
+    harness.run();
+    assert!(shows(&harness, "Replace the secret of vault?"));
+    harness.get_by_label("Keep the old one").click();
+    harness.run();
+    assert_eq!(f.ring.get("vault").unwrap(), stored);
+    harness.get_by_label("Generate & store in keyring").click();
+    harness.run();
+    harness.get_by_label("Replace").click();
+    harness.run();
+    let replaced = f.ring.get("vault").unwrap();
+    assert_ne!(replaced, stored);
+    assert!(shows(&harness, &replaced.to_base32_grouped()));
+    assert_eq!(f.text(), FILE);
+}
+
+#[test]
+fn show_secret_reveals_it_until_hidden_or_another_profile_is_picked() {
+    let f = Fixture::new();
+    f.ring.set("vault", &known_secret()).unwrap();
+    let mut harness = f.harness(Ending::Opens);
+    select(&mut harness, "vault");
+    assert!(!shows(&harness, &known_secret().to_base32_grouped()));
+    harness.get_by_label("Show secret").click();
+    harness.run();
+    assert!(shows(&harness, "GAYT EMZU GU3D OOBZ MFRG GZDF MZTW Q2LK"));
+    assert!(shows(
+        &harness,
+        "knock://rotate?door=vault&secret=GAYTEMZUGU3DOOBZMFRGGZDFMZTWQ2LK&period=30&length=4&range=10000-60000"
+    ));
+    harness.get_by_label("Hide secret").click();
+    harness.run();
+    assert!(!shows(&harness, "GAYT EMZU GU3D OOBZ MFRG GZDF MZTW Q2LK"));
+
+    harness.get_by_label("Show secret").click();
+    harness.run();
+    select(&mut harness, "beta");
+    select(&mut harness, "vault");
+    assert!(!shows(&harness, "GAYT EMZU GU3D OOBZ MFRG GZDF MZTW Q2LK"));
+}
+
+#[test]
+fn knock_on_a_rotating_profile_sends_the_sequence_of_the_current_step() {
+    let f = Fixture::new();
+    f.ring.set("vault", &known_secret()).unwrap();
+    let mut harness = f.harness(Ending::Opens);
+    select(&mut harness, "vault");
+    harness.get_by_label("Knock").click();
+    harness.run();
+
+    let (step, want) = derived(0);
+    assert_eq!(step, 56_666_666);
+    let plans = f.plans.lock().unwrap().clone();
+    assert_eq!(plans.len(), 1);
+    assert_eq!(plans[0].sequence, want);
+    assert_eq!(plans[0].host, "192.0.2.7");
+    assert_eq!(plans[0].verify.map(|v| v.port), Some(2222));
+    assert!(
+        f.wall.slept.lock().unwrap().is_empty(),
+        "no wait mid-period"
+    );
+    assert!(shows(
+        &harness,
+        &format!("Rotating sequence of step {step}: {want}")
+    ));
+    for (i, k) in want.knocks().iter().enumerate() {
+        let line = format!("Knock {} of 4: TCP {} to 192.0.2.7", i + 1, k.port);
+        assert!(shows(&harness, &line), "missing {line:?}");
+    }
+    assert!(shows(&harness, "Door open on 192.0.2.7"));
+}
+
+#[test]
+fn near_the_end_of_a_period_the_knock_waits_for_the_next_one() {
+    let f = Fixture::new();
+    f.ring.set("vault", &known_secret()).unwrap();
+    // 29.4 s into the period: 0.6 s left, less than 1 s + 3 gaps of 100 ms.
+    *f.wall.now.lock().unwrap() += Duration::from_millis(9_400);
+    let mut harness = f.harness(Ending::Opens);
+    select(&mut harness, "vault");
+    harness.get_by_label("Knock").click();
+    harness.run();
+
+    assert!(shows(&harness, "Waiting 600 ms for the next period (30 s)"));
+    let slept: Duration = f.wall.slept.lock().unwrap().iter().sum();
+    assert_eq!(slept, Duration::from_millis(600));
+    let (step, want) = derived(10_000);
+    assert_eq!(step, 56_666_667);
+    assert_ne!(want, derived(0).1);
+    assert_eq!(f.plans.lock().unwrap()[0].sequence, want);
+    assert!(shows(
+        &harness,
+        &format!("Rotating sequence of step {step}: {want}")
+    ));
+}
+
+#[test]
+fn a_missing_secret_is_shown_and_nothing_is_sent() {
+    let f = Fixture::new();
+    let mut harness = f.harness(Ending::Opens);
+    select(&mut harness, "vault");
+    harness.get_by_label("Knock & connect").click();
+    harness.run();
+    let message = "cannot get the secret of \"vault\" from the OS keyring (service \"knock\"): no secret for \"vault\" in the keyring (service \"knock\"); create one with knock --gen-secret vault";
+    assert!(harness.query_all_by_label(message).next().is_some());
+    assert!(f.plans.lock().unwrap().is_empty(), "nothing sent");
+    assert!(f.started.lock().unwrap().is_empty(), "nothing launched");
+    assert!(!disabled(&harness, "Knock"));
+}
+
+#[test]
+fn without_a_keyring_service_the_window_points_to_secret_cmd() {
+    let f = Fixture::new();
+    let env = Env {
+        secrets: Arc::new(NoKeyringService),
+        ..f.env()
+    };
+    let mut harness = f.harness_with(Ending::Opens, env);
+    select(&mut harness, "vault");
+    harness.get_by_label("Generate & store in keyring").click();
+    harness.run();
+    let message = "no keyring service is available (no D-Bus session bus); use secret_cmd = \"pass show knock/vault\" instead";
+    // In the Secret area and the status bar.
+    assert_eq!(harness.query_all_by_label(message).count(), 2);
+    assert_eq!(f.text(), FILE);
+    harness.get_by_label("Show secret").click();
+    harness.run();
+    assert_eq!(harness.query_all_by_label(message).count(), 2);
+}
+
+#[test]
+fn a_secret_cmd_profile_generates_without_touching_the_keyring() {
+    let f = Fixture::new();
+    let mut text = FILE.to_string();
+    text.push_str(&format!(
+        "\n[profiles.lab]\nhost = \"192.0.2.8\"\nrotate = true\nsecret_cmd = \"echo {SECRET}\"\ndoor = \"openSSH\"\n"
+    ));
+    std::fs::write(&f.path, &text).unwrap();
+    let mut harness = f.harness(Ending::Opens);
+    select(&mut harness, "lab");
+    assert!(shows(&harness, &format!("secret_cmd: echo {SECRET}")));
+    harness.get_by_label("Generate new secret").click();
+    harness.run();
+    assert!(f.ring.get("lab").is_err());
+    assert_eq!(f.text(), text);
+    harness.get_by_label("Hide secret").click();
+    harness.run();
+    harness.get_by_label("Show secret").click();
+    harness.run();
+    assert!(shows(&harness, "GAYT EMZU GU3D OOBZ MFRG GZDF MZTW Q2LK"));
+    harness.get_by_label("Knock").click();
+    harness.run();
+    let rotation = Rotation::new(Params::default(), known_secret()).unwrap();
+    let want = rotation.sequence_at("openSSH", Params::default().step(NOW_MS / 1000));
+    assert_eq!(f.plans.lock().unwrap()[0].sequence, want);
+}
+
+#[test]
+fn a_rotating_profile_can_be_renamed_and_deleted() {
+    let f = Fixture::new();
+    let mut harness = f.harness(Ending::Opens);
+    select(&mut harness, "vault");
+    harness.get_by_label("Rename…").click();
+    harness.run();
+    set_text(&mut harness, "New name", "vault2");
+    harness.get_by_label("Rename").click();
+    harness.run();
+    let text = f.text();
+    assert!(
+        text.contains("[profiles.vault2]\nhost = \"192.0.2.7\"\nrotate = true"),
+        "{text}"
+    );
+    assert!(in_list(&harness, "vault2"));
+    harness.get_by_label("Delete…").click();
+    harness.run();
+    harness.get_by_label("Delete").click();
+    harness.run();
+    let text = f.text();
+    assert!(!text.contains("vault"), "{text}");
+    assert!(text.contains("[profiles.zeta]"), "{text}");
 }
