@@ -13,7 +13,7 @@ use knock_profiles::store::{self, Store, StoreError};
 use knock_profiles::{Proto, Sequence};
 
 use crate::cli::Args;
-use crate::exit::{Code, LaunchError, UsageError};
+use crate::exit::{Code, ConfigMessage, LaunchError, UsageError};
 
 /// Runs the mode the arguments ask for.
 pub fn run(args: &Args) -> Result<Code> {
@@ -349,6 +349,28 @@ fn profile_name_for(door: &str) -> String {
     }
 }
 
+/// `knock TARGET` without ports where TARGET names no profile: a host given
+/// without its ports is a usage error; anything else, an unknown profile.
+fn no_such_profile(store: &Store, target: &str) -> anyhow::Error {
+    let looks_like_host =
+        target.parse::<std::net::IpAddr>().is_ok() || target.contains(['.', ':', '[']);
+    let hint = store.file().closest_name(target).map(String::from);
+    if looks_like_host && hint.is_none() {
+        return usage(format!(
+            "no ports to knock on {target} (and no profile of that name in {}): knock {target} PORT[:PROTO]...",
+            store.path().display()
+        ));
+    }
+    let did_you_mean = hint
+        .map(|h| format!(" (did you mean \"{h}\"?)"))
+        .unwrap_or_default();
+    ConfigMessage(format!(
+        "no profile named \"{target}\" in {}{did_you_mean}; to knock a host, give its ports: knock {target} PORT...",
+        store.path().display()
+    ))
+    .into()
+}
+
 fn default_proto(args: &Args) -> Proto {
     if args.udp { Proto::Udp } else { Proto::Tcp }
 }
@@ -392,16 +414,7 @@ fn job(args: &Args) -> Result<Job> {
                 rotation = Some(r);
                 settings
             }
-            None => {
-                return Err(anyhow::Error::new(StoreError::NotFound {
-                    name: target.clone(),
-                    hint: store.file().closest_name(&target).map(String::from),
-                })
-                .context(format!(
-                    "{}: to knock a host directly, give its ports: knock {target} PORT...",
-                    store.path().display()
-                )));
-            }
+            None => return Err(no_such_profile(&store, &target)),
         };
         let mut plan = Plan::from_settings(&settings);
         if args.close {

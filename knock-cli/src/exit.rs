@@ -43,6 +43,11 @@ Exit status:
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// A problem with the profile file or a profile, in words made for the user.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigMessage(pub String);
+
 /// ssh / PuTTY / a custom launch command could not be started.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -57,7 +62,10 @@ pub fn classify(err: &anyhow::Error) -> Code {
         if cause.is::<LaunchError>() {
             return Code::Launch;
         }
-        if cause.is::<StoreError>() || cause.is::<knock_profiles::profile::ConfigError>() {
+        if cause.is::<StoreError>()
+            || cause.is::<ConfigMessage>()
+            || cause.is::<knock_profiles::profile::ConfigError>()
+        {
             return Code::Config;
         }
         if cause.is::<knock_profiles::knockd_conf::KnockdConfError>()

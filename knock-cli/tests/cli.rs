@@ -463,3 +463,19 @@ fn completions_and_man_page() {
         .success()
         .stdout(contains(".TH knock").and(contains("Exit status")));
 }
+
+#[test]
+fn a_host_without_ports_is_a_usage_error_not_an_unknown_profile() {
+    let env = Env::new();
+    env.write("[profiles.lab]\nhost = \"192.0.2.1\"\nsequence = \"7000\"\n");
+    env.knock()
+        .arg("192.0.2.9")
+        .assert()
+        .code(USAGE)
+        .stderr(contains("no ports to knock on 192.0.2.9").and(contains("knock 192.0.2.9 PORT")));
+    env.knock()
+        .arg("labx")
+        .assert()
+        .code(CONFIG)
+        .stderr(contains("no profile named \"labx\"").and(contains("did you mean \"lab\"")));
+}
