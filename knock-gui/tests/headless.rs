@@ -47,3 +47,23 @@ fn usage() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("usage: knock-gui"));
 }
+
+#[cfg(unix)]
+#[test]
+fn a_rotating_profile_without_its_secret_is_a_config_error_and_sends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("profiles.toml");
+    let file = "[profiles.vault]\nhost = \"192.0.2.1\"\nrotate = true\nsecret_cmd = \"echo locked >&2; exit 3\"\n";
+    std::fs::write(&path, file).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_knock-gui"))
+        .args(["--knock-headless", "vault"])
+        .env("KNOCK_PROFILES", &path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    assert_eq!(
+        stdout.trim(),
+        "cannot get the secret of \"vault\" from the command `echo locked >&2; exit 3`: secret_cmd `echo locked >&2; exit 3` failed with status 3: locked"
+    );
+}
