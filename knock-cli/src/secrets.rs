@@ -46,7 +46,7 @@ pub fn sequence_for_now(
     delay: Duration,
     dry_run: bool,
 ) -> (u64, Sequence) {
-    let sending = sending_time(rotation.params().length, delay);
+    let sending = rotation.params().sending_time(delay);
     if dry_run {
         if let Some(wait) = rotation.params().boundary_wait(wall_now(), sending) {
             eprintln!(
@@ -117,11 +117,6 @@ pub fn current_sequence(
         clock.sleep(wait);
     }
     rotation.sequence_now(door, wall().as_secs())
-}
-
-/// How long the knocks of a sequence of `length` take with `delay`.
-pub fn sending_time(length: usize, delay: Duration) -> Duration {
-    delay * u32::try_from(length.saturating_sub(1)).unwrap_or(u32::MAX)
 }
 
 /// The rotating profile `name`, or a config error saying what it is instead.
@@ -341,15 +336,6 @@ mod tests {
         assert_eq!(step, 56_666_667);
         // The known-answer vector "next step".
         assert_eq!(seq.to_string(), "29788,48178,19091,52131");
-    }
-
-    #[test]
-    fn sending_time_counts_the_gaps() {
-        assert_eq!(
-            sending_time(4, Duration::from_millis(100)),
-            Duration::from_millis(300)
-        );
-        assert_eq!(sending_time(1, Duration::from_millis(100)), Duration::ZERO);
     }
 
     fn store_with(text: &str) -> (tempfile::TempDir, Store) {

@@ -140,11 +140,6 @@ pub fn settings_without_sequence(
     Some(profile.settings(name, defaults, stand_in))
 }
 
-/// The time a sequence of `length` knocks takes with `delay` between them.
-fn sending_time(length: usize, delay: Duration) -> Duration {
-    delay * u32::try_from(length.saturating_sub(1)).unwrap_or(u32::MAX)
-}
-
 /// The longest single sleep while waiting for a period boundary, so a
 /// cancel is noticed quickly.
 const WAIT_SLICE: Duration = Duration::from_millis(100);
@@ -207,7 +202,7 @@ impl Prep {
             .profile
             .settings(&self.name, &self.defaults, current)
             .delay;
-        let sending = sending_time(rotation.params().length, delay);
+        let sending = rotation.params().sending_time(delay);
         if let Some(wait) = rotation
             .params()
             .boundary_wait(self.wall.since_epoch(), sending)

@@ -231,6 +231,11 @@ impl Params {
         period - into
     }
 
+    /// How long the knocks of one sequence take with `delay` between them.
+    pub fn sending_time(&self, delay: Duration) -> Duration {
+        delay * u32::try_from(self.length.saturating_sub(1)).unwrap_or(u32::MAX)
+    }
+
     /// When the client should wait before knocking: `Some(wait)` if fewer
     /// than [`BOUNDARY_MARGIN`] + `sending` are left in the current step
     /// (wait = the time to the boundary), else `None`.
@@ -492,6 +497,23 @@ mod tests {
 
     fn rot(params: Params) -> Rotation {
         Rotation::new(params, secret()).unwrap()
+    }
+
+    #[test]
+    fn sending_time_counts_the_gaps() {
+        let four = Params {
+            length: 4,
+            ..Params::default()
+        };
+        assert_eq!(
+            four.sending_time(Duration::from_millis(100)),
+            Duration::from_millis(300)
+        );
+        let one = Params {
+            length: 1,
+            ..Params::default()
+        };
+        assert_eq!(one.sending_time(Duration::from_millis(100)), Duration::ZERO);
     }
 
     #[test]
