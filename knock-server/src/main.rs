@@ -3,10 +3,20 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use knock_server::{app, cli::Args};
+use knock_server::{app, cli, cli::Args};
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // Before anything reads the config or opens pcap: no root, no file needed.
+    if args.man {
+        return match cli::man_page(&mut std::io::stdout().lock()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("knock-server: cannot write the man page: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match app::run(args) {
         Ok(code) => code,
         Err(e) => {
