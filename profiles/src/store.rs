@@ -16,7 +16,11 @@ use std::time::SystemTime;
 
 use toml_edit::{DocumentMut, Item, Table, TableLike, Value};
 
-use crate::profile::{ConfigError, Profile, ProfileFile, validate_name};
+use crate::profile::{
+    ConfigError, Family, Launch, Profile, ProfileFile, RotatingProfile, validate_name,
+};
+use crate::rotate::{self, Params, ProtoChoice};
+use crate::secret::SecretSource;
 use crate::sequence::Sequence;
 
 /// Environment variable naming the profile file.
@@ -121,16 +125,41 @@ impl Store {
         self.doc.to_string()
     }
 
-    /// Inserts or replaces `[profiles.NAME]`. An existing profile is updated
-    /// key by key in place (comments on untouched keys stay; keys set to
-    /// `None` are removed); a new one is added as a `[profiles.NAME]` table
-    /// after the other profiles. Everything else in the file stays as it was.
+    /// Inserts or replaces `[profiles.NAME]` with a fixed-sequence profile.
+    /// An existing table is updated key by key in place (comments on kept
+    /// keys stay; keys set to `None` are removed, and so are the keys of a
+    /// rotating profile if the table was one); a new one is added as a
+    /// `[profiles.NAME]` table after the other profiles. Everything else in
+    /// the file stays as it was.
     pub fn upsert(&mut self, name: &str, profile: &Profile) -> Result<(), StoreError> {
+        self.upsert_values(name, profile_values(profile))
+    }
+
+    /// Inserts or replaces `[profiles.NAME]` with a rotating profile
+    /// (`rotate = true`), like [`Store::upsert`]: kept keys keep their
+    /// comments, keys of a fixed profile (`sequence`, `close_sequence`) are
+    /// removed. The secret is never written: `secret = "keyring"` or
+    /// `secret_cmd = "..."` names where it is. Keys left at their default
+    /// (`door` = the profile name, `period_s`, `length`, `port_range`,
+    /// `exclude_ports`, `protocol`) are not added, but one already in the
+    /// table is kept (with the new value).
+    pub fn upsert_rotating(
+        &mut self,
+        name: &str,
+        profile: &RotatingProfile,
+    ) -> Result<(), StoreError> {
+        self.upsert_values(name, rotating_values(name, profile))
+    }
+
+    fn upsert_values(
+        &mut self,
+        name: &str,
+        values: Vec<(&'static str, Want)>,
+    ) -> Result<(), StoreError> {
         validate_name(name).map_err(|reason| StoreError::BadName {
             name: name.to_string(),
             reason,
         })?;
-        let values = profile_values(profile);
         self.edit(|doc| {
             let blank = is_blank(doc);
             let last_position = last_position(doc.as_table());
@@ -142,8 +171,8 @@ impl Store {
                 return;
             }
             let mut table = Table::new();
-            for (key, value) in &values {
-                if let Some(value) = value {
+            for (key, want) in &values {
+                if let Want::Set(value) = want {
                     table.insert(key, Item::Value(value.clone()));
                 }
             }
@@ -187,10 +216,19 @@ impl Store {
                 name: new.to_string(),
             });
         }
+        // A rotating profile's door defaults to its name; the server's door
+        // section does not move with a rename, so an implicit door is pinned.
+        let pin_door = self.file.rotating.get(old).map(|p| p.rotation.door.clone());
         self.edit(|doc| {
             if let Some(profiles) = profiles_table(doc)
-                && let Some(item) = profiles.remove(old)
+                && let Some(mut item) = profiles.remove(old)
             {
+                if let Some(door) = pin_door
+                    && let Some(table) = item.as_table_like_mut()
+                    && !table.contains_key("door")
+                {
+                    table.insert("door", Item::Value(Value::from(door)));
+                }
                 profiles.insert(new, item);
             }
         })
@@ -205,12 +243,34 @@ impl Store {
         }
     }
 
-    /// The named profile, or [`StoreError::NotFound`] with a hint.
+    /// The named fixed-sequence profile, or [`StoreError::NotFound`] with a
+    /// hint ([`StoreError::OtherKind`] if `name` is a rotating profile).
     pub fn get(&self, name: &str) -> Result<&Profile, StoreError> {
-        self.file
-            .profiles
-            .get(name)
-            .ok_or_else(|| self.not_found(name))
+        if let Some(profile) = self.file.profiles.get(name) {
+            return Ok(profile);
+        }
+        if self.file.rotating.contains_key(name) {
+            return Err(StoreError::OtherKind {
+                name: name.to_string(),
+                rotating: true,
+            });
+        }
+        Err(self.not_found(name))
+    }
+
+    /// The named rotating profile, or [`StoreError::NotFound`] with a hint
+    /// ([`StoreError::OtherKind`] if `name` has a fixed sequence).
+    pub fn get_rotating(&self, name: &str) -> Result<&RotatingProfile, StoreError> {
+        if let Some(profile) = self.file.rotating.get(name) {
+            return Ok(profile);
+        }
+        if self.file.profiles.contains_key(name) {
+            return Err(StoreError::OtherKind {
+                name: name.to_string(),
+                rotating: false,
+            });
+        }
+        Err(self.not_found(name))
     }
 
     /// Writes the file atomically: a temp file in the same directory
@@ -299,48 +359,211 @@ fn is_blank(doc: &DocumentMut) -> bool {
     doc.to_string().trim().is_empty()
 }
 
-/// A profile's keys in file order, with the values to write (`None` = unset).
-fn profile_values(p: &Profile) -> Vec<(&'static str, Option<Value>)> {
-    let int = |n: u64| Value::from(i64::try_from(n).unwrap_or(i64::MAX));
-    let seq = |s: &Sequence| Value::from(s.to_string());
-    vec![
-        ("host", Some(Value::from(p.host.as_str()))),
-        ("sequence", Some(seq(&p.sequence))),
-        ("delay_ms", p.delay_ms.map(int)),
-        ("family", p.family.map(|f| Value::from(f.as_str()))),
-        ("open_port", p.open_port.map(|n| int(n.into()))),
-        ("wait_ms", p.wait_ms.map(int)),
-        ("retries", p.retries.map(|n| int(n.into()))),
-        ("close_sequence", p.close_sequence.as_ref().map(seq)),
+/// What to do with one key of a profile table.
+#[derive(Debug, Clone)]
+enum Want {
+    /// Write this value (keeping the text if it already means it).
+    Set(Value),
+    /// A default: update the key if the table has it, else do not add it.
+    IfPresent(Value),
+    /// Remove the key.
+    Unset,
+}
+
+impl From<Option<Value>> for Want {
+    fn from(value: Option<Value>) -> Self {
+        value.map_or(Want::Unset, Want::Set)
+    }
+}
+
+fn int(n: u64) -> Value {
+    Value::from(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+fn seq_value(s: &Sequence) -> Value {
+    Value::from(s.to_string())
+}
+
+/// The keys both kinds of profile share, apart from `host`.
+#[derive(Clone, Copy)]
+struct SharedKeys<'a> {
+    delay_ms: Option<u64>,
+    family: Option<Family>,
+    open_port: Option<u16>,
+    wait_ms: Option<u64>,
+    retries: Option<u32>,
+    launch: Option<&'a Launch>,
+    user: Option<&'a str>,
+    ssh_port: Option<u16>,
+}
+
+impl SharedKeys<'_> {
+    /// `delay_ms` to `retries`, in file order.
+    fn head(self) -> Vec<(&'static str, Want)> {
+        vec![
+            ("delay_ms", self.delay_ms.map(int).into()),
+            (
+                "family",
+                self.family.map(|f| Value::from(f.as_str())).into(),
+            ),
+            ("open_port", self.open_port.map(|n| int(n.into())).into()),
+            ("wait_ms", self.wait_ms.map(int).into()),
+            ("retries", self.retries.map(|n| int(n.into())).into()),
+        ]
+    }
+
+    /// `launch` to `ssh_port`, in file order.
+    fn tail(self) -> Vec<(&'static str, Want)> {
+        vec![
+            (
+                "launch",
+                self.launch.map(|l| Value::from(l.to_string())).into(),
+            ),
+            ("user", self.user.map(Value::from).into()),
+            ("ssh_port", self.ssh_port.map(|n| int(n.into())).into()),
+        ]
+    }
+}
+
+/// The keys only a rotating profile has, all to be removed.
+const ROTATION_KEYS: &[&str] = &[
+    "rotate",
+    "secret",
+    "secret_cmd",
+    "door",
+    "period_s",
+    "length",
+    "port_range",
+    "exclude_ports",
+    "protocol",
+];
+
+/// A fixed profile's keys in file order, with the values to write; the keys
+/// of a rotating profile are removed.
+fn profile_values(p: &Profile) -> Vec<(&'static str, Want)> {
+    let shared = SharedKeys {
+        delay_ms: p.delay_ms,
+        family: p.family,
+        open_port: p.open_port,
+        wait_ms: p.wait_ms,
+        retries: p.retries,
+        launch: p.launch.as_ref(),
+        user: p.user.as_deref(),
+        ssh_port: p.ssh_port,
+    };
+    let mut values = vec![
+        ("host", Want::Set(Value::from(p.host.as_str()))),
+        ("sequence", Want::Set(seq_value(&p.sequence))),
+    ];
+    values.extend(shared.head());
+    values.push((
+        "close_sequence",
+        p.close_sequence.as_ref().map(seq_value).into(),
+    ));
+    values.extend(shared.tail());
+    values.extend(ROTATION_KEYS.iter().map(|k| (*k, Want::Unset)));
+    values
+}
+
+/// A rotating profile's keys in file order (as the README lists them), with
+/// the values to write; `sequence` and `close_sequence` are removed.
+fn rotating_values(name: &str, p: &RotatingProfile) -> Vec<(&'static str, Want)> {
+    let spec = &p.rotation;
+    let params = &spec.params;
+    let defaults = Params::default();
+    // A default is written only if the table already has the key.
+    let maybe = |value: Value, is_default: bool| {
+        if is_default {
+            Want::IfPresent(value)
+        } else {
+            Want::Set(value)
+        }
+    };
+    let (secret, secret_cmd) = match &spec.secret {
+        SecretSource::Keyring => (Want::Set(Value::from("keyring")), Want::Unset),
+        SecretSource::Command(cmd) => (Want::Unset, Want::Set(Value::from(cmd.as_str()))),
+    };
+    let exclude: toml_edit::Array = params.exclude.iter().map(|p| i64::from(*p)).collect();
+    let shared = SharedKeys {
+        delay_ms: p.delay_ms,
+        family: p.family,
+        open_port: p.open_port,
+        wait_ms: p.wait_ms,
+        retries: p.retries,
+        launch: p.launch.as_ref(),
+        user: p.user.as_deref(),
+        ssh_port: p.ssh_port,
+    };
+    let mut values = vec![
+        ("host", Want::Set(Value::from(p.host.as_str()))),
+        ("sequence", Want::Unset),
+        ("close_sequence", Want::Unset),
+        ("rotate", Want::Set(Value::from(true))),
+        ("secret", secret),
+        ("secret_cmd", secret_cmd),
         (
-            "launch",
-            p.launch.as_ref().map(|l| Value::from(l.to_string())),
+            "door",
+            maybe(Value::from(spec.door.as_str()), spec.door == name),
         ),
-        ("user", p.user.as_deref().map(Value::from)),
-        ("ssh_port", p.ssh_port.map(|n| int(n.into()))),
-    ]
+        (
+            "period_s",
+            maybe(int(params.period_secs()), params.period == defaults.period),
+        ),
+        (
+            "length",
+            maybe(
+                int(u64::try_from(params.length).unwrap_or(u64::MAX)),
+                params.length == defaults.length,
+            ),
+        ),
+        (
+            "port_range",
+            maybe(
+                Value::from(rotate::format_range(&params.range)),
+                params.range == defaults.range,
+            ),
+        ),
+        (
+            "exclude_ports",
+            maybe(Value::Array(exclude), params.exclude.is_empty()),
+        ),
+        (
+            "protocol",
+            maybe(
+                Value::from(params.protos.as_str()),
+                params.protos == ProtoChoice::default(),
+            ),
+        ),
+    ];
+    values.extend(shared.head());
+    values.extend(shared.tail());
+    values
 }
 
 /// Updates an existing profile table in place: unchanged values keep their
 /// exact text, changed ones keep their trailing comment, unset keys go, new
 /// keys are appended.
-fn update_table(table: &mut dyn TableLike, values: &[(&'static str, Option<Value>)]) {
-    for (key, value) in values {
-        match value {
-            None => {
+fn update_table(table: &mut dyn TableLike, values: &[(&'static str, Want)]) {
+    for (key, want) in values {
+        let (new, add) = match want {
+            Want::Unset => {
                 table.remove(key);
+                continue;
             }
-            Some(new) => match table.get_mut(key).and_then(Item::as_value_mut) {
-                Some(old) if same_value(key, old, new) => {}
-                Some(old) => {
-                    let decor = old.decor().clone();
-                    *old = new.clone();
-                    *old.decor_mut() = decor;
-                }
-                None => {
-                    table.insert(key, Item::Value(new.clone()));
-                }
-            },
+            Want::Set(new) => (new, true),
+            Want::IfPresent(new) => (new, false),
+        };
+        match table.get_mut(key).and_then(Item::as_value_mut) {
+            Some(old) if same_value(key, old, new) => {}
+            Some(old) => {
+                let decor = old.decor().clone();
+                *old = new.clone();
+                *old.decor_mut() = decor;
+            }
+            None if add => {
+                table.insert(key, Item::Value(new.clone()));
+            }
+            None => {}
         }
     }
 }
@@ -355,11 +578,21 @@ fn same_value(key: &str, old: &Value, new: &Value) -> bool {
                 "sequence" | "close_sequence" => {
                     matches!((Sequence::parse(a), Sequence::parse(b)), (Ok(x), Ok(y)) if x == y)
                 }
+                "port_range" => {
+                    matches!((rotate::parse_range(a), rotate::parse_range(b)), (Ok(x), Ok(y)) if x == y)
+                }
+                "protocol" => {
+                    matches!((a.parse::<ProtoChoice>(), b.parse::<ProtoChoice>()), (Ok(x), Ok(y)) if x == y)
+                }
                 "family" => a.eq_ignore_ascii_case(b),
                 _ => a == b,
             }
         }
         (Value::Integer(a), Value::Integer(b)) => a.value() == b.value(),
+        (Value::Boolean(a), Value::Boolean(b)) => a.value() == b.value(),
+        (Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| same_value(key, x, y))
+        }
         _ => false,
     }
 }
@@ -440,6 +673,12 @@ pub enum StoreError {
         name: String,
         reason: String,
     },
+    /// `name` is a profile of the other kind: rotating (`rotating`) where a
+    /// fixed sequence was asked for, or the other way round.
+    OtherKind {
+        name: String,
+        rotating: bool,
+    },
 }
 
 /// `Permission denied`, not `Permission denied (os error 13)`.
@@ -477,6 +716,20 @@ impl fmt::Display for StoreError {
             }
             StoreError::Exists { name } => write!(f, "a profile named \"{name}\" already exists"),
             StoreError::BadName { reason, .. } => f.write_str(reason),
+            StoreError::OtherKind {
+                name,
+                rotating: true,
+            } => write!(
+                f,
+                "profile \"{name}\" is a rotating profile (rotate = true), not one with a fixed sequence"
+            ),
+            StoreError::OtherKind {
+                name,
+                rotating: false,
+            } => write!(
+                f,
+                "profile \"{name}\" has a fixed sequence, not rotate = true"
+            ),
         }
     }
 }
@@ -493,7 +746,6 @@ impl From<ConfigError> for StoreError {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::profile::{Family, Launch};
 
     const COMMENTED: &str = r#"# My knock profiles.
 # Synced with my dotfiles.
@@ -644,6 +896,196 @@ launch = "mosh {host}"
         let text = fs::read_to_string(&path).unwrap();
         assert!(!text.contains("rotate"), "{text}");
         assert!(text.contains("# mine"), "{text}");
+    }
+
+    fn rotating(host: &str, door: &str) -> RotatingProfile {
+        RotatingProfile {
+            host: host.into(),
+            rotation: crate::profile::RotationSpec {
+                door: door.into(),
+                params: Params::default(),
+                secret: SecretSource::Keyring,
+            },
+            delay_ms: None,
+            family: None,
+            open_port: None,
+            wait_ms: None,
+            retries: None,
+            launch: None,
+            user: None,
+            ssh_port: None,
+        }
+    }
+
+    #[test]
+    fn upsert_rotating_adds_a_table_with_only_what_is_not_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), &commented());
+        let mut store = Store::open(&path).unwrap();
+        let mut vault = rotating("vault.example.org", "vault");
+        vault.open_port = Some(22);
+        store.upsert_rotating("vault", &vault).unwrap();
+        let mut lab = rotating("192.0.2.9", "openSSH");
+        lab.rotation.secret = SecretSource::Command("pass show knock/lab".into());
+        lab.rotation.params = Params {
+            period: std::time::Duration::from_secs(60),
+            length: 5,
+            range: 20000..=30000,
+            exclude: vec![22222, 25000],
+            protos: ProtoChoice::Both,
+        };
+        lab.delay_ms = Some(50);
+        store.upsert_rotating("lab", &lab).unwrap();
+        store.save().unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        let want = format!(
+            "{}\n[profiles.vault]\nhost = \"vault.example.org\"\nrotate = true\nsecret = \"keyring\"\nopen_port = 22\n\n\
+             [profiles.lab]\nhost = \"192.0.2.9\"\nrotate = true\nsecret_cmd = \"pass show knock/lab\"\n\
+             door = \"openSSH\"\nperiod_s = 60\nlength = 5\nport_range = \"20000-30000\"\n\
+             exclude_ports = [22222, 25000]\nprotocol = \"both\"\ndelay_ms = 50\n",
+            commented()
+        );
+        assert_eq!(text, want);
+        let again = Store::open(&path).unwrap();
+        assert_eq!(again.file(), store.file());
+        assert_eq!(again.get_rotating("vault").unwrap(), &vault);
+        assert_eq!(again.get_rotating("lab").unwrap(), &lab);
+        assert_eq!(again.file().profiles.len(), 3);
+    }
+
+    const ROTATING_COMMENTED: &str = r#"# mine
+[profiles.vault]   # the vault
+host = "vault.example.org"   # public name
+rotate = true
+secret = "keyring"   # OS keyring
+period_s = 30        # as on the server
+protocol = "TCP"     # upper case on purpose
+port_range = "10000 - 60000"
+# verify ssh
+open_port = 22
+"#;
+
+    #[test]
+    fn upsert_rotating_updates_in_place_keeping_comments() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), ROTATING_COMMENTED);
+        let mut store = Store::open(&path).unwrap();
+        // Unchanged: the text stays exactly as it was.
+        let same = store.get_rotating("vault").unwrap().clone();
+        store.upsert_rotating("vault", &same).unwrap();
+        assert_eq!(store.text(), ROTATING_COMMENTED);
+        // Changed: values change, comments stay, defaults present stay.
+        let mut p = same.clone();
+        p.host = "192.0.2.1".into();
+        p.rotation.params.period = std::time::Duration::from_secs(60);
+        p.rotation.params.length = 6;
+        p.rotation.secret = SecretSource::Command("pass show knock/vault".into());
+        p.open_port = None;
+        p.retries = Some(2);
+        store.upsert_rotating("vault", &p).unwrap();
+        store.save().unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            r#"# mine
+[profiles.vault]   # the vault
+host = "192.0.2.1"   # public name
+rotate = true
+period_s = 60        # as on the server
+protocol = "TCP"     # upper case on purpose
+port_range = "10000 - 60000"
+secret_cmd = "pass show knock/vault"
+length = 6
+retries = 2
+"#
+        );
+        assert_eq!(
+            Store::open(&path).unwrap().get_rotating("vault").unwrap(),
+            &p
+        );
+    }
+
+    #[test]
+    fn upsert_replaces_a_profile_of_the_other_kind_cleanly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), &commented());
+        let mut store = Store::open(&path).unwrap();
+        // Fixed -> rotating: the sequence goes, shared keys keep their comments.
+        let mut r = rotating("myserver.example.org", "myserver");
+        r.delay_ms = Some(200);
+        r.open_port = Some(22);
+        r.user = Some("admin".into());
+        r.rotation.params.length = 3;
+        store.upsert_rotating("myserver", &r).unwrap();
+        let text = store.text();
+        assert!(
+            text.contains(
+                "# The main box.\n[profiles.myserver]\nhost = \"myserver.example.org\"   # public name\n\
+                 delay_ms = 200\n# verify ssh\nopen_port = 22\nuser = \"admin\"\n\
+                 rotate = true\nsecret = \"keyring\"\nlength = 3\n\n# Old box"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("spaced on purpose"), "{text}");
+        assert_eq!(store.file().profiles.len(), 2);
+        assert_eq!(store.get_rotating("myserver").unwrap(), &r);
+        assert!(matches!(
+            store.get("myserver"),
+            Err(StoreError::OtherKind { rotating: true, .. })
+        ));
+
+        // Rotating -> fixed: every rotation key goes, comments on kept keys stay.
+        let mut f = Profile::new("myserver.example.org", seq("7000,8000"));
+        f.open_port = Some(22);
+        f.close_sequence = Some(seq("8000,7000"));
+        store.upsert("myserver", &f).unwrap();
+        store.save().unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains(
+                "# The main box.\n[profiles.myserver]\nhost = \"myserver.example.org\"   # public name\n\
+                 # verify ssh\nopen_port = 22\nsequence = \"7000,8000\"\nclose_sequence = \"8000,7000\"\n\n# Old box"
+            ),
+            "{text}"
+        );
+        for key in ROTATION_KEYS {
+            assert!(!text.contains(&format!("{key} =")), "{key} left in {text}");
+        }
+        let again = Store::open(&path).unwrap();
+        assert_eq!(again.get("myserver").unwrap(), &f);
+        assert!(again.file().rotating.is_empty());
+        assert!(matches!(
+            again.get_rotating("myserver"),
+            Err(StoreError::OtherKind {
+                rotating: false,
+                ..
+            })
+        ));
+        assert_eq!(
+            again.get_rotating("myserver").unwrap_err().to_string(),
+            "profile \"myserver\" has a fixed sequence, not rotate = true"
+        );
+        assert_eq!(
+            again.get_rotating("myservr").unwrap_err().to_string(),
+            "no profile named \"myservr\" (did you mean \"myserver\"?)"
+        );
+    }
+
+    #[test]
+    fn renaming_a_rotating_profile_keeps_its_door() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "[profiles.vault]\nhost = \"192.0.2.1\"\nrotate = true\n\n[profiles.lab]\nhost = \"192.0.2.2\"\nrotate = true\ndoor = \"openSSH\"\n",
+        );
+        let mut store = Store::open(&path).unwrap();
+        store.rename("vault", "vault2").unwrap();
+        store.rename("lab", "lab2").unwrap();
+        assert_eq!(
+            store.text(),
+            "[profiles.vault2]\nhost = \"192.0.2.1\"\nrotate = true\ndoor = \"vault\"\n\n[profiles.lab2]\nhost = \"192.0.2.2\"\nrotate = true\ndoor = \"openSSH\"\n"
+        );
+        assert_eq!(store.get_rotating("vault2").unwrap().rotation.door, "vault");
     }
 
     #[test]
