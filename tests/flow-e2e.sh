@@ -5,7 +5,8 @@
 #
 # Without root (first part, always):
 #   - `knock-server --check -c` accepts every example in assets/firewall/*.conf;
-#   - assets/generate.sh writes non-empty completions and man pages.
+#   - assets/generate.sh writes non-empty completions and man pages
+#     (man/knock.1, man/knock-server.8).
 # As root (network namespaces kflow-srv / kflow-cli; documentation addresses):
 #
 #   kflow-srv  192.0.2.1   2001:db8::1   sshd on :22 (v4 and v6) behind a DROP,
@@ -92,26 +93,33 @@ nft_timeout_element() {
 }
 check "the nftables example adds set elements with a per-element timeout" nft_timeout_element
 
-# assets/generate.sh writes completions and man pages (non-empty).
+# assets/generate.sh writes completions and man pages (non-empty), the
+# server's in section 8 (a daemon).
 generated() {
-    local out="$T/generated" f
+    local out="$T/generated" f th
     KNOCK_BIN_DIR="$KNOCK_BIN_DIR" "$KNOCK_REPO/assets/generate.sh" "$out" || return 1
-    for f in completions/knock.bash completions/_knock completions/knock.fish man/knock.1; do
+    for f in completions/knock.bash completions/_knock completions/knock.fish man/knock.1 man/knock-server.8; do
         [[ -s "$out/$f" ]] || {
             echo "missing or empty: $f"
             return 1
         }
     done
     bash -n "$out/completions/knock.bash" || return 1
-    grep -q '^\.TH' "$out/man/knock.1" || {
-        echo "man/knock.1 has no .TH line"
+    grep -q '^\.TH knock 1 ' "$out/man/knock.1" || {
+        echo "man/knock.1 has no .TH knock 1 line"
         return 1
     }
-    if "$SERVER" --man >/dev/null 2>&1; then
-        compgen -G "$out/man/knock-server.[0-9]*" >/dev/null || {
-            echo "knock-server has --man, but no man/knock-server.N was written"
-            return 1
-        }
+    th=$(grep -m 1 '^\.TH' "$out/man/knock-server.8") || {
+        echo "man/knock-server.8 has no .TH line"
+        return 1
+    }
+    [[ "$th" == ".TH knock-server 8 "* ]] || {
+        echo "man/knock-server.8: the title is not section 8: $th"
+        return 1
+    }
+    if compgen -G "$out/man/knock-server.[0-79]*" >/dev/null; then
+        echo "a knock-server man page in another section:" "$out"/man/knock-server.*
+        return 1
     fi
     ls -l "$out"/*/
 }
