@@ -10,7 +10,9 @@ fn main() -> ExitCode {
     // Before anything reads the config or opens pcap: no root, no file needed.
     if args.man {
         return match cli::man_page(&mut std::io::stdout().lock()) {
+            // `knock-server --man | head` is not an error.
             Ok(()) => ExitCode::SUCCESS,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("knock-server: cannot write the man page: {e}");
                 ExitCode::FAILURE
