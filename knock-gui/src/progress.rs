@@ -237,6 +237,9 @@ impl Run {
                     format!("Port {} did not open (attempt {attempt})", to.port()),
                 );
             }
+            // From send::run_rotating, which the worker does not use yet
+            // (rotation::Prep reports its wait and sequence as Notes).
+            Progress::WaitingForPeriod { .. } | Progress::Derived { .. } => {}
         }
     }
 

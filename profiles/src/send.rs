@@ -8,16 +8,24 @@
 //!
 //! Sockets and time sit behind [`Net`] and [`Clock`] so that [`run`] can be
 //! tested with fakes; [`SystemNet`] and [`SystemClock`] are the real ones.
+//!
+//! A rotating profile ([`crate::rotate`]) knocks with [`run_rotating`]: each
+//! attempt derives the sequence of its own time step from the wall clock
+//! ([`WallClock`]), waiting for the next period first when too little of the
+//! current one is left, and, on a retry, because the server burns a (door,
+//! step) sequence once it opened and refuses it again as a replay.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::profile::{Family, Settings};
+use crate::rotate::Rotation;
 use crate::sequence::{Knock, Proto, Sequence};
 
 /// The network as the sender sees it.
@@ -36,6 +44,50 @@ pub trait Net {
 pub trait Clock {
     fn now(&self) -> Instant;
     fn sleep(&self, d: Duration);
+}
+
+/// Wall-clock time, which picks a rotation's time step. Waiting is the
+/// [`Clock`]'s job; a fake wall clock in tests moves with the fake [`Clock`].
+pub trait WallClock {
+    /// Time since the Unix epoch.
+    fn since_epoch(&self) -> Duration;
+}
+
+/// Any `Fn() -> Duration` (time since the Unix epoch) is a wall clock.
+impl<F: Fn() -> Duration> WallClock for F {
+    fn since_epoch(&self) -> Duration {
+        self()
+    }
+}
+
+/// `SystemTime::now()` (a clock before 1970 reads as the epoch).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemWall;
+
+impl WallClock for SystemWall {
+    fn since_epoch(&self) -> Duration {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO)
+    }
+}
+
+/// What a rotating profile knocks: the sequence of `door` for the time step
+/// of `wall`, derived with `rotation` (which holds the secret).
+#[derive(Clone, Copy)]
+pub struct Rotating<'a> {
+    pub rotation: &'a Rotation,
+    pub door: &'a str,
+    pub wall: &'a dyn WallClock,
+}
+
+impl fmt::Debug for Rotating<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rotating")
+            .field("rotation", self.rotation)
+            .field("door", &self.door)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Real sockets (socket2) and the system resolver.
@@ -106,6 +158,22 @@ pub enum Progress {
     Opened { to: SocketAddr, after: Duration },
     /// `to` did not open within the wait of this attempt.
     NotOpened { attempt: u32, to: SocketAddr },
+    /// Rotating profiles ([`run_rotating`]): waiting `wait` for the next
+    /// period (of `period`) before attempt `attempt`. For attempt 1, too
+    /// little of the current period was left for the knocks; for a retry,
+    /// the step just knocked is used up on the server.
+    WaitingForPeriod {
+        attempt: u32,
+        wait: Duration,
+        period: Duration,
+    },
+    /// Rotating profiles: attempt `attempt` knocks `sequence`, derived for
+    /// time step `step`.
+    Derived {
+        attempt: u32,
+        step: u64,
+        sequence: Sequence,
+    },
 }
 
 /// The result of a successful [`run`].
@@ -186,6 +254,41 @@ pub fn run(
     cancel: &AtomicBool,
     on_progress: &mut dyn FnMut(&Progress),
 ) -> Result<Outcome, SendError> {
+    attempts(plan, None, net, clock, cancel, on_progress)
+}
+
+/// [`run`] for a rotating profile: `plan.sequence` is not sent; each attempt
+/// knocks the sequence of its own time step instead.
+///
+/// After resolving, and before the first knock, it waits for the next
+/// period if less than [`crate::rotate::BOUNDARY_MARGIN`] plus the time the
+/// knocks take is left of the current one, so a sequence never straddles
+/// two steps. When verify fails and retries remain, it waits for the period
+/// after the step it just knocked (the server refuses a step's sequence
+/// once it opened) and knocks that step's sequence. Each wait is reported
+/// as [`Progress::WaitingForPeriod`], each sequence as [`Progress::Derived`];
+/// waits sleep on `clock` in slices, checking `cancel`.
+pub fn run_rotating(
+    plan: &Plan,
+    rotating: &Rotating<'_>,
+    net: &mut dyn Net,
+    clock: &dyn Clock,
+    cancel: &AtomicBool,
+    on_progress: &mut dyn FnMut(&Progress),
+) -> Result<Outcome, SendError> {
+    attempts(plan, Some(rotating), net, clock, cancel, on_progress)
+}
+
+/// Resolve once, then knock (a fixed sequence, or a rotating one per
+/// attempt), verify and retry.
+fn attempts(
+    plan: &Plan,
+    rotating: Option<&Rotating<'_>>,
+    net: &mut dyn Net,
+    clock: &dyn Clock,
+    cancel: &AtomicBool,
+    on_progress: &mut dyn FnMut(&Progress),
+) -> Result<Outcome, SendError> {
     check(cancel)?;
     let addrs = match parse_literal(&plan.host) {
         Some(ip) => vec![ip],
@@ -211,8 +314,39 @@ pub fn run(
 
     let total_attempts = plan.retries.saturating_add(1);
     let mut attempt = 1;
+    let mut last_step = None;
     loop {
-        knock_sequence(plan, addr, attempt, net, clock, cancel, on_progress)?;
+        let sequence = match rotating {
+            None => Cow::Borrowed(&plan.sequence),
+            Some(r) => {
+                let (step, sequence) = next_step(
+                    r,
+                    plan.delay,
+                    attempt,
+                    last_step,
+                    clock,
+                    cancel,
+                    on_progress,
+                )?;
+                last_step = Some(step);
+                on_progress(&Progress::Derived {
+                    attempt,
+                    step,
+                    sequence: sequence.clone(),
+                });
+                Cow::Owned(sequence)
+            }
+        };
+        knock_sequence(
+            &sequence,
+            plan.delay,
+            addr,
+            attempt,
+            net,
+            clock,
+            cancel,
+            on_progress,
+        )?;
         let Some(verify) = plan.verify else {
             return Ok(Outcome {
                 addr,
@@ -242,9 +376,56 @@ pub fn run(
     }
 }
 
+/// The step (and its sequence) that attempt `attempt` knocks: a step after
+/// `last` (the one the previous attempt used up) with enough of its period
+/// left for the knocks; waits on `clock` until there is one.
+fn next_step(
+    r: &Rotating<'_>,
+    delay: Duration,
+    attempt: u32,
+    last: Option<u64>,
+    clock: &dyn Clock,
+    cancel: &AtomicBool,
+    on_progress: &mut dyn FnMut(&Progress),
+) -> Result<(u64, Sequence), SendError> {
+    let params = r.rotation.params();
+    let sending = params.sending_time(delay);
+    let mut told = false;
+    loop {
+        check(cancel)?;
+        let now = r.wall.since_epoch();
+        let step = params.step(now.as_secs());
+        let wait = if last.is_some_and(|last| step <= last) {
+            Some(params.until_boundary(now))
+        } else {
+            params.boundary_wait(now, sending)
+        };
+        let Some(wait) = wait else {
+            return Ok((step, r.rotation.sequence_at(r.door, step)));
+        };
+        // The wall clock may lag the monotonic one by a hair after the
+        // sleep; the next round then waits the rest without a second report.
+        if !told {
+            on_progress(&Progress::WaitingForPeriod {
+                attempt,
+                wait,
+                period: params.period,
+            });
+            told = true;
+        }
+        let start = clock.now();
+        let due = start
+            .checked_add(wait.max(Duration::from_millis(1)))
+            .unwrap_or(start);
+        sleep_until(clock, due, cancel)?;
+    }
+}
+
 /// Sends the whole sequence to `addr`: knock `i` at `start + i * delay`.
+#[allow(clippy::too_many_arguments)]
 fn knock_sequence(
-    plan: &Plan,
+    sequence: &Sequence,
+    delay: Duration,
     addr: IpAddr,
     attempt: u32,
     net: &mut dyn Net,
@@ -252,9 +433,9 @@ fn knock_sequence(
     cancel: &AtomicBool,
     on_progress: &mut dyn FnMut(&Progress),
 ) -> Result<(), SendError> {
-    let total = plan.sequence.len();
+    let total = sequence.len();
     let mut due: Option<Instant> = None;
-    for (index, &knock) in plan.sequence.iter().enumerate() {
+    for (index, &knock) in sequence.iter().enumerate() {
         if let Some(due) = due {
             sleep_until(clock, due, cancel)?;
         }
@@ -273,7 +454,7 @@ fn knock_sequence(
         // The schedule runs from the first knock, so oversleeping once does
         // not push every later knock back.
         let prev = due.unwrap_or(sent_at);
-        due = Some(prev.checked_add(plan.delay).unwrap_or(prev));
+        due = Some(prev.checked_add(delay).unwrap_or(prev));
     }
     Ok(())
 }
@@ -494,6 +675,9 @@ mod tests {
         /// Each probe takes this long on the fake clock.
         probe_takes: Duration,
         probes: Vec<(SocketAddr, Duration, Duration)>,
+        /// Like a server: probes answer true once the last knocks sent are
+        /// these ports, in order (and `probe_answers` is empty).
+        opens_on: Option<Vec<u16>>,
     }
 
     impl FakeNet {
@@ -509,6 +693,7 @@ mod tests {
                 probe_answers: VecDeque::new(),
                 probe_takes: Duration::ZERO,
                 probes: Vec::new(),
+                opens_on: None,
             }
         }
     }
@@ -550,7 +735,11 @@ mod tests {
 
         fn probe(&mut self, to: SocketAddr, timeout: Duration) -> io::Result<bool> {
             self.probes.push((to, timeout, self.clock.at()));
-            let answer = self.probe_answers.pop_front().unwrap_or(false);
+            let opened = self.opens_on.as_ref().is_some_and(|ports| {
+                let sent: Vec<u16> = self.sent.iter().map(|s| s.to.port()).collect();
+                sent.ends_with(ports)
+            });
+            let answer = self.probe_answers.pop_front().unwrap_or(opened);
             if !answer {
                 self.clock.sleep(self.probe_takes.min(timeout));
             }
@@ -1080,6 +1269,241 @@ sequence = "1,2,3"
         assert_eq!(plain.verify, None);
         assert_eq!(plain.retries, 0);
         assert_eq!(plain.sequence.to_string(), "1,2,3");
+    }
+
+    // Rotating profiles: the known-answer vectors "defaults" (step
+    // 56_666_666) and "next step" (56_666_667) of testdata/rotate-vectors.toml.
+    const STEP_T: u64 = 56_666_666;
+    const SEQ_T: [u16; 4] = [23563, 19361, 17193, 56572];
+    const SEQ_T1: [u16; 4] = [29788, 48178, 19091, 52131];
+
+    fn rotation() -> Rotation {
+        let secret =
+            crate::rotate::Secret::parse_base32("GAYTEMZUGU3DOOBZMFRGGZDFMZTWQ2LK").unwrap();
+        Rotation::new(crate::rotate::Params::default(), secret).unwrap()
+    }
+
+    /// `run_rotating` with the wall clock at `start_ms` (since the epoch)
+    /// when the fake clock starts, moving with it.
+    fn go_rotating(
+        plan: &Plan,
+        start_ms: u64,
+        net: &mut FakeNet,
+        clock: &Rc<FakeClock>,
+        cancel: &AtomicBool,
+    ) -> Ran {
+        let rotation = rotation();
+        let wall = || ms(start_ms) + clock.at();
+        let rotating = Rotating {
+            rotation: &rotation,
+            door: "myserver",
+            wall: &wall,
+        };
+        let mut progress = Vec::new();
+        let result = run_rotating(plan, &rotating, net, clock.as_ref(), cancel, &mut |p| {
+            progress.push(p.clone())
+        });
+        Ran { result, progress }
+    }
+
+    fn ports(sent: &[Sent]) -> Vec<u16> {
+        sent.iter().map(|s| s.to.port()).collect()
+    }
+
+    fn rotating_plan(retries: u32) -> Plan {
+        let mut p = plan("192.0.2.1", "1", 100);
+        p.verify = Some(Verify {
+            port: 22,
+            wait: ms(3000),
+        });
+        p.retries = retries;
+        p
+    }
+
+    #[test]
+    fn rotating_retry_waits_for_the_next_period_and_knocks_that_step() {
+        let clock = FakeClock::new();
+        let mut net = FakeNet::new(&clock, &[]);
+        // The server opens only for step T+1's sequence: step T is used up.
+        net.opens_on = Some(SEQ_T1.to_vec());
+        // 1_700_000_000 s is 20 s into step T: 10 s left, no wait at first.
+        let ran = go_rotating(
+            &rotating_plan(2),
+            1_700_000_000_000,
+            &mut net,
+            &clock,
+            &AtomicBool::new(false),
+        );
+        assert_eq!(
+            ran.result.unwrap(),
+            Outcome {
+                addr: ip("192.0.2.1"),
+                attempts: 2,
+                opened: Some(true)
+            }
+        );
+        let mut want = SEQ_T.to_vec();
+        want.extend(SEQ_T1);
+        assert_eq!(ports(&net.sent), want, "not T then T+1");
+        // Attempt 1 at 0 ms; 300 ms of knocks + 3 s of verify; then the
+        // wait of 6.7 s to the boundary at 1_700_000_010 s: attempt 2 at 10 s.
+        assert_eq!(net.sent[0].at, ms(0));
+        assert_eq!(net.sent[4].at, ms(10_000));
+        assert_eq!(net.sent[7].at, ms(10_300));
+        let to = sa("192.0.2.1:22");
+        let rotation_events: Vec<&Progress> = ran
+            .progress
+            .iter()
+            .filter(|p| {
+                matches!(
+                    p,
+                    Progress::WaitingForPeriod { .. }
+                        | Progress::Derived { .. }
+                        | Progress::NotOpened { .. }
+                        | Progress::Opened { .. }
+                )
+            })
+            .collect();
+        let seq = |ports: [u16; 4]| Sequence::new(ports.map(Knock::tcp).to_vec()).unwrap();
+        assert_eq!(
+            rotation_events,
+            [
+                &Progress::Derived {
+                    attempt: 1,
+                    step: STEP_T,
+                    sequence: seq(SEQ_T)
+                },
+                &Progress::NotOpened { attempt: 1, to },
+                &Progress::WaitingForPeriod {
+                    attempt: 2,
+                    wait: ms(6_700),
+                    period: Duration::from_secs(30)
+                },
+                &Progress::Derived {
+                    attempt: 2,
+                    step: STEP_T + 1,
+                    sequence: seq(SEQ_T1)
+                },
+                &Progress::Opened { to, after: ms(0) },
+            ]
+        );
+        // The wait slept in slices (so a cancel is noticed).
+        assert!(clock.sleeps().iter().all(|d| *d <= SLEEP_SLICE));
+    }
+
+    #[test]
+    fn rotating_waits_out_a_boundary_before_the_first_knock() {
+        let clock = FakeClock::new();
+        let mut net = FakeNet::new(&clock, &["192.0.2.1"]);
+        let mut p = rotating_plan(0);
+        p.host = "vault.example.org".into();
+        p.verify = None;
+        // 0.6 s before step T+1: less than 1 s + 300 ms of knocks.
+        let ran = go_rotating(
+            &p,
+            1_700_000_009_400,
+            &mut net,
+            &clock,
+            &AtomicBool::new(false),
+        );
+        assert_eq!(ran.result.unwrap().attempts, 1);
+        assert_eq!(ports(&net.sent), SEQ_T1);
+        assert_eq!(net.sent[0].at, ms(600));
+        // Resolved first (DNS does not eat into the new period), then the wait.
+        assert!(matches!(ran.progress[0], Progress::Resolved { .. }));
+        assert_eq!(
+            ran.progress[1],
+            Progress::WaitingForPeriod {
+                attempt: 1,
+                wait: ms(600),
+                period: Duration::from_secs(30)
+            }
+        );
+        assert!(matches!(
+            ran.progress[2],
+            Progress::Derived {
+                attempt: 1,
+                step,
+                ..
+            } if step == STEP_T + 1
+        ));
+    }
+
+    #[test]
+    fn rotating_knocks_at_once_with_time_left_and_fails_after_its_retries() {
+        let clock = FakeClock::new();
+        let mut net = FakeNet::new(&clock, &[]);
+        // 2 s before the boundary: enough for 300 ms of knocks.
+        let ran = go_rotating(
+            &rotating_plan(1),
+            1_700_000_008_000,
+            &mut net,
+            &clock,
+            &AtomicBool::new(false),
+        );
+        let err = ran.result.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "port 22 on 192.0.2.1 did not open within 3000 ms (after 2 attempts)"
+        );
+        assert_eq!(net.sent[0].at, ms(0));
+        // The verify wait ran past the boundary: step T+1 is already in
+        // force with time to spare, so attempt 2 knocks it at once.
+        let mut want = SEQ_T.to_vec();
+        want.extend(SEQ_T1);
+        assert_eq!(ports(&net.sent), want);
+        assert_eq!(net.sent[4].at, ms(3_300));
+        assert!(
+            !ran.progress
+                .iter()
+                .any(|p| matches!(p, Progress::WaitingForPeriod { .. })),
+            "{:?}",
+            ran.progress
+        );
+    }
+
+    #[test]
+    fn rotating_wait_is_cancellable() {
+        /// Sets the flag once the fake time passes 1 s.
+        struct Cancelling {
+            inner: Rc<FakeClock>,
+            flag: Arc<AtomicBool>,
+        }
+        impl Clock for Cancelling {
+            fn now(&self) -> Instant {
+                self.inner.now()
+            }
+            fn sleep(&self, d: Duration) {
+                self.inner.sleep(d);
+                if self.inner.at() > ms(1_000) {
+                    self.flag.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+        let inner = FakeClock::new();
+        let flag = Arc::new(AtomicBool::new(false));
+        let clock = Cancelling {
+            inner: Rc::clone(&inner),
+            flag: Arc::clone(&flag),
+        };
+        let mut net = FakeNet::new(&inner, &[]);
+        let rotation = rotation();
+        let wall = || ms(1_700_000_000_000) + inner.at();
+        let rotating = Rotating {
+            rotation: &rotation,
+            door: "myserver",
+            wall: &wall,
+        };
+        let mut p = rotating_plan(1);
+        p.verify = Some(Verify {
+            port: 22,
+            wait: ms(500),
+        });
+        let result = run_rotating(&p, &rotating, &mut net, &clock, &flag, &mut |_| {});
+        assert!(matches!(result, Err(SendError::Cancelled)), "{result:?}");
+        // Only attempt 1 went out; the wait for step T+1 stopped within a slice.
+        assert_eq!(ports(&net.sent), SEQ_T);
+        assert!(inner.at() <= ms(1_000) + SLEEP_SLICE, "{:?}", inner.at());
     }
 
     #[test]
