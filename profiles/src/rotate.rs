@@ -399,8 +399,11 @@ pub fn parse_share_uri(uri: &str) -> Result<(String, Params, Secret), RotateErro
     let mut secret = None;
     let mut params = Params::default();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').ok_or_else(|| bad(pair))?;
-        let value = percent_decode(value).ok_or_else(|| bad(pair))?;
+        // Errors name the key only: the value may be the secret.
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| bad(&format!("\"{}\" has no value", key_only(pair))))?;
+        let value = percent_decode(value).ok_or_else(|| bad(&format!("bad %-escape in {key}")))?;
         match key {
             "door" => door = Some(value),
             "secret" => {
@@ -432,6 +435,60 @@ pub fn parse_share_uri(uri: &str) -> Result<(String, Params, Secret), RotateErro
     let secret = secret.ok_or_else(|| bad("no secret"))?;
     params.validate()?;
     Ok((door, params, secret))
+}
+
+/// The key of a `key=value` pair without `=`, cut short (it may be a
+/// pasted secret).
+fn key_only(pair: &str) -> String {
+    let mut key: String = pair.chars().take(12).collect();
+    if pair.chars().count() > 12 {
+        key.push_str("...");
+    }
+    key
+}
+
+/// How two sets of parameters differ, per key in the words of a sharing
+/// URI: `(key, value in a, value in b)`, e.g. `("period", "60 s", "30 s")`.
+/// Empty if they are the same.
+pub fn param_differences(a: &Params, b: &Params) -> Vec<(&'static str, String, String)> {
+    let mut out = Vec::new();
+    if a.period != b.period {
+        out.push((
+            "period",
+            format!("{} s", a.period_secs()),
+            format!("{} s", b.period_secs()),
+        ));
+    }
+    if a.length != b.length {
+        out.push(("length", a.length.to_string(), b.length.to_string()));
+    }
+    if a.range != b.range {
+        out.push(("range", format_range(&a.range), format_range(&b.range)));
+    }
+    let list = |p: &Params| {
+        let mut ports = p.exclude.clone();
+        ports.sort_unstable();
+        ports.dedup();
+        ports
+    };
+    if list(a) != list(b) {
+        let show = |ports: Vec<u16>| {
+            if ports.is_empty() {
+                "none".to_string()
+            } else {
+                ports
+                    .iter()
+                    .map(u16::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }
+        };
+        out.push(("exclude", show(list(a)), show(list(b))));
+    }
+    if a.protos != b.protos {
+        out.push(("protocol", a.protos.to_string(), b.protos.to_string()));
+    }
+    out
 }
 
 fn percent_encode(text: &str) -> String {
@@ -697,6 +754,43 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn uri_errors_never_quote_a_value() {
+        let e = parse_share_uri("knock://rotate?door=a&secret=GAYTEMZUGU3DOOBZ%ZZMFRGGZDFMZTWQ2LK")
+            .unwrap_err();
+        assert_eq!(e.to_string(), "bad knock:// URI: bad %-escape in secret");
+        let e =
+            parse_share_uri("knock://rotate?door=a&GAYTEMZUGU3DOOBZMFRGGZDFMZTWQ2LK").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "bad knock:// URI: \"GAYTEMZUGU3D...\" has no value"
+        );
+    }
+
+    #[test]
+    fn param_differences_name_each_key() {
+        let a = Params::default();
+        assert!(param_differences(&a, &a.clone()).is_empty());
+        let b = Params {
+            period: Duration::from_secs(60),
+            length: 5,
+            range: 20000..=30000,
+            exclude: vec![443, 22],
+            protos: ProtoChoice::Both,
+        };
+        let d = param_differences(&b, &a);
+        let keys: Vec<&str> = d.iter().map(|(k, _, _)| *k).collect();
+        assert_eq!(keys, ["period", "length", "range", "exclude", "protocol"]);
+        assert_eq!(d[0], ("period", "60 s".into(), "30 s".into()));
+        assert_eq!(d[3], ("exclude", "22,443".into(), "none".into()));
+        // The order of excluded ports does not matter.
+        let c = Params {
+            exclude: vec![22, 443],
+            ..b.clone()
+        };
+        assert!(param_differences(&b, &c).is_empty());
     }
 
     #[test]
