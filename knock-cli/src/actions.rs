@@ -49,6 +49,9 @@ pub fn run(args: &Args) -> Result<Code> {
     if let Some(name) = &args.show_secret {
         return crate::secrets::show_secret(&open_store(args)?, name);
     }
+    if let Some(name) = &args.set_secret {
+        return crate::secrets::set_secret(&open_store(args)?, name, args.force);
+    }
     knock(args)
 }
 
@@ -490,9 +493,12 @@ fn job(args: &Args) -> Result<Job> {
     if let Some(n) = args.retries {
         plan.retries = n;
     }
-    if let Some((r, door)) = &rotation {
-        // Derived last, just before sending, after a boundary wait.
-        let (step, sequence) = crate::secrets::sequence_for_now(r, door, plan.delay, args.dry_run);
+    if let Some((r, door)) = &rotation
+        && args.dry_run
+    {
+        // A real knock derives each attempt's sequence as it goes
+        // (send::run_rotating); a dry run shows the step in force now.
+        let (step, sequence) = crate::secrets::dry_run_sequence(r, door, plan.delay);
         plan.sequence = sequence;
         label = format!("{label}, step {step} of {} s", r.params().period_secs());
     }
@@ -509,17 +515,34 @@ fn job(args: &Args) -> Result<Job> {
 /// Knocks (and verifies, and launches with --ssh).
 fn knock(args: &Args) -> Result<Code> {
     let job = job(args)?;
-    if args.verbose > 0 && job.rotation.is_some() {
-        eprintln!("knock: {}: {}", job.label, job.plan.sequence);
-    }
     let mut net = SystemNet;
     if args.dry_run {
+        if args.verbose > 0 && job.rotation.is_some() {
+            eprintln!("knock: {}: {}", job.label, job.plan.sequence);
+        }
         return dry_run(&job, &mut net);
     }
     let verbose = args.verbose > 0;
     let cancel = AtomicBool::new(false);
-    let mut report = |p: &Progress| report_progress(p, verbose, job.plan.family);
-    let outcome = send::run(&job.plan, &mut net, &SystemClock, &cancel, &mut report)?;
+    let mut report = |p: &Progress| report_progress(p, verbose, &job);
+    let outcome = match &job.rotation {
+        None => send::run(&job.plan, &mut net, &SystemClock, &cancel, &mut report)?,
+        Some((rotation, door)) => {
+            let rotating = send::Rotating {
+                rotation,
+                door,
+                wall: &send::SystemWall,
+            };
+            send::run_rotating(
+                &job.plan,
+                &rotating,
+                &mut net,
+                &SystemClock,
+                &cancel,
+                &mut report,
+            )?
+        }
+    };
     if !args.ssh {
         return Ok(Code::Ok);
     }
@@ -541,7 +564,8 @@ fn knock(args: &Args) -> Result<Code> {
     exec(&argv)
 }
 
-fn report_progress(p: &Progress, verbose: bool, family: Family) {
+fn report_progress(p: &Progress, verbose: bool, job: &Job) {
+    let family = job.plan.family;
     match p {
         Progress::Resolved { host, addr, others } => {
             if *others > 0 && family == Family::Any {
@@ -563,8 +587,37 @@ fn report_progress(p: &Progress, verbose: bool, family: Family) {
         Progress::Opened { to, after } if verbose => {
             eprintln!("knock: {to} is open (after {} ms)", after.as_millis());
         }
-        Progress::NotOpened { attempt, to } => {
+        // For a rotating profile, the wait for the next period says it.
+        Progress::NotOpened { attempt, to } if verbose || job.rotation.is_none() => {
             eprintln!("knock: {to} did not open (attempt {attempt})");
+        }
+        Progress::WaitingForPeriod {
+            attempt: 1,
+            wait,
+            period,
+        } => {
+            eprintln!(
+                "knock: waiting {} ms for the next {} s period",
+                wait.as_millis(),
+                period.as_secs()
+            );
+        }
+        Progress::WaitingForPeriod { wait, .. } => {
+            let port = job.plan.verify.map_or(0, |v| v.port);
+            eprintln!(
+                "knock: port {port} did not open; waiting {} ms for the next period to knock again",
+                wait.as_millis()
+            );
+        }
+        Progress::Derived { step, sequence, .. } if verbose => {
+            let period = job
+                .rotation
+                .as_ref()
+                .map_or(0, |(r, _)| r.params().period_secs());
+            eprintln!(
+                "knock: {}, step {step} of {period} s: {sequence}",
+                job.label
+            );
         }
         _ => {}
     }

@@ -27,6 +27,8 @@ Examples:
   knock myserver --ssh -- -L 8080:localhost:80
   knock --close myserver                   send the profile's close_sequence
   knock --import /etc/knockd.conf --host myserver.example.org
+  knock --show-secret vault                on the first device: the secret and its URI
+  knock --set-secret vault < vault.uri     on another: store it in that device's keyring
 
 Profiles live in one TOML file: --profiles FILE, else $KNOCK_PROFILES, else
 ~/.config/knock/profiles.toml (Windows: %APPDATA%\\knock\\config\\profiles.toml).";
@@ -40,7 +42,7 @@ Profiles live in one TOML file: --profiles FILE, else $KNOCK_PROFILES, else
     long_about = LONG_ABOUT,
     after_help = AFTER_HELP,
     after_long_help = format!("{AFTER_HELP}\n\n{EXIT_CODES_HELP}"),
-    group(ArgGroup::new("mode").args(["list", "show", "save", "remove", "import", "gen_secret", "show_secret", "completions", "man"])),
+    group(ArgGroup::new("mode").args(["list", "show", "save", "remove", "import", "gen_secret", "show_secret", "set_secret", "completions", "man"])),
     group(ArgGroup::new("family_flag").args(["ipv4", "ipv6"])),
 )]
 pub struct Args {
@@ -144,7 +146,7 @@ pub struct Args {
     #[arg(long, value_name = "PORTS", help_heading = "Profiles")]
     pub close_sequence: Option<String>,
 
-    /// With --save: replace an existing profile of that name (with --gen-secret: its secret)
+    /// With --save / --import: replace an existing profile of that name (with --gen-secret / --set-secret: its secret)
     #[arg(short = 'f', long, help_heading = "Profiles")]
     pub force: bool,
 
@@ -155,6 +157,10 @@ pub struct Args {
     /// Print the secret of rotating profile NAME (and a knock:// URI) for another device
     #[arg(long, value_name = "NAME", help_heading = "Rotating sequences")]
     pub show_secret: Option<String>,
+
+    /// Store the secret of rotating profile NAME in the OS keyring, read from stdin: base32, or the knock:// URI that --show-secret printed on another device
+    #[arg(long, value_name = "NAME", help_heading = "Rotating sequences")]
+    pub set_secret: Option<String>,
 
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     #[arg(long, value_name = "SHELL", help_heading = "Setup")]

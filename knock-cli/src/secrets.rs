@@ -1,24 +1,24 @@
-//! Rotating profiles on the command line: the current sequence (after
-//! waiting out a period boundary), `--gen-secret` and `--show-secret`.
+//! Rotating profiles on the command line: their settings and rotation
+//! (the knocking itself is `send::run_rotating`), `--gen-secret`,
+//! `--show-secret` and `--set-secret`.
 
-use std::io::Write;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::io::{BufRead, IsTerminal, Read, Write};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use knock_profiles::Sequence;
 use knock_profiles::profile::{RotatingProfile, RotationSpec, Settings};
 use knock_profiles::rotate::{self, Params, ProtoChoice, Rotation};
 use knock_profiles::secret::{KEYRING_SERVICE, Keyring, Secret, SecretError, SecretSource};
-use knock_profiles::send::Clock;
+use knock_profiles::send::{SystemWall, WallClock};
 use knock_profiles::store::{Store, StoreError};
+use zeroize::Zeroizing;
 
-use crate::exit::Code;
+use crate::exit::{Code, ConfigMessage, UsageError};
 
 /// Wall-clock time since the Unix epoch.
-pub fn wall_now() -> Duration {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
+fn wall_now() -> Duration {
+    SystemWall.since_epoch()
 }
 
 /// Settings of rotating profile `name` (with the sequence in force now)
@@ -37,29 +37,18 @@ pub fn rotating_settings(store: &Store, name: &str) -> Result<(Settings, (Rotati
     Ok((settings, (rotation, spec.door.clone())))
 }
 
-/// The step and sequence to send now with `delay` between knocks; waits out
-/// a period boundary (saying so on stderr) unless `dry_run`, where it only
-/// says that a real knock would wait.
-pub fn sequence_for_now(
-    rotation: &Rotation,
-    door: &str,
-    delay: Duration,
-    dry_run: bool,
-) -> (u64, Sequence) {
+/// For `--dry-run`: the step and sequence in force now; says on stderr if
+/// a real knock would first wait for the next period.
+pub fn dry_run_sequence(rotation: &Rotation, door: &str, delay: Duration) -> (u64, Sequence) {
     let sending = rotation.params().sending_time(delay);
-    if dry_run {
-        if let Some(wait) = rotation.params().boundary_wait(wall_now(), sending) {
-            eprintln!(
-                "knock: the period ends in {} ms; a real knock would wait for the next one",
-                wait.as_millis()
-            );
-        }
-        return rotation.sequence_now(door, wall_now().as_secs());
+    let now = wall_now();
+    if let Some(wait) = rotation.params().boundary_wait(now, sending) {
+        eprintln!(
+            "knock: the period ends in {} ms; a real knock would wait for the next one",
+            wait.as_millis()
+        );
     }
-    let clock = knock_profiles::send::SystemClock;
-    current_sequence(rotation, door, sending, &wall_now, &clock, &mut |n| {
-        eprintln!("knock: {n}")
-    })
+    rotation.sequence_now(door, now.as_secs())
 }
 
 /// `--show NAME` for a rotating profile: its keys as written, defaults filled in.
@@ -94,29 +83,6 @@ pub fn load_rotation(name: &str, spec: &RotationSpec) -> Result<Rotation, Secret
         account: name.to_string(),
         detail: e.to_string(),
     })
-}
-
-/// The step and sequence to knock now. If the current period ends before
-/// the knocks (`sending`) plus a margin are done, first says so through
-/// `note` and sleeps (with `clock`) into the next period.
-pub fn current_sequence(
-    rotation: &Rotation,
-    door: &str,
-    sending: Duration,
-    wall: &dyn Fn() -> Duration,
-    clock: &dyn Clock,
-    note: &mut dyn FnMut(String),
-) -> (u64, Sequence) {
-    let params = rotation.params();
-    if let Some(wait) = params.boundary_wait(wall(), sending) {
-        note(format!(
-            "waiting {} ms for the next {} s period",
-            wait.as_millis(),
-            params.period_secs()
-        ));
-        clock.sleep(wait);
-    }
-    rotation.sequence_now(door, wall().as_secs())
 }
 
 /// The rotating profile `name`, or a config error saying what it is instead.
@@ -254,6 +220,115 @@ pub fn show_secret(store: &Store, name: &str) -> Result<Code> {
     Ok(Code::Ok)
 }
 
+/// `--set-secret NAME`: the secret of rotating profile NAME from standard
+/// input (base32, or the `knock://rotate?...` URI of `--show-secret`), into
+/// the OS keyring.
+pub fn set_secret(store: &Store, name: &str, force: bool) -> Result<Code> {
+    let profile = rotating(store, name, "--set-secret")?;
+    // Before reading anything: a secret_cmd profile has nothing to store here.
+    check_keyring_profile(name, profile)?;
+    let mut stdin = std::io::stdin().lock();
+    // Room up front, so the text is not copied (and left behind) as it grows.
+    let mut input = Zeroizing::new(String::with_capacity(4096));
+    if stdin.is_terminal() {
+        eprintln!(
+            "knock: paste the secret of \"{name}\" (base32, or the knock://rotate?... URI from knock --show-secret), then Enter:"
+        );
+        stdin.read_line(&mut input)
+    } else {
+        stdin.read_to_string(&mut input)
+    }
+    .context("--set-secret: cannot read standard input")?;
+    let secret = secret_from_input(store, name, profile, &input)?;
+    let note = store_secret(name, &secret, force, &|| Keyring::os(name))?;
+    eprintln!("knock: {note}");
+    Ok(Code::Ok)
+}
+
+/// A `secret_cmd` profile keeps its secret in that command's store.
+fn check_keyring_profile(name: &str, profile: &RotatingProfile) -> Result<()> {
+    match &profile.rotation.secret {
+        SecretSource::Keyring => Ok(()),
+        SecretSource::Command(cmd) => Err(ConfigMessage(format!(
+            "--set-secret {name}: profile \"{name}\" reads its secret with secret_cmd `{cmd}`, not from the keyring; store the secret where that command reads it (e.g. pass insert knock/{name}), or set secret = \"keyring\" in the profile instead of secret_cmd"
+        ))
+        .into()),
+    }
+}
+
+/// The secret in `input`: base32 text, or a sharing URI whose door and
+/// parameters must be the profile's (the error lists each difference).
+fn secret_from_input(
+    store: &Store,
+    name: &str,
+    profile: &RotatingProfile,
+    input: &str,
+) -> Result<Secret> {
+    let text = input.trim();
+    let usage = |msg: String| anyhow::Error::new(UsageError(msg));
+    if text.is_empty() {
+        return Err(usage(format!(
+            "--set-secret {name}: nothing on standard input (expected the base32 secret or the knock://rotate?... URI that knock --show-secret prints)"
+        )));
+    }
+    if !text.to_ascii_lowercase().starts_with("knock://") {
+        return Secret::parse_base32(text)
+            .map_err(|e| usage(format!("--set-secret {name}: standard input: {e}")));
+    }
+    let (door, params, secret) = rotate::parse_share_uri(text)
+        .map_err(|e| usage(format!("--set-secret {name}: standard input: {e}")))?;
+    let spec = &profile.rotation;
+    let mut diffs = Vec::new();
+    if door != spec.door {
+        diffs.push(format!(
+            "door \"{door}\" in the URI, \"{}\" in the profile",
+            spec.door
+        ));
+    }
+    for (key, uri, ours) in rotate::param_differences(&params, &spec.params) {
+        diffs.push(format!("{key} {uri} in the URI, {ours} in the profile"));
+    }
+    if !diffs.is_empty() {
+        return Err(usage(format!(
+            "--set-secret {name}: the URI does not match profile \"{name}\" in {}: {}; nothing stored (fix the profile to match the server's door, or use that door's URI)",
+            store.path().display(),
+            diffs.join("; ")
+        )));
+    }
+    Ok(secret)
+}
+
+/// Stores `secret` as profile `name`'s, refusing to replace a different
+/// one unless `force`. Returns what was done, in words.
+fn store_secret(
+    name: &str,
+    secret: &Secret,
+    force: bool,
+    keyring: &dyn Fn() -> Result<Keyring, SecretError>,
+) -> Result<String> {
+    let ring = keyring()?;
+    match ring.get(name) {
+        Ok(existing) if existing == *secret => {
+            return Ok(format!(
+                "the OS keyring already holds this secret for \"{name}\" (service \"{KEYRING_SERVICE}\"); nothing changed"
+            ));
+        }
+        Ok(_) | Err(SecretError::InKeyring { .. }) if !force => {
+            return Err(ConfigMessage(format!(
+                "--set-secret {name}: profile \"{name}\" already has a different secret in the keyring; --force replaces it (knock --show-secret {name} shows the one there)"
+            ))
+            .into());
+        }
+        Ok(_) | Err(SecretError::InKeyring { .. } | SecretError::NotInKeyring { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    ring.set(name, secret)?;
+    Ok(format!(
+        "stored the {}-bit secret of \"{name}\" in the OS keyring (service \"{KEYRING_SERVICE}\", account \"{name}\")",
+        secret.bits()
+    ))
+}
+
 /// One line for `--list`.
 pub fn list_line(profile: &RotatingProfile) -> String {
     let p = &profile.rotation.params;
@@ -270,73 +345,6 @@ pub fn list_line(profile: &RotatingProfile) -> String {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use std::cell::RefCell;
-    use std::time::Instant;
-
-    struct FakeClock {
-        wall: RefCell<Duration>,
-        slept: RefCell<Vec<Duration>>,
-    }
-
-    impl Clock for FakeClock {
-        fn now(&self) -> Instant {
-            Instant::now()
-        }
-        fn sleep(&self, d: Duration) {
-            self.slept.borrow_mut().push(d);
-            *self.wall.borrow_mut() += d;
-        }
-    }
-
-    fn rotation() -> Rotation {
-        let secret = Secret::parse_base32("GAYTEMZUGU3DOOBZMFRGGZDFMZTWQ2LK").unwrap();
-        Rotation::new(Params::default(), secret).unwrap()
-    }
-
-    #[test]
-    fn knocks_now_when_the_period_has_time_left() {
-        let clock = FakeClock {
-            wall: RefCell::new(Duration::from_millis(1_700_000_000_000)),
-            slept: RefCell::new(vec![]),
-        };
-        let mut notes = vec![];
-        let (step, seq) = current_sequence(
-            &rotation(),
-            "myserver",
-            Duration::from_millis(300),
-            &|| *clock.wall.borrow(),
-            &clock,
-            &mut |n| notes.push(n),
-        );
-        assert_eq!(step, 56_666_666);
-        // The known-answer vector "defaults".
-        assert_eq!(seq.to_string(), "23563,19361,17193,56572");
-        assert!(clock.slept.borrow().is_empty());
-        assert!(notes.is_empty());
-    }
-
-    #[test]
-    fn waits_through_a_boundary_with_the_fake_clock() {
-        // 1_700_000_009.4 s: 0.6 s before the step 56_666_667 starts.
-        let clock = FakeClock {
-            wall: RefCell::new(Duration::from_millis(1_700_000_009_400)),
-            slept: RefCell::new(vec![]),
-        };
-        let mut notes = vec![];
-        let (step, seq) = current_sequence(
-            &rotation(),
-            "myserver",
-            Duration::from_millis(300),
-            &|| *clock.wall.borrow(),
-            &clock,
-            &mut |n| notes.push(n),
-        );
-        assert_eq!(*clock.slept.borrow(), [Duration::from_millis(600)]);
-        assert_eq!(notes, ["waiting 600 ms for the next 30 s period"]);
-        assert_eq!(step, 56_666_667);
-        // The known-answer vector "next step".
-        assert_eq!(seq.to_string(), "29788,48178,19091,52131");
-    }
 
     fn store_with(text: &str) -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
@@ -375,6 +383,131 @@ mod tests {
         assert_eq!(ring.get("vault").unwrap(), stored);
         gen_secret_with(&store, "vault", profile, true, &get, &mut vec![]).unwrap();
         assert_ne!(ring.get("vault").unwrap(), stored);
+    }
+
+    const KNOWN: &str = "GAYTEMZUGU3DOOBZMFRGGZDFMZTWQ2LK";
+
+    fn set(store: &Store, ring: &Keyring, name: &str, input: &str, force: bool) -> Result<String> {
+        let profile = store.get_rotating(name)?;
+        check_keyring_profile(name, profile)?;
+        let secret = secret_from_input(store, name, profile, input)?;
+        let get = || -> Result<Keyring, SecretError> { Ok(ring.clone()) };
+        store_secret(name, &secret, force, &get)
+    }
+
+    #[test]
+    fn set_secret_stores_base32_or_a_matching_uri() {
+        let (_dir, store) = store_with(
+            "[profiles.vault]\nhost = \"192.0.2.1\"\nrotate = true\nexclude_ports = [443, 22]\nprotocol = \"both\"\n",
+        );
+        let ring = Keyring::mock().unwrap();
+        // Grouped, lower case, with a newline: as --show-secret prints it.
+        let note = set(
+            &store,
+            &ring,
+            "vault",
+            "gayt emzu gu3d oobz mfrg gzdf mztw q2lk\n",
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            note,
+            "stored the 160-bit secret of \"vault\" in the OS keyring (service \"knock\", account \"vault\")"
+        );
+        assert_eq!(ring.get("vault").unwrap().to_base32(), KNOWN);
+        // The URI that --show-secret prints on the first device.
+        let profile = &store.file().rotating["vault"];
+        let other = Secret::generate().unwrap();
+        let uri = rotate::share_uri("vault", &profile.rotation.params, &other);
+        let e = set(&store, &ring, "vault", &uri, false).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("already has a different secret in the keyring; --force replaces it"),
+            "{e}"
+        );
+        assert_eq!(ring.get("vault").unwrap().to_base32(), KNOWN);
+        set(&store, &ring, "vault", &format!("{uri}\n"), true).unwrap();
+        assert_eq!(ring.get("vault").unwrap(), other);
+        // The same secret again: nothing to replace.
+        let note = set(&store, &ring, "vault", &uri, false).unwrap();
+        assert!(note.contains("already holds this secret"), "{note}");
+    }
+
+    #[test]
+    fn set_secret_says_what_differs_between_uri_and_profile() {
+        let (_dir, store) =
+            store_with("[profiles.vault]\nhost = \"192.0.2.1\"\nrotate = true\nperiod_s = 60\n");
+        let ring = Keyring::mock().unwrap();
+        let uri = format!(
+            "knock://rotate?door=openSSH&secret={KNOWN}&period=30&length=5&range=10000-60000&exclude=22&protocol=udp"
+        );
+        let e = set(&store, &ring, "vault", &uri, false).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.ends_with(
+                "profiles.toml: door \"openSSH\" in the URI, \"vault\" in the profile; \
+                 period 30 s in the URI, 60 s in the profile; \
+                 length 5 in the URI, 4 in the profile; \
+                 exclude 22 in the URI, none in the profile; \
+                 protocol udp in the URI, tcp in the profile; \
+                 nothing stored (fix the profile to match the server's door, or use that door's URI)"
+            ),
+            "{msg}"
+        );
+        assert!(
+            msg.starts_with("--set-secret vault: the URI does not match profile \"vault\" in "),
+            "{msg}"
+        );
+        assert!(!msg.contains(KNOWN), "{msg}");
+        assert!(e.is::<UsageError>());
+        assert!(matches!(
+            ring.get("vault"),
+            Err(SecretError::NotInKeyring { .. })
+        ));
+    }
+
+    #[test]
+    fn set_secret_refuses_bad_input_and_secret_cmd_profiles() {
+        let (_dir, store) = store_with(
+            "[profiles.vault]\nhost = \"192.0.2.1\"\nrotate = true\n\n[profiles.lab]\nhost = \"192.0.2.2\"\nrotate = true\nsecret_cmd = \"pass show knock/lab\"\n",
+        );
+        let ring = Keyring::mock().unwrap();
+        let cases = [
+            (
+                "",
+                "--set-secret vault: nothing on standard input (expected the base32 secret or the knock://rotate?... URI that knock --show-secret prints)",
+            ),
+            (
+                "MZXW6YTBOI",
+                "--set-secret vault: standard input: secret has 48 bits; at least 128 are needed (make one with knock --gen-secret NAME)",
+            ),
+            (
+                "knock://rotate?door=vault",
+                "--set-secret vault: standard input: bad knock:// URI: no secret",
+            ),
+            (
+                "otpauth://totp/x",
+                "--set-secret vault: standard input: secret is not valid base32: ':' is not a base32 character (A-Z, 2-7)",
+            ),
+        ];
+        for (input, want) in cases {
+            let e = set(&store, &ring, "vault", input, false).unwrap_err();
+            assert_eq!(e.to_string(), want, "{input:?}");
+            assert!(e.is::<UsageError>(), "{input:?}");
+        }
+        let e = set(&store, &ring, "lab", KNOWN, false).unwrap_err();
+        assert!(
+            e.to_string().starts_with("--set-secret lab: profile \"lab\" reads its secret with secret_cmd `pass show knock/lab`, not from the keyring; store the secret where that command reads it (e.g. pass insert knock/lab)"),
+            "{e}"
+        );
+        assert!(matches!(
+            ring.get("lab"),
+            Err(SecretError::NotInKeyring { .. })
+        ));
+        assert!(matches!(
+            ring.get("vault"),
+            Err(SecretError::NotInKeyring { .. })
+        ));
     }
 
     #[test]

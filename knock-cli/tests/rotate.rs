@@ -331,3 +331,80 @@ fn list_and_show_include_rotating_profiles() {
     assert!(text.contains("rotate = true\n"), "{text}");
     assert!(!text.contains(SECRET), "{text}");
 }
+
+const USAGE: i32 = 2;
+
+#[test]
+fn set_secret_error_paths() {
+    let env = Env::new();
+    env.write(&format!(
+        "[profiles.vault]\nhost = \"127.0.0.1\"\nrotate = true\nperiod_s = 60\n\n\
+         [profiles.lab]\nhost = \"127.0.0.1\"\nrotate = true\nsecret_cmd = \"cat '{}'\"\n\n\
+         [profiles.fixed]\nhost = \"127.0.0.1\"\nsequence = \"1,2\"\n",
+        env.secret_file().display()
+    ));
+    let before = fs::read_to_string(env.profiles()).unwrap();
+    let run = |name: &str, stdin: &str| {
+        env.knock()
+            .args(["--set-secret", name])
+            .write_stdin(stdin.to_string())
+            .output()
+            .unwrap()
+    };
+
+    // A secret_cmd profile: the secret belongs in that command's store.
+    let out = run("lab", SECRET);
+    assert_eq!(out.status.code(), Some(CONFIG), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("reads its secret with secret_cmd `cat "),
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(stderr_of(&out).contains("pass insert knock/lab"));
+
+    // Not base32.
+    let out = run("vault", "not a secret!\n");
+    assert_eq!(out.status.code(), Some(USAGE), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("--set-secret vault: standard input: secret is not valid base32"),
+        "{}",
+        stderr_of(&out)
+    );
+
+    // A URI from another door / other parameters: each difference named.
+    let uri =
+        format!("knock://rotate?door=vault&secret={SECRET}&period=30&length=4&range=10000-60000\n");
+    let out = run("vault", &uri);
+    assert_eq!(out.status.code(), Some(USAGE), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("the URI does not match profile \"vault\" in ")
+            && err.contains(": period 30 s in the URI, 60 s in the profile; nothing stored"),
+        "{err}"
+    );
+    assert!(!err.contains(SECRET), "{err}");
+
+    // A good secret, but no keyring service here: say so, suggest secret_cmd.
+    let out = run("vault", "gayt emzu gu3d oobz mfrg gzdf mztw q2lk\n");
+    assert_eq!(out.status.code(), Some(CONFIG), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("no keyring service is available ("),
+        "{}",
+        stderr_of(&out)
+    );
+
+    // Not a rotating profile; no such profile.
+    let out = run("fixed", SECRET);
+    assert_eq!(out.status.code(), Some(CONFIG));
+    assert!(stderr_of(&out).contains("has a fixed sequence"));
+    let out = run("vaul", SECRET);
+    assert_eq!(out.status.code(), Some(CONFIG));
+    assert!(
+        stderr_of(&out).contains("(did you mean \"vault\"?)"),
+        "{}",
+        stderr_of(&out)
+    );
+
+    // Nothing was written to the profile file.
+    assert_eq!(fs::read_to_string(env.profiles()).unwrap(), before);
+}
