@@ -3,11 +3,11 @@
 //! Views (`crate::ui`) draw the state and return [`Intent`]s; [`App::apply`]
 //! carries them out (store edits and saves, starting and cancelling knocks,
 //! launching, the Secret actions of rotating profiles). Text fields of the
-//! form edit the [`Draft`]s directly.
+//! form edit the [`Edit`]s (a [`Draft`] or a [`RotatingDraft`]) directly.
 //!
-//! Rotating profiles (`rotate = true`) are listed and knocked like the
-//! others, but shown read-only: the store can rename and remove them, not
-//! write their keys.
+//! Rotating profiles (`rotate = true`) are listed, edited, duplicated and
+//! knocked like the others; their secret lives in the keyring (per profile
+//! name) or behind `secret_cmd`, never in the file.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,9 +23,11 @@ use knock_profiles::rotate;
 use knock_profiles::secret::{KEYRING_SERVICE, Secret, SecretError, SecretSource};
 use knock_profiles::send::Plan;
 use knock_profiles::store::Store;
+use knock_profiles::store::StoreError;
 use knock_profiles::{Proto, Sequence};
 
 use crate::draft::Draft;
+use crate::draft::rotating::RotatingDraft;
 use crate::knocker::{Knocker, ThreadKnocker, Work};
 use crate::launch::{self, Launcher, SystemLauncher};
 use crate::progress::{Connect, Run, RunState, StepKind};
@@ -60,6 +62,8 @@ pub enum Intent {
         name: String,
         host: String,
         sequence: String,
+        /// A rotating profile (no sequence; defaults for the rotation).
+        rotating: bool,
     },
     Duplicate(String),
     Rename {
@@ -100,6 +104,7 @@ pub enum Dialog {
         name: String,
         host: String,
         sequence: String,
+        rotating: bool,
     },
     Rename {
         old: String,
@@ -134,6 +139,20 @@ impl Quick {
             .and_then(|one| Profile::new(self.host.trim(), one).validate().err());
         (host, ports)
     }
+}
+
+/// The unsaved form of one profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Edit {
+    Fixed(Draft),
+    Rotating(RotatingDraft),
+}
+
+/// A profile the New dialog checked, ready to add.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NewProfile {
+    Fixed(Profile),
+    Rotating(RotatingProfile),
 }
 
 /// A one-line message at the bottom of the window.
@@ -179,7 +198,7 @@ pub struct App {
     /// Scroll the list to the selection (after moving it with the keys).
     pub(crate) scroll_to_selection: bool,
     /// Form state per profile; an entry equal to the saved profile is clean.
-    pub(crate) drafts: BTreeMap<String, Draft>,
+    pub(crate) drafts: BTreeMap<String, Edit>,
     pub(crate) quick: Quick,
     pub(crate) run: Option<Run>,
     pub(crate) dialog: Dialog,
@@ -334,22 +353,52 @@ impl App {
             .unwrap_or_default()
     }
 
-    /// The form of `name`, created from the saved profile on first use.
+    /// The form of fixed profile `name`, created from the saved profile on
+    /// first use (or when the file turned it into the other kind).
     pub(crate) fn draft_mut(&mut self, name: &str) -> Option<&mut Draft> {
-        if !self.drafts.contains_key(name) {
+        if !matches!(self.drafts.get(name), Some(Edit::Fixed(_))) {
             let draft = Draft::from_profile(self.profile(name)?);
-            self.drafts.insert(name.to_string(), draft);
+            self.drafts.insert(name.to_string(), Edit::Fixed(draft));
         }
-        self.drafts.get_mut(name)
+        match self.drafts.get_mut(name) {
+            Some(Edit::Fixed(draft)) => Some(draft),
+            _ => None,
+        }
+    }
+
+    /// The form of rotating profile `name`, like [`App::draft_mut`].
+    pub(crate) fn rotating_draft_mut(&mut self, name: &str) -> Option<&mut RotatingDraft> {
+        if !matches!(self.drafts.get(name), Some(Edit::Rotating(_))) {
+            let draft = RotatingDraft::from_profile(name, self.rotating(name)?);
+            self.drafts.insert(name.to_string(), Edit::Rotating(draft));
+        }
+        match self.drafts.get_mut(name) {
+            Some(Edit::Rotating(draft)) => Some(draft),
+            _ => None,
+        }
     }
 
     /// Whether `name` has edits not saved to the file.
     pub fn is_dirty(&self, name: &str) -> bool {
-        match (self.drafts.get(name), self.profile(name)) {
-            (None, _) => false,
-            (Some(draft), Some(saved)) => *draft != Draft::from_profile(saved),
-            (Some(_), None) => true,
+        match self.drafts.get(name) {
+            None => false,
+            Some(Edit::Fixed(draft)) => self
+                .profile(name)
+                .is_none_or(|saved| *draft != Draft::from_profile(saved)),
+            Some(Edit::Rotating(draft)) => self
+                .rotating(name)
+                .is_none_or(|saved| *draft != RotatingDraft::from_profile(name, saved)),
         }
+    }
+
+    /// The rotating profile `name` as the form has it (when valid), else
+    /// as saved.
+    fn rotating_as_typed(&self, name: &str) -> Option<RotatingProfile> {
+        match self.drafts.get(name) {
+            Some(Edit::Rotating(draft)) => draft.check(name).ok(),
+            _ => None,
+        }
+        .or_else(|| self.rotating(name).cloned())
     }
 
     pub fn any_dirty(&self) -> bool {
@@ -668,7 +717,8 @@ impl App {
                 name,
                 host,
                 sequence,
-            } => self.add(&name, &host, &sequence),
+                rotating,
+            } => self.add(&name, &host, &sequence, rotating),
             Intent::Duplicate(name) => self.duplicate(&name),
             Intent::Rename { old, new } => self.rename(&old, &new),
             Intent::Delete(name) => self.delete(&name),
@@ -738,7 +788,7 @@ impl App {
     /// in-memory document matches the disk again.
     fn edit_store(
         &mut self,
-        change: impl FnOnce(&mut Store) -> Result<(), knock_profiles::store::StoreError>,
+        change: impl FnOnce(&mut Store) -> Result<(), StoreError>,
     ) -> Result<(), String> {
         if !self.can_save() {
             return Err(match &self.load_error {
@@ -759,50 +809,75 @@ impl App {
         Ok(())
     }
 
-    fn add(&mut self, name: &str, host: &str, sequence: &str) {
+    fn add(&mut self, name: &str, host: &str, sequence: &str, rotating: bool) {
         let name = name.trim();
-        let result = add_check(name, host, sequence, self.exists(name));
-        let profile = match result {
+        let profile = match add_check(name, host, sequence, rotating, self.exists(name)) {
             Ok(p) => p,
             Err(e) => {
                 self.fail(e);
                 return;
             }
         };
-        match self.edit_store(|s| s.upsert(name, &profile)) {
+        match self.edit_store(|s| upsert(s, name, &profile)) {
             Ok(()) => {
                 self.dialog = Dialog::None;
                 self.filter.clear();
                 self.selection = Selection::Profile(name.to_string());
                 self.ok(format!("Added {name} to {}", self.path.display()));
+                if let NewProfile::Rotating(p) = &profile {
+                    let note = no_secret_yet(name, p, None);
+                    self.secret_note(name, note);
+                }
             }
             Err(e) => self.fail(e),
         }
     }
 
     fn duplicate(&mut self, name: &str) {
-        let Some(saved) = self.profile(name).cloned() else {
-            return;
-        };
-        // The form's version if it is valid, else the saved one.
-        let profile = self
-            .drafts
-            .get(name)
-            .and_then(|d| d.check().ok())
-            .unwrap_or(saved);
         let mut copy = format!("{name}-copy");
         let mut n = 2;
         while self.exists(&copy) {
             copy = format!("{name}-copy{n}");
             n += 1;
         }
-        match self.edit_store(|s| s.upsert(&copy, &profile)) {
+        // The form's version if it is valid, else the saved one.
+        let profile = if let Some(mut rotating) = self.rotating_as_typed(name) {
+            // A door left at its default (the profile's name) follows the
+            // copy's name, as if the table had been copied by hand.
+            if rotating.rotation.door == name {
+                rotating.rotation.door.clone_from(&copy);
+            }
+            NewProfile::Rotating(rotating)
+        } else if let Some(saved) = self.profile(name).cloned() {
+            let fixed = match self.drafts.get(name) {
+                Some(Edit::Fixed(draft)) => draft.check().ok(),
+                _ => None,
+            };
+            NewProfile::Fixed(fixed.unwrap_or(saved))
+        } else {
+            return;
+        };
+        match self.edit_store(|s| upsert(s, &copy, &profile)) {
             Ok(()) => {
                 self.selection = Selection::Profile(copy.clone());
                 self.ok(format!("Duplicated {name} as {copy}"));
+                if let NewProfile::Rotating(p) = &profile {
+                    let note = no_secret_yet(&copy, p, Some(name));
+                    self.secret_note(&copy, note);
+                }
             }
             Err(e) => self.fail(e),
         }
+    }
+
+    /// A message in the Secret area of rotating profile `name`.
+    fn secret_note(&mut self, name: &str, text: String) {
+        self.secret_panel = Some(SecretPanel {
+            name: name.to_string(),
+            message: Some(Status { text, error: false }),
+            revealed: None,
+            task: None,
+        });
     }
 
     fn rename(&mut self, old: &str, new: &str) {
@@ -850,10 +925,12 @@ impl App {
     }
 
     fn save(&mut self, name: &str) {
-        let Some(draft) = self.drafts.get(name) else {
-            return;
+        let checked = match self.drafts.get(name) {
+            None => return,
+            Some(Edit::Fixed(draft)) => draft.check().map(NewProfile::Fixed),
+            Some(Edit::Rotating(draft)) => draft.check(name).map(NewProfile::Rotating),
         };
-        let profile = match draft.check() {
+        let profile = match checked {
             Ok(p) => p,
             Err(problems) => {
                 let first = problems.messages().next().unwrap_or("invalid profile");
@@ -861,7 +938,7 @@ impl App {
                 return;
             }
         };
-        match self.edit_store(|s| s.upsert(name, &profile)) {
+        match self.edit_store(|s| upsert(s, name, &profile)) {
             Ok(()) => {
                 self.drafts.remove(name);
                 self.ok(format!("Saved {name} to {}", self.path.display()));
@@ -883,15 +960,15 @@ impl App {
             }
             Selection::Profile(name) => {
                 let profile = match self.drafts.get(name) {
-                    Some(draft) => draft.check().map_err(|p| {
+                    Some(Edit::Fixed(draft)) => draft.check().map_err(|p| {
                         p.messages().next().unwrap_or("invalid profile").to_string()
                     })?,
-                    None if self.rotating(name).is_some() => {
+                    _ if self.rotating(name).is_some() => {
                         return Err(format!(
                             "{name} is a rotating profile: its sequence is derived when it knocks"
                         ));
                     }
-                    None => self
+                    _ => self
                         .profile(name)
                         .cloned()
                         .ok_or_else(|| format!("no profile named {name}"))?,
@@ -905,14 +982,24 @@ impl App {
     /// profile, all but the sequence, which the worker derives).
     fn knock_work(&self) -> Result<(Work, Settings), String> {
         if let Selection::Profile(name) = &self.selection
-            && let Some(profile) = self.rotating(name)
+            && self.rotating(name).is_some()
         {
-            let settings = self
-                .rotating_settings(name)
+            // The form as typed, like a fixed profile (Knock is off while
+            // it has a problem).
+            let profile = match self.drafts.get(name) {
+                Some(Edit::Rotating(draft)) => draft
+                    .check(name)
+                    .map_err(|p| p.messages().next().unwrap_or("invalid profile").to_string())?,
+                _ => self
+                    .rotating(name)
+                    .cloned()
+                    .ok_or_else(|| format!("no profile named {name}"))?,
+            };
+            let settings = rotation::settings_without_sequence(name, &profile, &self.defaults())
                 .ok_or_else(|| format!("no profile named {name}"))?;
             let prep = Prep {
                 name: name.clone(),
-                profile: profile.clone(),
+                profile,
                 defaults: self.defaults(),
                 secrets: Arc::clone(&self.env.secrets),
                 wall: Arc::clone(&self.env.wall),
@@ -995,20 +1082,61 @@ impl App {
     }
 }
 
-/// Checks a new profile from the Add dialog.
+/// Checks a new profile from the Add dialog: a fixed one with its
+/// sequence, or a rotating one with the library's defaults.
 pub(crate) fn add_check(
     name: &str,
     host: &str,
     sequence: &str,
+    rotating: bool,
     exists: bool,
-) -> Result<Profile, String> {
+) -> Result<NewProfile, String> {
     validate_name(name)?;
     if exists {
         return Err(format!("a profile named {name} already exists"));
     }
-    Draft::new_profile(host, sequence)
-        .check()
-        .map_err(|p| p.messages().next().unwrap_or("invalid profile").to_string())
+    let first = |p: Box<crate::draft::Problems>| {
+        p.messages().next().unwrap_or("invalid profile").to_string()
+    };
+    if rotating {
+        RotatingDraft::new_profile(host)
+            .check(name)
+            .map(NewProfile::Rotating)
+            .map_err(first)
+    } else {
+        Draft::new_profile(host, sequence)
+            .check()
+            .map(NewProfile::Fixed)
+            .map_err(first)
+    }
+}
+
+/// Writes either kind of profile into the store.
+fn upsert(store: &mut Store, name: &str, profile: &NewProfile) -> Result<(), StoreError> {
+    match profile {
+        NewProfile::Fixed(p) => store.upsert(name, p),
+        NewProfile::Rotating(p) => store.upsert_rotating(name, p),
+    }
+}
+
+/// What the Secret area says about a rotating profile that was just
+/// created (`from` = None) or duplicated from `from`: secrets belong to a
+/// profile name, so a keyring profile starts without one.
+fn no_secret_yet(name: &str, p: &RotatingProfile, from: Option<&str>) -> String {
+    match (&p.rotation.secret, from) {
+        (SecretSource::Keyring, None) => format!(
+            "{name} has no secret yet: generate one into the keyring (account \"{name}\"), then put it in the server's Secret_File."
+        ),
+        (SecretSource::Keyring, Some(from)) => format!(
+            "{name} has no secret yet: the keyring holds secrets per profile name (account \"{name}\"), so it does not share {from}'s. Generate one, then put it in the server's Secret_File."
+        ),
+        (SecretSource::Command(cmd), None) => format!(
+            "{name} reads its secret with `{cmd}`: generate one and store it there (and in the server's Secret_File)."
+        ),
+        (SecretSource::Command(cmd), Some(from)) => format!(
+            "{name} reads its secret with `{cmd}`, the same command as {from}: change secret_cmd if the copy needs a secret of its own."
+        ),
+    }
 }
 
 impl eframe::App for App {

@@ -4,6 +4,11 @@
 //! Every check goes through `knock_profiles` (the knock parser, the profile
 //! validation, and the file parser for numbers), so the form shows the same
 //! messages as the CLI does for the same mistake in the dotfile.
+//!
+//! [`Draft`] is a profile with a fixed sequence; [`rotating::RotatingDraft`]
+//! a rotating one. Both hold the keys every profile has in a [`Common`].
+
+pub mod rotating;
 
 use std::path::Path;
 
@@ -70,28 +75,90 @@ impl LaunchChoice {
     }
 }
 
-/// The form's text, one field per profile key; an empty field means "not
-/// set" (the profile inherits `[defaults]`).
+/// The keys both kinds of profile have, as typed; an empty field means
+/// "not set" (the profile inherits `[defaults]`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Draft {
+pub struct Common {
     pub host: String,
-    pub knocks: Vec<KnockRow>,
-    /// The sequence in knockd syntax, kept in step with `knocks`; pasting
-    /// here replaces the rows.
-    pub sequence_text: String,
-    pub delay_ms: String,
     pub family: Option<Family>,
+    pub delay_ms: String,
     pub open_port: String,
     pub wait_ms: String,
     pub retries: String,
-    pub close_sequence: String,
     pub launch: LaunchChoice,
     pub custom: String,
     pub user: String,
     pub ssh_port: String,
 }
 
-/// Per-field problems of a [`Draft`]; `None` = fine.
+/// The keys of [`Common`] as a profile holds them.
+pub struct CommonKeys<'a> {
+    pub host: &'a str,
+    pub family: Option<Family>,
+    pub delay_ms: Option<u64>,
+    pub open_port: Option<u16>,
+    pub wait_ms: Option<u64>,
+    pub retries: Option<u32>,
+    pub launch: Option<&'a Launch>,
+    pub user: Option<&'a str>,
+    pub ssh_port: Option<u16>,
+}
+
+impl Common {
+    pub fn from_keys(k: CommonKeys<'_>) -> Common {
+        let (launch, custom) = match k.launch {
+            None => (LaunchChoice::Inherit, String::new()),
+            Some(Launch::Ssh) => (LaunchChoice::Ssh, String::new()),
+            Some(Launch::Putty) => (LaunchChoice::Putty, String::new()),
+            Some(Launch::None) => (LaunchChoice::None, String::new()),
+            Some(Launch::Custom(t)) => (LaunchChoice::Custom, t.clone()),
+        };
+        let text = |v: Option<String>| v.unwrap_or_default();
+        Common {
+            host: k.host.to_string(),
+            family: k.family,
+            delay_ms: text(k.delay_ms.map(|v| v.to_string())),
+            open_port: text(k.open_port.map(|v| v.to_string())),
+            wait_ms: text(k.wait_ms.map(|v| v.to_string())),
+            retries: text(k.retries.map(|v| v.to_string())),
+            launch,
+            custom,
+            user: text(k.user.map(str::to_string)),
+            ssh_port: text(k.ssh_port.map(|v| v.to_string())),
+        }
+    }
+
+    /// The launch choice as the file's string (`None` = not set); a custom
+    /// command is the template as typed.
+    pub fn launch_text(&self) -> Option<&str> {
+        match self.launch {
+            LaunchChoice::Inherit => None,
+            LaunchChoice::Ssh => Some("ssh"),
+            LaunchChoice::Putty => Some("putty"),
+            LaunchChoice::None => Some("none"),
+            LaunchChoice::Custom => Some(&self.custom),
+        }
+    }
+
+    /// The user name, `None` when empty.
+    pub fn user(&self) -> Option<String> {
+        Some(self.user.trim().to_string()).filter(|u| !u.is_empty())
+    }
+}
+
+/// The form of a profile with a fixed sequence.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Draft {
+    pub common: Common,
+    pub knocks: Vec<KnockRow>,
+    /// The sequence in knockd syntax, kept in step with `knocks`; pasting
+    /// here replaces the rows.
+    pub sequence_text: String,
+    pub close_sequence: String,
+}
+
+/// Per-field problems of a [`Draft`] or a [`rotating::RotatingDraft`];
+/// `None` = fine.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Problems {
     pub host: Option<String>,
@@ -99,13 +166,23 @@ pub struct Problems {
     pub knocks: Vec<Option<String>>,
     /// The sequence as a whole (empty) or the pasted text.
     pub sequence: Option<String>,
+    pub door: Option<String>,
+    pub period_s: Option<String>,
+    pub length: Option<String>,
+    pub port_range: Option<String>,
+    pub exclude_ports: Option<String>,
+    pub protocol: Option<String>,
+    pub secret: Option<String>,
     pub delay_ms: Option<String>,
     pub open_port: Option<String>,
     pub wait_ms: Option<String>,
     pub retries: Option<String>,
     pub close_sequence: Option<String>,
     pub launch: Option<String>,
+    pub user: Option<String>,
     pub ssh_port: Option<String>,
+    /// A problem that belongs to no one field.
+    pub other: Option<String>,
 }
 
 impl Problems {
@@ -120,13 +197,22 @@ impl Problems {
             .chain(self.knocks.iter())
             .chain([
                 &self.sequence,
+                &self.door,
+                &self.period_s,
+                &self.length,
+                &self.port_range,
+                &self.exclude_ports,
+                &self.protocol,
+                &self.secret,
                 &self.delay_ms,
                 &self.open_port,
                 &self.wait_ms,
                 &self.retries,
                 &self.close_sequence,
                 &self.launch,
+                &self.user,
                 &self.ssh_port,
+                &self.other,
             ])
             .filter_map(|m| m.as_deref())
     }
@@ -140,28 +226,26 @@ impl Draft {
             .iter()
             .map(|k| KnockRow::new(k.port.to_string(), k.proto))
             .collect();
-        let (launch, custom) = match &p.launch {
-            None => (LaunchChoice::Inherit, String::new()),
-            Some(Launch::Ssh) => (LaunchChoice::Ssh, String::new()),
-            Some(Launch::Putty) => (LaunchChoice::Putty, String::new()),
-            Some(Launch::None) => (LaunchChoice::None, String::new()),
-            Some(Launch::Custom(t)) => (LaunchChoice::Custom, t.clone()),
-        };
-        let text = |v: Option<String>| v.unwrap_or_default();
+        let common = Common::from_keys(CommonKeys {
+            host: &p.host,
+            family: p.family,
+            delay_ms: p.delay_ms,
+            open_port: p.open_port,
+            wait_ms: p.wait_ms,
+            retries: p.retries,
+            launch: p.launch.as_ref(),
+            user: p.user.as_deref(),
+            ssh_port: p.ssh_port,
+        });
         let mut draft = Draft {
-            host: p.host.clone(),
+            common,
             knocks,
             sequence_text: String::new(),
-            delay_ms: text(p.delay_ms.map(|v| v.to_string())),
-            family: p.family,
-            open_port: text(p.open_port.map(|v| v.to_string())),
-            wait_ms: text(p.wait_ms.map(|v| v.to_string())),
-            retries: text(p.retries.map(|v| v.to_string())),
-            close_sequence: text(p.close_sequence.as_ref().map(|s| s.to_string())),
-            launch,
-            custom,
-            user: text(p.user.clone()),
-            ssh_port: text(p.ssh_port.map(|v| v.to_string())),
+            close_sequence: p
+                .close_sequence
+                .as_ref()
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
         };
         draft.rows_changed();
         draft
@@ -170,7 +254,10 @@ impl Draft {
     /// A new profile: host and sequence as typed.
     pub fn new_profile(host: &str, sequence: &str) -> Draft {
         let mut draft = Draft {
-            host: host.to_string(),
+            common: Common {
+                host: host.to_string(),
+                ..Common::default()
+            },
             sequence_text: sequence.to_string(),
             ..Draft::default()
         };
@@ -232,19 +319,16 @@ impl Draft {
             }
         };
 
-        let delay_ms = value(&self.delay_ms, "delay_ms", &mut problems.delay_ms, |d| {
+        let c = &self.common;
+        let delay_ms = value(&c.delay_ms, "delay_ms", &mut problems.delay_ms, |d| {
             d.delay_ms
         });
-        let open_port = value(&self.open_port, "open_port", &mut problems.open_port, |d| {
+        let open_port = value(&c.open_port, "open_port", &mut problems.open_port, |d| {
             d.open_port
         });
-        let wait_ms = value(&self.wait_ms, "wait_ms", &mut problems.wait_ms, |d| {
-            d.wait_ms
-        });
-        let retries = value(&self.retries, "retries", &mut problems.retries, |d| {
-            d.retries
-        });
-        let ssh_port = value(&self.ssh_port, "ssh_port", &mut problems.ssh_port, |d| {
+        let wait_ms = value(&c.wait_ms, "wait_ms", &mut problems.wait_ms, |d| d.wait_ms);
+        let retries = value(&c.retries, "retries", &mut problems.retries, |d| d.retries);
+        let ssh_port = value(&c.ssh_port, "ssh_port", &mut problems.ssh_port, |d| {
             d.ssh_port
         });
         let close_sequence = if self.close_sequence.trim().is_empty() {
@@ -258,12 +342,12 @@ impl Draft {
                 }
             }
         };
-        let launch = match self.launch {
+        let launch = match c.launch {
             LaunchChoice::Inherit => None,
             LaunchChoice::Ssh => Some(Launch::Ssh),
             LaunchChoice::Putty => Some(Launch::Putty),
             LaunchChoice::None => Some(Launch::None),
-            LaunchChoice::Custom => match self.custom.parse::<Launch>() {
+            LaunchChoice::Custom => match c.custom.parse::<Launch>() {
                 Ok(l) => Some(l),
                 Err(e) => {
                     problems.launch = Some(e);
@@ -271,7 +355,7 @@ impl Draft {
                 }
             },
         };
-        let user = Some(self.user.trim().to_string()).filter(|u| !u.is_empty());
+        let user = c.user();
 
         // While the sequence is broken, check the other keys with a stand-in
         // sequence (its problem is already recorded).
@@ -280,10 +364,10 @@ impl Draft {
             return Err(Box::new(problems));
         };
         let profile = Profile {
-            host: self.host.trim().to_string(),
+            host: c.host.trim().to_string(),
             sequence: checked_sequence,
             delay_ms,
-            family: self.family,
+            family: c.family,
             open_port,
             wait_ms,
             retries,
@@ -325,13 +409,7 @@ fn value<T>(
     if text.is_empty() {
         return None;
     }
-    let literal = if text.bytes().all(|b| b.is_ascii_digit()) && text.len() <= 18 {
-        text.to_string()
-    } else {
-        // Not a number: let the parser say so about the string.
-        format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
-    };
-    let doc = format!("[defaults]\n{key} = {literal}\n");
+    let doc = format!("[defaults]\n{key} = {}\n", number_literal(text));
     match ProfileFile::parse(&doc, Path::new(key)) {
         Ok(file) => get(&file.defaults),
         Err(e) => {
@@ -339,6 +417,21 @@ fn value<T>(
             None
         }
     }
+}
+
+/// A number as typed, as a TOML value for the file parser to check: an
+/// integer literal when it is one (the parser then checks its range), else
+/// a string (the parser then says what type it expected).
+pub(crate) fn number_literal(text: &str) -> String {
+    match text.trim().parse::<i128>() {
+        Ok(n) => n.to_string(),
+        Err(_) => string_literal(text.trim()),
+    }
+}
+
+/// `text` as a TOML string, escaped.
+pub(crate) fn string_literal(text: &str) -> String {
+    toml_edit::Value::from(text).to_string()
 }
 
 #[cfg(test)]
@@ -379,16 +472,16 @@ mod tests {
     #[test]
     fn numbers_get_the_dotfile_messages() {
         let mut d = Draft::from_profile(&profile());
-        d.open_port = "0".into();
-        d.delay_ms = "soon".into();
+        d.common.open_port = "0".into();
+        d.common.delay_ms = "soon".into();
         let problems = d.check().unwrap_err();
         assert_eq!(
             problems.open_port.as_deref(),
             Some("open_port 0 is out of range (expected 1-65535)")
         );
         assert!(problems.delay_ms.is_some());
-        d.open_port = "2222".into();
-        d.delay_ms = String::new();
+        d.common.open_port = "2222".into();
+        d.common.delay_ms = String::new();
         let p = d.check().unwrap();
         assert_eq!(p.open_port, Some(2222));
         assert_eq!(p.delay_ms, None);
@@ -413,8 +506,8 @@ mod tests {
     #[test]
     fn empty_host_and_bad_launch() {
         let mut d = Draft::from_profile(&profile());
-        d.host = " ".into();
-        d.custom = "mosh".into();
+        d.common.host = " ".into();
+        d.common.custom = "mosh".into();
         let problems = d.check().unwrap_err();
         assert_eq!(
             problems.host.as_deref(),

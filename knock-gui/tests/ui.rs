@@ -766,8 +766,13 @@ fn derived(later_ms: u64) -> (u64, knock_profiles::Sequence) {
     (step, rotation.sequence_at("vault", step))
 }
 
+/// The value of the input named `label`.
+fn value_of(harness: &Harness<'_, App>, label: &str) -> Option<String> {
+    harness.get_by_label(label).value()
+}
+
 #[test]
-fn a_rotating_profile_is_listed_with_a_tag_and_shows_its_keys_read_only() {
+fn a_rotating_profile_is_listed_with_a_tag_and_its_keys_fill_the_form() {
     let f = Fixture::new();
     let mut harness = f.harness(Ending::Opens);
     assert!(in_list(&harness, "vault"));
@@ -778,26 +783,28 @@ fn a_rotating_profile_is_listed_with_a_tag_and_shows_its_keys_read_only() {
         "a tag instead of the sequence"
     );
     select(&mut harness, "vault");
-    for text in [
-        "192.0.2.7",
-        "Door",
-        "Period",
-        "30 s",
-        "4 knocks",
-        "10000-60000",
-        "tcp",
-        "2222",
-        "default 100",
-        "OS keyring (service \"knock\", account \"vault\")",
+    for (label, value) in [
+        ("Host", "192.0.2.7"),
+        ("Door", ""),
+        ("Period (s)", "30"),
+        ("Length", "4"),
+        ("Port range", "10000-60000"),
+        ("Exclude ports", ""),
+        ("Open port", "2222"),
+        ("Delay (ms)", ""),
     ] {
-        assert!(shows(&harness, text), "missing {text:?}");
+        assert_eq!(value_of(&harness, label).as_deref(), Some(value), "{label}");
     }
-    // The Secret area; no editing (the store writes fixed profiles only).
+    assert_eq!(value_of(&harness, "Protocol").as_deref(), Some("TCP"));
+    assert!(shows(
+        &harness,
+        "OS keyring (service \"knock\", account \"vault\")"
+    ));
+    // The Secret area, and the buttons of an editable profile.
     assert!(shows(&harness, "Generate & store in keyring"));
     assert!(shows(&harness, "Show secret"));
-    assert!(!shows(&harness, "Save"));
-    assert!(harness.query_by_label("Host").is_some());
-    assert!(disabled(&harness, "Duplicate"));
+    assert!(disabled(&harness, "Save"), "nothing to save yet");
+    assert!(!disabled(&harness, "Duplicate"));
     assert!(!disabled(&harness, "Knock"));
     // The filter finds it by host too.
     set_text(&mut harness, "Filter", "192.0.2.7");
@@ -985,7 +992,11 @@ fn a_secret_cmd_profile_generates_without_touching_the_keyring() {
     std::fs::write(&f.path, &text).unwrap();
     let mut harness = f.harness(Ending::Opens);
     select(&mut harness, "lab");
-    assert!(shows(&harness, &format!("secret_cmd: echo {SECRET}")));
+    assert_eq!(
+        value_of(&harness, "Secret command"),
+        Some(format!("echo {SECRET}"))
+    );
+    assert_eq!(value_of(&harness, "Door").as_deref(), Some("openSSH"));
     harness.get_by_label("Generate new secret").click();
     harness.run();
     assert!(f.ring.get("lab").is_err());

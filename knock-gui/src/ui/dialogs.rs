@@ -20,6 +20,7 @@ pub(super) fn show(ctx: &egui::Context, app: &mut App, intents: &mut Vec<Intent>
                 name,
                 host,
                 sequence,
+                rotating,
             } => {
                 ui.heading("New profile");
                 ui.add_space(6.0);
@@ -29,10 +30,24 @@ pub(super) fn show(ctx: &egui::Context, app: &mut App, intents: &mut Vec<Intent>
                     .show(ui, |ui| {
                         text_row(ui, "Name", name, "myserver");
                         text_row(ui, "Host or address", host, "myserver.example.org");
-                        text_row(ui, "Sequence", sequence, "7000,8000:udp,9000");
+                        if !*rotating {
+                            text_row(ui, "Sequence", sequence, "7000,8000:udp,9000");
+                        }
                     });
+                ui.checkbox(rotating, "Rotating sequence").on_hover_text(
+                    "Knock a sequence derived from a shared secret and the clock instead of a fixed one",
+                );
+                if *rotating {
+                    ui.label(
+                        RichText::new(
+                            "The knocks change every period (default 30 s, 4 ports of 10000-60000); adjust them in the form. The new profile has no secret yet: generate one there.",
+                        )
+                        .small()
+                        .weak(),
+                    );
+                }
                 let exists = names.iter().any(|n| n == name.trim());
-                let checked = add_check(name.trim(), host, sequence, exists);
+                let checked = add_check(name.trim(), host, sequence, *rotating, exists);
                 let untouched = name.is_empty() && host.is_empty() && sequence.is_empty();
                 if let (Err(e), false) = (&checked, untouched) {
                     ui.label(RichText::new(e).color(ui.visuals().error_fg_color));
@@ -44,6 +59,7 @@ pub(super) fn show(ctx: &egui::Context, app: &mut App, intents: &mut Vec<Intent>
                             name: name.trim().to_string(),
                             host: host.clone(),
                             sequence: sequence.clone(),
+                            rotating: *rotating,
                         });
                     }
                     if ui.button("Cancel").clicked() {

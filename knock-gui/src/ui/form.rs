@@ -1,17 +1,18 @@
 //! The selected profile's form: target, sequence editor, verify, connect;
-//! and the Knock / Save buttons.
+//! and the Knock / Save buttons. The parts every profile has (target,
+//! verify, connect, the buttons) are shared with the rotating form.
 
 use egui::{RichText, TextEdit};
 use knock_profiles::Proto;
-use knock_profiles::profile::{Family, Launch, Settings};
+use knock_profiles::profile::{Defaults, Family, Launch, Settings};
 
-use super::widgets::{RowAction, field_ui, knock_row_ui, problem_ui};
+use super::widgets::{RowAction, field_ui, knock_row_ui, problem_ui, tag_label_ui};
 use crate::app::{App, Dialog, Intent};
-use crate::draft::{Draft, KnockRow, LaunchChoice, Problems};
+use crate::draft::{Common, Draft, KnockRow, LaunchChoice, Problems};
 
-const LABEL_WIDTH: f32 = 120.0;
-const FIELD_WIDTH: f32 = 260.0;
-const SMALL_WIDTH: f32 = 120.0;
+pub(super) const LABEL_WIDTH: f32 = 120.0;
+pub(super) const FIELD_WIDTH: f32 = 260.0;
+pub(super) const SMALL_WIDTH: f32 = 120.0;
 
 pub(super) fn show(ui: &mut egui::Ui, app: &mut App, name: &str, intents: &mut Vec<Intent>) {
     let dirty = app.is_dirty(name);
@@ -39,9 +40,80 @@ pub(super) fn show(ui: &mut egui::Ui, app: &mut App, name: &str, intents: &mut V
         .unwrap_or_default();
     let valid = checked.is_ok();
 
-    // Header: name, state, rename.
+    header_ui(ui, name, None, dirty, can_save, intents);
+    ui.add_space(6.0);
+
+    // Actions sit at the bottom so they stay in view.
+    egui::Panel::bottom("knock-form-actions")
+        .frame(egui::Frame::NONE.inner_margin(egui::Margin::symmetric(0, 10)))
+        .show(ui, |ui| {
+            let state = ActionState {
+                valid,
+                dirty,
+                running,
+                can_save,
+            };
+            actions(
+                ui,
+                name,
+                state,
+                &problems,
+                "Send the knock sequence (Enter)",
+                intents,
+            );
+        });
+
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            section(ui, "Target");
+            target_ui(ui, &mut draft.common, &problems, &defaults);
+
+            section(ui, "Knock sequence");
+            grid(ui, "knock-form-sequence", |ui| {
+                ui.label("Knocks");
+                ui.vertical(|ui| sequence_rows_ui(ui, draft, &problems));
+                ui.end_row();
+                sequence_text_ui(ui, draft, &problems);
+                delay_ui(ui, &mut draft.common, &problems, inherited.as_ref());
+                field_ui(
+                    ui,
+                    "Close sequence",
+                    &mut draft.close_sequence,
+                    "optional, e.g. 9000,8000,7000",
+                    FIELD_WIDTH,
+                    problems.close_sequence.as_deref(),
+                );
+            });
+
+            section(ui, "Verify");
+            verify_ui(ui, &mut draft.common, &problems, inherited.as_ref());
+
+            section(ui, "Connect");
+            connect_ui(
+                ui,
+                &mut draft.common,
+                &problems,
+                inherited.as_ref(),
+                &defaults,
+            );
+        });
+}
+
+/// The form's heading: name, an optional tag, "unsaved changes", Rename.
+pub(super) fn header_ui(
+    ui: &mut egui::Ui,
+    name: &str,
+    tag: Option<&str>,
+    dirty: bool,
+    can_save: bool,
+    intents: &mut Vec<Intent>,
+) {
     ui.horizontal(|ui| {
         ui.heading(RichText::new(name).strong());
+        if let Some(tag) = tag {
+            tag_label_ui(ui, tag);
+        }
         if dirty {
             ui.label(
                 RichText::new("unsaved changes")
@@ -61,153 +133,145 @@ pub(super) fn show(ui: &mut egui::Ui, app: &mut App, name: &str, intents: &mut V
             }
         });
     });
-    ui.add_space(6.0);
-
-    // Actions sit at the bottom so they stay in view.
-    egui::Panel::bottom("knock-form-actions")
-        .frame(egui::Frame::NONE.inner_margin(egui::Margin::symmetric(0, 10)))
-        .show(ui, |ui| {
-            actions(
-                ui, name, valid, dirty, running, can_save, &problems, intents,
-            );
-        });
-
-    egui::ScrollArea::vertical()
-        .auto_shrink([false, false])
-        .show(ui, |ui| {
-            let inherit = |f: &dyn Fn(&Settings) -> String| {
-                inherited
-                    .as_ref()
-                    .map(|s| format!("default {}", f(s)))
-                    .unwrap_or_default()
-            };
-
-            section(ui, "Target");
-            egui::Grid::new("knock-form-target")
-                .num_columns(2)
-                .min_col_width(LABEL_WIDTH)
-                .spacing([12.0, 8.0])
-                .show(ui, |ui| {
-                    field_ui(
-                        ui,
-                        "Host",
-                        &mut draft.host,
-                        "name or address",
-                        FIELD_WIDTH,
-                        problems.host.as_deref(),
-                    );
-                    let label = ui.label("Address family");
-                    family_ui(ui, &mut draft.family, label.id, defaults.family);
-                    ui.end_row();
-                });
-
-            section(ui, "Knock sequence");
-            egui::Grid::new("knock-form-sequence")
-                .num_columns(2)
-                .min_col_width(LABEL_WIDTH)
-                .spacing([12.0, 8.0])
-                .show(ui, |ui| {
-                    ui.label("Knocks");
-                    ui.vertical(|ui| sequence_rows_ui(ui, draft, &problems));
-                    ui.end_row();
-                    sequence_text_ui(ui, draft, &problems);
-                    field_ui(
-                        ui,
-                        "Delay (ms)",
-                        &mut draft.delay_ms,
-                        &inherit(&|s| s.delay.as_millis().to_string()),
-                        SMALL_WIDTH,
-                        problems.delay_ms.as_deref(),
-                    );
-                    field_ui(
-                        ui,
-                        "Close sequence",
-                        &mut draft.close_sequence,
-                        "optional, e.g. 9000,8000,7000",
-                        FIELD_WIDTH,
-                        problems.close_sequence.as_deref(),
-                    );
-                });
-
-            section(ui, "Verify");
-            egui::Grid::new("knock-form-verify")
-                .num_columns(2)
-                .min_col_width(LABEL_WIDTH)
-                .spacing([12.0, 8.0])
-                .show(ui, |ui| {
-                    field_ui(
-                        ui,
-                        "Open port",
-                        &mut draft.open_port,
-                        &inherited.as_ref().and_then(|s| s.open_port).map_or_else(
-                            || "none (no check)".to_string(),
-                            |p| format!("default {p}"),
-                        ),
-                        SMALL_WIDTH,
-                        problems.open_port.as_deref(),
-                    );
-                    field_ui(
-                        ui,
-                        "Wait (ms)",
-                        &mut draft.wait_ms,
-                        &inherit(&|s| s.wait.as_millis().to_string()),
-                        SMALL_WIDTH,
-                        problems.wait_ms.as_deref(),
-                    );
-                    field_ui(
-                        ui,
-                        "Retries",
-                        &mut draft.retries,
-                        &inherit(&|s| s.retries.to_string()),
-                        SMALL_WIDTH,
-                        problems.retries.as_deref(),
-                    );
-                });
-
-            section(ui, "Connect");
-            egui::Grid::new("knock-form-connect")
-                .num_columns(2)
-                .min_col_width(LABEL_WIDTH)
-                .spacing([12.0, 8.0])
-                .show(ui, |ui| {
-                    let label = ui.label("Then start");
-                    ui.vertical(|ui| {
-                        launch_ui(ui, draft, label.id, defaults.launch.as_ref());
-                        if draft.launch == LaunchChoice::Custom {
-                            let edit = TextEdit::singleline(&mut draft.custom)
-                                .id_salt("knock-custom")
-                                .hint_text("e.g. xterm -e mosh {user}@{host}")
-                                .desired_width(FIELD_WIDTH);
-                            ui.add(edit).accessible_name("Custom command");
-                        }
-                        problem_ui(ui, problems.launch.as_deref());
-                    });
-                    ui.end_row();
-                    field_ui(
-                        ui,
-                        "User",
-                        &mut draft.user,
-                        &inherited
-                            .as_ref()
-                            .and_then(|s| s.user.clone())
-                            .map(|u| format!("default {u}"))
-                            .unwrap_or_else(|| "your login name".into()),
-                        FIELD_WIDTH,
-                        None,
-                    );
-                    field_ui(
-                        ui,
-                        "SSH port",
-                        &mut draft.ssh_port,
-                        &inherit(&|s| s.ssh_port.to_string()),
-                        SMALL_WIDTH,
-                        problems.ssh_port.as_deref(),
-                    );
-                });
-        });
 }
 
-fn section(ui: &mut egui::Ui, title: &str) {
+/// A two-column grid of labelled fields.
+pub(super) fn grid(ui: &mut egui::Ui, id: &str, rows: impl FnOnce(&mut egui::Ui)) {
+    egui::Grid::new(id)
+        .num_columns(2)
+        .min_col_width(LABEL_WIDTH)
+        .spacing([12.0, 8.0])
+        .show(ui, rows);
+}
+
+/// "default X" from the merged settings, for an empty field's hint.
+fn inherit(inherited: Option<&Settings>, f: &dyn Fn(&Settings) -> String) -> String {
+    inherited
+        .map(|s| format!("default {}", f(s)))
+        .unwrap_or_default()
+}
+
+/// Host and address family.
+pub(super) fn target_ui(
+    ui: &mut egui::Ui,
+    common: &mut Common,
+    problems: &Problems,
+    defaults: &Defaults,
+) {
+    grid(ui, "knock-form-target", |ui| {
+        field_ui(
+            ui,
+            "Host",
+            &mut common.host,
+            "name or address",
+            FIELD_WIDTH,
+            problems.host.as_deref(),
+        );
+        let label = ui.label("Address family");
+        family_ui(ui, &mut common.family, label.id, defaults.family);
+        ui.end_row();
+    });
+}
+
+/// The pause between knocks (a row of the caller's grid).
+pub(super) fn delay_ui(
+    ui: &mut egui::Ui,
+    common: &mut Common,
+    problems: &Problems,
+    inherited: Option<&Settings>,
+) {
+    field_ui(
+        ui,
+        "Delay (ms)",
+        &mut common.delay_ms,
+        &inherit(inherited, &|s| s.delay.as_millis().to_string()),
+        SMALL_WIDTH,
+        problems.delay_ms.as_deref(),
+    );
+}
+
+/// Open port, wait, retries.
+pub(super) fn verify_ui(
+    ui: &mut egui::Ui,
+    common: &mut Common,
+    problems: &Problems,
+    inherited: Option<&Settings>,
+) {
+    grid(ui, "knock-form-verify", |ui| {
+        field_ui(
+            ui,
+            "Open port",
+            &mut common.open_port,
+            &inherited
+                .and_then(|s| s.open_port)
+                .map_or_else(|| "none (no check)".to_string(), |p| format!("default {p}")),
+            SMALL_WIDTH,
+            problems.open_port.as_deref(),
+        );
+        field_ui(
+            ui,
+            "Wait (ms)",
+            &mut common.wait_ms,
+            &inherit(inherited, &|s| s.wait.as_millis().to_string()),
+            SMALL_WIDTH,
+            problems.wait_ms.as_deref(),
+        );
+        field_ui(
+            ui,
+            "Retries",
+            &mut common.retries,
+            &inherit(inherited, &|s| s.retries.to_string()),
+            SMALL_WIDTH,
+            problems.retries.as_deref(),
+        );
+    });
+}
+
+/// What to start after knocking, user, ssh port.
+pub(super) fn connect_ui(
+    ui: &mut egui::Ui,
+    common: &mut Common,
+    problems: &Problems,
+    inherited: Option<&Settings>,
+    defaults: &Defaults,
+) {
+    grid(ui, "knock-form-connect", |ui| {
+        let label = ui.label("Then start");
+        ui.vertical(|ui| {
+            launch_ui(ui, common, label.id, defaults.launch.as_ref());
+            if common.launch == LaunchChoice::Custom {
+                let edit = TextEdit::singleline(&mut common.custom)
+                    .id_salt("knock-custom")
+                    .hint_text("e.g. xterm -e mosh {user}@{host}")
+                    .desired_width(FIELD_WIDTH);
+                ui.add(edit).accessible_name("Custom command");
+            }
+            problem_ui(ui, problems.launch.as_deref());
+        });
+        ui.end_row();
+        field_ui(
+            ui,
+            "User",
+            &mut common.user,
+            &inherited
+                .and_then(|s| s.user.clone())
+                .map(|u| format!("default {u}"))
+                .unwrap_or_else(|| "your login name".into()),
+            FIELD_WIDTH,
+            problems.user.as_deref(),
+        );
+        field_ui(
+            ui,
+            "SSH port",
+            &mut common.ssh_port,
+            &inherit(inherited, &|s| s.ssh_port.to_string()),
+            SMALL_WIDTH,
+            problems.ssh_port.as_deref(),
+        );
+    });
+}
+
+pub(super) fn section(ui: &mut egui::Ui, title: &str) {
     ui.add_space(8.0);
     ui.label(RichText::new(title).strong().size(15.0));
     ui.add_space(2.0);
@@ -294,7 +358,7 @@ fn family_ui(
     response.labelled_by(label);
 }
 
-fn launch_ui(ui: &mut egui::Ui, draft: &mut Draft, label: egui::Id, default: Option<&Launch>) {
+fn launch_ui(ui: &mut egui::Ui, common: &mut Common, label: egui::Id, default: Option<&Launch>) {
     let text = |c: LaunchChoice| match c {
         LaunchChoice::Inherit => format!(
             "Default ({})",
@@ -303,28 +367,43 @@ fn launch_ui(ui: &mut egui::Ui, draft: &mut Draft, label: egui::Id, default: Opt
         c => c.label().to_string(),
     };
     let response = egui::ComboBox::from_id_salt("knock-launch")
-        .selected_text(text(draft.launch))
+        .selected_text(text(common.launch))
         .width(FIELD_WIDTH)
         .show_ui(ui, |ui| {
             for choice in LaunchChoice::ALL {
-                ui.selectable_value(&mut draft.launch, choice, text(choice));
+                ui.selectable_value(&mut common.launch, choice, text(choice));
             }
         })
         .response;
     response.labelled_by(label);
 }
 
-#[allow(clippy::too_many_arguments)]
-fn actions(
+/// What the Knock / Save / Revert buttons depend on.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ActionState {
+    /// The form has no problems.
+    pub valid: bool,
+    pub dirty: bool,
+    /// A knock is running.
+    pub running: bool,
+    pub can_save: bool,
+}
+
+/// Knock, Knock & connect, Save, Revert; and the first problem, if any.
+pub(super) fn actions(
     ui: &mut egui::Ui,
     name: &str,
-    valid: bool,
-    dirty: bool,
-    running: bool,
-    can_save: bool,
+    state: ActionState,
     problems: &Problems,
+    knock_hover: &str,
     intents: &mut Vec<Intent>,
 ) {
+    let ActionState {
+        valid,
+        dirty,
+        running,
+        can_save,
+    } = state;
     ui.horizontal(|ui| {
         let accent = super::accent(ui.visuals());
         let knock = egui::Button::new(RichText::new("Knock").strong().color(egui::Color32::WHITE))
@@ -332,7 +411,7 @@ fn actions(
             .min_size(egui::vec2(110.0, 34.0));
         if ui
             .add_enabled(valid && !running, knock)
-            .on_hover_text("Send the knock sequence (Enter)")
+            .on_hover_text(knock_hover)
             .clicked()
         {
             intents.push(Intent::Knock { connect: false });

@@ -92,8 +92,6 @@ fn buttons(ui: &mut egui::Ui, app: &App, intents: &mut Vec<Intent>) {
         Selection::Profile(name) if app.exists(name) => Some(name.clone()),
         _ => None,
     };
-    // The store writes fixed profiles only; a rotating one is copied by hand.
-    let fixed = selected.as_ref().is_some_and(|n| app.profile(n).is_some());
     let editable = app.can_save();
     ui.horizontal(|ui| {
         if ui
@@ -105,16 +103,16 @@ fn buttons(ui: &mut egui::Ui, app: &App, intents: &mut Vec<Intent>) {
                 name: String::new(),
                 host: String::new(),
                 sequence: String::new(),
+                rotating: false,
             }));
         }
         if ui
-            .add_enabled(editable && fixed, egui::Button::new("Duplicate"))
-            .on_hover_text("Copy the selected profile")
-            .on_disabled_hover_text(if selected.is_some() {
-                "A rotating profile is copied in the profile file"
-            } else {
-                "Select a profile first"
-            })
+            .add_enabled(
+                editable && selected.is_some(),
+                egui::Button::new("Duplicate"),
+            )
+            .on_hover_text("Copy the selected profile (a rotating one without its secret)")
+            .on_disabled_hover_text("Select a profile first")
             .clicked()
             && let Some(name) = &selected
         {

@@ -1,140 +1,246 @@
-//! A rotating profile (`rotate = true`): its keys, read-only (the store
-//! writes fixed profiles only), the Secret area (generate into the keyring,
-//! show with its knock:// URI), and the Knock buttons.
+//! A rotating profile (`rotate = true`): its form (target, rotation,
+//! secret source, and the keys every profile has), the Secret area
+//! (generate into the keyring, show with its knock:// URI), and the Knock /
+//! Save buttons.
 
 use egui::{RichText, TextWrapMode};
-use knock_profiles::profile::{RotatingProfile, Settings};
-use knock_profiles::rotate;
+use knock_profiles::rotate::ProtoChoice;
 use knock_profiles::secret::{KEYRING_SERVICE, SecretSource};
 
-use super::widgets::tag_label_ui;
-use crate::app::{App, Dialog, Intent, SecretPanel};
+use super::form::{
+    ActionState, FIELD_WIDTH, SMALL_WIDTH, actions, connect_ui, delay_ui, grid, header_ui, section,
+    target_ui, verify_ui,
+};
+use super::widgets::{field_ui, problem_ui};
+use crate::app::{App, Intent, SecretPanel};
+use crate::draft::rotating::{RotatingDraft, SecretChoice};
 
-const LABEL_WIDTH: f32 = 120.0;
-
-pub(super) fn show(ui: &mut egui::Ui, app: &App, name: &str, intents: &mut Vec<Intent>) {
-    let (Some(profile), Some(settings)) = (app.rotating(name), app.rotating_settings(name)) else {
+pub(super) fn show(ui: &mut egui::Ui, app: &mut App, name: &str, intents: &mut Vec<Intent>) {
+    let (Some(saved), Some(inherited)) = (
+        app.rotating(name).map(|p| p.rotation.secret.clone()),
+        app.rotating_settings(name),
+    ) else {
         ui.label(format!("The profile {name} is no longer in the file."));
         return;
     };
+    let dirty = app.is_dirty(name);
     let running = app.run.as_ref().is_some_and(|r| r.is_running());
-    let panel = app.secret_panel().filter(|p| p.name == name);
+    let can_save = app.can_save();
+    let defaults = app
+        .store
+        .as_ref()
+        .map(|s| s.file().defaults.clone())
+        .unwrap_or_default();
+    // The Secret area is drawn from the panel while the form is borrowed.
+    let panel = app.secret_panel.take();
+    let Some(draft) = app.rotating_draft_mut(name) else {
+        app.secret_panel = panel;
+        return;
+    };
+    let checked = draft.check(name);
+    let problems = checked
+        .as_ref()
+        .err()
+        .map(|p| (**p).clone())
+        .unwrap_or_default();
+    // Generate / Show act on the saved source of the secret.
+    let source_edited = draft.secret_source() != saved;
 
-    ui.horizontal(|ui| {
-        ui.heading(RichText::new(name).strong());
-        tag_label_ui(ui, "rotating");
-        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            if ui
-                .add_enabled(app.can_save(), egui::Button::new("Rename…"))
-                .clicked()
-            {
-                intents.push(Intent::OpenDialog(Dialog::Rename {
-                    old: name.to_string(),
-                    new: name.to_string(),
-                }));
-            }
-        });
-    });
+    header_ui(ui, name, Some("rotating"), dirty, can_save, intents);
     ui.label(
-        RichText::new(format!(
-            "Each knock uses the sequence of the current period, derived from a shared secret and the clock. This profile is read-only here: edit its keys in {}.",
-            app.path().display()
-        ))
+        RichText::new(
+            "Each knock uses the sequence of the current period, derived from a shared secret and the clock. The secret is never written to the profile file.",
+        )
         .weak(),
     );
     ui.add_space(4.0);
 
     egui::Panel::bottom("knock-rotating-actions")
         .frame(egui::Frame::NONE.inner_margin(egui::Margin::symmetric(0, 10)))
-        .show(ui, |ui| actions(ui, running, intents));
+        .show(ui, |ui| {
+            let state = ActionState {
+                valid: checked.is_ok(),
+                dirty,
+                running,
+                can_save,
+            };
+            actions(
+                ui,
+                name,
+                state,
+                &problems,
+                "Load the secret, then knock the sequence of the current period (Enter)",
+                intents,
+            );
+        });
 
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| {
             section(ui, "Target");
-            grid(ui, "knock-rotating-target", |ui| {
-                row(ui, "Host", Some(profile.host.clone()), "");
-                row(
-                    ui,
-                    "Address family",
-                    profile.family.map(|f| f.as_str().to_string()),
-                    settings.family.as_str(),
-                );
-            });
+            target_ui(ui, &mut draft.common, &problems, &defaults);
 
             section(ui, "Rotation");
-            rotation_ui(ui, profile);
+            grid(ui, "knock-rotating-rotation", |ui| {
+                field_ui(
+                    ui,
+                    "Door",
+                    &mut draft.door,
+                    &format!("default {name} (the profile name)"),
+                    FIELD_WIDTH,
+                    problems.door.as_deref(),
+                );
+                field_ui(
+                    ui,
+                    "Period (s)",
+                    &mut draft.period_s,
+                    "default 30",
+                    SMALL_WIDTH,
+                    problems.period_s.as_deref(),
+                );
+                field_ui(
+                    ui,
+                    "Length",
+                    &mut draft.length,
+                    "default 4 knocks",
+                    SMALL_WIDTH,
+                    problems.length.as_deref(),
+                );
+                field_ui(
+                    ui,
+                    "Port range",
+                    &mut draft.port_range,
+                    "default 10000-60000",
+                    SMALL_WIDTH,
+                    problems.port_range.as_deref(),
+                );
+                field_ui(
+                    ui,
+                    "Exclude ports",
+                    &mut draft.exclude_ports,
+                    "none, e.g. 22, 443",
+                    FIELD_WIDTH,
+                    problems.exclude_ports.as_deref(),
+                );
+                let label = ui.label("Protocol");
+                ui.vertical(|ui| {
+                    protocol_ui(ui, &mut draft.protocol, label.id);
+                    problem_ui(ui, problems.protocol.as_deref());
+                });
+                ui.end_row();
+                delay_ui(ui, &mut draft.common, &problems, Some(&inherited));
+            });
 
             section(ui, "Secret");
-            secret_ui(ui, name, profile, panel, intents);
+            secret_source_ui(ui, name, draft, problems.secret.as_deref());
+            secret_ui(
+                ui,
+                name,
+                &saved,
+                source_edited,
+                panel.as_ref().filter(|p| p.name == name),
+                intents,
+            );
 
-            section(ui, "Knocks, verify, connect");
-            shared_keys_ui(ui, profile, &settings);
+            section(ui, "Verify");
+            verify_ui(ui, &mut draft.common, &problems, Some(&inherited));
+
+            section(ui, "Connect");
+            connect_ui(
+                ui,
+                &mut draft.common,
+                &problems,
+                Some(&inherited),
+                &defaults,
+            );
         });
+    app.secret_panel = panel;
 }
 
-fn section(ui: &mut egui::Ui, title: &str) {
-    ui.add_space(8.0);
-    ui.label(RichText::new(title).strong().size(15.0));
-    ui.add_space(2.0);
-}
-
-fn grid(ui: &mut egui::Ui, id: &str, rows: impl FnOnce(&mut egui::Ui)) {
-    egui::Grid::new(id)
-        .num_columns(2)
-        .min_col_width(LABEL_WIDTH)
-        .spacing([12.0, 6.0])
-        .show(ui, rows);
-}
-
-/// One key: its value as written, or (weak) what it inherits.
-fn row(ui: &mut egui::Ui, label: &str, written: Option<String>, inherited: &str) {
-    ui.label(label);
-    match written {
-        Some(value) => ui.label(RichText::new(value).strong()),
-        None => ui.label(RichText::new(format!("default {inherited}")).weak()),
+fn protocol_ui(ui: &mut egui::Ui, protocol: &mut ProtoChoice, label: egui::Id) {
+    let text = |p: ProtoChoice| match p {
+        ProtoChoice::Tcp => "TCP",
+        ProtoChoice::Udp => "UDP",
+        ProtoChoice::Both => "Both (picked per knock)",
     };
-    ui.end_row();
+    let response = egui::ComboBox::from_id_salt("knock-protocol")
+        .selected_text(text(*protocol))
+        .width(SMALL_WIDTH)
+        .show_ui(ui, |ui| {
+            for choice in [ProtoChoice::Tcp, ProtoChoice::Udp, ProtoChoice::Both] {
+                ui.selectable_value(protocol, choice, text(choice));
+            }
+        })
+        .response;
+    response.labelled_by(label);
 }
 
-fn rotation_ui(ui: &mut egui::Ui, profile: &RotatingProfile) {
-    let spec = &profile.rotation;
-    let p = &spec.params;
-    grid(ui, "knock-rotating-rotation", |ui| {
-        row(ui, "Door", Some(spec.door.clone()), "");
-        row(ui, "Period", Some(format!("{} s", p.period_secs())), "");
-        row(ui, "Length", Some(format!("{} knocks", p.length)), "");
-        row(ui, "Port range", Some(rotate::format_range(&p.range)), "");
-        let exclude = if p.exclude.is_empty() {
-            "none".to_string()
-        } else {
-            let list: Vec<String> = p.exclude.iter().map(u16::to_string).collect();
-            list.join(", ")
-        };
-        row(ui, "Exclude ports", Some(exclude), "");
-        row(ui, "Protocol", Some(p.protos.to_string()), "");
+/// Keyring or command, and the command.
+fn secret_source_ui(
+    ui: &mut egui::Ui,
+    name: &str,
+    draft: &mut RotatingDraft,
+    problem: Option<&str>,
+) {
+    grid(ui, "knock-rotating-secret", |ui| {
+        ui.label("Secret from");
+        ui.horizontal(|ui| {
+            ui.radio_value(&mut draft.secret, SecretChoice::Keyring, "OS keyring")
+                .on_hover_text("secret = \"keyring\"");
+            ui.radio_value(&mut draft.secret, SecretChoice::Command, "A command")
+                .on_hover_text(
+                    "secret_cmd: a command that prints the secret (pass, gopass, op read ...)",
+                );
+        });
+        ui.end_row();
+        match draft.secret {
+            SecretChoice::Keyring => {
+                ui.label("Stored in");
+                ui.vertical(|ui| {
+                    ui.label(
+                        RichText::new(format!(
+                            "OS keyring (service \"{KEYRING_SERVICE}\", account \"{name}\")"
+                        ))
+                        .strong(),
+                    );
+                    ui.label(
+                        RichText::new(
+                            "One secret per profile name: a copy or a new profile starts without one.",
+                        )
+                        .small()
+                        .weak(),
+                    );
+                    problem_ui(ui, problem);
+                });
+                ui.end_row();
+            }
+            SecretChoice::Command => {
+                field_ui(
+                    ui,
+                    "Secret command",
+                    &mut draft.secret_cmd,
+                    &format!("e.g. pass show knock/{name}"),
+                    FIELD_WIDTH,
+                    problem,
+                );
+            }
+        }
     });
 }
 
+/// Generate / Show for the saved source of the secret, the last action's
+/// message, and a revealed secret.
 fn secret_ui(
     ui: &mut egui::Ui,
     name: &str,
-    profile: &RotatingProfile,
+    source: &SecretSource,
+    source_edited: bool,
     panel: Option<&SecretPanel>,
     intents: &mut Vec<Intent>,
 ) {
-    let source = &profile.rotation.secret;
-    grid(ui, "knock-rotating-secret", |ui| {
-        let from = match source {
-            SecretSource::Keyring => {
-                format!("OS keyring (service \"{KEYRING_SERVICE}\", account \"{name}\")")
-            }
-            SecretSource::Command(cmd) => format!("secret_cmd: {cmd}"),
-        };
-        row(ui, "Stored in", Some(from), "");
-    });
     ui.add_space(4.0);
-    let busy = panel.is_some_and(SecretPanel::is_busy);
+    // Until saved, an edited source is not the one the keyring task would use.
+    let busy = panel.is_some_and(SecretPanel::is_busy) || source_edited;
     let revealed = panel.and_then(|p| p.revealed.as_ref());
     ui.horizontal(|ui| {
         let (label, hover) = match source {
@@ -150,6 +256,7 @@ fn secret_ui(
         if ui
             .add_enabled(!busy, egui::Button::new(label))
             .on_hover_text(hover)
+            .on_disabled_hover_text("Save the profile first: its secret source changed")
             .clicked()
         {
             intents.push(Intent::GenerateSecret {
@@ -168,7 +275,7 @@ fn secret_ui(
         {
             intents.push(Intent::ShowSecret(name.to_string()));
         }
-        if busy {
+        if panel.is_some_and(SecretPanel::is_busy) {
             ui.add(egui::Spinner::new().size(14.0));
         }
     });
@@ -212,77 +319,4 @@ fn secret_ui(
                 );
             });
     }
-}
-
-fn shared_keys_ui(ui: &mut egui::Ui, profile: &RotatingProfile, s: &Settings) {
-    grid(ui, "knock-rotating-shared", |ui| {
-        row(
-            ui,
-            "Delay (ms)",
-            profile.delay_ms.map(|v| v.to_string()),
-            &s.delay.as_millis().to_string(),
-        );
-        row(
-            ui,
-            "Open port",
-            profile.open_port.map(|v| v.to_string()),
-            &s.open_port
-                .map_or_else(|| "none (no check)".to_string(), |p| p.to_string()),
-        );
-        row(
-            ui,
-            "Wait (ms)",
-            profile.wait_ms.map(|v| v.to_string()),
-            &s.wait.as_millis().to_string(),
-        );
-        row(
-            ui,
-            "Retries",
-            profile.retries.map(|v| v.to_string()),
-            &s.retries.to_string(),
-        );
-        row(
-            ui,
-            "Then start",
-            profile.launch.as_ref().map(ToString::to_string),
-            &s.launch.to_string(),
-        );
-        row(
-            ui,
-            "User",
-            profile.user.clone(),
-            s.user.as_deref().unwrap_or("your login name"),
-        );
-        row(
-            ui,
-            "SSH port",
-            profile.ssh_port.map(|v| v.to_string()),
-            &s.ssh_port.to_string(),
-        );
-    });
-}
-
-fn actions(ui: &mut egui::Ui, running: bool, intents: &mut Vec<Intent>) {
-    ui.horizontal(|ui| {
-        let accent = super::accent(ui.visuals());
-        let knock = egui::Button::new(RichText::new("Knock").strong().color(egui::Color32::WHITE))
-            .fill(accent)
-            .min_size(egui::vec2(110.0, 34.0));
-        if ui
-            .add_enabled(!running, knock)
-            .on_hover_text("Load the secret, then knock the sequence of the current period (Enter)")
-            .clicked()
-        {
-            intents.push(Intent::Knock { connect: false });
-        }
-        let connect = egui::Button::new(RichText::new("Knock & connect").strong())
-            .min_size(egui::vec2(150.0, 34.0));
-        if ui
-            .add_enabled(!running, connect)
-            .on_hover_text("Knock, wait for the port, then start ssh / PuTTY")
-            .clicked()
-        {
-            intents.push(Intent::Knock { connect: true });
-        }
-    });
 }
