@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use knock_profiles::launch::{self, Platform, Target};
-use knock_profiles::profile::{Family, Launch, Profile, Settings, builtin};
+use knock_profiles::profile::{
+    Family, Launch, Profile, RotatingProfile, RotationSpec, Settings, builtin,
+};
+use knock_profiles::secret::SecretSource;
 use knock_profiles::send::{self, Net, Plan, Progress, SystemClock, SystemNet, Verify};
 use knock_profiles::store::{self, Store, StoreError};
 use knock_profiles::{Proto, Sequence};
@@ -320,6 +323,52 @@ fn import(args: &Args, conf: &Path) -> Result<Code> {
         );
         imported += 1;
     }
+    let mut next_steps = Vec::new();
+    for door in &config.rotating {
+        let name = profile_name_for(&door.name);
+        if door.params.protos != knock_profiles::rotate::ProtoChoice::Udp
+            && !door.tcpflags.matches(knock_profiles::TcpFlags::SYN)
+        {
+            eprintln!(
+                "knock: warning: door \"{}\" wants TCP flags {} but knock sends SYN packets; it will not open",
+                door.name, door.tcpflags
+            );
+        }
+        if store.file().contains(&name) && !args.force {
+            eprintln!(
+                "knock: skipped rotating door \"{}\": profile \"{name}\" exists (use --force to replace)",
+                door.name
+            );
+            continue;
+        }
+        let profile = RotatingProfile {
+            host: host.clone(),
+            rotation: RotationSpec {
+                door: door.name.clone(),
+                params: door.params.clone(),
+                secret: SecretSource::Keyring,
+            },
+            delay_ms: args.delay,
+            family: args.family(),
+            open_port: args.open_port,
+            wait_ms: args.wait_ms,
+            retries: args.retries,
+            launch: None,
+            user: args.user.clone(),
+            ssh_port: args.ssh_port,
+        };
+        store.upsert_rotating(&name, &profile)?;
+        eprintln!(
+            "knock: imported rotating door \"{}\" as profile \"{name}\" ({})",
+            door.name,
+            crate::secrets::list_line(&profile)
+        );
+        next_steps.push(format!(
+            "knock --set-secret {name} < {}",
+            door.secret_file.display()
+        ));
+        imported += 1;
+    }
     if imported == 0 {
         return Err(usage(format!("nothing imported from {}", conf.display())));
     }
@@ -328,6 +377,14 @@ fn import(args: &Args, conf: &Path) -> Result<Code> {
         "knock: {imported} profile(s) saved in {}",
         store.path().display()
     );
+    if !next_steps.is_empty() {
+        eprintln!(
+            "knock: next, give each rotating profile its door's secret (a copy of the server's Secret_File, or the URI of knock --show-secret):"
+        );
+        for step in &next_steps {
+            eprintln!("  {step}");
+        }
+    }
     Ok(Code::Ok)
 }
 

@@ -408,3 +408,91 @@ fn set_secret_error_paths() {
     // Nothing was written to the profile file.
     assert_eq!(fs::read_to_string(env.profiles()).unwrap(), before);
 }
+
+#[test]
+fn import_turns_rotating_doors_into_rotating_profiles() {
+    use knock_profiles::rotate::{Params, ProtoChoice};
+    let env = Env::new();
+    env.write("# mine\n[profiles.plain]\nhost = \"192.0.2.9\"\nsequence = \"1,2\"\n");
+    let conf = env.dir.path().join("knockd.conf");
+    fs::write(
+        &conf,
+        "[options]\n    UseSyslog\n\n[openSSH]\n    Sequence = 7000,8000,9000\n    Command = true\n\n\
+         [my vault]\n    Rotate      = yes\n    Secret_File = /etc/knock/vault.secret\n\
+         \x20   Period = 60\n    Length = 6\n    Port_Range = 20000-20100\n\
+         \x20   Exclude = 20022, 20080\n    Protocol = both\n    Start_Command = open %IP%\n\n\
+         [plain]\n    Rotate = yes\n    Secret_File = /etc/knock/plain.secret\n    Command = x\n",
+    )
+    .unwrap();
+    let import = |force: bool| {
+        let mut cmd = env.knock();
+        cmd.args(["--import", conf.to_str().unwrap(), "--host", "192.0.2.1"])
+            .args(["--open-port", "22"]);
+        if force {
+            cmd.arg("--force");
+        }
+        cmd.output().unwrap()
+    };
+    let out = import(false);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("imported rotating door \"my vault\" as profile \"my-vault\" (rotating: door my vault, 6 knocks every 60 s in 20000-20100)"),
+        "{err}"
+    );
+    // The existing "plain" is kept; the next step is printed for each new one.
+    assert!(
+        err.contains(
+            "skipped rotating door \"plain\": profile \"plain\" exists (use --force to replace)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("\n  knock --set-secret my-vault < /etc/knock/vault.secret\n"),
+        "{err}"
+    );
+    assert!(!err.contains("--set-secret plain"), "{err}");
+    let text = fs::read_to_string(env.profiles()).unwrap();
+    assert!(
+        text.ends_with(
+            "[profiles.my-vault]\nhost = \"192.0.2.1\"\nrotate = true\nsecret = \"keyring\"\n\
+             door = \"my vault\"\nperiod_s = 60\nlength = 6\nport_range = \"20000-20100\"\n\
+             exclude_ports = [20022, 20080]\nprotocol = \"both\"\nopen_port = 22\n"
+        ),
+        "{text}"
+    );
+    let file = ProfileFile::parse(&text, &env.profiles()).unwrap();
+    let vault = &file.rotating["my-vault"];
+    assert_eq!(vault.rotation.door, "my vault");
+    assert_eq!(
+        vault.rotation.params,
+        Params {
+            period: Duration::from_secs(60),
+            length: 6,
+            range: 20000..=20100,
+            exclude: vec![20022, 20080],
+            protos: ProtoChoice::Both,
+        }
+    );
+    assert_eq!(vault.open_port, Some(22));
+    assert!(file.profiles.contains_key("openSSH"));
+
+    // --force replaces the fixed "plain" with the rotating door, cleanly.
+    let out = import(true);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("  knock --set-secret plain < /etc/knock/plain.secret\n"),
+        "{}",
+        stderr_of(&out)
+    );
+    let text = fs::read_to_string(env.profiles()).unwrap();
+    assert!(
+        text.starts_with(
+            "# mine\n[profiles.plain]\nhost = \"192.0.2.1\"\nrotate = true\nsecret = \"keyring\"\nopen_port = 22\n"
+        ),
+        "{text}"
+    );
+    let file = ProfileFile::parse(&text, &env.profiles()).unwrap();
+    assert_eq!(file.rotating["plain"].rotation.params, Params::default());
+    assert!(!file.profiles.contains_key("plain"));
+}
