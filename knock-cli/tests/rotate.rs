@@ -496,3 +496,49 @@ fn import_turns_rotating_doors_into_rotating_profiles() {
     assert_eq!(file.rotating["plain"].rotation.params, Params::default());
     assert!(!file.profiles.contains_key("plain"));
 }
+
+/// The retry of a rotating profile on the real clock (period 5 s, so this
+/// takes up to ~7 s): attempt 2 waits for the next period and knocks that
+/// step's sequence, never step T's again (the server would refuse it as a
+/// replay). The waiting itself is tested with a fake clock in
+/// knock-profiles' send.rs.
+#[test]
+fn a_failed_rotating_knock_retries_with_the_next_steps_sequence() {
+    let env = Env::new();
+    let (start, socks) = bind_range();
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    env.rotating(&format!(
+        "port_range = \"{start}-{}\"\nprotocol = \"udp\"\nlength = 3\nperiod_s = 5\n\
+         open_port = {closed}\nwait_ms = 200\nretries = 1\n",
+        start + 7
+    ));
+    let out = env.knock().args(["vault", "-v"]).output().unwrap();
+    drop(socks);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(6), "{err}");
+    assert!(
+        err.contains(&format!("knock: port {closed} did not open; waiting "))
+            && err.contains(" ms for the next period to knock again\n"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "port {closed} on 127.0.0.1 did not open within 200 ms (after 2 attempts)"
+        )),
+        "{err}"
+    );
+    let first = step_in(&err);
+    let (rotation, door) = env.rotation();
+    let hits: Vec<Knock> = stdout_of(&out)
+        .lines()
+        .filter_map(|l| l.strip_prefix("hitting udp 127.0.0.1:"))
+        .map(|p| Knock::udp(p.parse().unwrap()))
+        .collect();
+    let mut want: Vec<Knock> = rotation.sequence_at(&door, first).knocks().to_vec();
+    want.extend(rotation.sequence_at(&door, first + 1).knocks());
+    assert_eq!(hits, want, "{err}");
+    assert!(err.contains(&format!("step {} of 5 s", first + 1)), "{err}");
+}
