@@ -43,7 +43,7 @@ launch = "true {host}"
 host = "192.0.2.7"
 rotate = true
 secret = "keyring"
-open_port = 2222
+open_port = 2222   # the vault's sshd
 
 [profiles.zeta]
 host = "192.0.2.26"
@@ -1036,4 +1036,221 @@ fn a_rotating_profile_can_be_renamed_and_deleted() {
     let text = f.text();
     assert!(!text.contains("vault"), "{text}");
     assert!(text.contains("[profiles.zeta]"), "{text}");
+}
+
+/// The profile file on disk, parsed by the library.
+fn parsed(f: &Fixture) -> knock_profiles::profile::ProfileFile {
+    knock_profiles::profile::ProfileFile::parse(&f.text(), &f.path).unwrap()
+}
+
+#[test]
+fn edit_a_rotating_period_see_the_error_fix_it_and_save_keeping_comments() {
+    let f = Fixture::new();
+    f.ring.set("vault", &known_secret()).unwrap();
+    let mut harness = f.harness(Ending::Opens);
+    select(&mut harness, "vault");
+    assert!(disabled(&harness, "Save"), "nothing to save yet");
+
+    set_text(&mut harness, "Period (s)", "3");
+    let message = "period_s 3 is out of range (expected 5-86400 seconds)";
+    assert!(shows(&harness, message));
+    assert!(shows(
+        &harness,
+        &format!("Fix before knocking or saving: {message}")
+    ));
+    assert!(disabled(&harness, "Knock"));
+    assert!(disabled(&harness, "Knock & connect"));
+    assert!(disabled(&harness, "Save"));
+    assert!(harness.state().is_dirty("vault"));
+    assert_eq!(f.text(), FILE, "nothing written");
+
+    set_text(&mut harness, "Period (s)", "60");
+    assert!(!shows(&harness, message));
+    assert!(!disabled(&harness, "Knock"));
+    assert!(!disabled(&harness, "Save"));
+    harness.get_by_label("Save").click();
+    harness.run();
+
+    let text = f.text();
+    assert_ne!(text, FILE);
+    for kept in [
+        "# My servers. Comments like this one must survive the GUI's edits.",
+        "# Knocks a sequence derived from the secret in the keyring and the clock.",
+        "open_port = 2222   # the vault's sshd",
+        "secret = \"keyring\"",
+        "sequence = \"7000,8000:udp,9000\"   # knockd's door",
+    ] {
+        assert!(text.contains(kept), "lost {kept:?} in:\n{text}");
+    }
+    assert!(
+        !text.contains(SECRET),
+        "the secret is not in the file:\n{text}"
+    );
+    let file = parsed(&f);
+    let vault = &file.rotating["vault"];
+    assert_eq!(vault.rotation.params.period, Duration::from_secs(60));
+    assert_eq!(vault.rotation.door, "vault");
+    assert_eq!(vault.open_port, Some(2222));
+    assert_eq!(file.profiles.len(), 3, "the fixed profiles are untouched");
+    assert!(!harness.state().is_dirty("vault"));
+    assert!(disabled(&harness, "Save"));
+    assert_eq!(
+        harness.state().status().map(|s| s.text.clone()),
+        Some(format!("Saved vault to {}", f.path.display()))
+    );
+
+    // The knock derives the sequence with the saved period.
+    harness.get_by_label("Knock").click();
+    harness.run();
+    let params = Params {
+        period: Duration::from_secs(60),
+        ..Params::default()
+    };
+    let rotation = Rotation::new(params.clone(), known_secret()).unwrap();
+    let want = rotation.sequence_at("vault", params.step(NOW_MS / 1000));
+    assert_eq!(f.plans.lock().unwrap()[0].sequence, want);
+}
+
+#[test]
+fn a_rotating_profile_switches_to_secret_cmd_and_back_to_the_keyring() {
+    let f = Fixture::new();
+    let mut harness = f.harness(Ending::Opens);
+    select(&mut harness, "vault");
+    harness.get_by_label("A command").click();
+    harness.run();
+    // The command is required, in the parser's words.
+    assert!(
+        harness
+            .query_all_by_label_contains("secret_cmd is empty")
+            .next()
+            .is_some()
+    );
+    assert!(disabled(&harness, "Save"));
+    // Until saved, the Secret actions would use the old source.
+    assert!(disabled(&harness, "Generate & store in keyring"));
+    set_text(&mut harness, "Secret command", &format!("echo {SECRET}"));
+    harness.get_by_label("Save").click();
+    harness.run();
+    let text = f.text();
+    assert!(
+        text.contains(&format!("secret_cmd = \"echo {SECRET}\"")),
+        "{text}"
+    );
+    assert!(!text.contains("secret = \"keyring\""), "{text}");
+    assert!(!disabled(&harness, "Generate new secret"));
+
+    harness.get_by_label("OS keyring").click();
+    harness.run();
+    harness.get_by_label("Save").click();
+    harness.run();
+    let text = f.text();
+    assert!(!text.contains("secret_cmd"), "{text}");
+    assert_eq!(
+        parsed(&f).rotating["vault"].rotation.secret,
+        SecretSource::Keyring
+    );
+}
+
+#[test]
+fn duplicate_a_rotating_profile_without_its_secret() {
+    let f = Fixture::new();
+    f.ring.set("vault", &known_secret()).unwrap();
+    let mut harness = f.harness(Ending::Opens);
+    select(&mut harness, "vault");
+    set_text(&mut harness, "Length", "6");
+    harness.get_by_label("Duplicate").click();
+    harness.run();
+
+    assert_eq!(
+        *harness.state().selection(),
+        Selection::Profile("vault-copy".into())
+    );
+    assert!(in_list(&harness, "vault-copy"));
+    let text = f.text();
+    assert!(text.contains("[profiles.vault-copy]"), "{text}");
+    assert!(text.contains("# The main box."), "{text}");
+    assert!(!text.contains(SECRET), "{text}");
+    let file = parsed(&f);
+    let copy = &file.rotating["vault-copy"];
+    // The form as typed; a default door follows the copy's name.
+    assert_eq!(copy.host, "192.0.2.7");
+    assert_eq!(copy.open_port, Some(2222));
+    assert_eq!(copy.rotation.params.length, 6);
+    assert_eq!(copy.rotation.door, "vault-copy");
+    assert_eq!(file.rotating["vault"].rotation.params.length, 4);
+    // Secrets belong to a profile name: the copy has none, and says so.
+    assert!(f.ring.get("vault-copy").is_err());
+    assert!(shows(
+        &harness,
+        "vault-copy has no secret yet: the keyring holds secrets per profile name (account \"vault-copy\"), so it does not share vault's. Generate one, then put it in the server's Secret_File."
+    ));
+    assert_eq!(value_of(&harness, "Length").as_deref(), Some("6"));
+    harness.get_by_label("Knock").click();
+    harness.run();
+    assert!(
+        harness
+            .query_all_by_label_contains("no secret for \"vault-copy\" in the keyring")
+            .next()
+            .is_some()
+    );
+    assert!(f.plans.lock().unwrap().is_empty(), "nothing sent");
+    harness.get_by_label("Generate & store in keyring").click();
+    harness.run();
+    assert_ne!(f.ring.get("vault-copy").unwrap(), known_secret());
+    assert_eq!(f.ring.get("vault").unwrap(), known_secret());
+}
+
+#[test]
+fn create_a_new_rotating_profile() {
+    let f = Fixture::new();
+    let mut harness = f.harness(Ending::Opens);
+    harness.get_by_label("New…").click();
+    harness.run();
+    assert!(harness.query_by_label("Sequence").is_some());
+    harness
+        .get_by_role_and_label(Role::CheckBox, "Rotating sequence")
+        .click();
+    harness.run();
+    assert!(
+        harness.query_by_label("Sequence").is_none(),
+        "no fixed sequence"
+    );
+    set_text(&mut harness, "Name", "lab");
+    set_text(&mut harness, "Host or address", "192.0.2 .30");
+    assert!(shows(
+        &harness,
+        "bad host \"192.0.2 .30\" (contains whitespace)"
+    ));
+    assert!(disabled(&harness, "Add"));
+    set_text(&mut harness, "Host or address", "192.0.2.30");
+    harness.get_by_label("Add").click();
+    harness.run();
+
+    assert_eq!(
+        *harness.state().selection(),
+        Selection::Profile("lab".into())
+    );
+    assert!(in_list(&harness, "lab"));
+    let text = f.text();
+    assert!(
+        text.contains(
+            "[profiles.lab]\nhost = \"192.0.2.30\"\nrotate = true\nsecret = \"keyring\"\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("# The main box."), "{text}");
+    let file = parsed(&f);
+    let lab = &file.rotating["lab"];
+    assert_eq!(lab.rotation.params, Params::default());
+    assert_eq!(lab.rotation.door, "lab");
+    // The rotating form, with the library's defaults and a note on the secret.
+    assert_eq!(value_of(&harness, "Period (s)").as_deref(), Some("30"));
+    assert!(shows(
+        &harness,
+        "lab has no secret yet: generate one into the keyring (account \"lab\"), then put it in the server's Secret_File."
+    ));
+    harness.get_by_label("Generate & store in keyring").click();
+    harness.run();
+    assert_eq!(f.ring.get("lab").unwrap().bits(), 160);
+    assert_eq!(f.text(), text, "the secret is not in the file");
 }
