@@ -271,10 +271,16 @@ fn secret_from_input(
             "--set-secret {name}: nothing on standard input (expected the base32 secret or the knock://rotate?... URI that knock --show-secret prints)"
         )));
     }
-    if !text.to_ascii_lowercase().starts_with("knock://") {
+    // What --show-secret prints: `secret: ...` and `uri:    knock://...`,
+    // either line or both (then the URI, which names the door, counts).
+    let uri = text
+        .lines()
+        .find_map(|line| line.find("knock://").map(|at| line[at..].trim()));
+    let Some(text) = uri else {
+        let text = text.strip_prefix("secret:").unwrap_or(text);
         return Secret::parse_base32(text)
             .map_err(|e| usage(format!("--set-secret {name}: standard input: {e}")));
-    }
+    };
     let (door, params, secret) = rotate::parse_share_uri(text)
         .map_err(|e| usage(format!("--set-secret {name}: standard input: {e}")))?;
     let spec = &profile.rotation;
@@ -431,6 +437,19 @@ mod tests {
         // The same secret again: nothing to replace.
         let note = set(&store, &ring, "vault", &uri, false).unwrap();
         assert!(note.contains("already holds this secret"), "{note}");
+        // The whole output of --show-secret, or either of its lines.
+        let shown = format!("secret: {}\nuri:    {uri}\n", other.to_base32_grouped());
+        for input in [
+            shown.as_str(),
+            shown.lines().next().unwrap(),
+            shown.lines().nth(1).unwrap(),
+        ] {
+            let note = set(&store, &ring, "vault", input, false).unwrap();
+            assert!(
+                note.contains("already holds this secret"),
+                "{input:?}: {note}"
+            );
+        }
     }
 
     #[test]
