@@ -7,10 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use knock_profiles::launch::{self, Platform, Target};
-use knock_profiles::profile::{
-    Family, Launch, Profile, RotatingProfile, RotationSpec, Settings, builtin,
-};
-use knock_profiles::secret::SecretSource;
+use knock_profiles::profile::{Family, Launch, Profile, RotatingProfile, Settings, builtin};
 use knock_profiles::send::{self, Net, Plan, Progress, SystemClock, SystemNet, Verify};
 use knock_profiles::store::{self, Store, StoreError};
 use knock_profiles::{Proto, Sequence};
@@ -341,13 +338,11 @@ fn import(args: &Args, conf: &Path) -> Result<Code> {
             );
             continue;
         }
+        let mut rotation = RotatingProfile::new(host.clone(), door.name.clone()).rotation;
+        rotation.params = door.params.clone();
         let profile = RotatingProfile {
             host: host.clone(),
-            rotation: RotationSpec {
-                door: door.name.clone(),
-                params: door.params.clone(),
-                secret: SecretSource::Keyring,
-            },
+            rotation,
             delay_ms: args.delay,
             family: args.family(),
             open_port: args.open_port,

@@ -375,6 +375,27 @@ pub struct RotatingProfile {
 }
 
 impl RotatingProfile {
+    /// A rotating profile of `door` on `host` with the default parameters
+    /// ([`Params::default`]), its secret in the OS keyring, and no other key set.
+    pub fn new(host: impl Into<String>, door: impl Into<String>) -> Self {
+        RotatingProfile {
+            host: host.into(),
+            rotation: RotationSpec {
+                door: door.into(),
+                params: Params::default(),
+                secret: SecretSource::Keyring,
+            },
+            delay_ms: None,
+            family: None,
+            open_port: None,
+            wait_ms: None,
+            retries: None,
+            launch: None,
+            user: None,
+            ssh_port: None,
+        }
+    }
+
     /// Merged settings that knock `current` (the sequence derived for now).
     pub fn settings(&self, name: &str, defaults: &Defaults, current: Sequence) -> Settings {
         let profile = Profile {
@@ -1338,6 +1359,16 @@ sequence = "1,2"
             }
         );
         let lab = &file.rotating["lab"];
+        assert_eq!(
+            *lab,
+            RotatingProfile {
+                rotation: RotationSpec {
+                    secret: SecretSource::Command("pass show knock/lab".into()),
+                    ..RotatingProfile::new("192.0.2.9", "openSSH").rotation
+                },
+                ..RotatingProfile::new("192.0.2.9", "openSSH")
+            }
+        );
         assert_eq!(lab.rotation.door, "openSSH");
         assert_eq!(
             lab.rotation.secret,

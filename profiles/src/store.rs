@@ -899,22 +899,7 @@ launch = "mosh {host}"
     }
 
     fn rotating(host: &str, door: &str) -> RotatingProfile {
-        RotatingProfile {
-            host: host.into(),
-            rotation: crate::profile::RotationSpec {
-                door: door.into(),
-                params: Params::default(),
-                secret: SecretSource::Keyring,
-            },
-            delay_ms: None,
-            family: None,
-            open_port: None,
-            wait_ms: None,
-            retries: None,
-            launch: None,
-            user: None,
-            ssh_port: None,
-        }
+        RotatingProfile::new(host, door)
     }
 
     #[test]
