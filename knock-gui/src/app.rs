@@ -213,7 +213,7 @@ pub struct App {
 
 impl App {
     /// The app on the profile file at `path`, with the given sender and
-    /// launcher (tests pass fakes), the OS keyring and the system clock.
+    /// launcher (tests pass fakes) and the OS keyring.
     pub fn new(path: &Path, knocker: Box<dyn Knocker>, launcher: Box<dyn Launcher>) -> App {
         let (store, load_error) = match Store::open(path) {
             Ok(store) => (Some(store), None),
@@ -246,8 +246,8 @@ impl App {
         app
     }
 
-    /// Uses `env` for rotating profiles' secrets and clock (tests pass the
-    /// keyring crate's mock store and a fixed clock).
+    /// Uses `env` for rotating profiles' secrets (tests pass the keyring
+    /// crate's mock store).
     pub fn with_env(mut self, env: Env) -> App {
         self.env = env;
         self
@@ -1002,7 +1002,6 @@ impl App {
                 profile,
                 defaults: self.defaults(),
                 secrets: Arc::clone(&self.env.secrets),
-                wall: Arc::clone(&self.env.wall),
             };
             return Ok((Work::Rotating(Box::new(prep)), settings));
         }

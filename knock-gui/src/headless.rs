@@ -44,7 +44,6 @@ pub fn run(name: &str) -> ExitCode {
             profile: profile.clone(),
             defaults: file.defaults.clone(),
             secrets: env.secrets,
-            wall: env.wall,
         };
         (
             Work::Rotating(Box::new(prep)),

@@ -2,32 +2,35 @@
 //!
 //! A [`Knocker`] starts a [`Job`]: the knock runs elsewhere and reports
 //! [`Event`]s on a channel, waking the UI after each one. The real
-//! [`ThreadKnocker`] runs [`knock_profiles::send::run`] with the system's
-//! sockets and clock on a worker thread; tests plug in a fake that replays
-//! scripted events. A rotating profile first goes through its [`Prep`]
-//! stage on the same worker ([`prepare`]): secret, period boundary, sequence.
+//! [`ThreadKnocker`] runs [`run_work`] with the system's sockets and clocks
+//! on a worker thread; tests plug in a fake (scripted events, or
+//! [`run_work`] on a fake network and clock). A rotating profile's secret
+//! is loaded on the same worker ([`Prep`]), then
+//! [`knock_profiles::send::run_rotating`] derives, waits and knocks.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 
-use knock_profiles::send::{self, Outcome, Plan, Progress, SendError, SystemClock, SystemNet};
+use knock_profiles::send::{
+    self, Clock, Net, Outcome, Plan, Progress, SendError, SystemClock, SystemNet, SystemWall,
+    WallClock,
+};
 
-use crate::rotation::{Note, Prep, PrepError};
+use crate::rotation::{Prep, PrepError};
 
 /// What to knock.
 pub enum Work {
     /// A fixed sequence (a profile or the quick knock).
     Fixed(Plan),
-    /// A rotating profile: its sequence is derived on the worker.
+    /// A rotating profile: its secret is loaded and its sequences derived
+    /// on the worker.
     Rotating(Box<Prep>),
 }
 
 /// What a running knock reports.
 #[derive(Debug)]
 pub enum Event {
-    /// A rotating profile's stage before the knocks.
-    Rotation(Note),
     Progress(Progress),
     /// The knock could not start (a rotating profile's secret); nothing
     /// was sent. The last event of a job.
@@ -43,24 +46,37 @@ impl Event {
     }
 }
 
-/// The plan of `work`: a fixed one as it is; a rotating one after its
-/// [`Prep`] stage, whose notes go to `emit`. `None` when it cannot start
-/// (the last event, [`Event::NotStarted`] or a cancel, was emitted).
-pub fn prepare(work: Work, cancel: &AtomicBool, emit: &mut dyn FnMut(Event)) -> Option<Plan> {
-    match work {
-        Work::Fixed(plan) => Some(plan),
-        Work::Rotating(prep) => match prep.run(cancel, &mut |note| emit(Event::Rotation(note))) {
-            Ok(plan) => Some(plan),
-            Err(PrepError::Cancelled) => {
-                emit(Event::Finished(Err(SendError::Cancelled)));
-                None
-            }
+/// Knocks `work` to the end: a fixed plan with [`send::run`]; a rotating
+/// profile's secret first (if it cannot be read, [`Event::NotStarted`] and
+/// nothing is sent), then [`send::run_rotating`], with time steps from
+/// `wall`. Every event, the last one included, goes to `emit`.
+pub fn run_work(
+    work: Work,
+    net: &mut dyn Net,
+    clock: &dyn Clock,
+    wall: &dyn WallClock,
+    cancel: &AtomicBool,
+    emit: &mut dyn FnMut(Event),
+) {
+    let mut progress = |p: &Progress| emit(Event::Progress(p.clone()));
+    let result = match work {
+        Work::Fixed(plan) => send::run(&plan, net, clock, cancel, &mut progress),
+        Work::Rotating(prep) => match prep.load() {
+            Ok(ready) => send::run_rotating(
+                &ready.plan,
+                &ready.rotating(wall),
+                net,
+                clock,
+                cancel,
+                &mut progress,
+            ),
             Err(e) => {
                 emit(Event::NotStarted(e));
-                None
+                return;
             }
         },
-    }
+    };
+    emit(Event::Finished(result));
 }
 
 /// A knock in flight: its events and its cancel flag.
@@ -142,22 +158,18 @@ impl Knocker for ThreadKnocker {
         let spawned = std::thread::Builder::new()
             .name("knock".into())
             .spawn(move || {
-                let plan = prepare(work, &cancel, &mut |event| {
-                    let _ = tx.send(event);
-                    wake();
-                });
-                let Some(plan) = plan else {
-                    return;
-                };
-                let mut net = SystemNet;
-                let clock = SystemClock;
-                let result = send::run(&plan, &mut net, &clock, &cancel, &mut |p| {
-                    // A closed receiver means the UI moved on; keep going quietly.
-                    let _ = tx.send(Event::Progress(p.clone()));
-                    wake();
-                });
-                let _ = tx.send(Event::Finished(result));
-                wake();
+                // A closed receiver means the UI moved on; keep going quietly.
+                run_work(
+                    work,
+                    &mut SystemNet,
+                    &SystemClock,
+                    &SystemWall,
+                    &cancel,
+                    &mut |e| {
+                        let _ = tx.send(e);
+                        wake();
+                    },
+                );
             });
         // If the thread cannot start, the sender is dropped with it and the
         // job reports a failure on the next poll.

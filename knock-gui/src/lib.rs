@@ -4,8 +4,9 @@
 //! file, parser and sender as the `knock` CLI. The app is one [`App`]
 //! (state), views in [`ui`] that return [`app::Intent`]s, and a [`Knocker`]
 //! that runs the sender on a worker thread (tests inject a fake). Rotating
-//! profiles get their secrets and clock from a [`rotation::Env`] (tests
-//! inject the keyring crate's mock store and a fixed clock).
+//! profiles get their secrets from a [`rotation::Env`] (tests inject the
+//! keyring crate's mock store) and are knocked by the library's
+//! `send::run_rotating` on the same worker.
 
 pub mod app;
 pub mod draft;

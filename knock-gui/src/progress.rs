@@ -6,7 +6,6 @@ use std::net::IpAddr;
 use knock_profiles::send::{Outcome, Progress, SendError};
 
 use crate::knocker::{Event, Job};
-use crate::rotation::Note;
 
 /// How a step went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,7 +138,6 @@ impl Run {
 
     pub fn apply(&mut self, event: Event) {
         match event {
-            Event::Rotation(note) => self.rotation(note),
             Event::Progress(p) => self.progress(p),
             Event::NotStarted(e) => {
                 self.connect = None;
@@ -151,28 +149,11 @@ impl Run {
         }
     }
 
-    fn rotation(&mut self, note: Note) {
-        match note {
-            Note::Waiting { wait, period_s } => self.push(
-                StepKind::Waiting,
-                format!(
-                    "Waiting {} ms for the next period ({period_s} s)",
-                    wait.as_millis()
-                ),
-            ),
-            Note::Derived { step, sequence } => {
-                // The wait is over: keep its line, without the spinner.
-                if let Some(last) = self.steps.last_mut()
-                    && last.kind == StepKind::Waiting
-                {
-                    last.kind = StepKind::Info;
-                }
-                self.total = sequence.len();
-                self.push(
-                    StepKind::Info,
-                    format!("Rotating sequence of step {step}: {sequence}"),
-                );
-            }
+    /// A line for a new attempt, once, before its first step.
+    fn start_attempt(&mut self, attempt: u32) {
+        if attempt != self.attempt {
+            self.attempt = attempt;
+            self.push(StepKind::Info, format!("Attempt {attempt}: knocking again"));
         }
     }
 
@@ -198,10 +179,7 @@ impl Run {
                 knock,
                 to,
             } => {
-                if attempt != self.attempt {
-                    self.attempt = attempt;
-                    self.push(StepKind::Info, format!("Attempt {attempt}: knocking again"));
-                }
+                self.start_attempt(attempt);
                 self.total = total;
                 self.sent = index + 1;
                 self.push(
@@ -237,9 +215,40 @@ impl Run {
                     format!("Port {} did not open (attempt {attempt})", to.port()),
                 );
             }
-            // From send::run_rotating, which the worker does not use yet
-            // (rotation::Prep reports its wait and sequence as Notes).
-            Progress::WaitingForPeriod { .. } | Progress::Derived { .. } => {}
+            Progress::WaitingForPeriod {
+                attempt,
+                wait,
+                period,
+            } => {
+                self.start_attempt(attempt);
+                self.push(
+                    StepKind::Waiting,
+                    format!(
+                        "Waiting {} ms for the next period ({} s)",
+                        wait.as_millis(),
+                        period.as_secs()
+                    ),
+                );
+            }
+            Progress::Derived {
+                attempt,
+                step,
+                sequence,
+            } => {
+                self.start_attempt(attempt);
+                // The wait is over: keep its line, without the spinner.
+                if let Some(last) = self.steps.last_mut()
+                    && last.kind == StepKind::Waiting
+                {
+                    last.kind = StepKind::Info;
+                }
+                self.total = sequence.len();
+                self.sent = 0;
+                self.push(
+                    StepKind::Info,
+                    format!("Rotating sequence of step {step}: {sequence}"),
+                );
+            }
         }
     }
 

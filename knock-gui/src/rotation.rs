@@ -1,20 +1,19 @@
 //! Rotating profiles in the GUI: where their secrets live
-//! ([`SecretBackend`]), the wall clock ([`WallClock`]), the worker stage
-//! that turns a rotating profile into a [`Plan`] ([`Prep`]), and the Secret
-//! actions ([`secret_task`]), which run off the UI thread ([`Background`]).
+//! ([`SecretBackend`]), the worker stage that loads a rotating profile's
+//! secret ([`Prep`]), and the Secret actions ([`secret_task`]), which run
+//! off the UI thread ([`Background`]).
 //!
-//! The derivation itself is `knock_profiles::rotate` (the same code as the
-//! CLI and the server); this module only wires it to the keyring and the
-//! clock, which tests replace (the keyring crate's mock store, a fixed clock).
+//! Deriving the sequences, waiting out a period boundary and knocking a
+//! fresh step on each retry is `knock_profiles::send::run_rotating` (the
+//! same code as the CLI); this module only wires it to the keyring, which
+//! tests replace with the keyring crate's mock store.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use knock_profiles::profile::{Defaults, RotatingProfile, Settings};
 use knock_profiles::rotate::{RotateError, Rotation};
 use knock_profiles::secret::{Keyring, Secret, SecretError, SecretSource};
-use knock_profiles::send::Plan;
+use knock_profiles::send::{Plan, Rotating, WallClock};
 use knock_profiles::{Knock, Sequence};
 
 /// Where the secrets of rotating profiles are read and stored.
@@ -58,30 +57,6 @@ impl SecretBackend for StoreSecrets {
     }
 }
 
-/// Wall-clock time, which picks the rotation's time step.
-pub trait WallClock: Send + Sync {
-    /// Time since the Unix epoch.
-    fn since_epoch(&self) -> Duration;
-    /// Waits `d` (a fake clock just moves on).
-    fn sleep(&self, d: Duration);
-}
-
-/// The system clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemWall;
-
-impl WallClock for SystemWall {
-    fn since_epoch(&self) -> Duration {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO)
-    }
-
-    fn sleep(&self, d: Duration) {
-        std::thread::sleep(d);
-    }
-}
-
 /// How keyring work is kept off the UI thread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Background {
@@ -108,20 +83,19 @@ impl Background {
     }
 }
 
-/// What rotating profiles need from the outside world.
+/// What rotating profiles need from the outside world (the clock is the
+/// [`crate::Knocker`]'s).
 #[derive(Clone)]
 pub struct Env {
     pub secrets: Arc<dyn SecretBackend>,
-    pub wall: Arc<dyn WallClock>,
     pub background: Background,
 }
 
 impl Env {
-    /// The OS keyring, the system clock, threads.
+    /// The OS keyring, threads.
     pub fn os() -> Env {
         Env {
             secrets: Arc::new(OsSecrets),
-            wall: Arc::new(SystemWall),
             background: Background::Thread,
         }
     }
@@ -140,20 +114,6 @@ pub fn settings_without_sequence(
     Some(profile.settings(name, defaults, stand_in))
 }
 
-/// The longest single sleep while waiting for a period boundary, so a
-/// cancel is noticed quickly.
-const WAIT_SLICE: Duration = Duration::from_millis(100);
-
-/// What the rotation stage reports before the knocks.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Note {
-    /// Less than the margin is left in the current period: waiting `wait`
-    /// for the next one.
-    Waiting { wait: Duration, period_s: u64 },
-    /// The sequence of time step `step`, about to be knocked.
-    Derived { step: u64, sequence: Sequence },
-}
-
 /// Why a rotating profile could not be knocked; nothing was sent.
 #[derive(Debug, thiserror::Error)]
 pub enum PrepError {
@@ -165,24 +125,38 @@ pub enum PrepError {
     },
     #[error("profile \"{name}\": {source}")]
     Params { name: String, source: RotateError },
-    #[error("cancelled while waiting for the next period")]
-    Cancelled,
 }
 
-/// The first stage of a rotating knock, run on the worker: load the
-/// secret, wait out a period boundary if the knocks would straddle it, and
-/// derive the sequence of the step in force.
+/// The first stage of a rotating knock, run on the worker: load the secret.
 pub struct Prep {
     pub name: String,
     pub profile: RotatingProfile,
     pub defaults: Defaults,
     pub secrets: Arc<dyn SecretBackend>,
-    pub wall: Arc<dyn WallClock>,
+}
+
+/// A rotating profile ready for [`knock_profiles::send::run_rotating`].
+pub struct Ready {
+    /// Host, delay, verify, retries (its sequence is a stand-in, not sent).
+    pub plan: Plan,
+    pub rotation: Rotation,
+    pub door: String,
+}
+
+impl Ready {
+    /// What `run_rotating` needs, with time steps from `wall`.
+    pub fn rotating<'a>(&'a self, wall: &'a dyn WallClock) -> Rotating<'a> {
+        Rotating {
+            rotation: &self.rotation,
+            door: &self.door,
+            wall,
+        }
+    }
 }
 
 impl Prep {
-    /// The plan to send, after `note`s about waiting and the derived sequence.
-    pub fn run(&self, cancel: &AtomicBool, note: &mut dyn FnMut(Note)) -> Result<Plan, PrepError> {
+    /// Loads the secret (keyring or command access: call it off the UI thread).
+    pub fn load(&self) -> Result<Ready, PrepError> {
         let spec = &self.profile.rotation;
         let secret = self
             .secrets
@@ -197,40 +171,14 @@ impl Prep {
                 name: self.name.clone(),
                 source,
             })?;
-        let (_, current) = rotation.sequence_now(&spec.door, self.wall.since_epoch().as_secs());
-        let delay = self
-            .profile
-            .settings(&self.name, &self.defaults, current)
-            .delay;
-        let sending = rotation.params().sending_time(delay);
-        if let Some(wait) = rotation
-            .params()
-            .boundary_wait(self.wall.since_epoch(), sending)
-        {
-            note(Note::Waiting {
-                wait,
-                period_s: rotation.params().period_secs(),
-            });
-            let mut left = wait;
-            while !left.is_zero() {
-                if cancel.load(Ordering::Relaxed) {
-                    return Err(PrepError::Cancelled);
-                }
-                let slice = left.min(WAIT_SLICE);
-                self.wall.sleep(slice);
-                left -= slice;
-            }
-        }
-        if cancel.load(Ordering::Relaxed) {
-            return Err(PrepError::Cancelled);
-        }
-        let (step, sequence) = rotation.sequence_now(&spec.door, self.wall.since_epoch().as_secs());
-        note(Note::Derived {
-            step,
-            sequence: sequence.clone(),
-        });
-        let settings = self.profile.settings(&self.name, &self.defaults, sequence);
-        Ok(Plan::from_settings(&settings))
+        // run_rotating derives each attempt's sequence; this one is not sent.
+        let stand_in = rotation.sequence_at(&spec.door, 0);
+        let settings = self.profile.settings(&self.name, &self.defaults, stand_in);
+        Ok(Ready {
+            plan: Plan::from_settings(&settings),
+            rotation,
+            door: spec.door.clone(),
+        })
     }
 }
 
@@ -296,100 +244,58 @@ mod tests {
     use knock_profiles::profile::ProfileFile;
     use knock_profiles::rotate::Params;
     use std::path::Path;
-    use std::sync::Mutex;
-
-    /// A fixed wall clock that moves only when slept on.
-    struct FakeWall(Mutex<Duration>, Mutex<Vec<Duration>>);
-
-    impl WallClock for FakeWall {
-        fn since_epoch(&self) -> Duration {
-            *self.0.lock().unwrap()
-        }
-        fn sleep(&self, d: Duration) {
-            *self.0.lock().unwrap() += d;
-            self.1.lock().unwrap().push(d);
-        }
-    }
+    use std::time::Duration;
 
     const SECRET: &str = "GAYTEMZUGU3DOOBZMFRGGZDFMZTWQ2LK";
 
-    fn prep(at_ms: u64) -> (Prep, Arc<FakeWall>, Keyring) {
+    fn prep() -> (Prep, Keyring) {
         let file = ProfileFile::parse(
-            "[profiles.myserver]\nhost = \"192.0.2.1\"\nrotate = true\ndelay_ms = 100\n",
+            "[profiles.myserver]\nhost = \"192.0.2.1\"\nrotate = true\ndelay_ms = 100\nopen_port = 22\nretries = 1\n",
             Path::new("profiles.toml"),
         )
         .unwrap();
         let ring = Keyring::mock().unwrap();
         ring.set("myserver", &Secret::parse_base32(SECRET).unwrap())
             .unwrap();
-        let wall = Arc::new(FakeWall(
-            Mutex::new(Duration::from_millis(at_ms)),
-            Mutex::default(),
-        ));
         let prep = Prep {
             name: "myserver".into(),
             profile: file.rotating["myserver"].clone(),
             defaults: file.defaults.clone(),
             secrets: Arc::new(StoreSecrets(ring.clone())),
-            wall: wall.clone(),
         };
-        (prep, wall, ring)
+        (prep, ring)
     }
 
     #[test]
-    fn derives_the_known_answer_sequence_without_waiting() {
-        let (prep, wall, _) = prep(1_700_000_000_000);
-        let mut notes = vec![];
-        let plan = prep
-            .run(&AtomicBool::new(false), &mut |n| notes.push(n))
-            .unwrap();
-        // The known-answer vector "defaults" (profiles/testdata/rotate-vectors.toml).
-        assert_eq!(plan.sequence.to_string(), "23563,19361,17193,56572");
-        assert_eq!(plan.host, "192.0.2.1");
-        assert_eq!(plan.delay, Duration::from_millis(100));
+    fn loads_the_secret_and_the_settings_for_run_rotating() {
+        let (prep, _) = prep();
+        let ready = prep.load().unwrap();
+        assert_eq!(ready.plan.host, "192.0.2.1");
+        assert_eq!(ready.plan.delay, Duration::from_millis(100));
+        assert_eq!(ready.plan.verify.map(|v| v.port), Some(22));
+        assert_eq!(ready.plan.retries, 1);
+        assert_eq!(ready.door, "myserver");
+        // The known-answer vector "defaults" (profiles/testdata/rotate-vectors.toml),
+        // whose door is the profile name.
+        let wall = || Duration::from_secs(1_700_000_000);
+        let rotating = ready.rotating(&wall);
+        let step = rotating.rotation.params().step(wall().as_secs());
         assert_eq!(
-            notes,
-            [Note::Derived {
-                step: 56_666_666,
-                sequence: plan.sequence.clone()
-            }]
+            rotating
+                .rotation
+                .sequence_at(rotating.door, step)
+                .to_string(),
+            "23563,19361,17193,56572"
         );
-        assert!(wall.1.lock().unwrap().is_empty());
-    }
-
-    #[test]
-    fn waits_out_a_boundary_in_slices_then_knocks_the_next_step() {
-        // 0.6 s before step 56_666_667; the knocks take 0.3 s + 1 s margin.
-        let (prep, wall, _) = prep(1_700_000_009_400);
-        let mut notes = vec![];
-        let plan = prep
-            .run(&AtomicBool::new(false), &mut |n| notes.push(n))
-            .unwrap();
-        assert_eq!(
-            notes[0],
-            Note::Waiting {
-                wait: Duration::from_millis(600),
-                period_s: 30
-            }
-        );
-        let slept: Duration = wall.1.lock().unwrap().iter().sum();
-        assert_eq!(slept, Duration::from_millis(600));
-        // The known-answer vector "next step".
-        assert_eq!(plan.sequence.to_string(), "29788,48178,19091,52131");
-    }
-
-    #[test]
-    fn a_cancel_during_the_wait_sends_nothing() {
-        let (prep, _, _) = prep(1_700_000_009_400);
-        let e = prep.run(&AtomicBool::new(true), &mut |_| {}).unwrap_err();
-        assert!(matches!(e, PrepError::Cancelled), "{e}");
     }
 
     #[test]
     fn a_missing_secret_names_the_profile_and_the_keyring() {
-        let (prep, _, ring) = prep(1_700_000_000_000);
+        let (prep, ring) = prep();
         ring.delete("myserver").unwrap();
-        let e = prep.run(&AtomicBool::new(false), &mut |_| {}).unwrap_err();
+        let Err(e) = prep.load() else {
+            panic!("loaded without a secret");
+        };
         assert_eq!(
             e.to_string(),
             "cannot get the secret of \"myserver\" from the OS keyring (service \"knock\"): no secret for \"myserver\" in the keyring (service \"knock\"); create one with knock --gen-secret myserver"

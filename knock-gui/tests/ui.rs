@@ -1,14 +1,16 @@
 //! The real UI, driven with egui_kittest (no display, no network): a fake
 //! sender replays what `send::run` would report, a fake launcher records
 //! what would be started, and the profile file is a temp file. Rotating
-//! profiles get the keyring crate's in-memory mock store and a fixed clock.
+//! profiles get the keyring crate's in-memory mock store, and the library's
+//! `send::run_rotating` runs for real on a fake network and a fixed clock.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use egui::accesskit::Role;
 use egui_kittest::Harness;
@@ -17,10 +19,13 @@ use knock_gui::App;
 use knock_gui::app::Selection;
 use knock_gui::knocker::{self, Event, Job, Knocker, Work};
 use knock_gui::launch::{Command, LaunchError, Launcher};
-use knock_gui::rotation::{Background, Env, SecretBackend, StoreSecrets, WallClock};
+use knock_gui::rotation::{Background, Env, SecretBackend, StoreSecrets};
+use knock_profiles::profile::Family;
 use knock_profiles::rotate::{self, Params, Rotation};
 use knock_profiles::secret::{Keyring, Secret, SecretError, SecretSource};
+use knock_profiles::send::{Clock, Net, WallClock};
 use knock_profiles::send::{Outcome, Plan, Progress, SendError};
+use knock_profiles::{Knock, Proto};
 
 const FILE: &str = r#"# My servers. Comments like this one must survive the GUI's edits.
 
@@ -57,8 +62,10 @@ user = "admin"
 const NOW_MS: u64 = 1_700_000_000_000;
 const SECRET: &str = "GAYTEMZUGU3DOOBZMFRGGZDFMZTWQ2LK";
 
-#[derive(Default)]
+/// The wall clock and the sender's monotonic clock in one: both move only
+/// when slept on.
 struct FakeWall {
+    base: Instant,
     now: Mutex<Duration>,
     slept: Mutex<Vec<Duration>>,
 }
@@ -67,9 +74,45 @@ impl WallClock for FakeWall {
     fn since_epoch(&self) -> Duration {
         *self.now.lock().unwrap()
     }
+}
+
+impl Clock for FakeWall {
+    fn now(&self) -> Instant {
+        self.base + *self.now.lock().unwrap()
+    }
     fn sleep(&self, d: Duration) {
         *self.now.lock().unwrap() += d;
         self.slept.lock().unwrap().push(d);
+    }
+}
+
+/// What the library's sender sent: knocks and verify probes.
+#[derive(Default)]
+struct Wire {
+    knocks: Vec<(SocketAddr, Proto)>,
+    probes: Vec<SocketAddr>,
+}
+
+/// A network where IP literals resolve to themselves and the verify port
+/// opens or not.
+struct FakeNet {
+    wire: Arc<Mutex<Wire>>,
+    opens: bool,
+}
+
+impl Net for FakeNet {
+    fn resolve(&mut self, host: &str, _family: Family) -> io::Result<Vec<IpAddr>> {
+        host.parse()
+            .map(|ip| vec![ip])
+            .map_err(|_| io::Error::other("no DNS in tests"))
+    }
+    fn knock(&mut self, to: SocketAddr, proto: Proto) -> io::Result<()> {
+        self.wire.lock().unwrap().knocks.push((to, proto));
+        Ok(())
+    }
+    fn probe(&mut self, to: SocketAddr, _timeout: Duration) -> io::Result<bool> {
+        self.wire.lock().unwrap().probes.push(to);
+        Ok(self.opens)
     }
 }
 
@@ -110,20 +153,34 @@ type Hanging = Arc<
     >,
 >;
 
-/// Replays, at once, the events `send::run` sends for a plan.
+/// Replays, at once, the events `send::run` sends for a fixed plan; runs
+/// the library's `send::run_rotating` on the fake network and clock for a
+/// rotating profile.
 struct FakeKnocker {
     plans: Arc<Mutex<Vec<Plan>>>,
     ending: Ending,
     hanging: Hanging,
+    wire: Arc<Mutex<Wire>>,
+    wall: Arc<FakeWall>,
 }
 
 impl Knocker for FakeKnocker {
     fn start(&mut self, work: Work, wake: Box<dyn Fn() + Send>) -> Job {
         let (job, tx, cancel) = Job::channel();
-        // A rotating profile's stage (secret, clock) runs for real.
-        let Some(plan) = knocker::prepare(work, &cancel, &mut |e| tx.send(e).unwrap()) else {
-            wake();
-            return job;
+        let plan = match work {
+            Work::Fixed(plan) => plan,
+            rotating @ Work::Rotating(_) => {
+                let mut net = FakeNet {
+                    wire: Arc::clone(&self.wire),
+                    opens: matches!(self.ending, Ending::Opens),
+                };
+                let wall = &*self.wall;
+                knocker::run_work(rotating, &mut net, wall, wall, &cancel, &mut |e| {
+                    tx.send(e).unwrap();
+                });
+                wake();
+                return job;
+            }
         };
         self.plans.lock().unwrap().push(plan.clone());
         let addr: IpAddr = plan.host.parse().unwrap();
@@ -213,6 +270,7 @@ struct Fixture {
     plans: Arc<Mutex<Vec<Plan>>>,
     started: Arc<Mutex<Vec<Vec<String>>>>,
     hanging: Hanging,
+    wire: Arc<Mutex<Wire>>,
     ring: Keyring,
     wall: Arc<FakeWall>,
 }
@@ -228,8 +286,10 @@ impl Fixture {
             plans: Arc::default(),
             started: Arc::default(),
             hanging: Arc::default(),
+            wire: Arc::default(),
             ring: Keyring::mock().unwrap(),
             wall: Arc::new(FakeWall {
+                base: Instant::now(),
                 now: Mutex::new(Duration::from_millis(NOW_MS)),
                 slept: Mutex::default(),
             }),
@@ -240,7 +300,6 @@ impl Fixture {
     fn env(&self) -> Env {
         Env {
             secrets: Arc::new(StoreSecrets(self.ring.clone())),
-            wall: self.wall.clone(),
             background: Background::Inline,
         }
     }
@@ -254,6 +313,8 @@ impl Fixture {
             plans: Arc::clone(&self.plans),
             ending,
             hanging: Arc::clone(&self.hanging),
+            wire: Arc::clone(&self.wire),
+            wall: Arc::clone(&self.wall),
         };
         let launcher = FakeLauncher {
             started: Arc::clone(&self.started),
@@ -269,6 +330,28 @@ impl Fixture {
 
     fn text(&self) -> String {
         std::fs::read_to_string(&self.path).unwrap()
+    }
+
+    /// The knocks the library's sender sent, as a sequence.
+    fn knocked(&self) -> Vec<Knock> {
+        let wire = self.wire.lock().unwrap();
+        wire.knocks
+            .iter()
+            .map(|(to, proto)| Knock {
+                port: to.port(),
+                proto: *proto,
+            })
+            .collect()
+    }
+
+    /// Where the knocks and probes went.
+    fn destinations(&self) -> Vec<SocketAddr> {
+        let wire = self.wire.lock().unwrap();
+        wire.knocks
+            .iter()
+            .map(|(to, _)| *to)
+            .chain(wire.probes.iter().copied())
+            .collect()
     }
 }
 
@@ -904,13 +987,16 @@ fn knock_on_a_rotating_profile_sends_the_sequence_of_the_current_step() {
 
     let (step, want) = derived(0);
     assert_eq!(step, 56_666_666);
-    let plans = f.plans.lock().unwrap().clone();
-    assert_eq!(plans.len(), 1);
-    assert_eq!(plans[0].sequence, want);
-    assert_eq!(plans[0].host, "192.0.2.7");
-    assert_eq!(plans[0].verify.map(|v| v.port), Some(2222));
+    assert_eq!(f.knocked(), want.knocks());
+    let ip: IpAddr = "192.0.2.7".parse().unwrap();
+    let probe = SocketAddr::new(ip, 2222);
+    assert!(f.destinations().iter().all(|to| to.ip() == ip));
+    assert_eq!(f.wire.lock().unwrap().probes, [probe]);
     assert!(
-        f.wall.slept.lock().unwrap().is_empty(),
+        harness
+            .query_all_by_label_contains("for the next period")
+            .next()
+            .is_none(),
         "no wait mid-period"
     );
     assert!(shows(
@@ -936,12 +1022,13 @@ fn near_the_end_of_a_period_the_knock_waits_for_the_next_one() {
     harness.run();
 
     assert!(shows(&harness, "Waiting 600 ms for the next period (30 s)"));
+    // The wait, then the 3 gaps between the knocks.
     let slept: Duration = f.wall.slept.lock().unwrap().iter().sum();
-    assert_eq!(slept, Duration::from_millis(600));
+    assert_eq!(slept, Duration::from_millis(900));
     let (step, want) = derived(10_000);
     assert_eq!(step, 56_666_667);
     assert_ne!(want, derived(0).1);
-    assert_eq!(f.plans.lock().unwrap()[0].sequence, want);
+    assert_eq!(f.knocked(), want.knocks());
     assert!(shows(
         &harness,
         &format!("Rotating sequence of step {step}: {want}")
@@ -957,7 +1044,7 @@ fn a_missing_secret_is_shown_and_nothing_is_sent() {
     harness.run();
     let message = "cannot get the secret of \"vault\" from the OS keyring (service \"knock\"): no secret for \"vault\" in the keyring (service \"knock\"); create one with knock --gen-secret vault";
     assert!(harness.query_all_by_label(message).next().is_some());
-    assert!(f.plans.lock().unwrap().is_empty(), "nothing sent");
+    assert!(f.destinations().is_empty(), "nothing sent");
     assert!(f.started.lock().unwrap().is_empty(), "nothing launched");
     assert!(!disabled(&harness, "Knock"));
 }
@@ -1010,7 +1097,7 @@ fn a_secret_cmd_profile_generates_without_touching_the_keyring() {
     harness.run();
     let rotation = Rotation::new(Params::default(), known_secret()).unwrap();
     let want = rotation.sequence_at("openSSH", Params::default().step(NOW_MS / 1000));
-    assert_eq!(f.plans.lock().unwrap()[0].sequence, want);
+    assert_eq!(f.knocked(), want.knocks());
 }
 
 #[test]
@@ -1108,7 +1195,7 @@ fn edit_a_rotating_period_see_the_error_fix_it_and_save_keeping_comments() {
     };
     let rotation = Rotation::new(params.clone(), known_secret()).unwrap();
     let want = rotation.sequence_at("vault", params.step(NOW_MS / 1000));
-    assert_eq!(f.plans.lock().unwrap()[0].sequence, want);
+    assert_eq!(f.knocked(), want.knocks());
 }
 
 #[test]
@@ -1193,7 +1280,7 @@ fn duplicate_a_rotating_profile_without_its_secret() {
             .next()
             .is_some()
     );
-    assert!(f.plans.lock().unwrap().is_empty(), "nothing sent");
+    assert!(f.destinations().is_empty(), "nothing sent");
     harness.get_by_label("Generate & store in keyring").click();
     harness.run();
     assert_ne!(f.ring.get("vault-copy").unwrap(), known_secret());
@@ -1253,4 +1340,40 @@ fn create_a_new_rotating_profile() {
     harness.run();
     assert_eq!(f.ring.get("lab").unwrap().bits(), 160);
     assert_eq!(f.text(), text, "the secret is not in the file");
+}
+
+#[test]
+fn a_rotating_retry_waits_for_the_next_period_and_knocks_its_sequence() {
+    let f = Fixture::new();
+    f.ring.set("vault", &known_secret()).unwrap();
+    let mut harness = f.harness(Ending::StaysShut);
+    select(&mut harness, "vault");
+    // An unsaved edit counts: the form is what knocks.
+    set_text(&mut harness, "Retries", "1");
+    harness.get_by_label("Knock").click();
+    harness.run();
+
+    let (step, first) = derived(0);
+    let (next, second) = derived(10_000);
+    assert_eq!(next, step + 1);
+    let mut both = first.knocks().to_vec();
+    both.extend_from_slice(second.knocks());
+    assert_eq!(f.knocked(), both, "the retry knocks the next step");
+    for line in [
+        format!("Rotating sequence of step {step}: {first}"),
+        "Port 2222 did not open (attempt 1)".to_string(),
+        "Attempt 2: knocking again".to_string(),
+        format!("Rotating sequence of step {next}: {second}"),
+        "Port 2222 did not open (attempt 2)".to_string(),
+    ] {
+        assert!(shows(&harness, &line), "missing {line:?}");
+    }
+    assert!(
+        harness
+            .query_all_by_label_contains("for the next period (30 s)")
+            .next()
+            .is_some()
+    );
+    assert!(harness.state().is_dirty("vault"));
+    assert_eq!(f.text(), FILE);
 }
