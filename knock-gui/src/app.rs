@@ -886,6 +886,12 @@ impl App {
             self.fail(e);
             return;
         }
+        // The keyring holds a rotating profile's secret under its name.
+        let keyring_secret = self
+            .store
+            .as_ref()
+            .and_then(|s| s.file().rotating.get(old))
+            .is_some_and(|p| matches!(p.rotation.secret, SecretSource::Keyring));
         match self.edit_store(|s| s.rename(old, new)) {
             Ok(()) => {
                 if let Some(draft) = self.drafts.remove(old) {
@@ -893,7 +899,21 @@ impl App {
                 }
                 self.dialog = Dialog::None;
                 self.selection = Selection::Profile(new.to_string());
-                self.ok(format!("Renamed {old} to {new}"));
+                let moved = keyring_secret.then(|| {
+                    self.env
+                        .secrets
+                        .keyring(old)
+                        .and_then(|ring| ring.rename(old, new))
+                });
+                match moved {
+                    Some(Ok(true)) => self.ok(format!(
+                        "Renamed {old} to {new}; its secret moved with it in the keyring"
+                    )),
+                    Some(Err(e)) => self.fail(format!(
+                        "Renamed {old} to {new}, but its secret stays under \"{old}\" in the keyring: {e}"
+                    )),
+                    None | Some(Ok(false)) => self.ok(format!("Renamed {old} to {new}")),
+                }
             }
             Err(e) => self.fail(e),
         }

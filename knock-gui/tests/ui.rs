@@ -1103,6 +1103,7 @@ fn a_secret_cmd_profile_generates_without_touching_the_keyring() {
 #[test]
 fn a_rotating_profile_can_be_renamed_and_deleted() {
     let f = Fixture::new();
+    f.ring.set("vault", &known_secret()).unwrap();
     let mut harness = f.harness(Ending::Opens);
     select(&mut harness, "vault");
     harness.get_by_label("Rename…").click();
@@ -1116,6 +1117,16 @@ fn a_rotating_profile_can_be_renamed_and_deleted() {
         "{text}"
     );
     assert!(in_list(&harness, "vault2"));
+    // The secret moved with the profile: the keyring is per profile name.
+    assert_eq!(f.ring.get("vault2").unwrap(), known_secret());
+    assert!(
+        f.ring.get("vault").is_err(),
+        "no secret left under the old name"
+    );
+    assert!(shows(
+        &harness,
+        "Renamed vault to vault2; its secret moved with it in the keyring"
+    ));
     harness.get_by_label("Delete…").click();
     harness.run();
     harness.get_by_label("Delete").click();

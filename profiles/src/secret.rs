@@ -326,6 +326,32 @@ impl Keyring {
             .map_err(|e| keyring_error(account, e))
     }
 
+    /// Moves the secret of profile `old` to profile `new` (a renamed
+    /// profile keeps its secret); `Ok(false)` if `old` had none. Refuses to
+    /// replace a secret `new` already has.
+    pub fn rename(&self, old: &str, new: &str) -> Result<bool, SecretError> {
+        let secret = match self.get(old) {
+            Ok(secret) => secret,
+            Err(SecretError::NotInKeyring { .. }) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        match self.get(new) {
+            Err(SecretError::NotInKeyring { .. }) => {}
+            Ok(_) => {
+                return Err(SecretError::Keyring {
+                    account: new.to_string(),
+                    detail: format!(
+                        "it already has a secret; the secret of \"{old}\" stays under that name"
+                    ),
+                });
+            }
+            Err(e) => return Err(e),
+        }
+        self.set(new, &secret)?;
+        self.delete(old)?;
+        Ok(true)
+    }
+
     /// Removes the secret of profile `account`; `Ok(false)` if there was none.
     pub fn delete(&self, account: &str) -> Result<bool, SecretError> {
         match self.entry(account)?.delete_credential() {
@@ -562,6 +588,27 @@ mod tests {
         assert_eq!(ring.get("myserver").unwrap(), other);
         assert!(ring.delete("myserver").unwrap());
         assert!(!ring.delete("myserver").unwrap());
+    }
+
+    #[cfg(feature = "keyring")]
+    #[test]
+    fn keyring_rename_moves_the_secret_and_never_overwrites() {
+        let ring = Keyring::mock().unwrap();
+        assert!(!ring.rename("a", "b").unwrap(), "nothing to move");
+        let s = Secret::generate().unwrap();
+        ring.set("a", &s).unwrap();
+        assert!(ring.rename("a", "b").unwrap());
+        assert_eq!(ring.get("b").unwrap(), s);
+        assert!(matches!(
+            ring.get("a"),
+            Err(SecretError::NotInKeyring { .. })
+        ));
+        let t = Secret::generate().unwrap();
+        ring.set("c", &t).unwrap();
+        let e = ring.rename("b", "c").unwrap_err();
+        assert!(e.to_string().contains("already has a secret"), "{e}");
+        assert_eq!(ring.get("c").unwrap(), t, "c kept its own secret");
+        assert_eq!(ring.get("b").unwrap(), s, "b kept its secret");
     }
 
     #[test]
