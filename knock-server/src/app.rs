@@ -35,6 +35,52 @@ struct Built {
     infos: Arc<Vec<DoorInfo>>,
 }
 
+/// What `--check`, start-up and reload all check and build from a config:
+/// the detector's limits, the rotating doors' secrets and the one-time
+/// sequence files, with the same errors (`conf:line: door "NAME": ...`).
+struct Prepared {
+    rotating: Vec<(String, knock_profiles::rotate::Rotation)>,
+    plan: doors::Plan,
+    files: Vec<Option<OneTimeFile>>,
+}
+
+fn prepare(cfg: &KnockdConfig, config: &Path, log: &Logger) -> Result<Prepared> {
+    doors::check_capacity(cfg, config).map_err(anyhow::Error::msg)?;
+    let rotating = load_rotations(cfg, config)?;
+    let mut plan = doors::plan(cfg);
+    let mut files = Vec::new();
+    for (i, path) in plan.one_time.iter().enumerate() {
+        let Some(path) = path else {
+            files.push(None);
+            continue;
+        };
+        let name = &plan.infos[i].name;
+        let line = cfg.doors.get(i).map_or(0, |d| d.line);
+        match OneTimeFile::open(path) {
+            Ok(Some(f)) => {
+                let len = f.sequence.knocks().len();
+                doors::check_length(config, name, line, len, "one-time sequence")
+                    .map_err(anyhow::Error::msg)?;
+                plan.specs[i].knocks = f.sequence.knocks().to_vec();
+                files.push(Some(f));
+            }
+            Ok(None) => {
+                log.warn(&format!(
+                    "{name}: one-time sequences used up; door disabled"
+                ));
+                plan.specs[i].enabled = false;
+                files.push(None);
+            }
+            Err(e) => bail!("{}:{line}: door \"{name}\": {e}", config.display()),
+        }
+    }
+    Ok(Prepared {
+        rotating,
+        plan,
+        files,
+    })
+}
+
 fn build(
     cfg: &KnockdConfig,
     args: &Args,
@@ -42,33 +88,14 @@ fn build(
     tx: std::sync::mpsc::SyncSender<Job>,
     log: &Logger,
 ) -> Result<Built> {
-    doors::check_capacity(cfg).map_err(|e| anyhow::anyhow!("{}: {e}", args.config.display()))?;
-    let rotating = load_rotations(cfg, &args.config)?;
-    let plan = doors::plan(cfg);
-    let mut specs = plan.specs;
-    let mut files = Vec::new();
-    for (i, path) in plan.one_time.iter().enumerate() {
-        let Some(path) = path else {
-            files.push(None);
-            continue;
-        };
-        match OneTimeFile::open(path) {
-            Ok(Some(f)) => {
-                specs[i].knocks = f.sequence.knocks().to_vec();
-                files.push(Some(f));
-            }
-            Ok(None) => {
-                log.warn(&format!(
-                    "{}: one-time sequences used up; door disabled",
-                    plan.infos[i].name
-                ));
-                specs[i].enabled = false;
-                files.push(None);
-            }
-            Err(e) => bail!("{}: {e}", plan.infos[i].name),
-        }
-    }
-    let detector = Detector::new(specs, destinations, args.table_size)?;
+    let Prepared {
+        rotating,
+        plan,
+        files,
+    } = prepare(cfg, &args.config, log)?;
+    let specs = plan.specs;
+    let detector = Detector::new(specs, destinations, args.table_size)
+        .with_context(|| format!("{}", args.config.display()))?;
     let names = plan.infos.iter().map(|d| d.name.clone()).collect();
     let mut pipeline = Pipeline::new(
         detector,
@@ -170,9 +197,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let cfg = load(&args.config)?;
     if args.check {
         print_warnings(&cfg, &log);
-        doors::check_capacity(&cfg)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", args.config.display()))?;
-        load_rotations(&cfg, &args.config)?;
+        prepare(&cfg, &args.config, &log)?;
         print!(
             "{}",
             doors::describe(&cfg, &args.config.display().to_string())

@@ -2,14 +2,14 @@
 //! and the worker (names, commands, timers) need, and the `--check` report.
 
 use std::fmt::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use knock_profiles::Knock;
 use knock_profiles::knockd_conf::{Door, KnockdConfig, RotatingDoor};
 use knock_profiles::rotate;
 
-use crate::detector::{DoorSpec, MAX_DOORS};
+use crate::detector::{DoorSpec, MAX_DOORS, MAX_KNOCKS};
 use crate::rotation::SLOTS;
 
 /// What the worker needs to know about a door.
@@ -122,15 +122,66 @@ pub fn plan(cfg: &KnockdConfig) -> Plan {
     p
 }
 
-/// The detector's door limit, counted the way the config uses it.
-pub fn check_capacity(cfg: &KnockdConfig) -> Result<(), String> {
+/// The detector's limits, checked the same way by `--check`, start-up and
+/// reload: at most [`MAX_DOORS`] matching slots (a rotating door takes
+/// [`SLOTS`]) and [`MAX_KNOCKS`] knocks per sequence. Errors read
+/// `origin:line: door "NAME": ...` and name the limit.
+pub fn check_capacity(cfg: &KnockdConfig, origin: &Path) -> Result<(), String> {
+    let o = origin.display();
+    for d in &cfg.doors {
+        check_length(
+            origin,
+            &d.name,
+            d.line,
+            d.sequence.knocks().len(),
+            "sequence",
+        )?;
+    }
+    for d in &cfg.rotating {
+        check_length(
+            origin,
+            &d.name,
+            d.line,
+            d.params.length,
+            "rotating sequence",
+        )?;
+    }
     let used = cfg.doors.len() + SLOTS * cfg.rotating.len();
-    if used > MAX_DOORS {
+    // The first door (in slot order) that does not fit.
+    let mut slots = 0;
+    for (name, line, n) in cfg
+        .doors
+        .iter()
+        .map(|d| (&d.name, d.line, 1))
+        .chain(cfg.rotating.iter().map(|d| (&d.name, d.line, SLOTS)))
+    {
+        slots += n;
+        if slots > MAX_DOORS {
+            return Err(format!(
+                "{o}:{line}: door \"{name}\": too many doors: {} fixed and {} rotating use {used} \
+                 of {MAX_DOORS} matching slots (a rotating door takes {SLOTS}: one per accepted \
+                 time step)",
+                cfg.doors.len(),
+                cfg.rotating.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A sequence of `len` knocks for door `name` (config line `line`) fits
+/// the detector.
+pub fn check_length(
+    origin: &Path,
+    name: &str,
+    line: usize,
+    len: usize,
+    what: &str,
+) -> Result<(), String> {
+    if len > MAX_KNOCKS {
         return Err(format!(
-            "too many doors: {} fixed and {} rotating use {used} of {MAX_DOORS} matching slots \
-             (a rotating door takes {SLOTS}: one per accepted time step)",
-            cfg.doors.len(),
-            cfg.rotating.len()
+            "{}:{line}: door \"{name}\": {what} too long ({len} knocks; at most {MAX_KNOCKS})",
+            origin.display()
         ));
     }
     Ok(())
