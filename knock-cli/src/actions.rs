@@ -454,7 +454,8 @@ fn job(args: &Args) -> Result<Job> {
         ));
     };
     let mut rotation = None;
-    let (mut plan, launch, user, ssh_port, mut label) = if args.ports.is_empty() {
+    // `wait` is how long --ssh waits for the ssh port when nothing else is verified.
+    let (mut plan, launch, user, ssh_port, wait, mut label) = if args.ports.is_empty() {
         // A profile.
         if args.udp {
             return Err(usage(
@@ -488,6 +489,7 @@ fn job(args: &Args) -> Result<Job> {
             settings.launch,
             settings.user,
             settings.ssh_port,
+            settings.wait,
             label,
         )
     } else {
@@ -502,7 +504,8 @@ fn job(args: &Args) -> Result<Job> {
             verify: None,
             retries: 0,
         };
-        (plan, Launch::Ssh, None, 22, target)
+        let wait = Duration::from_millis(builtin::WAIT_MS);
+        (plan, Launch::Ssh, None, builtin::SSH_PORT, wait, target)
     };
     // Command-line flags override the profile.
     if let Some(ms) = args.delay {
@@ -525,12 +528,9 @@ fn job(args: &Args) -> Result<Job> {
             .unwrap_or(Duration::from_millis(builtin::WAIT_MS));
         plan.verify = Some(Verify { port, wait });
     }
-    if args.ssh && plan.verify.is_none() {
+    if args.ssh {
         // Connecting: check that the ssh port opened before starting ssh.
-        plan.verify = Some(Verify {
-            port: ssh_port,
-            wait: Duration::from_millis(builtin::WAIT_MS),
-        });
+        plan = plan.for_connect(ssh_port, wait);
     }
     if let Some(ms) = args.wait_ms {
         match plan.verify.as_mut() {
@@ -598,10 +598,7 @@ fn knock(args: &Args) -> Result<Code> {
     if !args.ssh {
         return Ok(Code::Ok);
     }
-    let launch = match job.launch {
-        Launch::None => Launch::Ssh,
-        l => l,
-    };
+    let launch = launch::for_connect(&job.launch);
     let target = Target {
         host: &job.plan.host,
         addr: Some(outcome.addr),

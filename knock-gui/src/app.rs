@@ -999,8 +999,10 @@ impl App {
     }
 
     /// What to knock for the selection, and its settings (for a rotating
-    /// profile, all but the sequence, which the worker derives).
-    fn knock_work(&self) -> Result<(Work, Settings), String> {
+    /// profile, all but the sequence, which the worker derives). With
+    /// `connect`, the knock waits for the ssh port when no `open_port` is
+    /// set, like `knock NAME --ssh` (`Plan::for_connect`).
+    fn knock_work(&self, connect: bool) -> Result<(Work, Settings), String> {
         if let Selection::Profile(name) = &self.selection
             && self.rotating(name).is_some()
         {
@@ -1022,18 +1024,23 @@ impl App {
                 profile,
                 defaults: self.defaults(),
                 secrets: Arc::clone(&self.env.secrets),
+                connect,
             };
             return Ok((Work::Rotating(Box::new(prep)), settings));
         }
         let settings = self.knock_settings()?;
-        Ok((Work::Fixed(Plan::from_settings(&settings)), settings))
+        let mut plan = Plan::from_settings(&settings);
+        if connect {
+            plan = plan.for_connect(settings.ssh_port, settings.wait);
+        }
+        Ok((Work::Fixed(plan), settings))
     }
 
     fn knock(&mut self, connect: bool, ctx: &egui::Context) {
         if self.run.as_ref().is_some_and(Run::is_running) {
             return;
         }
-        let (work, settings) = match self.knock_work() {
+        let (work, settings) = match self.knock_work(connect) {
             Ok(w) => w,
             Err(e) => {
                 self.fail(format!("Cannot knock: {e}"));
@@ -1041,11 +1048,11 @@ impl App {
             }
         };
         let connect = connect.then(|| Connect {
-            launch: match (&self.selection, &settings.launch) {
-                // "Knock & connect" means connect: a quick knock or a profile
-                // that launches nothing still opens ssh.
-                (Selection::Quick, _) | (_, Launch::None) => Launch::Ssh,
-                (_, l) => l.clone(),
+            launch: match &self.selection {
+                // "Knock & connect" means connect: a quick knock opens ssh,
+                // and so does a profile that launches nothing.
+                Selection::Quick => Launch::Ssh,
+                _ => knock_profiles::launch::for_connect(&settings.launch),
             },
             host: settings.host.clone(),
             port: settings.ssh_port,

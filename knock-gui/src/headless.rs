@@ -44,6 +44,7 @@ pub fn run(name: &str) -> ExitCode {
             profile: profile.clone(),
             defaults: file.defaults.clone(),
             secrets: env.secrets,
+            connect: false,
         };
         (
             Work::Rotating(Box::new(prep)),

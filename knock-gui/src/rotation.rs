@@ -133,6 +133,9 @@ pub struct Prep {
     pub profile: RotatingProfile,
     pub defaults: Defaults,
     pub secrets: Arc<dyn SecretBackend>,
+    /// "Knock & connect": wait for the ssh port when no `open_port` is set
+    /// (`Plan::for_connect`).
+    pub connect: bool,
 }
 
 /// A rotating profile ready for [`knock_profiles::send::run_rotating`].
@@ -174,8 +177,12 @@ impl Prep {
         // run_rotating derives each attempt's sequence; this one is not sent.
         let stand_in = rotation.sequence_at(&spec.door, 0);
         let settings = self.profile.settings(&self.name, &self.defaults, stand_in);
+        let mut plan = Plan::from_settings(&settings);
+        if self.connect {
+            plan = plan.for_connect(settings.ssh_port, settings.wait);
+        }
         Ok(Ready {
-            plan: Plan::from_settings(&settings),
+            plan,
             rotation,
             door: spec.door.clone(),
         })
@@ -262,6 +269,7 @@ mod tests {
             profile: file.rotating["myserver"].clone(),
             defaults: file.defaults.clone(),
             secrets: Arc::new(StoreSecrets(ring.clone())),
+            connect: false,
         };
         (prep, ring)
     }

@@ -162,6 +162,8 @@ struct FakeKnocker {
     hanging: Hanging,
     wire: Arc<Mutex<Wire>>,
     wall: Arc<FakeWall>,
+    /// What the sender verified and the launcher started, in order.
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Knocker for FakeKnocker {
@@ -220,6 +222,7 @@ impl Knocker for FakeKnocker {
         });
         if let Some(verify) = plan.verify {
             let to = SocketAddr::new(addr, verify.port);
+            self.log.lock().unwrap().push(format!("verify {to}"));
             events.push(Progress::Verifying { attempt: 1, to });
             match self.ending {
                 Ending::Opens => {
@@ -255,10 +258,15 @@ impl Knocker for FakeKnocker {
 #[derive(Default, Clone)]
 struct FakeLauncher {
     started: Arc<Mutex<Vec<Vec<String>>>>,
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Launcher for FakeLauncher {
     fn launch(&mut self, cmd: &Command) -> Result<(), LaunchError> {
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("launch {}", cmd.argv().join(" ")));
         self.started.lock().unwrap().push(cmd.argv());
         Ok(())
     }
@@ -273,6 +281,7 @@ struct Fixture {
     wire: Arc<Mutex<Wire>>,
     ring: Keyring,
     wall: Arc<FakeWall>,
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Fixture {
@@ -293,6 +302,7 @@ impl Fixture {
                 now: Mutex::new(Duration::from_millis(NOW_MS)),
                 slept: Mutex::default(),
             }),
+            log: Arc::default(),
         }
     }
 
@@ -315,9 +325,11 @@ impl Fixture {
             hanging: Arc::clone(&self.hanging),
             wire: Arc::clone(&self.wire),
             wall: Arc::clone(&self.wall),
+            log: Arc::clone(&self.log),
         };
         let launcher = FakeLauncher {
             started: Arc::clone(&self.started),
+            log: Arc::clone(&self.log),
         };
         let app = App::new(&self.path, Box::new(knocker), Box::new(launcher)).with_env(env);
         let mut harness = Harness::builder()
@@ -514,7 +526,45 @@ fn knock_and_connect_starts_the_launch_command() {
         vec!["/bin/sh", "-c", "true 192.0.2.2"]
     };
     assert_eq!(started, vec![shell]);
-    assert!(shows(&harness, "Knocks sent to 192.0.2.2"));
+    assert!(shows(&harness, "Door open on 192.0.2.2"));
+}
+
+#[test]
+fn knock_and_connect_waits_for_the_ssh_port_before_launching() {
+    // beta sets no open_port: connecting still waits for its ssh port (22),
+    // like `knock beta --ssh`, and launches only once it is open.
+    let shell = if cfg!(windows) {
+        "launch cmd /C true 192.0.2.2"
+    } else {
+        "launch /bin/sh -c true 192.0.2.2"
+    };
+    let f = Fixture::new();
+    let mut harness = f.harness(Ending::Opens);
+    harness.get_by_role_and_label(Role::Button, "beta").click();
+    harness.run();
+    harness.get_by_label("Knock & connect").click();
+    harness.run();
+    assert_eq!(*f.log.lock().unwrap(), ["verify 192.0.2.2:22", shell]);
+    assert!(shows(&harness, "Door open on 192.0.2.2"));
+
+    let f = Fixture::new();
+    let mut harness = f.harness(Ending::StaysShut);
+    harness.get_by_role_and_label(Role::Button, "beta").click();
+    harness.run();
+    harness.get_by_label("Knock & connect").click();
+    harness.run();
+    assert_eq!(*f.log.lock().unwrap(), ["verify 192.0.2.2:22"]);
+    assert!(f.started.lock().unwrap().is_empty(), "nothing launched");
+
+    // A plain Knock of beta does not wait for anything.
+    let f = Fixture::new();
+    let mut harness = f.harness(Ending::StaysShut);
+    harness.get_by_role_and_label(Role::Button, "beta").click();
+    harness.run();
+    harness.get_by_label("Knock").click();
+    harness.run();
+    assert!(f.log.lock().unwrap().is_empty());
+    assert_eq!(f.plans.lock().unwrap()[0].verify, None);
 }
 
 #[test]

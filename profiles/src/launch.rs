@@ -35,6 +35,15 @@ impl Platform {
     }
 }
 
+/// What "knock, then connect" starts for a profile's `launch`: a profile
+/// that launches nothing (`launch = "none"`) still connects with ssh.
+pub fn for_connect(launch: &Launch) -> Launch {
+    match launch {
+        Launch::None => Launch::Ssh,
+        other => other.clone(),
+    }
+}
+
 /// The argv that connects to `target` with `launch`, plus `extra` arguments
 /// (given to ssh before the host's command; ignored for PuTTY and custom
 /// commands). `Launch::None` gives `None`.
@@ -248,6 +257,14 @@ mod tests {
         );
         let line = custom_argv("putty -load {host}", &t, Platform::Windows);
         assert_eq!(line, strings(&["cmd", "/C", "putty -load \"my host\""]));
+    }
+
+    #[test]
+    fn connecting_with_launch_none_starts_ssh() {
+        assert_eq!(for_connect(&Launch::None), Launch::Ssh);
+        assert_eq!(for_connect(&Launch::Putty), Launch::Putty);
+        let custom = Launch::Custom("mosh {host}".into());
+        assert_eq!(for_connect(&custom), custom);
     }
 
     #[test]

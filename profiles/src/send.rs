@@ -132,6 +132,21 @@ impl Plan {
             retries: s.retries,
         }
     }
+
+    /// The plan for "knock, then connect" (`knock NAME --ssh`, the GUI's
+    /// "Knock & connect"): when no port is verified yet, wait up to `wait`
+    /// for `ssh_port` to accept connections, so the client never starts
+    /// before the door is open. A plan that already verifies a port keeps it.
+    pub fn for_connect(&self, ssh_port: u16, wait: Duration) -> Plan {
+        let mut plan = self.clone();
+        if plan.verify.is_none() {
+            plan.verify = Some(Verify {
+                port: ssh_port,
+                wait,
+            });
+        }
+        plan
+    }
 }
 
 /// What happened so far; a CLI prints it, a GUI shows it.
@@ -1269,6 +1284,35 @@ sequence = "1,2,3"
         assert_eq!(plain.verify, None);
         assert_eq!(plain.retries, 0);
         assert_eq!(plain.sequence.to_string(), "1,2,3");
+    }
+
+    #[test]
+    fn connecting_waits_for_the_ssh_port_unless_a_port_is_verified() {
+        let clock = FakeClock::new();
+        let mut net = FakeNet::new(&clock, &["192.0.2.1"]);
+        let connect = plan("myhost", "7000,8000", 0).for_connect(2222, ms(1500));
+        assert_eq!(
+            connect.verify,
+            Some(Verify {
+                port: 2222,
+                wait: ms(1500)
+            })
+        );
+        let ran = go(&connect, &mut net, &clock, &AtomicBool::new(false));
+        assert!(
+            ran.progress.contains(&Progress::Verifying {
+                attempt: 1,
+                to: sa("192.0.2.1:2222")
+            }),
+            "{:?}",
+            ran.progress
+        );
+        let mut verified = plan("myhost", "7000", 0);
+        verified.verify = Some(Verify {
+            port: 443,
+            wait: ms(800),
+        });
+        assert_eq!(verified.for_connect(22, ms(3000)), verified);
     }
 
     // Rotating profiles: the known-answer vectors "defaults" (step
