@@ -137,22 +137,48 @@ pub fn custom_argv(template: &str, target: &Target<'_>, platform: Platform) -> V
         Platform::Windows => cmd_quote(s),
     };
     let addr = target.addr.map(|a| a.to_string()).unwrap_or_default();
-    let line = template
-        .replace("{host}", &quote(target.host))
-        .replace("{port}", &target.port.to_string())
-        .replace("{user}", &quote(target.user.unwrap_or("")))
-        .replace("{addr}", &quote(&addr));
+    let values = [
+        ("{host}", quote(target.host)),
+        ("{port}", target.port.to_string()),
+        ("{user}", quote(target.user.unwrap_or(""))),
+        ("{addr}", quote(&addr)),
+    ];
+    let line = substitute(template, &values);
     match platform {
         Platform::Unix => vec!["/bin/sh".into(), "-c".into(), line],
         Platform::Windows => vec!["cmd".into(), "/C".into(), line],
     }
 }
 
-/// Quotes for POSIX sh unless the value is plainly safe.
+/// Replaces each placeholder of `template` in one pass: a value that
+/// itself contains a placeholder (a user named `{port}`) stays as it is.
+fn substitute(template: &str, values: &[(&str, String)]) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(at) = rest.find('{') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        match values.iter().find(|(key, _)| rest.starts_with(key)) {
+            Some((key, value)) => {
+                out.push_str(value);
+                rest = &rest[key.len()..];
+            }
+            None => {
+                out.push('{');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Quotes for POSIX sh unless the value is plainly safe (no glob
+/// characters: `[`, `]`, `*`, `?` are quoted).
 pub fn sh_quote(s: &str) -> String {
     let safe = !s.is_empty()
         && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"@%+=:,./-_[]".contains(&b));
+            .all(|b| b.is_ascii_alphanumeric() || b"@%+=:,./-_".contains(&b));
     if safe {
         s.to_string()
     } else {
@@ -257,6 +283,50 @@ mod tests {
         );
         let line = custom_argv("putty -load {host}", &t, Platform::Windows);
         assert_eq!(line, strings(&["cmd", "/C", "putty -load \"my host\""]));
+    }
+
+    #[test]
+    fn glob_characters_are_quoted() {
+        assert_eq!(sh_quote("[2001:db8::1]"), "'[2001:db8::1]'");
+        assert_eq!(sh_quote("host*"), "'host*'");
+        assert_eq!(sh_quote("a?b"), "'a?b'");
+        assert_eq!(sh_quote("192.0.2.1"), "192.0.2.1");
+        let t = Target {
+            host: "[2001:db8::1]",
+            addr: None,
+            port: 22,
+            user: None,
+        };
+        assert_eq!(
+            custom_argv("mosh {host}", &t, Platform::Unix),
+            strings(&["/bin/sh", "-c", "mosh '[2001:db8::1]'"])
+        );
+    }
+
+    #[test]
+    fn placeholders_inside_values_are_not_substituted_again() {
+        let t = Target {
+            host: "{user}",
+            addr: "192.0.2.1".parse().ok(),
+            port: 2222,
+            user: Some("{port}"),
+        };
+        assert_eq!(
+            custom_argv(
+                "ssh -p {port} {user}@{host} {addr} {other}",
+                &t,
+                Platform::Unix
+            ),
+            strings(&[
+                "/bin/sh",
+                "-c",
+                "ssh -p 2222 '{port}'@'{user}' 192.0.2.1 {other}"
+            ])
+        );
+        assert_eq!(
+            custom_argv("x {host}{", &t, Platform::Windows),
+            strings(&["cmd", "/C", "x {user}{"])
+        );
     }
 
     #[test]
