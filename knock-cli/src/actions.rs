@@ -466,9 +466,9 @@ fn job(args: &Args) -> Result<Job> {
         let settings = match store.file().settings(&target) {
             Some(s) => s,
             None if store.file().rotating.contains_key(&target) => {
-                let (settings, r) = crate::secrets::rotating_settings(&store, &target)?;
-                rotation = Some(r);
-                settings
+                let ready = crate::secrets::rotating_plan(&store, &target)?;
+                rotation = Some((ready.rotation, ready.door));
+                ready.settings
             }
             None => return Err(no_such_profile(&store, &target)),
         };

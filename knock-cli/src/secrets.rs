@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use knock_profiles::Sequence;
-use knock_profiles::profile::{RotatingProfile, RotationSpec, Settings};
+use knock_profiles::profile::{RotatingProfile, Settings};
 use knock_profiles::rotate::{self, Params, ProtoChoice, Rotation};
-use knock_profiles::secret::{KEYRING_SERVICE, Keyring, Secret, SecretError, SecretSource};
-use knock_profiles::send::{SystemWall, WallClock};
+use knock_profiles::secret::{
+    Generated, KEYRING_SERVICE, Keyring, Secret, SecretError, SecretSource,
+};
+use knock_profiles::send::{RotatingPlan, SystemWall, WallClock};
 use knock_profiles::store::{Store, StoreError};
 use zeroize::Zeroizing;
 
@@ -21,20 +23,19 @@ fn wall_now() -> Duration {
     SystemWall.since_epoch()
 }
 
-/// Settings of rotating profile `name` (with the sequence in force now)
-/// and its rotation with the secret loaded, and its door.
-pub fn rotating_settings(store: &Store, name: &str) -> Result<(Settings, (Rotation, String))> {
+/// Rotating profile `name` with its secret loaded, ready to knock.
+pub fn rotating_plan(store: &Store, name: &str) -> Result<RotatingPlan> {
     let profile = rotating(store, name, "knock")?;
     let spec = &profile.rotation;
-    let rotation = load_rotation(name, spec).with_context(|| {
+    let secret = spec.secret.load(name).with_context(|| {
         format!(
             "profile \"{name}\": cannot get its secret from {}",
             spec.secret
         )
     })?;
-    let (_, now) = rotation.sequence_now(&spec.door, wall_now().as_secs());
-    let settings = profile.settings(name, &store.file().defaults, now);
-    Ok((settings, (rotation, spec.door.clone())))
+    // The parameters were checked when the file was parsed.
+    RotatingPlan::new(name, profile, &store.file().defaults, secret)
+        .map_err(|e| ConfigMessage(format!("profile \"{name}\": {e}")).into())
 }
 
 /// For `--dry-run`: the step and sequence in force now; says on stderr if
@@ -73,16 +74,6 @@ pub fn rotating_toml(name: &str, profile: &RotatingProfile) -> String {
         p.protos
     ));
     t
-}
-
-/// The rotation of profile `name`, with its secret loaded.
-pub fn load_rotation(name: &str, spec: &RotationSpec) -> Result<Rotation, SecretError> {
-    let secret = spec.secret.load(name)?;
-    // The parameters were checked when the file was parsed.
-    Rotation::new(spec.params.clone(), secret).map_err(|e| SecretError::Keyring {
-        account: name.to_string(),
-        detail: e.to_string(),
-    })
 }
 
 /// The rotating profile `name`, or a config error saying what it is instead.
@@ -128,38 +119,36 @@ fn gen_secret_with(
     keyring: &dyn Fn() -> Result<Keyring, SecretError>,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let secret = Secret::generate()?;
     let spec = &profile.rotation;
-    match &spec.secret {
-        SecretSource::Keyring => {
-            let ring = keyring()?;
-            match ring.get(name) {
-                Ok(_) if !force => {
-                    return Err(anyhow::anyhow!(
-                        "profile \"{name}\" already has a secret in the keyring; --force replaces it (then update the server's Secret_File)"
-                    )
-                    .context(SecretError::Keyring {
-                        account: name.to_string(),
-                        detail: "a secret exists".into(),
-                    }));
-                }
-                Ok(_) | Err(SecretError::NotInKeyring { .. }) => {}
-                Err(e) => return Err(e.into()),
+    let secret = match &spec.secret {
+        SecretSource::Keyring => match keyring()?.generate_for(name, force)? {
+            Generated::Stored(secret) => {
+                eprintln!(
+                    "knock: stored a new {}-bit secret in the OS keyring (service \"{KEYRING_SERVICE}\", account \"{name}\")",
+                    secret.bits()
+                );
+                secret
             }
-            ring.set(name, &secret)?;
-            eprintln!(
-                "knock: stored a new {}-bit secret in the OS keyring (service \"{KEYRING_SERVICE}\", account \"{name}\")",
-                secret.bits()
-            );
-        }
+            Generated::Exists => {
+                return Err(anyhow::anyhow!(
+                    "profile \"{name}\" already has a secret in the keyring; --force replaces it (then update the server's Secret_File)"
+                )
+                .context(SecretError::Keyring {
+                    account: name.to_string(),
+                    detail: "a secret exists".into(),
+                }));
+            }
+        },
         SecretSource::Command(cmd) => {
+            let secret = Secret::generate()?;
             eprintln!(
                 "knock: profile \"{name}\" reads its secret with `{cmd}`; store this secret there (e.g. pass insert knock/{name}):"
             );
             writeln!(out, "secret: {}", secret.to_base32())?;
+            secret
         }
-    }
-    let settings = profile.settings(name, &store.file().defaults, Sequence::parse("1")?);
+    };
+    let settings = profile.settings(name, &store.file().defaults);
     write!(
         out,
         "{}",

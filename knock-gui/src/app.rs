@@ -343,7 +343,7 @@ impl App {
 
     /// The settings of rotating profile `name` except its sequence.
     pub(crate) fn rotating_settings(&self, name: &str) -> Option<Settings> {
-        rotation::settings_without_sequence(name, self.rotating(name)?, &self.defaults())
+        Some(self.rotating(name)?.settings(name, &self.defaults()))
     }
 
     fn defaults(&self) -> Defaults {
@@ -1017,8 +1017,7 @@ impl App {
                     .cloned()
                     .ok_or_else(|| format!("no profile named {name}"))?,
             };
-            let settings = rotation::settings_without_sequence(name, &profile, &self.defaults())
-                .ok_or_else(|| format!("no profile named {name}"))?;
+            let settings = profile.settings(name, &self.defaults());
             let prep = Prep {
                 name: name.clone(),
                 profile,

@@ -10,11 +10,10 @@
 
 use std::sync::Arc;
 
-use knock_profiles::profile::{Defaults, RotatingProfile, Settings};
-use knock_profiles::rotate::{RotateError, Rotation};
-use knock_profiles::secret::{Keyring, Secret, SecretError, SecretSource};
-use knock_profiles::send::{Plan, Rotating, WallClock};
-use knock_profiles::{Knock, Sequence};
+use knock_profiles::profile::{Defaults, RotatingProfile};
+use knock_profiles::rotate::RotateError;
+use knock_profiles::secret::{Generated, Keyring, Secret, SecretError, SecretSource};
+use knock_profiles::send::RotatingPlan;
 
 /// Where the secrets of rotating profiles are read and stored.
 pub trait SecretBackend: Send + Sync {
@@ -101,19 +100,6 @@ impl Env {
     }
 }
 
-/// The settings of a rotating profile apart from its sequence (which
-/// needs the secret): merged with `[defaults]` by the library, with a
-/// one-knock stand-in sequence that nothing sends. (`None` cannot happen:
-/// a one-knock list is never empty.)
-pub fn settings_without_sequence(
-    name: &str,
-    profile: &RotatingProfile,
-    defaults: &Defaults,
-) -> Option<Settings> {
-    let stand_in = Sequence::new(vec![Knock::tcp(1)]).ok()?;
-    Some(profile.settings(name, defaults, stand_in))
-}
-
 /// Why a rotating profile could not be knocked; nothing was sent.
 #[derive(Debug, thiserror::Error)]
 pub enum PrepError {
@@ -138,28 +124,10 @@ pub struct Prep {
     pub connect: bool,
 }
 
-/// A rotating profile ready for [`knock_profiles::send::run_rotating`].
-pub struct Ready {
-    /// Host, delay, verify, retries (its sequence is a stand-in, not sent).
-    pub plan: Plan,
-    pub rotation: Rotation,
-    pub door: String,
-}
-
-impl Ready {
-    /// What `run_rotating` needs, with time steps from `wall`.
-    pub fn rotating<'a>(&'a self, wall: &'a dyn WallClock) -> Rotating<'a> {
-        Rotating {
-            rotation: &self.rotation,
-            door: &self.door,
-            wall,
-        }
-    }
-}
-
 impl Prep {
-    /// Loads the secret (keyring or command access: call it off the UI thread).
-    pub fn load(&self) -> Result<Ready, PrepError> {
+    /// Loads the secret (keyring or command access: call it off the UI
+    /// thread) into the library's [`RotatingPlan`], like the CLI.
+    pub fn load(&self) -> Result<RotatingPlan, PrepError> {
         let spec = &self.profile.rotation;
         let secret = self
             .secrets
@@ -169,23 +137,16 @@ impl Prep {
                 from: spec.secret.to_string(),
                 source,
             })?;
-        let rotation =
-            Rotation::new(spec.params.clone(), secret).map_err(|source| PrepError::Params {
+        let mut ready = RotatingPlan::new(&self.name, &self.profile, &self.defaults, secret)
+            .map_err(|source| PrepError::Params {
                 name: self.name.clone(),
                 source,
             })?;
-        // run_rotating derives each attempt's sequence; this one is not sent.
-        let stand_in = rotation.sequence_at(&spec.door, 0);
-        let settings = self.profile.settings(&self.name, &self.defaults, stand_in);
-        let mut plan = Plan::from_settings(&settings);
         if self.connect {
-            plan = plan.for_connect(settings.ssh_port, settings.wait);
+            let s = &ready.settings;
+            ready.plan = ready.plan.for_connect(s.ssh_port, s.wait);
         }
-        Ok(Ready {
-            plan,
-            rotation,
-            door: spec.door.clone(),
-        })
+        Ok(ready)
     }
 }
 
@@ -227,19 +188,10 @@ pub fn secret_task(
             Secret::generate().map(SecretOutcome::Generated)
         }
         (SecretAction::Generate { replace }, SecretSource::Keyring) => {
-            let ring = secrets.keyring(name)?;
-            match ring.get(name) {
-                Ok(_) if !replace => return Ok(SecretOutcome::Exists),
-                Ok(_) | Err(SecretError::NotInKeyring { .. }) => {}
-                // An unreadable old secret may be replaced; other errors
-                // (locked, no service) would fail the write too.
-                Err(SecretError::InKeyring { .. }) if replace => {}
-                Err(SecretError::InKeyring { .. }) => return Ok(SecretOutcome::Exists),
-                Err(e) => return Err(e),
+            match secrets.keyring(name)?.generate_for(name, replace)? {
+                Generated::Stored(secret) => Ok(SecretOutcome::Stored(secret)),
+                Generated::Exists => Ok(SecretOutcome::Exists),
             }
-            let secret = Secret::generate()?;
-            ring.set(name, &secret)?;
-            Ok(SecretOutcome::Stored(secret))
         }
     }
 }

@@ -344,8 +344,9 @@ pub struct Settings {
     pub launch: Launch,
     pub user: Option<String>,
     pub ssh_port: u16,
-    /// `Some` for a rotating profile: `sequence` is then the one derived for
-    /// the current time step.
+    /// `Some` for a rotating profile: `sequence` is then a stand-in
+    /// ([`RotatingProfile::settings`]); `send::run_rotating` derives the
+    /// sequence of each attempt's time step.
     pub rotation: Option<RotationSpec>,
 }
 
@@ -396,11 +397,14 @@ impl RotatingProfile {
         }
     }
 
-    /// Merged settings that knock `current` (the sequence derived for now).
-    pub fn settings(&self, name: &str, defaults: &Defaults, current: Sequence) -> Settings {
+    /// Merged settings. A rotating profile has no fixed sequence: the
+    /// `sequence` of these settings is a one-knock stand-in (TCP port 1)
+    /// that nothing sends, since `send::run_rotating` derives the sequence
+    /// of each attempt's time step from the secret.
+    pub fn settings(&self, name: &str, defaults: &Defaults) -> Settings {
         let profile = Profile {
             host: self.host.clone(),
-            sequence: current,
+            sequence: stand_in(),
             delay_ms: self.delay_ms,
             family: self.family,
             open_port: self.open_port,
@@ -416,6 +420,14 @@ impl RotatingProfile {
             ..Settings::merge(name, &profile, defaults)
         }
     }
+}
+
+/// The one-knock sequence (TCP port 1) in a rotating profile's settings,
+/// which nothing sends.
+fn stand_in() -> Sequence {
+    // One knock is never an empty list.
+    #[allow(clippy::expect_used)]
+    Sequence::new(vec![crate::sequence::Knock::tcp(1)]).expect("one knock")
 }
 
 impl Settings {
@@ -710,11 +722,11 @@ impl ProfileFile {
         })
     }
 
-    /// Settings of rotating profile `name` that knock `current` (the
-    /// sequence derived for now); `None` if `name` is not a rotating profile.
-    pub fn rotating_settings(&self, name: &str, current: Sequence) -> Option<Settings> {
+    /// Settings of rotating profile `name` ([`RotatingProfile::settings`]);
+    /// `None` if `name` is not a rotating profile.
+    pub fn rotating_settings(&self, name: &str) -> Option<Settings> {
         let profile = self.rotating.get(name)?;
-        Some(profile.settings(name, &self.defaults, current))
+        Some(profile.settings(name, &self.defaults))
     }
 
     /// The named profile merged with `[defaults]` and the built-in defaults.
@@ -1376,13 +1388,13 @@ sequence = "1,2"
         );
         assert_eq!(lab.rotation.params, Params::default());
         assert!(file.settings("vault").is_none());
-        let s = file.rotating_settings("vault", seq("20001,20002")).unwrap();
-        assert_eq!(s.sequence, seq("20001,20002"));
+        let s = file.rotating_settings("vault").unwrap();
+        assert_eq!(s.sequence, seq("1"), "a stand-in");
         assert_eq!(s.delay, Duration::from_millis(50));
         assert_eq!(s.open_port, Some(22));
         assert_eq!(s.close_sequence, None);
         assert_eq!(s.rotation.as_ref().map(|r| r.door.as_str()), Some("vault"));
-        assert!(file.rotating_settings("fixed", seq("1")).is_none());
+        assert!(file.rotating_settings("fixed").is_none());
         assert_eq!(file.closest_name("vaul"), Some("vault"));
     }
 

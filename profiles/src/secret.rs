@@ -326,6 +326,23 @@ impl Keyring {
             .map_err(|e| keyring_error(account, e))
     }
 
+    /// A new random secret for profile `account`, stored in the keyring.
+    /// A secret already there, readable or not, is replaced only when
+    /// `replace`; otherwise nothing changes and the answer is
+    /// [`Generated::Exists`]. (A locked keyring or a missing service is an
+    /// error either way.)
+    pub fn generate_for(&self, account: &str, replace: bool) -> Result<Generated, SecretError> {
+        match self.get(account) {
+            Err(SecretError::NotInKeyring { .. }) => {}
+            Ok(_) | Err(SecretError::InKeyring { .. }) if replace => {}
+            Ok(_) | Err(SecretError::InKeyring { .. }) => return Ok(Generated::Exists),
+            Err(e) => return Err(e),
+        }
+        let secret = Secret::generate()?;
+        self.set(account, &secret)?;
+        Ok(Generated::Stored(secret))
+    }
+
     /// Moves the secret of profile `old` to profile `new` (a renamed
     /// profile keeps its secret); `Ok(false)` if `old` had none. Refuses to
     /// replace a secret `new` already has.
@@ -360,6 +377,17 @@ impl Keyring {
             Err(e) => Err(keyring_error(account, e)),
         }
     }
+}
+
+/// What [`Keyring::generate_for`] came to.
+#[cfg(feature = "keyring")]
+#[derive(Debug)]
+pub enum Generated {
+    /// This new secret is now in the keyring.
+    Stored(Secret),
+    /// The keyring already holds a secret (maybe an unreadable one) and it
+    /// was not to be replaced; nothing changed.
+    Exists,
 }
 
 #[cfg(feature = "keyring")]
@@ -609,6 +637,40 @@ mod tests {
         assert!(e.to_string().contains("already has a secret"), "{e}");
         assert_eq!(ring.get("c").unwrap(), t, "c kept its own secret");
         assert_eq!(ring.get("b").unwrap(), s, "b kept its secret");
+    }
+
+    #[cfg(feature = "keyring")]
+    #[test]
+    fn generate_for_keeps_a_secret_unless_replacing_even_an_unreadable_one() {
+        let ring = Keyring::mock().unwrap();
+        let Generated::Stored(first) = ring.generate_for("v", false).unwrap() else {
+            panic!("not stored");
+        };
+        assert_eq!(ring.get("v").unwrap(), first);
+        assert!(matches!(
+            ring.generate_for("v", false).unwrap(),
+            Generated::Exists
+        ));
+        assert_eq!(ring.get("v").unwrap(), first);
+        let Generated::Stored(second) = ring.generate_for("v", true).unwrap() else {
+            panic!("not replaced");
+        };
+        assert_ne!(first, second);
+        assert_eq!(ring.get("v").unwrap(), second);
+        // A secret that no longer parses (edited by hand in the keyring).
+        ring.entry("v")
+            .unwrap()
+            .set_password("not base32!")
+            .unwrap();
+        assert!(matches!(ring.get("v"), Err(SecretError::InKeyring { .. })));
+        assert!(matches!(
+            ring.generate_for("v", false).unwrap(),
+            Generated::Exists
+        ));
+        let Generated::Stored(third) = ring.generate_for("v", true).unwrap() else {
+            panic!("an unreadable secret was not replaced");
+        };
+        assert_eq!(ring.get("v").unwrap(), third);
     }
 
     #[test]

@@ -24,8 +24,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use crate::profile::{Family, Settings};
-use crate::rotate::Rotation;
+use crate::profile::{Defaults, Family, RotatingProfile, Settings};
+use crate::rotate::{RotateError, Rotation};
+use crate::secret::Secret;
 use crate::sequence::{Knock, Proto, Sequence};
 
 /// The network as the sender sees it.
@@ -87,6 +88,50 @@ impl fmt::Debug for Rotating<'_> {
             .field("rotation", self.rotation)
             .field("door", &self.door)
             .finish_non_exhaustive()
+    }
+}
+
+/// A rotating profile with its secret loaded, ready for [`run_rotating`]
+/// (the CLI and the GUI load one the same way).
+#[derive(Debug)]
+pub struct RotatingPlan {
+    /// The profile merged with `[defaults]` (launch, user, ssh port...);
+    /// its `sequence` is a stand-in ([`RotatingProfile::settings`]).
+    pub settings: Settings,
+    /// Host, delay, family, verify, retries. Its sequence is not sent:
+    /// [`run_rotating`] derives each attempt's.
+    pub plan: Plan,
+    pub rotation: Rotation,
+    pub door: String,
+}
+
+impl RotatingPlan {
+    /// Rotating profile `name` merged with `defaults`, knocking with
+    /// `secret` (read from its `secret` / `secret_cmd` by the caller).
+    pub fn new(
+        name: &str,
+        profile: &RotatingProfile,
+        defaults: &Defaults,
+        secret: Secret,
+    ) -> Result<RotatingPlan, RotateError> {
+        let spec = &profile.rotation;
+        let rotation = Rotation::new(spec.params.clone(), secret)?;
+        let settings = profile.settings(name, defaults);
+        Ok(RotatingPlan {
+            plan: Plan::from_settings(&settings),
+            settings,
+            rotation,
+            door: spec.door.clone(),
+        })
+    }
+
+    /// What [`run_rotating`] needs, with time steps from `wall`.
+    pub fn rotating<'a>(&'a self, wall: &'a dyn WallClock) -> Rotating<'a> {
+        Rotating {
+            rotation: &self.rotation,
+            door: &self.door,
+            wall,
+        }
     }
 }
 
