@@ -241,6 +241,7 @@ fn replay(args: &Args, cfg: &KnockdConfig, path: &Path, log: Logger) -> Result<E
             clock: ClockMode::Packet,
             lookup: args.lookup,
             journal: None,
+            limits: Default::default(),
         },
         rx,
     )?;
@@ -354,6 +355,7 @@ fn live(mut args: Args, mut cfg: KnockdConfig, log: Logger) -> Result<ExitCode> 
             lookup: args.lookup,
             // A dry run opens nothing, so it must not leave stops for a later run.
             journal: (!args.no_journal && !args.dry_run).then(|| args.journal.clone()),
+            limits: Default::default(),
         },
         rx,
     )?;

@@ -63,7 +63,15 @@ const NOTES: &[Notes] = &[
              default /var/lib/knock-server/pending-stops), and removed when it has run. \
              After a crash or a kill -9, the next start runs the stops left in the journal: \
              overdue ones at once, the others when they fall due. So a door opened before a \
-             crash is still closed (fail-closed).",
+             crash is still closed (fail-closed). Due times are written as wall-clock times \
+             and turned back into remaining durations at start; while running, stops are \
+             timed on the monotonic clock, so a step of the system clock does not move them. \
+             The journal is appended to (one line per change) and compacted now and then.",
+            "At most 64 commands run at once (more start commands wait, up to 256; stop \
+             commands wait for a free slot and are never dropped). At most 4096 stops are \
+             pending: beyond that a knock that completes is refused and logged, not opened \
+             (fail-closed). A door knocked open again by the same address while its stop is \
+             pending is not opened twice: its stop is pushed back to a full Cmd_Timeout.",
             "--no-journal keeps no journal; --dry-run and --read never write one.",
         ],
         items: &[],
@@ -165,7 +173,8 @@ pub struct Args {
     /// Be verbose (log lines also to stderr).
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,
-    /// Look up DNS names of knockers for log lines (may be a security risk).
+    /// Look up DNS names of knockers for OPEN SESAME lines, on a thread of their own
+    /// (may be a security risk).
     #[arg(short = 'l', long = "lookup")]
     pub lookup: bool,
     /// Pid file (default: PidFile from the config, else /run/knock-server.pid).

@@ -11,12 +11,14 @@
 pub mod app;
 pub mod capture;
 pub mod cli;
+pub mod clock;
 pub mod detector;
 pub mod doors;
 pub mod event;
 pub mod filter;
 pub mod journal;
 pub mod logger;
+pub mod lookup;
 pub mod one_time;
 pub mod pipeline;
 pub mod rotation;

@@ -5,23 +5,39 @@
 //! each Stop_Command on a timer (a map ordered by due time, not a sleeping
 //! child per door), kills a command that outlives a bound, and journals
 //! pending stops on disk. On shutdown it runs every pending stop first.
+//!
+//! Bounded: at most [`Limits::running`] commands run at once (more starts
+//! wait in a queue of [`Limits::queued`]; beyond it they are refused and
+//! logged; stops are never dropped, they wait for a free slot); at most
+//! [`Limits::pending_stops`] stops are pending: when that many doors are
+//! open, a new OPEN is refused (fail closed) and logged. A door opened
+//! again for the same source while its stop is pending is not opened
+//! twice: the start command is not run again and the one stop timer is
+//! pushed back to a full Cmd_Timeout from now (knockd would run the start
+//! command again and add a second stop).
+//!
+//! Timers run on the monotonic clock ([`Clock::now`]); the wall clock is
+//! only used for the journal's due times, which a restart turns back into
+//! remaining durations (overdue stops run at once).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::IpAddr;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use knock_profiles::knockd_conf::substitute_ip;
 
+use crate::clock::{Clock, SystemClock, unix_ms};
 use crate::detector::Notice;
 use crate::doors::DoorInfo;
 use crate::event::Millis;
 use crate::journal::{Entry, Journal};
 use crate::logger::Logger;
+use crate::lookup::Lookup;
 use crate::sys;
 
 /// A message to the worker.
@@ -39,13 +55,35 @@ pub enum Job {
     Shutdown,
 }
 
-/// Where the worker's clock comes from.
+/// Where the worker's timers take their time from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClockMode {
-    /// Wall clock (live capture).
+    /// The monotonic clock (live capture); the wall clock only for the
+    /// journal.
     Wall,
     /// Packet timestamps from [`Job::Time`] and notices (`--read`).
     Packet,
+}
+
+/// The worker's bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Commands running at once.
+    pub running: usize,
+    /// Start commands waiting for a free slot.
+    pub queued: usize,
+    /// Stop commands pending (scheduled, or waiting for their start).
+    pub pending_stops: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            running: 64,
+            queued: 256,
+            pending_stops: 4096,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -54,9 +92,10 @@ pub struct RunnerOptions {
     /// A command still running after this long is killed.
     pub kill_after: Duration,
     pub clock: ClockMode,
-    /// `-l`: reverse-resolve knocker addresses in log lines.
+    /// `-l`: reverse-resolve knocker addresses in OPEN SESAME lines.
     pub lookup: bool,
     pub journal: Option<PathBuf>,
+    pub limits: Limits,
 }
 
 /// What the worker did, returned when it stops.
@@ -67,6 +106,12 @@ pub struct RunnerReport {
     pub failed: u64,
     pub killed: u64,
     pub stops_run: u64,
+    /// Opens refused because too many stops were pending.
+    pub refused: u64,
+    /// Start commands dropped because the queue was full.
+    pub dropped: u64,
+    /// Opens of a door already open for that source (stop pushed back).
+    pub merged: u64,
 }
 
 struct PendingStop {
@@ -85,6 +130,12 @@ enum Kind {
     Stop(u64),
 }
 
+impl Kind {
+    fn has_stop(&self) -> bool {
+        matches!(self, Kind::Start(Some(_)))
+    }
+}
+
 struct Running {
     child: Child,
     door: String,
@@ -94,54 +145,99 @@ struct Running {
     kind: Kind,
 }
 
+/// A start command waiting for a free slot.
+struct Queued {
+    door: String,
+    command: String,
+    kind: Kind,
+}
+
 struct Runner {
     doors: Arc<Vec<DoorInfo>>,
     log: Logger,
     opts: RunnerOptions,
     journal: Option<Journal>,
+    clock: Box<dyn Clock>,
+    /// Monotonic origin of the worker's millisecond timeline.
+    origin: Instant,
     packet_now: Millis,
     next_id: u64,
     timers: BTreeMap<(Millis, u64), PendingStop>,
+    /// Due time of each scheduled stop, by id.
+    due: HashMap<u64, Millis>,
+    /// Doors open (or opening) per source: the id of their pending stop.
+    open: HashMap<(String, IpAddr), u64>,
     running: Vec<Running>,
+    queue: VecDeque<Queued>,
+    lookup: Option<Lookup>,
     report: RunnerReport,
 }
 
-fn wall_ms() -> Millis {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as Millis)
-        .unwrap_or(0)
-}
-
-/// Starts the worker on its own thread.
+/// Starts the worker on its own thread, on the system clocks.
 pub fn spawn(
     doors: Arc<Vec<DoorInfo>>,
     log: Logger,
     opts: RunnerOptions,
     rx: Receiver<Job>,
 ) -> std::io::Result<std::thread::JoinHandle<RunnerReport>> {
-    let mut r = Runner {
-        doors,
-        log,
-        journal: None,
-        packet_now: 0,
-        next_id: 1,
-        timers: BTreeMap::new(),
-        running: Vec::new(),
-        report: RunnerReport::default(),
-        opts,
-    };
-    r.open_journal();
+    let r = Runner::new(doors, log, opts, Box::new(SystemClock))?;
     std::thread::Builder::new()
         .name("knock-worker".into())
         .spawn(move || r.run(rx))
 }
 
 impl Runner {
+    fn new(
+        doors: Arc<Vec<DoorInfo>>,
+        log: Logger,
+        opts: RunnerOptions,
+        clock: Box<dyn Clock>,
+    ) -> std::io::Result<Runner> {
+        let lookup = if opts.lookup {
+            Some(Lookup::spawn(log.clone(), Box::new(sys::reverse_lookup))?)
+        } else {
+            None
+        };
+        let mut r = Runner {
+            doors,
+            log,
+            journal: None,
+            origin: clock.now(),
+            clock,
+            packet_now: 0,
+            next_id: 1,
+            timers: BTreeMap::new(),
+            due: HashMap::new(),
+            open: HashMap::new(),
+            running: Vec::new(),
+            queue: VecDeque::new(),
+            lookup,
+            report: RunnerReport::default(),
+            opts,
+        };
+        r.open_journal();
+        Ok(r)
+    }
+
+    /// The worker's time in ms: monotonic (live) or packet time (replay).
     fn now(&self) -> Millis {
         match self.opts.clock {
-            ClockMode::Wall => wall_ms(),
+            ClockMode::Wall => {
+                let d = self.clock.now().saturating_duration_since(self.origin);
+                u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+            }
             ClockMode::Packet => self.packet_now,
+        }
+    }
+
+    /// The wall-clock time (Unix ms) at worker time `t`, for the journal.
+    fn wall_at(&self, t: Millis) -> Millis {
+        let now = self.now();
+        let wall = unix_ms(self.clock.wall());
+        if t >= now {
+            wall.saturating_add(t - now)
+        } else {
+            wall.saturating_sub(now - t)
         }
     }
 
@@ -151,12 +247,14 @@ impl Runner {
         };
         match Journal::open(&path) {
             Ok((j, left)) => {
+                self.next_id = j.max_id() + 1;
                 self.journal = Some(j);
-                let now = wall_ms();
-                for e in left {
-                    let id = self.next_id;
-                    self.next_id += 1;
-                    self.journal_put(id, e.clone());
+                let now = self.now();
+                let wall = unix_ms(self.clock.wall());
+                for (id, e) in left {
+                    // Wall due time -> remaining duration on the monotonic
+                    // clock; overdue stops run at once.
+                    let remaining = e.due_ms.saturating_sub(wall);
                     let stop = PendingStop {
                         door: e.door.clone(),
                         src: None,
@@ -167,11 +265,14 @@ impl Runner {
                     self.log.info(&format!(
                         "{}: stop command left pending by a previous run, due {}: {}",
                         e.door,
-                        if e.due_ms <= now { "now" } else { "later" },
+                        if remaining == 0 {
+                            "now".to_string()
+                        } else {
+                            format!("in {}s", remaining.div_ceil(1000))
+                        },
                         e.command
                     ));
-                    self.timers
-                        .insert((e.due_ms.min(now.max(e.due_ms)), id), stop);
+                    self.schedule(now + remaining, stop);
                 }
             }
             Err(e) => self.log.error(&format!(
@@ -181,9 +282,17 @@ impl Runner {
         }
     }
 
-    fn journal_put(&mut self, id: u64, e: Entry) {
+    fn journal_put(&mut self, id: u64, due: Millis, door: &str, command: &str) {
+        let due_ms = self.wall_at(due);
         if let Some(j) = self.journal.as_mut()
-            && let Err(err) = j.put(id, e)
+            && let Err(err) = j.put(
+                id,
+                Entry {
+                    due_ms,
+                    door: door.to_string(),
+                    command: command.to_string(),
+                },
+            )
         {
             let p = j.path().display().to_string();
             self.log.error(&format!("cannot write journal {p}: {err}"));
@@ -197,15 +306,6 @@ impl Runner {
             let p = j.path().display().to_string();
             self.log.error(&format!("cannot write journal {p}: {err}"));
         }
-    }
-
-    fn who(&self, src: IpAddr) -> String {
-        if self.opts.lookup
-            && let Some(name) = sys::reverse_lookup(src)
-        {
-            return format!("{src} ({name})");
-        }
-        src.to_string()
     }
 
     fn door_name(&self, door: usize) -> String {
@@ -233,11 +333,17 @@ impl Runner {
                 Ok(job) => self.handle(job),
                 Err(RecvTimeoutError::Timeout) => {}
             }
-            self.reap();
-            self.fire_due(false);
+            self.tick();
         }
         self.shutdown();
         self.report
+    }
+
+    /// Reaps ended commands, runs due stops, then queued starts.
+    fn tick(&mut self) {
+        self.reap();
+        self.fire_due(false);
+        self.start_queued();
     }
 
     fn advance_packet_clock(&mut self, t: Millis) {
@@ -262,15 +368,16 @@ impl Runner {
     }
 
     fn notice(&mut self, n: Notice) {
+        // Addresses only: reverse lookups are for OPEN SESAME lines, on
+        // the lookup thread.
         match n {
             Notice::Stage { src, door, stage } => {
-                let line = format!("{}: {}: Stage {stage}", self.who(src), self.door_name(door));
+                let line = format!("{src}: {}: Stage {stage}", self.door_name(door));
                 self.log.info(&line);
             }
             Notice::Timeout { src, door, stage } => {
                 let line = format!(
-                    "{}: {}: sequence timeout (stage {stage})",
-                    self.who(src),
+                    "{src}: {}: sequence timeout (stage {stage})",
                     self.door_name(door)
                 );
                 self.log.info(&line);
@@ -278,8 +385,7 @@ impl Runner {
             Notice::Broken { src, door, stage } => {
                 if self.log.is_debug() {
                     let line = format!(
-                        "{}: {}: sequence broken at stage {stage}",
-                        self.who(src),
+                        "{src}: {}: sequence broken at stage {stage}",
                         self.door_name(door)
                     );
                     self.log.debug(&line);
@@ -288,8 +394,7 @@ impl Runner {
             Notice::Dropped { .. } => {}
             Notice::Replayed { src, door } => {
                 let line = format!(
-                    "{}: {}: sequence already used in this period (replay?), not opening",
-                    self.who(src),
+                    "{src}: {}: sequence already used in this period (replay?), not opening",
                     self.door_name(door)
                 );
                 self.log.info(&line);
@@ -298,24 +403,70 @@ impl Runner {
         }
     }
 
+    /// Stops pending: scheduled, or following a start still running or queued.
+    fn pending_stops(&self) -> usize {
+        self.timers.len()
+            + self.running.iter().filter(|r| r.kind.has_stop()).count()
+            + self.queue.iter().filter(|q| q.kind.has_stop()).count()
+    }
+
+    fn log_open(&self, src: IpAddr, door: &str, note: &str) {
+        let rest = format!("{door}: OPEN SESAME{note}");
+        match &self.lookup {
+            Some(l) => l.log(src, rest),
+            None => self.log.info(&format!("{src}: {rest}")),
+        }
+    }
+
     fn open(&mut self, src: IpAddr, door: usize) {
         self.report.opened += 1;
         let Some(info) = self.doors.get(door).cloned() else {
             return;
         };
-        self.log
-            .info(&format!("{}: {}: OPEN SESAME", self.who(src), info.name));
         let ipv6 = src.is_ipv6();
+        let stop_cmd = info.stop_for(ipv6).map(|c| substitute_ip(c, &src));
+        let key = (info.name.clone(), src);
+        if stop_cmd.is_some()
+            && let Some(&id) = self.open.get(&key)
+        {
+            // Already open (or opening) for this source: one stop, later.
+            self.report.merged += 1;
+            let note = match self.due.get(&id).copied() {
+                Some(old) => {
+                    let new = self.now() + info.cmd_timeout.as_millis() as Millis;
+                    if new > old
+                        && let Some(stop) = self.timers.remove(&(old, id))
+                    {
+                        self.journal_put(id, new, &stop.door, &stop.command);
+                        self.schedule(new, stop);
+                    }
+                    " (already open: stop command postponed, start command not run again)"
+                }
+                None => " (already opening: start command not run again)",
+            };
+            self.log_open(src, &info.name, note);
+            return;
+        }
+        if stop_cmd.is_some() && self.pending_stops() >= self.opts.limits.pending_stops {
+            self.report.refused += 1;
+            self.log.error(&format!(
+                "{src}: {}: OPEN SESAME refused: {} stop commands pending (the limit); \
+                 not opening until some have run",
+                info.name, self.opts.limits.pending_stops
+            ));
+            return;
+        }
+        self.log_open(src, &info.name, "");
         let Some(start) = info.start_for(ipv6).map(|c| substitute_ip(c, &src)) else {
             return;
         };
-        let stop = info.stop_for(ipv6).map(|c| {
+        let stop = stop_cmd.map(|command| {
             let id = self.next_id;
             self.next_id += 1;
             PendingStop {
                 door: info.name.clone(),
                 src: Some(src),
-                command: substitute_ip(c, &src),
+                command,
                 id,
                 delay: info.cmd_timeout,
             }
@@ -323,19 +474,56 @@ impl Runner {
         // Journal the stop before the door opens (fail-closed).
         if let Some(s) = &stop {
             let due = self.now() + (s.delay + self.opts.kill_after).as_millis() as Millis;
-            self.journal_put(
-                s.id,
-                Entry {
-                    due_ms: due,
-                    door: s.door.clone(),
-                    command: s.command.clone(),
-                },
-            );
+            self.journal_put(s.id, due, &s.door, &s.command);
+            self.open.insert(key, s.id);
         }
         self.start_command(&info.name, start, Kind::Start(stop));
     }
 
+    /// Runs `command` now if a slot is free; a start otherwise waits in the
+    /// queue (or is refused when it is full). Stops are only started by
+    /// [`Runner::fire_due`], which waits for a slot.
     fn start_command(&mut self, door: &str, command: String, kind: Kind) {
+        if self.running.len() >= self.opts.limits.running {
+            if self.queue.len() < self.opts.limits.queued {
+                self.queue.push_back(Queued {
+                    door: door.to_string(),
+                    command,
+                    kind,
+                });
+            } else {
+                self.report.dropped += 1;
+                self.log.error(&format!(
+                    "{door}: {} commands running and {} waiting (the limits); not running: {command}",
+                    self.opts.limits.running, self.opts.limits.queued
+                ));
+                self.forget(kind);
+            }
+            return;
+        }
+        self.spawn_command(door, command, kind);
+    }
+
+    /// A start that will not run: its stop is not needed.
+    fn forget(&mut self, kind: Kind) {
+        if let Kind::Start(Some(stop)) = kind {
+            self.journal_remove(stop.id);
+            if let Some(src) = stop.src {
+                self.open.remove(&(stop.door, src));
+            }
+        }
+    }
+
+    fn start_queued(&mut self) {
+        while self.running.len() < self.opts.limits.running {
+            let Some(q) = self.queue.pop_front() else {
+                break;
+            };
+            self.spawn_command(&q.door, q.command, q.kind);
+        }
+    }
+
+    fn spawn_command(&mut self, door: &str, command: String, kind: Kind) {
         self.log
             .info(&format!("{door}: running command: {command}"));
         self.report.commands += 1;
@@ -355,7 +543,7 @@ impl Runner {
                 child,
                 door: door.to_string(),
                 command,
-                since: Instant::now(),
+                since: self.clock.now(),
                 killed: false,
                 kind,
             }),
@@ -368,20 +556,18 @@ impl Runner {
         }
     }
 
+    fn schedule(&mut self, due: Millis, stop: PendingStop) {
+        self.due.insert(stop.id, due);
+        self.timers.insert((due, stop.id), stop);
+    }
+
     /// A command ended (or was never run): schedule what follows it.
     fn finished(&mut self, kind: Kind) {
         match kind {
             Kind::Start(Some(stop)) => {
                 let due = self.now() + stop.delay.as_millis() as Millis;
-                self.journal_put(
-                    stop.id,
-                    Entry {
-                        due_ms: due,
-                        door: stop.door.clone(),
-                        command: stop.command.clone(),
-                    },
-                );
-                self.timers.insert((due, stop.id), stop);
+                self.journal_put(stop.id, due, &stop.door, &stop.command);
+                self.schedule(due, stop);
             }
             Kind::Start(None) => {}
             Kind::Stop(id) => self.journal_remove(id),
@@ -389,6 +575,7 @@ impl Runner {
     }
 
     fn reap(&mut self) {
+        let now = self.clock.now();
         let mut i = 0;
         while i < self.running.len() {
             let r = &mut self.running[i];
@@ -414,7 +601,7 @@ impl Runner {
                     continue;
                 }
                 Ok(None) => {
-                    if !r.killed && r.since.elapsed() > self.opts.kill_after {
+                    if !r.killed && now.saturating_duration_since(r.since) > self.opts.kill_after {
                         r.killed = true;
                         let _ = sys::kill_group(r.child.id());
                         let _ = r.child.kill();
@@ -438,21 +625,29 @@ impl Runner {
         }
     }
 
-    /// Runs the stops that are due (all of them if `all`).
+    /// Runs the stops that are due (all of them if `all`), as long as a
+    /// command slot is free; the others wait for the next round.
     fn fire_due(&mut self, all: bool) {
         let now = self.now();
-        while let Some(entry) = self.timers.first_entry() {
+        while self.running.len() < self.opts.limits.running
+            && let Some(entry) = self.timers.first_entry()
+        {
             if !all && entry.key().0 > now {
                 break;
             }
             let early = entry.key().0 > now;
             let stop = entry.remove();
+            self.due.remove(&stop.id);
             match stop.src {
                 Some(src) => {
+                    let key = (stop.door.clone(), src);
+                    if self.open.get(&key) == Some(&stop.id) {
+                        self.open.remove(&key);
+                    }
                     let line = if early {
-                        format!("{}: {}: closing before exit", self.who(src), stop.door)
+                        format!("{src}: {}: closing before exit", stop.door)
                     } else {
-                        format!("{}: {}: command timeout", self.who(src), stop.door)
+                        format!("{src}: {}: command timeout", stop.door)
                     };
                     self.log.info(&line);
                 }
@@ -461,36 +656,39 @@ impl Runner {
                     .info(&format!("{}: pending stop from a previous run", stop.door)),
             }
             self.report.stops_run += 1;
-            self.start_command(&stop.door.clone(), stop.command, Kind::Stop(stop.id));
+            let door = stop.door.clone();
+            self.spawn_command(&door, stop.command, Kind::Stop(stop.id));
         }
     }
 
     fn shutdown(&mut self) {
-        let pending = self.timers.len()
-            + self
-                .running
-                .iter()
-                .filter(|r| matches!(r.kind, Kind::Start(Some(_))))
-                .count();
+        // Starts still waiting for a slot never run: their doors stay shut.
+        while let Some(q) = self.queue.pop_front() {
+            self.forget(q.kind);
+        }
+        let pending = self.pending_stops();
         if pending > 0 {
             self.log.info(&format!(
                 "running {pending} pending stop command(s) before exit"
             ));
         }
         // Let start commands finish (bounded) so their stops follow them.
-        while self
-            .running
-            .iter()
-            .any(|r| matches!(r.kind, Kind::Start(Some(_))))
-        {
+        while self.running.iter().any(|r| r.kind.has_stop()) {
             std::thread::sleep(Duration::from_millis(10));
             self.reap();
         }
         self.fire_due(true);
-        while !self.running.is_empty() {
+        while !self.running.is_empty() || !self.timers.is_empty() {
             std::thread::sleep(Duration::from_millis(10));
             self.reap();
             self.fire_due(true);
+        }
+        // Every stop ran: leave an empty journal behind.
+        if let Some(j) = self.journal.as_mut()
+            && let Err(e) = j.compact()
+        {
+            let p = j.path().display().to_string();
+            self.log.error(&format!("cannot write journal {p}: {e}"));
         }
     }
 }
@@ -500,6 +698,7 @@ impl Runner {
 mod tests {
     use super::*;
     use std::sync::mpsc::sync_channel;
+    use std::time::UNIX_EPOCH;
 
     fn info(name: &str, start: &str, stop: Option<&str>, timeout_s: u64) -> DoorInfo {
         DoorInfo {
@@ -519,6 +718,7 @@ mod tests {
             clock: ClockMode::Packet,
             lookup: false,
             journal,
+            limits: Limits::default(),
         }
     }
 
@@ -707,5 +907,184 @@ mod tests {
             (report.commands, report.stops_run, report.failed),
             (2, 1, 0)
         );
+    }
+
+    fn fake_runner(
+        doors: Vec<DoorInfo>,
+        journal: Option<PathBuf>,
+        limits: Limits,
+    ) -> (Runner, crate::clock::FakeClock, Logger) {
+        let clock = crate::clock::FakeClock::new(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
+        let log = Logger::memory();
+        let mut o = opts(journal, true);
+        o.clock = ClockMode::Wall;
+        o.limits = limits;
+        let r = Runner::new(Arc::new(doors), log.clone(), o, Box::new(clock.clone())).unwrap();
+        (r, clock, log)
+    }
+
+    fn open_now(r: &mut Runner, src: &str, door: usize) {
+        r.handle(opened(src, door, 0));
+        r.tick();
+    }
+
+    #[test]
+    fn stops_follow_the_monotonic_clock_not_a_wall_clock_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("pending");
+        let (mut r, clock, _log) = fake_runner(
+            vec![info("ssh", "open", Some("close %IP%"), 10)],
+            Some(journal.clone()),
+            Limits::default(),
+        );
+        open_now(&mut r, "192.0.2.7", 0);
+        assert_eq!(r.report.stops_run, 0);
+        // The journal has the wall-clock due time.
+        let wall = unix_ms(clock.wall());
+        let text = std::fs::read_to_string(&journal).unwrap();
+        assert!(
+            text.contains(&format!("\t{}\tssh\tclose 192.0.2.7", wall + 10_000)),
+            "{text}"
+        );
+        // NTP steps the wall clock back an hour; ten seconds pass.
+        clock.step_wall(-3600);
+        clock.advance(Duration::from_millis(9_900));
+        r.tick();
+        assert_eq!(r.report.stops_run, 0, "not before Cmd_Timeout");
+        clock.advance(Duration::from_millis(200));
+        r.tick();
+        assert_eq!(r.report.stops_run, 1, "closed on time despite the step");
+        // And a step forward does not close early.
+        open_now(&mut r, "192.0.2.8", 0);
+        clock.step_wall(7200);
+        r.tick();
+        assert_eq!(r.report.stops_run, 1);
+    }
+
+    #[test]
+    fn a_restart_turns_journal_wall_times_into_remaining_durations() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("pending");
+        let wall = 1_800_000_000_000u64;
+        std::fs::write(
+            &journal,
+            format!(
+                "+3\t{}\tssh\tlater\n+4\t{}\tssh\toverdue\n",
+                wall + 6_000,
+                wall - 1_000
+            ),
+        )
+        .unwrap();
+        let (mut r, clock, log) = fake_runner(vec![], Some(journal.clone()), Limits::default());
+        r.tick();
+        assert_eq!(r.report.stops_run, 1, "the overdue stop runs at once");
+        assert!(
+            log.lines()
+                .iter()
+                .any(|l| l == "ssh: running command: overdue")
+        );
+        clock.step_wall(-3600);
+        clock.advance(Duration::from_millis(5_900));
+        r.tick();
+        assert_eq!(r.report.stops_run, 1);
+        clock.advance(Duration::from_millis(200));
+        r.tick();
+        assert_eq!(r.report.stops_run, 2);
+        assert!(
+            log.lines()
+                .iter()
+                .any(|l| l == "ssh: running command: later")
+        );
+        // New ids do not reuse the journal's.
+        assert!(r.next_id > 4);
+    }
+
+    #[test]
+    fn too_many_pending_stops_refuse_new_opens() {
+        let limits = Limits {
+            pending_stops: 2,
+            ..Limits::default()
+        };
+        let (mut r, clock, log) = fake_runner(
+            vec![info("ssh", "open %IP%", Some("close %IP%"), 10)],
+            None,
+            limits,
+        );
+        for src in ["198.18.0.1", "198.18.0.2", "198.18.0.3"] {
+            open_now(&mut r, src, 0);
+        }
+        assert_eq!(r.report.refused, 1);
+        assert_eq!(r.report.commands, 2, "the third door was not opened");
+        assert!(
+            log.lines().iter().any(|l| l.starts_with(
+                "198.18.0.3: ssh: OPEN SESAME refused: 2 stop commands pending (the limit)"
+            )),
+            "{:?}",
+            log.lines()
+        );
+        clock.advance(Duration::from_secs(11));
+        r.tick();
+        assert_eq!(r.report.stops_run, 2);
+        open_now(&mut r, "198.18.0.3", 0);
+        assert_eq!(r.report.refused, 1);
+        assert_eq!(r.pending_stops(), 1);
+    }
+
+    #[test]
+    fn opening_an_open_door_again_keeps_one_timer_and_pushes_it_back() {
+        let (mut r, clock, log) = fake_runner(
+            vec![info("ssh", "open %IP%", Some("close %IP%"), 10)],
+            None,
+            Limits::default(),
+        );
+        open_now(&mut r, "192.0.2.7", 0);
+        clock.advance(Duration::from_secs(8));
+        open_now(&mut r, "192.0.2.7", 0);
+        assert_eq!((r.report.commands, r.report.merged), (1, 1));
+        assert_eq!(r.timers.len(), 1);
+        assert!(log.lines().iter().any(|l| l.ends_with(
+            "192.0.2.7: ssh: OPEN SESAME (already open: stop command postponed, start command not run again)"
+        )));
+        clock.advance(Duration::from_secs(3));
+        r.tick();
+        assert_eq!(r.report.stops_run, 0, "pushed back to 18 s");
+        clock.advance(Duration::from_millis(7_100));
+        r.tick();
+        assert_eq!(r.report.stops_run, 1);
+        // Closed: the next open runs the start command again.
+        open_now(&mut r, "192.0.2.7", 0);
+        assert_eq!(r.report.commands, 3);
+    }
+
+    #[test]
+    fn commands_beyond_the_limits_wait_then_are_refused() {
+        let log = Logger::memory();
+        let mut o = opts(None, false);
+        o.limits = Limits {
+            running: 2,
+            queued: 1,
+            pending_stops: 16,
+        };
+        o.kill_after = Duration::from_millis(200);
+        let mut r = Runner::new(
+            Arc::new(vec![info("slow", "sleep 30", None, 1)]),
+            log.clone(),
+            o,
+            Box::new(SystemClock),
+        )
+        .unwrap();
+        for i in 1..=4 {
+            r.handle(opened(&format!("198.18.0.{i}"), 0, 0));
+        }
+        assert_eq!((r.running.len(), r.queue.len()), (2, 1));
+        assert_eq!(r.report.dropped, 1);
+        assert!(
+            log.lines().iter().any(|l| l
+                == "slow: 2 commands running and 1 waiting (the limits); not running: sleep 30"),
+            "{:?}",
+            log.lines()
+        );
+        r.shutdown();
+        assert!(r.running.is_empty());
     }
 }
