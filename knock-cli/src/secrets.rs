@@ -184,8 +184,13 @@ pub fn server_stanza(door: &str, params: &Params, settings: &Settings, secret: &
     s.push_str(&format!(
         "    Seq_Timeout   = 10\n    \
              Start_Command = /usr/sbin/iptables -I INPUT -s %IP% -p tcp --dport {port} -j ACCEPT\n\
-         # on the server, create the secret file (mode 0600):\n\
-         #   sudo sh -c 'umask 077; mkdir -p /etc/knock; printf \"%s\\n\" {b32} > {file}'\n",
+         # on the server, create the secret file (mode 0600); the secret goes\n\
+         # in on standard input, never on a command line (shell history, ps):\n\
+         #   sudo install -d -m 700 /etc/knock\n\
+         #   sudo install -m 600 /dev/stdin {file}\n\
+         # then paste the secret (the next line, without the #), press Enter\n\
+         # and Ctrl+D:\n\
+         #   {b32}\n",
         b32 = secret.to_base32(),
     ));
     s
@@ -372,6 +377,19 @@ mod tests {
         assert!(text.contains("Protocol      = both"), "{text}");
         assert!(text.contains("--dport 2222"), "{text}");
         assert!(text.contains(&stored.to_base32()), "{text}");
+        // The secret is pasted into install's standard input: no command
+        // line carries it.
+        assert!(
+            text.contains("#   sudo install -m 600 /dev/stdin /etc/knock/vault.secret\n"),
+            "{text}"
+        );
+        for line in text.lines().filter(|l| l.contains("sudo")) {
+            assert!(!line.contains(&stored.to_base32()), "{line}");
+        }
+        assert!(
+            text.ends_with(&format!("Ctrl+D:\n#   {}\n", stored.to_base32())),
+            "{text}"
+        );
         // A second run refuses to replace it without --force.
         let e = gen_secret_with(&store, "vault", profile, false, &get, &mut vec![]).unwrap_err();
         assert!(format!("{e:#}").contains("--force replaces it"), "{e:#}");

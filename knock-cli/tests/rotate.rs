@@ -283,11 +283,17 @@ fn gen_secret_for_a_secret_cmd_profile_prints_secret_and_stanza() {
         "Length        = 4\n",
         "Port_Range    = 10000-60000\n",
         "--dport 2222 -j ACCEPT\n",
-        "umask 077",
+        "sudo install -m 600 /dev/stdin /etc/knock/vault.secret\n",
     ] {
         assert!(text.contains(needle), "{needle:?} missing in {text}");
     }
     assert!(stderr_of(&out).contains("pass insert knock/vault"));
+    for line in text.lines().filter(|l| l.contains("sudo")) {
+        assert!(
+            !line.contains(secret),
+            "the secret on a command line: {line}"
+        );
+    }
 }
 
 #[test]
