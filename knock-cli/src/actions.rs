@@ -20,13 +20,13 @@ pub fn run(args: &Args) -> Result<Code> {
     if let Some(shell) = args.completions {
         let mut cmd = crate::cli::command();
         clap_complete::generate(shell, &mut cmd, "knock", &mut io::stdout());
-        return Ok(Code::Ok);
+        return Ok(Code::OK);
     }
     if args.man {
         clap_mangen::Man::new(crate::cli::command())
             .render(&mut io::stdout())
             .context("cannot write the man page")?;
-        return Ok(Code::Ok);
+        return Ok(Code::OK);
     }
     if args.list {
         return list(args);
@@ -79,7 +79,7 @@ fn list(args: &Args) -> Result<Code> {
             "no profiles in {} (add one: knock --save NAME HOST PORTS...)",
             store.path().display()
         )?;
-        return Ok(Code::Ok);
+        return Ok(Code::OK);
     }
     let names = file.profiles.keys().chain(file.rotating.keys());
     let width = names.map(|n| n.len()).max().unwrap_or(0);
@@ -101,7 +101,7 @@ fn list(args: &Args) -> Result<Code> {
         let what = crate::secrets::list_line(profile);
         writeln!(out, "{name:width$}  {host:host_width$}  {what}")?;
     }
-    Ok(Code::Ok)
+    Ok(Code::OK)
 }
 
 /// `--show NAME`: the effective settings, defaults filled in, as TOML.
@@ -110,13 +110,13 @@ fn show(args: &Args, name: &str) -> Result<Code> {
     if let Some(profile) = store.file().rotating.get(name) {
         let mut out = io::stdout().lock();
         write!(out, "{}", crate::secrets::rotating_toml(name, profile))?;
-        return Ok(Code::Ok);
+        return Ok(Code::OK);
     }
     let settings = settings_of(&store, name)?;
     let mut out = io::stdout().lock();
     writeln!(out, "# {} (defaults filled in)", store.path().display())?;
     write!(out, "{}", settings_toml(&settings))?;
-    Ok(Code::Ok)
+    Ok(Code::OK)
 }
 
 fn settings_toml(s: &Settings) -> String {
@@ -243,7 +243,7 @@ fn save(args: &Args, name: &str) -> Result<Code> {
         if existed { "replaced" } else { "saved" },
         store.path().display()
     );
-    Ok(Code::Ok)
+    Ok(Code::OK)
 }
 
 /// `--remove NAME`
@@ -261,7 +261,7 @@ fn remove(args: &Args, name: &str) -> Result<Code> {
         "knock: removed profile \"{name}\" from {}",
         store.path().display()
     );
-    Ok(Code::Ok)
+    Ok(Code::OK)
 }
 
 /// `--import knockd.conf --host HOST`: one profile per door.
@@ -380,7 +380,7 @@ fn import(args: &Args, conf: &Path) -> Result<Code> {
             eprintln!("  {step}");
         }
     }
-    Ok(Code::Ok)
+    Ok(Code::OK)
 }
 
 /// A profile name from a knockd door name: `openSSH` stays, `[my door]` -> `my-door`.
@@ -596,7 +596,7 @@ fn knock(args: &Args) -> Result<Code> {
         }
     };
     if !args.ssh {
-        return Ok(Code::Ok);
+        return Ok(Code::OK);
     }
     let launch = launch::for_connect(&job.launch);
     let target = Target {
@@ -709,7 +709,7 @@ fn dry_run(job: &Job, net: &mut dyn Net) -> Result<Code> {
             }
         )?;
     }
-    Ok(Code::Ok)
+    Ok(Code::OK)
 }
 
 #[cfg(unix)]
@@ -732,8 +732,8 @@ fn exec(argv: &[String]) -> Result<Code> {
         .status()
         .map_err(|err| LaunchError(format!("cannot start {program}: {err}")))?;
     Ok(match status.code() {
-        Some(0) => Code::Ok,
-        _ => Code::Other,
+        Some(0) => Code::OK,
+        _ => Code::OTHER,
     })
 }
 

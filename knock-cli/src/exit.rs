@@ -3,27 +3,24 @@
 
 use std::process::ExitCode;
 
-use knock_profiles::send::SendError;
+use knock_profiles::send::{SendError, exit_code};
 use knock_profiles::store::StoreError;
 
-/// Why `knock` failed, as an exit code.
+/// Why `knock` failed, as an exit code (the library's [`exit_code`]s).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Code {
-    Ok = 0,
-    Other = 1,
-    Usage = 2,
-    Config = 3,
-    Resolve = 4,
-    Send = 5,
-    Verify = 6,
-    Launch = 7,
-    Cancelled = 130,
+pub struct Code(pub u8);
+
+impl Code {
+    pub const OK: Code = Code(exit_code::OK);
+    pub const OTHER: Code = Code(exit_code::OTHER);
+    pub const USAGE: Code = Code(exit_code::USAGE);
+    pub const CONFIG: Code = Code(exit_code::CONFIG);
+    pub const LAUNCH: Code = Code(exit_code::LAUNCH);
 }
 
 impl From<Code> for ExitCode {
     fn from(code: Code) -> Self {
-        ExitCode::from(code as u8)
+        ExitCode::from(code.0)
     }
 }
 
@@ -57,32 +54,27 @@ pub struct LaunchError(pub String);
 pub fn classify(err: &anyhow::Error) -> Code {
     for cause in err.chain() {
         if cause.is::<UsageError>() || cause.is::<knock_profiles::SequenceError>() {
-            return Code::Usage;
+            return Code::USAGE;
         }
         if cause.is::<LaunchError>() {
-            return Code::Launch;
+            return Code::LAUNCH;
         }
         if cause.is::<StoreError>()
             || cause.is::<ConfigMessage>()
             || cause.is::<knock_profiles::profile::ConfigError>()
         {
-            return Code::Config;
+            return Code::CONFIG;
         }
         if cause.is::<knock_profiles::knockd_conf::KnockdConfError>()
             || cause.is::<knock_profiles::secret::SecretError>()
         {
-            return Code::Config;
+            return Code::CONFIG;
         }
         if let Some(send) = cause.downcast_ref::<SendError>() {
-            return match send {
-                SendError::Resolve { .. } | SendError::NoAddress { .. } => Code::Resolve,
-                SendError::Send { .. } => Code::Send,
-                SendError::NotOpened { .. } | SendError::Probe { .. } => Code::Verify,
-                SendError::Cancelled => Code::Cancelled,
-            };
+            return Code(send.exit_code());
         }
     }
-    Code::Other
+    Code::OTHER
 }
 
 /// The error and its causes on one line, `outer: inner`, leaving out a cause
@@ -107,6 +99,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_help_lists_the_library_codes() {
+        for (code, word) in [
+            (exit_code::OK, "the knocks went out"),
+            (exit_code::USAGE, "usage"),
+            (exit_code::CONFIG, "config"),
+            (exit_code::RESOLVE, "resolve"),
+            (exit_code::SEND, "send"),
+            (exit_code::VERIFY, "verify"),
+            (exit_code::LAUNCH, "launch"),
+            (exit_code::CANCELLED, "interrupted"),
+        ] {
+            let line = format!("\n  {code:<4} {word}");
+            assert!(EXIT_CODES_HELP.contains(&line), "{line:?}");
+        }
+    }
+
+    #[test]
     fn one_line_skips_causes_already_quoted() {
         let io = std::io::Error::other("network unreachable");
         let send = SendError::Send {
@@ -121,6 +130,6 @@ mod tests {
             line.starts_with("profile lab: cannot send tcp knock"),
             "{line}"
         );
-        assert_eq!(classify(&err), Code::Send);
+        assert_eq!(classify(&err), Code(exit_code::SEND));
     }
 }

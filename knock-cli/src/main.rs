@@ -15,9 +15,9 @@ fn main() -> ExitCode {
         Err(err) => {
             // --help and --version are "errors" that print to stdout and exit 0.
             let code = if err.use_stderr() {
-                exit::Code::Usage
+                exit::Code::USAGE
             } else {
-                exit::Code::Ok
+                exit::Code::OK
             };
             let _ = err.print();
             return code.into();

@@ -108,7 +108,7 @@ pub fn gen_secret(store: &Store, name: &str, force: bool) -> Result<Code> {
     let profile = rotating(store, name, "--gen-secret")?;
     let mut out = std::io::stdout().lock();
     gen_secret_with(store, name, profile, force, &|| Keyring::os(name), &mut out)?;
-    Ok(Code::Ok)
+    Ok(Code::OK)
 }
 
 fn gen_secret_with(
@@ -211,7 +211,7 @@ pub fn show_secret(store: &Store, name: &str) -> Result<Code> {
         "uri:    {}",
         rotate::share_uri(&spec.door, &spec.params, &secret)
     )?;
-    Ok(Code::Ok)
+    Ok(Code::OK)
 }
 
 /// `--set-secret NAME`: the secret of rotating profile NAME from standard
@@ -236,7 +236,7 @@ pub fn set_secret(store: &Store, name: &str, force: bool) -> Result<Code> {
     let secret = secret_from_input(store, name, profile, &input)?;
     let note = store_secret(name, &secret, force, &|| Keyring::os(name))?;
     eprintln!("knock: {note}");
-    Ok(Code::Ok)
+    Ok(Code::OK)
 }
 
 /// A `secret_cmd` profile keeps its secret in that command's store.

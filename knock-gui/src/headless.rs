@@ -6,22 +6,13 @@
 
 use std::process::ExitCode;
 
-use knock_profiles::send::{Plan, SendError};
+use knock_profiles::send::Plan;
+use knock_profiles::send::exit_code as code;
 use knock_profiles::store::{self, Store};
 
 use crate::knocker::{Event, Knocker, ThreadKnocker, Work};
 use crate::progress::Run;
 use crate::rotation::{Env, Prep};
-
-/// Exit codes shared with the CLI.
-pub mod code {
-    pub const OTHER: u8 = 1;
-    pub const CONFIG: u8 = 3;
-    pub const RESOLVE: u8 = 4;
-    pub const SEND: u8 = 5;
-    pub const VERIFY: u8 = 6;
-    pub const CANCELLED: u8 = 130;
-}
 
 pub fn run(name: &str) -> ExitCode {
     let store = match store::locate(None).and_then(|path| Store::open(&path)) {
@@ -67,11 +58,8 @@ pub fn run(name: &str) -> ExitCode {
         }
         if let Event::Finished(result) = &event {
             status = match result {
-                Ok(_) => 0,
-                Err(SendError::Resolve { .. } | SendError::NoAddress { .. }) => code::RESOLVE,
-                Err(SendError::Send { .. }) => code::SEND,
-                Err(SendError::NotOpened { .. } | SendError::Probe { .. }) => code::VERIFY,
-                Err(SendError::Cancelled) => code::CANCELLED,
+                Ok(_) => code::OK,
+                Err(e) => e.exit_code(),
             };
         }
         view.apply(event);

@@ -274,6 +274,44 @@ pub enum SendError {
     Cancelled,
 }
 
+/// Exit codes of `knock` and of `knock-gui --knock-headless`: each kind
+/// of failure has its own, so a script can tell "the door did not open"
+/// from "the profile file is broken".
+pub mod exit_code {
+    /// The knocks went out (and, when verifying, the port opened).
+    pub const OK: u8 = 0;
+    /// Anything not listed below.
+    pub const OTHER: u8 = 1;
+    /// A bad flag, port or sequence on the command line.
+    pub const USAGE: u8 = 2;
+    /// The profile file is unreadable or invalid, there is no such
+    /// profile, or a rotating profile's secret cannot be read.
+    pub const CONFIG: u8 = 3;
+    /// The host did not resolve (for the chosen family).
+    pub const RESOLVE: u8 = 4;
+    /// A knock could not be sent.
+    pub const SEND: u8 = 5;
+    /// The knocks went out but the open port did not open in time (or
+    /// could not be checked).
+    pub const VERIFY: u8 = 6;
+    /// ssh / PuTTY / the launch command could not be started.
+    pub const LAUNCH: u8 = 7;
+    /// Interrupted or cancelled.
+    pub const CANCELLED: u8 = 130;
+}
+
+impl SendError {
+    /// The exit code for this failure ([`exit_code`]).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            SendError::Resolve { .. } | SendError::NoAddress { .. } => exit_code::RESOLVE,
+            SendError::Send { .. } => exit_code::SEND,
+            SendError::NotOpened { .. } | SendError::Probe { .. } => exit_code::VERIFY,
+            SendError::Cancelled => exit_code::CANCELLED,
+        }
+    }
+}
+
 fn family_word(family: Family) -> &'static str {
     match family {
         Family::Any => "IP",
@@ -1329,6 +1367,49 @@ sequence = "1,2,3"
         assert_eq!(plain.verify, None);
         assert_eq!(plain.retries, 0);
         assert_eq!(plain.sequence.to_string(), "1,2,3");
+    }
+
+    #[test]
+    fn each_send_failure_has_its_exit_code() {
+        let to = sa("192.0.2.1:22");
+        let io = || io::Error::other("x");
+        let cases = [
+            (
+                SendError::Resolve {
+                    host: "h".into(),
+                    source: io(),
+                },
+                4,
+            ),
+            (
+                SendError::NoAddress {
+                    host: "h".into(),
+                    family: Family::Ipv6,
+                },
+                4,
+            ),
+            (
+                SendError::Send {
+                    knock: Knock::tcp(7000),
+                    to,
+                    source: io(),
+                },
+                5,
+            ),
+            (SendError::Probe { to, source: io() }, 6),
+            (
+                SendError::NotOpened {
+                    to,
+                    attempts: 1,
+                    wait: ms(1),
+                },
+                6,
+            ),
+            (SendError::Cancelled, 130),
+        ];
+        for (e, code) in cases {
+            assert_eq!(e.exit_code(), code, "{e}");
+        }
     }
 
     #[test]
