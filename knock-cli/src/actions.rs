@@ -572,7 +572,7 @@ fn knock(args: &Args) -> Result<Code> {
         if args.verbose > 0 && job.rotation.is_some() {
             eprintln!("knock: {}: {}", job.label, job.plan.sequence);
         }
-        return dry_run(&job, &mut net);
+        return dry_run(&job, &mut net, args.verbose > 0);
     }
     let verbose = args.verbose > 0;
     let cancel = AtomicBool::new(false);
@@ -672,21 +672,19 @@ fn report_progress(p: &Progress, verbose: bool, job: &Job) {
     }
 }
 
-fn dry_run(job: &Job, net: &mut dyn Net) -> Result<Code> {
+fn dry_run(job: &Job, net: &mut dyn Net, verbose: bool) -> Result<Code> {
     let plan = &job.plan;
-    let addrs =
-        net.resolve(&plan.host, plan.family)
-            .map_err(|source| send::SendError::Resolve {
-                host: plan.host.clone(),
-                source,
-            })?;
-    let addr = addrs
-        .first()
-        .copied()
-        .ok_or_else(|| send::SendError::NoAddress {
+    // The address a real knock would use, found the same way.
+    let send::Resolved { addr, others } = send::resolve_once(&plan.host, plan.family, net)?;
+    report_progress(
+        &Progress::Resolved {
             host: plan.host.clone(),
-            family: plan.family,
-        })?;
+            addr,
+            others,
+        },
+        verbose,
+        job,
+    );
     let mut out = io::stdout().lock();
     writeln!(out, "would knock {} at {addr}:", job.label)?;
     for (i, k) in plan.sequence.iter().enumerate() {

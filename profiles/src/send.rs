@@ -377,6 +377,40 @@ pub fn run_rotating(
     attempts(plan, Some(rotating), net, clock, cancel, on_progress)
 }
 
+/// Resolves `host` once, the way [`run`] does before its first knock: an
+/// IP literal (also `[v6]`) is itself; a name is the first address of
+/// `family` that the resolver gives. [`run`] reports the answer as
+/// [`Progress::Resolved`] (with how many other
+/// addresses there were), so a dry run shows exactly what would be knocked.
+pub fn resolve_once(host: &str, family: Family, net: &mut dyn Net) -> Result<Resolved, SendError> {
+    let addrs = match parse_literal(host) {
+        Some(ip) => vec![ip],
+        None => net
+            .resolve(host, family)
+            .map_err(|source| SendError::Resolve {
+                host: host.to_string(),
+                source,
+            })?,
+    };
+    let mut matching = addrs.into_iter().filter(|ip| family_matches(family, *ip));
+    let addr = matching.next().ok_or_else(|| SendError::NoAddress {
+        host: host.to_string(),
+        family,
+    })?;
+    Ok(Resolved {
+        addr,
+        others: matching.filter(|ip| *ip != addr).count(),
+    })
+}
+
+/// Where [`resolve_once`] sends the knocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resolved {
+    pub addr: IpAddr,
+    /// How many more addresses of the family the resolver gave.
+    pub others: usize,
+}
+
 /// Resolve once, then knock (a fixed sequence, or a rotating one per
 /// attempt), verify and retry.
 fn attempts(
@@ -388,26 +422,11 @@ fn attempts(
     on_progress: &mut dyn FnMut(&Progress),
 ) -> Result<Outcome, SendError> {
     check(cancel)?;
-    let addrs = match parse_literal(&plan.host) {
-        Some(ip) => vec![ip],
-        None => net
-            .resolve(&plan.host, plan.family)
-            .map_err(|source| SendError::Resolve {
-                host: plan.host.clone(),
-                source,
-            })?,
-    };
-    let mut matching = addrs
-        .into_iter()
-        .filter(|ip| family_matches(plan.family, *ip));
-    let addr = matching.next().ok_or_else(|| SendError::NoAddress {
-        host: plan.host.clone(),
-        family: plan.family,
-    })?;
+    let Resolved { addr, others } = resolve_once(&plan.host, plan.family, net)?;
     on_progress(&Progress::Resolved {
         host: plan.host.clone(),
         addr,
-        others: matching.filter(|ip| *ip != addr).count(),
+        others,
     });
 
     let total_attempts = plan.retries.saturating_add(1);
@@ -1410,6 +1429,50 @@ sequence = "1,2,3"
         for (e, code) in cases {
             assert_eq!(e.exit_code(), code, "{e}");
         }
+    }
+
+    #[test]
+    fn resolve_once_is_what_run_knocks() {
+        let clock = FakeClock::new();
+        let mut net = FakeNet::new(&clock, &["2001:db8::7", "192.0.2.7", "192.0.2.8"]);
+        let got = |net: &mut FakeNet, host, family| {
+            resolve_once(host, family, net).map_err(|e| e.to_string())
+        };
+        let v4 = |s: &str| Resolved {
+            addr: s.parse().unwrap(),
+            others: 0,
+        };
+        assert_eq!(
+            got(&mut net, "myhost", Family::Ipv4),
+            Ok(Resolved {
+                addr: "192.0.2.7".parse().unwrap(),
+                others: 1
+            })
+        );
+        assert_eq!(
+            got(&mut net, "myhost", Family::Any).map(|r| r.addr.to_string()),
+            Ok("2001:db8::7".to_string())
+        );
+        // A literal never asks the resolver, also in brackets.
+        let asked = net.resolves.len();
+        assert_eq!(got(&mut net, "192.0.2.1", Family::Any), Ok(v4("192.0.2.1")));
+        assert_eq!(
+            got(&mut net, "[2001:db8::1]", Family::Ipv6).map(|r| r.addr.to_string()),
+            Ok("2001:db8::1".to_string())
+        );
+        assert_eq!(net.resolves.len(), asked);
+        assert_eq!(
+            got(&mut net, "192.0.2.1", Family::Ipv6),
+            Err("192.0.2.1 has no IPv6 address".to_string())
+        );
+        // run sends to the very same address.
+        let ran = go(
+            &plan("myhost", "7000", 0),
+            &mut net,
+            &clock,
+            &AtomicBool::new(false),
+        );
+        assert_eq!(ran.result.unwrap().addr.to_string(), "2001:db8::7");
     }
 
     #[test]
