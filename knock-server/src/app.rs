@@ -12,6 +12,7 @@ use knock_profiles::knockd_conf::KnockdConfig;
 
 use crate::capture::{self, Ended};
 use crate::cli::Args;
+use crate::clock::wall_ms;
 use crate::detector::{Destinations, Detector};
 use crate::doors::{self, DoorInfo};
 use crate::filter;
@@ -19,7 +20,7 @@ use crate::logger::Logger;
 use crate::one_time::OneTimeFile;
 use crate::pipeline::Pipeline;
 use crate::rotation::{self, Rotating, Rotator};
-use crate::runner::{self, ClockMode, Job, RunnerOptions, RunnerReport};
+use crate::runner::{self, ClockMode, Job, OneTime, RunnerOptions, RunnerReport, ToWorker};
 use crate::sys;
 
 /// Bounded queue between the packet thread and the worker.
@@ -33,6 +34,8 @@ fn load(path: &Path) -> Result<KnockdConfig> {
 struct Built {
     pipeline: Pipeline,
     infos: Arc<Vec<DoorInfo>>,
+    /// For the worker: the one-time sequence files.
+    one_time: OneTime,
 }
 
 /// What `--check`, start-up and reload all check and build from a config:
@@ -85,7 +88,7 @@ fn build(
     cfg: &KnockdConfig,
     args: &Args,
     destinations: Destinations,
-    tx: std::sync::mpsc::SyncSender<Job>,
+    to: ToWorker,
     log: &Logger,
 ) -> Result<Built> {
     let Prepared {
@@ -96,16 +99,10 @@ fn build(
     let specs = plan.specs;
     let detector = Detector::new(specs, destinations, args.table_size)
         .with_context(|| format!("{}", args.config.display()))?;
-    let names = plan.infos.iter().map(|d| d.name.clone()).collect();
-    let mut pipeline = Pipeline::new(
-        detector,
-        tx,
-        files,
-        args.log_rate,
-        args.dry_run,
-        log.clone(),
-        names,
-    );
+    let mut pipeline = Pipeline::new(detector, to, args.log_rate, log.clone());
+    // One update per door at most is outstanding.
+    let (reply, updates) = sync_channel(plan.one_time.len() + 1);
+    pipeline.set_one_time(plan.one_time.iter().map(Option::is_some).collect(), updates);
     pipeline.ipv4_only = args.only_ipv4;
     pipeline.rotator = Rotator::new(
         rotating
@@ -121,6 +118,10 @@ fn build(
     Ok(Built {
         pipeline,
         infos: Arc::new(plan.infos),
+        one_time: OneTime {
+            files,
+            reply: Some(reply),
+        },
     })
 }
 
@@ -160,13 +161,6 @@ fn loggable_filter(p: &Pipeline, addrs: &[std::net::IpAddr]) -> String {
             p.rotator.doors().len()
         )
     }
-}
-
-fn wall_ms() -> crate::event::Millis {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as crate::event::Millis)
-        .unwrap_or(0)
 }
 
 fn print_warnings(cfg: &KnockdConfig, log: &Logger) {
@@ -223,17 +217,20 @@ fn replay(args: &Args, cfg: &KnockdConfig, path: &Path, log: Logger) -> Result<E
         log.open_file(f)
             .with_context(|| format!("cannot open log file {}", f.display()))?;
     }
-    let (tx, rx) = sync_channel(QUEUE);
+    let (to, rx) = runner::channels(QUEUE, QUEUE);
     let Built {
         mut pipeline,
         infos,
-    } = build(cfg, args, Destinations::Any, tx.clone(), &log)?;
+        one_time,
+    } = build(cfg, args, Destinations::Any, to.clone(), &log)?;
     let (mut cap, link) = capture::open_file(path)?;
     pipeline.drive_clock = true;
+    pipeline.sync_one_time = true;
     // No BPF filter offline: the detector's own port check is cheaper than
     // libpcap's filter interpreter, and every packet of the file counts.
     let worker = runner::spawn(
         infos,
+        one_time,
         log.clone(),
         RunnerOptions {
             dry_run: args.dry_run,
@@ -257,7 +254,7 @@ fn replay(args: &Args, cfg: &KnockdConfig, path: &Path, log: Logger) -> Result<E
         &mut |_, _| {},
     );
     let elapsed = t0.elapsed();
-    let _ = tx.send(Job::Shutdown);
+    to.control(Job::Shutdown);
     let report = worker
         .join()
         .map_err(|_| anyhow::anyhow!("worker thread panicked"))?;
@@ -312,11 +309,12 @@ fn live(mut args: Args, mut cfg: KnockdConfig, log: Logger) -> Result<ExitCode> 
     } else {
         Destinations::Only(addrs.clone())
     };
-    let (tx, rx) = sync_channel(QUEUE);
+    let (to, rx) = runner::channels(QUEUE, QUEUE);
     let Built {
         mut pipeline,
         infos,
-    } = build(&cfg, &args, destinations.clone(), tx.clone(), &log)?;
+        one_time,
+    } = build(&cfg, &args, destinations.clone(), to.clone(), &log)?;
     pipeline.rotate(wall_ms());
     let f = filter::build(pipeline.detector.doors(), &addrs);
     capture::set_filter(&mut cap, f.as_deref())?;
@@ -347,6 +345,7 @@ fn live(mut args: Args, mut cfg: KnockdConfig, log: Logger) -> Result<ExitCode> 
 
     let worker = runner::spawn(
         infos,
+        one_time,
         log.clone(),
         RunnerOptions {
             dry_run: args.dry_run,
@@ -381,7 +380,7 @@ fn live(mut args: Args, mut cfg: KnockdConfig, log: Logger) -> Result<ExitCode> 
                 reload.store(false, Ordering::SeqCst);
                 log.info(&format!("re-reading config file {}", args.config.display()));
                 match load(&args.config).and_then(|new| {
-                    let mut built = build(&new, &args, destinations.clone(), tx.clone(), &log)?;
+                    let mut built = build(&new, &args, destinations.clone(), to.clone(), &log)?;
                     let p = &mut built.pipeline;
                     p.rotate(wall_ms());
                     p.rotator
@@ -399,7 +398,7 @@ fn live(mut args: Args, mut cfg: KnockdConfig, log: Logger) -> Result<ExitCode> 
                                 {
                                     log.warn("a new Interface takes effect after a restart");
                                 }
-                                let _ = tx.send(Job::Doors(built.infos));
+                                to.control(Job::Doors(built.infos, built.one_time));
                                 let old = pipeline.detector.stats();
                                 pipeline = built.pipeline;
                                 pipeline.detector.carry_stats(old);
@@ -429,7 +428,7 @@ fn live(mut args: Args, mut cfg: KnockdConfig, log: Logger) -> Result<ExitCode> 
         ));
     }
     log.info("shutting down");
-    let _ = tx.send(Job::Shutdown);
+    to.control(Job::Shutdown);
     let report = worker
         .join()
         .map_err(|_| anyhow::anyhow!("worker thread panicked"))?;

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use pcap::{Activated, Active, Capture, Offline};
 
+use crate::clock::wall_ms;
 use crate::event::{Link, Millis};
 use crate::pipeline::Pipeline;
 use crate::sys;
@@ -117,13 +118,6 @@ pub enum Ended {
     Reload,
 }
 
-fn wall_ms() -> Millis {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as Millis)
-        .unwrap_or(0)
-}
-
 #[inline]
 fn ts_ms(h: &pcap::PacketHeader) -> Millis {
     let s = h.ts.tv_sec.max(0) as u64;
@@ -164,6 +158,10 @@ pub fn run<T: Activated + ?Sized>(
             Err(pcap::Error::TimeoutExpired) => {
                 let busy = burst >= BUSY_BURST;
                 burst = 0;
+                // Between batches: opens that waited, one-time sequences.
+                if pipe.between_batches(wall_ms()).filter_changed {
+                    refilter(cap, pipe);
+                }
                 if busy {
                     // Under load, let a batch gather instead of waking up
                     // for every packet (the ring holds far more than this).

@@ -149,6 +149,8 @@ pub struct Detector {
     stats: Stats,
     /// Per door: `Some` once it holds a rotating step.
     steps: Vec<Option<StepSlot>>,
+    /// Per door: when its sequence was last replaced ([`Detector::set_sequence`]).
+    resets: Vec<Option<Millis>>,
 }
 
 #[inline]
@@ -256,8 +258,10 @@ impl Detector {
             udp_ports: Box::new([0; 1024]),
             stats: Stats::default(),
             steps: Vec::new(),
+            resets: Vec::new(),
         };
         det.steps = vec![None; det.doors.len()];
+        det.resets = vec![None; det.doors.len()];
         det.rebuild_ports();
         Ok(det)
     }
@@ -377,9 +381,16 @@ impl Detector {
         set[usize::from(k.port) / 64] & (1 << (k.port % 64)) != 0
     }
 
-    /// Replaces a door's sequence (one-time sequences) and forgets its
-    /// attempts. O(capacity); not for the per-packet path.
-    pub fn set_sequence(&mut self, door: usize, knocks: Vec<Knock>) -> Result<(), DetectorError> {
+    /// Replaces a door's sequence (one-time sequences) at time `now` and
+    /// enables it. Its attempts that began before `now` no longer count:
+    /// they are dropped when next seen (as for a rotating door's new step),
+    /// not searched for, so this is O(doors), not O(capacity).
+    pub fn set_sequence(
+        &mut self,
+        door: usize,
+        knocks: Vec<Knock>,
+        now: Millis,
+    ) -> Result<(), DetectorError> {
         if knocks.is_empty() {
             return Err(DetectorError::EmptySequence { door });
         }
@@ -391,27 +402,22 @@ impl Detector {
         }
         if let Some(d) = self.doors.get_mut(door) {
             d.knocks = knocks;
+            d.enabled = true;
         }
-        self.forget_door(door);
+        if let Some(r) = self.resets.get_mut(door) {
+            *r = Some(now);
+        }
         self.rebuild_ports();
         Ok(())
     }
 
-    /// Disables a door (its one-time sequences ran out).
+    /// Disables a door (its one-time sequence was used, or they ran out).
+    /// Its attempts count as expired from now on (no table scan).
     pub fn disable(&mut self, door: usize) {
         if let Some(d) = self.doors.get_mut(door) {
             d.enabled = false;
         }
-        self.forget_door(door);
         self.rebuild_ports();
-    }
-
-    fn forget_door(&mut self, door: usize) {
-        for s in self.table.slots.iter_mut() {
-            if slot_stage(s) != 0 && slot_door(s) == door {
-                *s = EMPTY;
-            }
-        }
     }
 
     #[inline]
@@ -467,6 +473,9 @@ impl Detector {
         let now = ticks(now_ms);
         let spec = &self.doors[door];
         let rotating = self.steps[door];
+        // When the door's sequence last changed (a rotating step or a
+        // one-time sequence): older attempts are for the old sequence.
+        let since = rotating.map(|r| r.since).or(self.resets[door]);
         let knocks = &spec.knocks[..];
         let timeout = spec.seq_timeout_ms;
         let src = ev.src;
@@ -483,8 +492,8 @@ impl Detector {
                 *slot = EMPTY;
                 out(Notice::Timeout { src, door, stage });
                 // Fall through: the packet may be a new first knock.
-            } else if rotating.is_some_and(|r| before_swap(started, now_ms, r.since)) {
-                // An attempt on the step this door held before: gone.
+            } else if since.is_some_and(|t| before_swap(started, now_ms, t)) {
+                // An attempt on the sequence this door held before: gone.
                 *slot = EMPTY;
             } else if knocks.get(usize::from(stage)) == Some(&k) {
                 let next = stage + 1;
@@ -976,18 +985,26 @@ mod tests {
     fn one_time_sequence_swap_and_disable() {
         let mut r = Rig::new(vec![door(&SEQ, 5)]);
         r.syn("192.0.2.7", 7000, 0);
+        r.syn("192.0.2.8", 7000, 0);
         r.det
-            .set_sequence(0, vec![Knock::tcp(1111), Knock::tcp(2222)])
+            .set_sequence(0, vec![Knock::tcp(7000), Knock::tcp(2222)], 200)
             .unwrap();
-        assert_eq!(r.det.occupied(), 0);
-        r.syn("192.0.2.7", 8000, 1);
-        r.syn("192.0.2.7", 1111, 2);
-        r.syn("192.0.2.7", 2222, 3);
+        // Not scanned for: the old attempts stay in the table...
+        assert_eq!(r.det.occupied(), 2);
+        // ...but no longer count: 2222 after the old 7000 does not open,
+        // and the stale attempt goes without a "broken" notice.
+        r.notices.clear();
+        r.syn("192.0.2.7", 2222, 300);
+        assert!(r.notices.is_empty(), "{:?}", r.notices);
+        r.syn("192.0.2.7", 7000, 400);
+        r.syn("192.0.2.7", 2222, 500);
         assert_eq!(r.opened().len(), 1);
         r.det.disable(0);
-        r.syn("192.0.2.7", 1111, 4);
-        r.syn("192.0.2.7", 2222, 5);
+        r.syn("192.0.2.7", 7000, 600);
+        r.syn("192.0.2.7", 2222, 700);
         assert_eq!(r.opened().len(), 1);
+        // A disabled door's attempts count as expired: swept.
+        assert_eq!(r.det.sweep(800, usize::MAX), 1);
     }
 
     #[test]

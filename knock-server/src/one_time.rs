@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use knock_profiles::Sequence;
 use knock_profiles::knockd_conf::first_unused_sequence;
 
+#[derive(Debug)]
 pub struct OneTimeFile {
     path: PathBuf,
     /// Byte offset and length of the line in use.

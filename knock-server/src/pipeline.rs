@@ -1,19 +1,26 @@
 //! The packet path: frames in, notices out to the worker.
 //!
 //! [`Pipeline::feed`] parses a frame, runs the detector and forwards what it
-//! reports over a bounded channel. Opens are never dropped (the send waits
-//! if the worker is behind); Stage/timeout lines are rate-limited on packet
-//! time and, if the channel is full, counted instead of queued, so a flood
-//! cannot grow memory or stall matching on logging.
+//! reports to the worker over two bounded channels, and never waits for
+//! it. Opens go on the control channel, which the worker reads first; if
+//! it is full they wait in a fixed backlog and are sent again between
+//! batches (with a loud log line), never dropped while the backlog has
+//! room. Stage/timeout lines go on the event channel, rate-limited on
+//! packet time and, if the channel is full, counted instead of queued, so
+//! a flood cannot grow memory or stall matching on logging.
+//!
+//! One-time sequences: when one is used, the door is disabled at once
+//! (O(doors), no table scan); the worker marks the line used in the file
+//! and sends the next sequence back, which is applied between batches.
 
-use std::sync::mpsc::{SyncSender, TrySendError};
+use std::collections::VecDeque;
+use std::sync::mpsc::Receiver;
 
-use crate::detector::{Detector, Notice};
+use crate::detector::{Detector, MAX_DOORS, Notice};
 use crate::event::{self, Link, Millis};
 use crate::logger::Logger;
-use crate::one_time::OneTimeFile;
 use crate::rotation::Rotator;
-use crate::runner::Job;
+use crate::runner::{Job, OneTimeUpdate, ToWorker};
 
 /// Knock log lines allowed per second of packet time, and the burst.
 pub const DEFAULT_LOG_RATE: u32 = 100;
@@ -57,24 +64,36 @@ impl Limiter {
     }
 }
 
+/// Opens waiting for room on the control channel (allocated once).
+pub const OPEN_BACKLOG: usize = 1024;
+
 pub struct Pipeline {
     pub detector: Detector,
-    tx: SyncSender<Job>,
+    to: ToWorker,
     limiter: Limiter,
-    /// One-time sequence file per door (None for fixed sequences).
-    one_time: Vec<Option<OneTimeFile>>,
+    /// Per door: whether it uses one-time sequences.
+    one_time: Vec<bool>,
+    /// The worker's answers: a one-time door's next sequence.
+    updates: Option<Receiver<OneTimeUpdate>>,
     /// Doors opened by the current packet that use one-time sequences.
     used_one_time: Vec<usize>,
-    dry_run: bool,
+    /// Opens the control channel had no room for, sent again later.
+    backlog: VecDeque<Job>,
+    /// Opens that found the backlog full too (not opened: fail closed).
+    opens_lost: u64,
+    opens_lost_logged: u64,
+    backlog_warned: bool,
     last_tick: Millis,
     packets: u64,
     /// Send [`Job::Time`] as packet time advances (offline replay).
     pub drive_clock: bool,
+    /// Wait for the worker's next one-time sequence right after a use
+    /// (offline replay, where there is no capture to keep up with).
+    pub sync_one_time: bool,
     /// `-4`: ignore IPv6 packets.
     pub ipv4_only: bool,
-    /// For rare events only (one-time sequence changes).
+    /// For rare events only (between batches, never per packet).
     log: Logger,
-    names: Vec<String>,
     /// The timer of rotating doors (none by default).
     pub rotator: Rotator,
 }
@@ -86,35 +105,52 @@ pub struct Fed {
     pub filter_changed: bool,
 }
 
+impl Fed {
+    fn or(self, other: Fed) -> Fed {
+        Fed {
+            filter_changed: self.filter_changed || other.filter_changed,
+        }
+    }
+}
+
 impl Pipeline {
-    pub fn new(
-        detector: Detector,
-        tx: SyncSender<Job>,
-        one_time: Vec<Option<OneTimeFile>>,
-        log_rate: u32,
-        dry_run: bool,
-        log: Logger,
-        names: Vec<String>,
-    ) -> Pipeline {
+    pub fn new(detector: Detector, to: ToWorker, log_rate: u32, log: Logger) -> Pipeline {
         Pipeline {
             detector,
-            tx,
+            to,
             limiter: Limiter::new(log_rate),
-            one_time,
-            used_one_time: Vec::with_capacity(8),
-            dry_run,
+            one_time: Vec::new(),
+            updates: None,
+            used_one_time: Vec::with_capacity(MAX_DOORS + 1),
+            backlog: VecDeque::with_capacity(OPEN_BACKLOG),
+            opens_lost: 0,
+            opens_lost_logged: 0,
+            backlog_warned: false,
             last_tick: 0,
             packets: 0,
             drive_clock: false,
+            sync_one_time: false,
             ipv4_only: false,
             log,
-            names,
             rotator: Rotator::none(),
         }
     }
 
-    pub fn sender(&self) -> &SyncSender<Job> {
-        &self.tx
+    /// Doors with one-time sequences (`doors[i]`), and where the worker
+    /// sends their next sequences.
+    pub fn set_one_time(&mut self, doors: Vec<bool>, updates: Receiver<OneTimeUpdate>) {
+        self.one_time = doors;
+        self.updates = Some(updates);
+    }
+
+    pub fn sender(&self) -> &ToWorker {
+        &self.to
+    }
+
+    /// Opens waiting for the worker, and opens lost because even the
+    /// backlog was full.
+    pub fn backlog(&self) -> (usize, u64) {
+        (self.backlog.len(), self.opens_lost)
     }
 
     /// No packet for a while: clear expired attempts (a slice of the table
@@ -124,7 +160,66 @@ impl Pipeline {
     /// gets through it).
     pub fn idle(&mut self, now: Millis) -> Fed {
         self.detector.sweep(now, 65_536);
-        self.rotate(now)
+        let fed = self.between_batches(now);
+        fed.or(self.rotate(now))
+    }
+
+    /// Between batches of packets (the capture ring is empty): sends opens
+    /// that waited, applies one-time sequences the worker sent, and says
+    /// loudly if opens are waiting or were lost.
+    pub fn between_batches(&mut self, now: Millis) -> Fed {
+        self.flush_backlog();
+        if !self.backlog.is_empty() && !self.backlog_warned {
+            self.backlog_warned = true;
+            self.log.error(&format!(
+                "the worker is behind: {} open(s) waiting for room in its queue; retrying",
+                self.backlog.len()
+            ));
+        } else if self.backlog.is_empty() {
+            self.backlog_warned = false;
+        }
+        if self.opens_lost > self.opens_lost_logged {
+            self.log.error(&format!(
+                "{} open(s) lost: the worker's queue and the backlog of {OPEN_BACKLOG} were \
+                 full (those doors were not opened)",
+                self.opens_lost - self.opens_lost_logged
+            ));
+            self.opens_lost_logged = self.opens_lost;
+        }
+        self.apply_one_time(now, None)
+    }
+
+    #[inline]
+    fn flush_backlog(&mut self) {
+        // In order; stop at the first that finds no room.
+        while let Some(job) = self.backlog.pop_front() {
+            if let Err(job) = self.to.try_control(job) {
+                self.backlog.push_front(job);
+                break;
+            }
+        }
+    }
+
+    /// Applies the worker's one-time updates; with `wait`, first waits (at
+    /// most that long) for one.
+    fn apply_one_time(&mut self, now: Millis, wait: Option<std::time::Duration>) -> Fed {
+        let Some(rx) = &self.updates else {
+            return Fed::default();
+        };
+        let mut fed = Fed::default();
+        let mut first = wait.and_then(|w| rx.recv_timeout(w).ok());
+        while let Some(u) = first.take().or_else(|| rx.try_recv().ok()) {
+            fed.filter_changed = true;
+            let Some(knocks) = u.knocks else {
+                continue; // disabled when used; stays so
+            };
+            if let Err(e) = self.detector.set_sequence(u.door, knocks, now) {
+                self.detector.disable(u.door);
+                self.log
+                    .error(&format!("door {}: {e}; door disabled", u.door));
+            }
+        }
+        fed
     }
 
     /// Puts the rotating doors' sequences for `now` in place if a period
@@ -146,16 +241,20 @@ impl Pipeline {
         }
     }
 
-    /// Feeds one captured frame with its timestamp.
+    /// Feeds one captured frame with its timestamp. Never waits for the
+    /// worker (except with [`Pipeline::sync_one_time`], offline).
     #[inline]
     pub fn feed(&mut self, link: Link, frame: &[u8], ts: Millis) -> Fed {
         self.packets += 1;
         if self.packets.is_multiple_of(1024) {
             self.detector.sweep(ts, 1024);
         }
+        if !self.backlog.is_empty() {
+            self.flush_backlog();
+        }
         if self.drive_clock && ts >= self.last_tick + 250 {
             self.last_tick = ts;
-            let _ = self.tx.try_send(Job::Time(ts));
+            let _ = self.to.event(Job::Time(ts));
         }
         let rotated = self.rotate(ts);
         let Some(ev) = event::parse(link, frame, ts) else {
@@ -166,19 +265,28 @@ impl Pipeline {
         }
         let Pipeline {
             detector,
-            tx,
+            to,
             limiter,
             one_time,
             used_one_time,
+            backlog,
+            opens_lost,
             ..
         } = self;
         detector.on_event(&ev, ts, &mut |n| match n {
             Notice::Opened { door, .. } => {
-                if one_time.get(door).is_some_and(Option::is_some) {
+                if one_time.get(door).copied().unwrap_or(false) {
                     used_one_time.push(door);
                 }
-                // Never dropped: wait for the worker if it is behind.
-                let _ = tx.send(Job::Notice(n, ts));
+                // Never dropped, never waited for: if the control channel
+                // is full, kept and sent again later.
+                if let Err(job) = to.try_control(Job::Notice(n, ts)) {
+                    if backlog.len() < OPEN_BACKLOG {
+                        backlog.push_back(job);
+                    } else {
+                        *opens_lost += 1;
+                    }
+                }
             }
             Notice::Dropped { .. } => {}
             Notice::Broken { .. }
@@ -186,12 +294,10 @@ impl Pipeline {
             | Notice::Timeout { .. }
             | Notice::Replayed { .. } => {
                 if limiter.allow(ts) {
-                    if limiter.suppressed > 0
-                        && tx.try_send(Job::Suppressed(limiter.suppressed)).is_ok()
-                    {
+                    if limiter.suppressed > 0 && to.event(Job::Suppressed(limiter.suppressed)) {
                         limiter.suppressed = 0;
                     }
-                    if let Err(TrySendError::Full(_)) = tx.try_send(Job::Notice(n, ts)) {
+                    if !to.event(Job::Notice(n, ts)) {
                         limiter.suppressed += 1;
                     }
                 }
@@ -200,48 +306,22 @@ impl Pipeline {
         if self.used_one_time.is_empty() {
             return rotated;
         }
-        self.next_one_time_sequences();
+        // A one-time sequence was used: the door is closed to it at once;
+        // the worker moves the file on and sends the next sequence.
+        for i in 0..self.used_one_time.len() {
+            let door = self.used_one_time[i];
+            self.detector.disable(door);
+        }
+        let used = self.used_one_time.len();
+        self.used_one_time.clear();
+        if self.sync_one_time {
+            for _ in 0..used {
+                self.flush_backlog();
+                self.apply_one_time(ts, Some(std::time::Duration::from_secs(10)));
+            }
+        }
         Fed {
             filter_changed: true,
-        }
-    }
-
-    /// Moves doors whose one-time sequence was just used to their next
-    /// sequence (or disables them). Rare: only after a successful knock.
-    fn next_one_time_sequences(&mut self) {
-        let doors: Vec<usize> = self.used_one_time.drain(..).collect();
-        for door in doors {
-            let Some(slot) = self.one_time.get_mut(door) else {
-                continue;
-            };
-            let Some(file) = slot.take() else {
-                continue;
-            };
-            let name = self.names.get(door).cloned().unwrap_or_default();
-            let next = file.advance(self.dry_run);
-            let msg = match next {
-                Ok(Some(f)) => {
-                    let seq = f.sequence.knocks().to_vec();
-                    let text = f.sequence.to_string();
-                    *slot = Some(f);
-                    match self.detector.set_sequence(door, seq) {
-                        Ok(()) => format!("{name}: next one-time sequence is {text}"),
-                        Err(e) => {
-                            self.detector.disable(door);
-                            format!("{name}: {e}; door disabled")
-                        }
-                    }
-                }
-                Ok(None) => {
-                    self.detector.disable(door);
-                    format!("{name}: one-time sequences used up; door disabled")
-                }
-                Err(e) => {
-                    self.detector.disable(door);
-                    format!("{name}: {e}; door disabled")
-                }
-            };
-            self.log.info(&msg);
         }
     }
 }
@@ -261,5 +341,116 @@ mod tests {
         assert_eq!(l.suppressed, 890);
         let mut unlimited = Limiter::new(0);
         assert!((0..10_000).all(|_| unlimited.allow(0)));
+    }
+
+    use crate::detector::{Destinations, DoorSpec};
+    use crate::event::build;
+    use crate::runner::{self, OneTimeUpdate};
+    use knock_profiles::{Knock, TcpFlags};
+    use std::net::IpAddr;
+
+    fn pipeline(
+        doors: Vec<Vec<Knock>>,
+        control: usize,
+        events: usize,
+    ) -> (Pipeline, runner::WorkerRx) {
+        let specs = doors
+            .into_iter()
+            .map(|knocks| DoorSpec {
+                knocks,
+                flags: TcpFlags::ANY,
+                seq_timeout_ms: 5_000,
+                target: None,
+                enabled: true,
+            })
+            .collect();
+        let det = Detector::new(specs, Destinations::Any, 1024).unwrap();
+        let (to, rx) = runner::channels(control, events);
+        (Pipeline::new(det, to, 0, Logger::memory()), rx)
+    }
+
+    fn knock(p: &mut Pipeline, src: &str, port: u16, ts: Millis) -> Fed {
+        let src: IpAddr = src.parse().unwrap();
+        let f = build::ethernet(
+            src,
+            "192.0.2.1".parse().unwrap(),
+            Knock::tcp(port),
+            TcpFlags::SYN,
+        )
+        .unwrap();
+        p.feed(Link::Ethernet, &f, ts)
+    }
+
+    fn opened(rx: &runner::WorkerRx) -> Vec<String> {
+        rx.control
+            .try_iter()
+            .filter_map(|j| match j {
+                Job::Notice(Notice::Opened { src, .. }, _) => Some(src.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_worker_that_does_not_read_never_blocks_the_packet_thread_nor_loses_opens() {
+        // One-knock door: every packet opens. Tiny channels, nobody reading.
+        let (mut p, rx) = pipeline(vec![vec![Knock::tcp(7000)]], 2, 2);
+        for i in 0..100u32 {
+            knock(&mut p, &format!("198.18.0.{}", i + 1), 7000, u64::from(i));
+        }
+        // Came back at once: two opens queued, the rest in the backlog;
+        // log-only events beyond the channel were counted, not waited for.
+        assert_eq!(p.backlog(), (98, 0));
+        assert!(p.limiter.suppressed > 0);
+        let mut got = opened(&rx);
+        while p.backlog().0 > 0 {
+            p.between_batches(1_000);
+            got.extend(opened(&rx));
+        }
+        let want: Vec<String> = (1..=100).map(|i| format!("198.18.0.{i}")).collect();
+        assert_eq!(got, want, "every open, in order");
+        assert!(
+            p.log
+                .lines()
+                .iter()
+                .any(|l| l.starts_with("the worker is behind: ") && l.contains(" open(s) waiting")),
+            "{:?}",
+            p.log.lines()
+        );
+    }
+
+    #[test]
+    fn one_time_doors_close_at_once_and_take_the_next_sequence_between_batches() {
+        let (mut p, rx) = pipeline(vec![vec![Knock::tcp(1111), Knock::tcp(2222)]], 16, 16);
+        let (reply, updates) = std::sync::mpsc::sync_channel(4);
+        p.set_one_time(vec![true], updates);
+        knock(&mut p, "192.0.2.7", 1111, 0);
+        assert!(knock(&mut p, "192.0.2.7", 2222, 1).filter_changed);
+        assert_eq!(opened(&rx), ["192.0.2.7"]);
+        // Used: nobody opens with it again, even before the worker answers.
+        assert!(!p.detector.doors()[0].enabled);
+        knock(&mut p, "192.0.2.8", 1111, 2);
+        knock(&mut p, "192.0.2.8", 2222, 3);
+        assert!(opened(&rx).is_empty());
+        // The worker's answer is applied between batches.
+        reply
+            .send(OneTimeUpdate {
+                door: 0,
+                knocks: Some(vec![Knock::tcp(3333), Knock::tcp(4444)]),
+            })
+            .unwrap();
+        assert!(p.between_batches(4).filter_changed);
+        knock(&mut p, "192.0.2.8", 3333, 105);
+        knock(&mut p, "192.0.2.8", 4444, 106);
+        assert_eq!(opened(&rx), ["192.0.2.8"]);
+        // Used up: stays disabled.
+        reply
+            .send(OneTimeUpdate {
+                door: 0,
+                knocks: None,
+            })
+            .unwrap();
+        p.between_batches(200);
+        assert!(!p.detector.doors()[0].enabled);
     }
 }

@@ -26,9 +26,12 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{
+    Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError, sync_channel,
+};
 use std::time::{Duration, Instant};
 
+use knock_profiles::Knock;
 use knock_profiles::knockd_conf::substitute_ip;
 
 use crate::clock::{Clock, SystemClock, unix_ms};
@@ -38,10 +41,11 @@ use crate::event::Millis;
 use crate::journal::{Entry, Journal};
 use crate::logger::Logger;
 use crate::lookup::Lookup;
+use crate::one_time::OneTimeFile;
 use crate::sys;
 
 /// A message to the worker.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Job {
     /// Something the detector reported, at packet time.
     Notice(Notice, Millis),
@@ -49,10 +53,95 @@ pub enum Job {
     Suppressed(u64),
     /// Packet time advanced (offline replay drives timers with it).
     Time(Millis),
-    /// The doors after a reload (indexes of later notices refer to these).
-    Doors(Arc<Vec<DoorInfo>>),
+    /// The doors after a reload (indexes of later notices refer to these),
+    /// with their one-time sequence files.
+    Doors(Arc<Vec<DoorInfo>>, OneTime),
+    /// Something waits on the control channel.
+    Wake,
     /// Run every pending stop, wait for commands, and return.
     Shutdown,
+}
+
+/// The one-time sequence files of the doors (by detector door), moved on
+/// by the worker after each use; the next sequence goes back to the packet
+/// thread over `reply`, which applies it between batches.
+#[derive(Debug, Default)]
+pub struct OneTime {
+    pub files: Vec<Option<OneTimeFile>>,
+    pub reply: Option<SyncSender<OneTimeUpdate>>,
+}
+
+/// A one-time door's next sequence (`None`: used up or unreadable, the
+/// door stays disabled).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneTimeUpdate {
+    pub door: usize,
+    pub knocks: Option<Vec<Knock>>,
+}
+
+/// The packet thread's end of the two channels to the worker: `control`
+/// (opens, reloads, shutdown; read first) and `events` (log lines and
+/// time, dropped and counted when full). Neither is ever waited on from
+/// the packet path.
+#[derive(Debug, Clone)]
+pub struct ToWorker {
+    control: SyncSender<Job>,
+    events: SyncSender<Job>,
+}
+
+/// The worker's end.
+pub struct WorkerRx {
+    pub control: Receiver<Job>,
+    pub events: Receiver<Job>,
+}
+
+/// Bounded channels to the worker.
+pub fn channels(control: usize, events: usize) -> (ToWorker, WorkerRx) {
+    let (ctx, crx) = sync_channel(control);
+    let (etx, erx) = sync_channel(events);
+    (
+        ToWorker {
+            control: ctx,
+            events: etx,
+        },
+        WorkerRx {
+            control: crx,
+            events: erx,
+        },
+    )
+}
+
+impl ToWorker {
+    /// Queues an open (or other control job) without waiting: `Err` gives
+    /// it back when the control channel is full. A worker that is gone
+    /// counts as done.
+    #[inline]
+    pub fn try_control(&self, job: Job) -> Result<(), Job> {
+        match self.control.try_send(job) {
+            Ok(()) => {
+                // The worker may be waiting on the event channel.
+                let _ = self.events.try_send(Job::Wake);
+                Ok(())
+            }
+            Err(TrySendError::Full(job)) => Err(job),
+            Err(TrySendError::Disconnected(_)) => Ok(()),
+        }
+    }
+
+    /// Queues a control job, waiting for room (reload and shutdown only,
+    /// never per packet).
+    pub fn control(&self, job: Job) {
+        if self.control.send(job).is_ok() {
+            let _ = self.events.try_send(Job::Wake);
+        }
+    }
+
+    /// Queues a log-only event; `false` if the channel is full (the caller
+    /// counts it).
+    #[inline]
+    pub fn event(&self, job: Job) -> bool {
+        !matches!(self.events.try_send(job), Err(TrySendError::Full(_)))
+    }
 }
 
 /// Where the worker's timers take their time from.
@@ -170,17 +259,20 @@ struct Runner {
     running: Vec<Running>,
     queue: VecDeque<Queued>,
     lookup: Option<Lookup>,
+    one_time: OneTime,
     report: RunnerReport,
 }
 
 /// Starts the worker on its own thread, on the system clocks.
 pub fn spawn(
     doors: Arc<Vec<DoorInfo>>,
+    one_time: OneTime,
     log: Logger,
     opts: RunnerOptions,
-    rx: Receiver<Job>,
+    rx: WorkerRx,
 ) -> std::io::Result<std::thread::JoinHandle<RunnerReport>> {
-    let r = Runner::new(doors, log, opts, Box::new(SystemClock))?;
+    let mut r = Runner::new(doors, log, opts, Box::new(SystemClock))?;
+    r.one_time = one_time;
     std::thread::Builder::new()
         .name("knock-worker".into())
         .spawn(move || r.run(rx))
@@ -212,6 +304,7 @@ impl Runner {
             running: Vec::new(),
             queue: VecDeque::new(),
             lookup,
+            one_time: OneTime::default(),
             report: RunnerReport::default(),
             opts,
         };
@@ -315,8 +408,16 @@ impl Runner {
             .unwrap_or_else(|| format!("door#{door}"))
     }
 
-    fn run(mut self, rx: Receiver<Job>) -> RunnerReport {
-        loop {
+    fn run(mut self, rx: WorkerRx) -> RunnerReport {
+        'outer: loop {
+            // Opens, reloads and shutdown first.
+            loop {
+                match rx.control.try_recv() {
+                    Ok(Job::Shutdown) | Err(TryRecvError::Disconnected) => break 'outer,
+                    Ok(job) => self.handle(job),
+                    Err(TryRecvError::Empty) => break,
+                }
+            }
             let idle = if self.running.is_empty() {
                 Duration::from_secs(1)
             } else {
@@ -328,12 +429,25 @@ impl Runner {
                 }
                 _ => idle,
             };
-            match rx.recv_timeout(wait) {
-                Ok(Job::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
+            match rx.events.recv_timeout(wait) {
+                Ok(Job::Shutdown) => break,
                 Ok(job) => self.handle(job),
                 Err(RecvTimeoutError::Timeout) => {}
+                // The control channel is checked (and ends the loop) next.
+                Err(RecvTimeoutError::Disconnected) => {
+                    if let Ok(job) = rx.control.recv_timeout(wait) {
+                        if matches!(job, Job::Shutdown) {
+                            break;
+                        }
+                        self.handle(job);
+                    }
+                }
             }
             self.tick();
+        }
+        // Log lines and time queued before the shutdown still count.
+        while let Ok(job) = rx.events.try_recv() {
+            self.handle(job);
         }
         self.shutdown();
         self.report
@@ -362,8 +476,11 @@ impl Runner {
                 "{n} knock log line(s) suppressed (more than the log rate limit)"
             )),
             Job::Time(t) => self.advance_packet_clock(t),
-            Job::Doors(d) => self.doors = d,
-            Job::Shutdown => {}
+            Job::Doors(d, one_time) => {
+                self.doors = d;
+                self.one_time = one_time;
+            }
+            Job::Wake | Job::Shutdown => {}
         }
     }
 
@@ -399,7 +516,38 @@ impl Runner {
                 );
                 self.log.info(&line);
             }
-            Notice::Opened { src, door } => self.open(src, door),
+            Notice::Opened { src, door } => {
+                self.open(src, door);
+                self.next_one_time(door);
+            }
+        }
+    }
+
+    /// A one-time door opened (or was refused): its sequence is used.
+    /// Disables it in the file and sends the next one to the packet thread.
+    fn next_one_time(&mut self, door: usize) {
+        let Some(file) = self.one_time.files.get_mut(door).and_then(Option::take) else {
+            return;
+        };
+        let name = self.door_name(door);
+        let (knocks, msg) = match file.advance(self.opts.dry_run) {
+            Ok(Some(f)) => {
+                let knocks = f.sequence.knocks().to_vec();
+                let msg = format!("{name}: next one-time sequence is {}", f.sequence);
+                self.one_time.files[door] = Some(f);
+                (Some(knocks), msg)
+            }
+            Ok(None) => (
+                None,
+                format!("{name}: one-time sequences used up; door disabled"),
+            ),
+            Err(e) => (None, format!("{name}: {e}; door disabled")),
+        };
+        self.log.info(&msg);
+        if let Some(reply) = &self.one_time.reply {
+            // One update per door at most is outstanding (the door stays
+            // disabled until it is applied): the channel has room.
+            let _ = reply.try_send(OneTimeUpdate { door, knocks });
         }
     }
 
@@ -697,7 +845,6 @@ impl Runner {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use std::sync::mpsc::sync_channel;
     use std::time::UNIX_EPOCH;
 
     fn info(name: &str, start: &str, stop: Option<&str>, timeout_s: u64) -> DoorInfo {
@@ -744,10 +891,17 @@ mod tests {
             10,
         )]);
         let log = Logger::memory();
-        let (tx, rx) = sync_channel(16);
-        let h = spawn(doors, log.clone(), opts(None, false), rx).unwrap();
-        tx.send(opened("192.0.2.7", 0, 1_000)).unwrap();
-        tx.send(opened("2001:db8::7", 0, 1_000)).unwrap();
+        let (tx, rx) = channels(16, 16);
+        let h = spawn(
+            doors,
+            OneTime::default(),
+            log.clone(),
+            opts(None, false),
+            rx,
+        )
+        .unwrap();
+        tx.control(opened("192.0.2.7", 0, 1_000));
+        tx.control(opened("2001:db8::7", 0, 1_000));
         // Wait (bounded) for the start commands to finish before time moves.
         let t0 = Instant::now();
         while std::fs::read_to_string(&out)
@@ -760,7 +914,7 @@ mod tests {
         }
         // Give the worker a moment to reap and schedule the stops.
         std::thread::sleep(Duration::from_millis(100));
-        tx.send(Job::Time(5_000)).unwrap();
+        tx.control(Job::Time(5_000));
         std::thread::sleep(Duration::from_millis(100));
         let text = std::fs::read_to_string(&out).unwrap();
         assert_eq!(
@@ -768,8 +922,8 @@ mod tests {
             2,
             "no stop before Cmd_Timeout: {text}"
         );
-        tx.send(Job::Time(11_500)).unwrap();
-        tx.send(Job::Shutdown).unwrap();
+        tx.control(Job::Time(11_500));
+        tx.control(Job::Shutdown);
         let report = h.join().unwrap();
         let text = std::fs::read_to_string(&out).unwrap();
         let mut lines: Vec<&str> = text.lines().collect();
@@ -807,19 +961,20 @@ mod tests {
             Some(&format!("echo closed %IP% >> {}", out.display())),
             3600,
         )]);
-        let (tx, rx) = sync_channel(16);
+        let (tx, rx) = channels(16, 16);
         let h = spawn(
             doors,
+            OneTime::default(),
             Logger::memory(),
             opts(Some(journal.clone()), false),
             rx,
         )
         .unwrap();
-        tx.send(opened("192.0.2.9", 0, 1_000)).unwrap();
+        tx.control(opened("192.0.2.9", 0, 1_000));
         std::thread::sleep(Duration::from_millis(200));
         let j = std::fs::read_to_string(&journal).unwrap();
         assert!(j.contains("echo closed 192.0.2.9"), "journaled: {j}");
-        tx.send(Job::Shutdown).unwrap();
+        tx.control(Job::Shutdown);
         h.join().unwrap();
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "closed 192.0.2.9\n");
         assert_eq!(std::fs::read_to_string(&journal).unwrap(), "");
@@ -835,16 +990,17 @@ mod tests {
             format!("7\t0\tssh\techo closed-after-crash >> {}\n", out.display()),
         )
         .unwrap();
-        let (tx, rx) = sync_channel(16);
+        let (tx, rx) = channels(16, 16);
         let log = Logger::memory();
         let h = spawn(
             Arc::new(vec![]),
+            OneTime::default(),
             log.clone(),
             opts(Some(journal.clone()), false),
             rx,
         )
         .unwrap();
-        tx.send(Job::Shutdown).unwrap();
+        tx.control(Job::Shutdown);
         h.join().unwrap();
         assert_eq!(
             std::fs::read_to_string(&out).unwrap(),
@@ -860,14 +1016,14 @@ mod tests {
             info("slow", "sleep 30", None, 1),
         ]);
         let log = Logger::memory();
-        let (tx, rx) = sync_channel(16);
+        let (tx, rx) = channels(16, 16);
         let mut o = opts(None, false);
         o.kill_after = Duration::from_millis(300);
         let t0 = Instant::now();
-        let h = spawn(doors, log.clone(), o, rx).unwrap();
-        tx.send(opened("192.0.2.7", 0, 0)).unwrap();
-        tx.send(opened("192.0.2.7", 1, 0)).unwrap();
-        tx.send(Job::Shutdown).unwrap();
+        let h = spawn(doors, OneTime::default(), log.clone(), o, rx).unwrap();
+        tx.control(opened("192.0.2.7", 0, 0));
+        tx.control(opened("192.0.2.7", 1, 0));
+        tx.control(Job::Shutdown);
         let report = h.join().unwrap();
         assert!(t0.elapsed() < Duration::from_secs(10));
         assert_eq!(report.killed, 1);
@@ -896,11 +1052,11 @@ mod tests {
             1,
         )]);
         let log = Logger::memory();
-        let (tx, rx) = sync_channel(16);
-        let h = spawn(doors, log.clone(), opts(None, true), rx).unwrap();
-        tx.send(opened("192.0.2.7", 0, 0)).unwrap();
-        tx.send(Job::Time(2_000)).unwrap();
-        tx.send(Job::Shutdown).unwrap();
+        let (tx, rx) = channels(16, 16);
+        let h = spawn(doors, OneTime::default(), log.clone(), opts(None, true), rx).unwrap();
+        tx.control(opened("192.0.2.7", 0, 0));
+        tx.control(Job::Time(2_000));
+        tx.control(Job::Shutdown);
         let report = h.join().unwrap();
         assert!(!out.exists());
         assert_eq!(

@@ -310,21 +310,14 @@ fn read_and_the_live_pipeline_agree() {
     let cfg = KnockdConfig::parse(CONF, Path::new("knockd.conf")).unwrap();
     let specs = knock_server::doors::plan(&cfg).specs;
     let det = Detector::new(specs, Destinations::Any, 1024).unwrap();
-    let (tx, rx) = std::sync::mpsc::sync_channel(4096);
-    let mut p = Pipeline::new(
-        det,
-        tx,
-        vec![None],
-        0,
-        true,
-        Logger::memory(),
-        vec!["openSSH".into()],
-    );
+    let (to, rx) = knock_server::runner::channels(4096, 4096);
+    let mut p = Pipeline::new(det, to, 0, Logger::memory());
     for (ts, f) in &frames {
         p.feed(Link::Ethernet, f, *ts);
     }
     drop(p);
     let mut from_live: Vec<String> = rx
+        .control
         .iter()
         .filter_map(|j| match j {
             Job::Notice(Notice::Opened { src, .. }, _) => Some(src.to_string()),

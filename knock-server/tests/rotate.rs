@@ -261,16 +261,8 @@ fn the_pipeline_turns_periods_and_asks_for_a_new_filter() {
     let cfg = KnockdConfig::load(&conf).unwrap();
     let plan = knock_server::doors::plan(&cfg);
     let det = Detector::new(plan.specs, Destinations::Any, 1024).unwrap();
-    let (tx, rx) = std::sync::mpsc::sync_channel(64);
-    let mut p = Pipeline::new(
-        det,
-        tx,
-        plan.one_time.iter().map(|_| None).collect(),
-        0,
-        true,
-        Logger::memory(),
-        plan.infos.iter().map(|i| i.name.clone()).collect(),
-    );
+    let (to, rx) = knock_server::runner::channels(64, 64);
+    let mut p = Pipeline::new(det, to, 0, Logger::memory());
     let rot = rotation::load(&cfg.rotating[0]).unwrap();
     let seq_of = |step: u64| rot.sequence_at("myserver", step);
     p.rotator = Rotator::new(vec![Rotating {
@@ -309,6 +301,7 @@ fn the_pipeline_turns_periods_and_asks_for_a_new_filter() {
     }
     drop(p);
     let opened = rx
+        .control
         .iter()
         .filter(|j| {
             matches!(
