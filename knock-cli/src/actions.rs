@@ -104,73 +104,18 @@ fn list(args: &Args) -> Result<Code> {
     Ok(Code::OK)
 }
 
-/// `--show NAME`: the effective settings, defaults filled in, as TOML.
+/// `--show NAME`: the effective settings, defaults filled in, as TOML
+/// that the profile file reads back.
 fn show(args: &Args, name: &str) -> Result<Code> {
     let store = open_store(args)?;
-    if let Some(profile) = store.file().rotating.get(name) {
-        let mut out = io::stdout().lock();
-        write!(out, "{}", crate::secrets::rotating_toml(name, profile))?;
-        return Ok(Code::OK);
-    }
-    let settings = settings_of(&store, name)?;
+    let text = match store.file().rotating.get(name) {
+        Some(profile) => store::rotating_toml(name, profile, &store.file().defaults),
+        None => store::settings_toml(&settings_of(&store, name)?),
+    };
     let mut out = io::stdout().lock();
     writeln!(out, "# {} (defaults filled in)", store.path().display())?;
-    write!(out, "{}", settings_toml(&settings))?;
+    write!(out, "{text}")?;
     Ok(Code::OK)
-}
-
-fn settings_toml(s: &Settings) -> String {
-    let mut t = format!("[profiles.{}]\n", s.name);
-    let mut line = |k: &str, v: String| t.push_str(&format!("{k} = {v}\n"));
-    line("host", quoted(&s.host));
-    line("sequence", quoted(&s.sequence.to_string()));
-    line("delay_ms", s.delay.as_millis().to_string());
-    line("family", quoted(family_name(s.family)));
-    match s.open_port {
-        Some(p) => line("open_port", p.to_string()),
-        None => line("# open_port", "(not set: no verify)".into()),
-    }
-    line("wait_ms", s.wait.as_millis().to_string());
-    line("retries", s.retries.to_string());
-    if let Some(close) = &s.close_sequence {
-        line("close_sequence", quoted(&close.to_string()));
-    }
-    line("launch", quoted(&s.launch.to_string()));
-    if let Some(user) = &s.user {
-        line("user", quoted(user));
-    }
-    line("ssh_port", s.ssh_port.to_string());
-    t
-}
-
-fn quoted(s: &str) -> String {
-    toml_string(s)
-}
-
-/// A TOML basic string.
-fn toml_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-fn family_name(f: Family) -> &'static str {
-    match f {
-        Family::Any => "any",
-        Family::Ipv4 => "ipv4",
-        Family::Ipv6 => "ipv6",
-    }
 }
 
 fn settings_of(store: &Store, name: &str) -> Result<Settings> {
@@ -744,10 +689,5 @@ mod tests {
         assert_eq!(profile_name_for("openSSH"), "openSSH");
         assert_eq!(profile_name_for(" my door! "), "my-door");
         assert_eq!(profile_name_for("!!"), "door");
-    }
-
-    #[test]
-    fn toml_strings_escape() {
-        assert_eq!(toml_string("a\"b\\c"), r#""a\"b\\c""#);
     }
 }

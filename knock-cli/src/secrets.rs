@@ -52,30 +52,6 @@ pub fn dry_run_sequence(rotation: &Rotation, door: &str, delay: Duration) -> (u6
     rotation.sequence_now(door, now.as_secs())
 }
 
-/// `--show NAME` for a rotating profile: its keys as written, defaults filled in.
-pub fn rotating_toml(name: &str, profile: &RotatingProfile) -> String {
-    let spec = &profile.rotation;
-    let p = &spec.params;
-    let mut t = format!(
-        "[profiles.{name}]\nhost = \"{}\"\nrotate = true\n",
-        profile.host
-    );
-    match &spec.secret {
-        SecretSource::Keyring => t.push_str("secret = \"keyring\"\n"),
-        SecretSource::Command(cmd) => t.push_str(&format!("secret_cmd = {cmd:?}\n")),
-    }
-    t.push_str(&format!(
-        "door = {:?}\nperiod_s = {}\nlength = {}\nport_range = \"{}\"\nexclude_ports = {:?}\nprotocol = \"{}\"\n",
-        spec.door,
-        p.period_secs(),
-        p.length,
-        rotate::format_range(&p.range),
-        p.exclude,
-        p.protos
-    ));
-    t
-}
-
 /// The rotating profile `name`, or a config error saying what it is instead.
 fn rotating<'a>(store: &'a Store, name: &str, flag: &str) -> Result<&'a RotatingProfile> {
     let file = store.file();

@@ -234,6 +234,34 @@ fn verify_failure_exits_6_and_success_exits_0() {
 }
 
 #[test]
+fn show_prints_toml_that_parses_back() {
+    let env = Env::new();
+    // A host and a user that need escaping in TOML.
+    env.write(
+        "[defaults]\nuser = \"o'neil \\\"admin\\\"\"\n\n\
+         [profiles.web]\nhost = \"we\\\\b\\\"x\"\nsequence = \"7000,8000:udp\"\n\n\
+         [profiles.vault]\nhost = \"va\\\"ult\\\\\"\nrotate = true\nretries = 1\n",
+    );
+    let origin = std::path::Path::new("shown.toml");
+    let file = knock_profiles::profile::ProfileFile::parse(&env.read(), origin).unwrap();
+    for name in ["web", "vault"] {
+        let out = env.knock().args(["--show", name]).output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let shown = String::from_utf8(out.stdout).unwrap();
+        let back = knock_profiles::profile::ProfileFile::parse(&shown, origin)
+            .unwrap_or_else(|e| panic!("{e}\n{shown}"));
+        match name {
+            "web" => assert_eq!(back.settings(name), file.settings(name), "{shown}"),
+            _ => assert_eq!(
+                back.rotating_settings(name),
+                file.rotating_settings(name),
+                "{shown}"
+            ),
+        }
+    }
+}
+
+#[test]
 fn save_list_show_remove_round_trip() {
     let env = Env::new();
     env.write("# my knock profiles\n[defaults]\ndelay_ms = 50 # fast\n");

@@ -17,7 +17,8 @@ use std::time::SystemTime;
 use toml_edit::{DocumentMut, Item, Table, TableLike, Value};
 
 use crate::profile::{
-    ConfigError, Family, Launch, Profile, ProfileFile, RotatingProfile, validate_name,
+    ConfigError, Defaults, Family, Launch, Profile, ProfileFile, RotatingProfile, Settings,
+    validate_name,
 };
 use crate::rotate::{self, Params, ProtoChoice};
 use crate::secret::SecretSource;
@@ -540,6 +541,80 @@ fn rotating_values(name: &str, p: &RotatingProfile) -> Vec<(&'static str, Want)>
     values
 }
 
+/// `knock --show NAME`: the effective settings of a fixed profile (its
+/// keys, then `[defaults]`, then the built-ins) as a `[profiles.NAME]`
+/// table with every key written, which [`crate::profile::ProfileFile::parse`]
+/// reads back. An unset `open_port` is a comment.
+pub fn settings_toml(s: &Settings) -> String {
+    let mut t = Table::new();
+    t.insert("host", toml_edit::value(s.host.as_str()));
+    t.insert("sequence", toml_edit::value(seq_value(&s.sequence)));
+    effective_keys(&mut t, s, true);
+    profile_table_text(&s.name, t)
+}
+
+/// `knock --show NAME` for a rotating profile: its rotation keys, all
+/// written (defaults filled in), then its effective settings like
+/// [`settings_toml`]. The secret is never in it.
+pub fn rotating_toml(name: &str, p: &RotatingProfile, defaults: &Defaults) -> String {
+    let spec = &p.rotation;
+    let params = &spec.params;
+    let mut t = Table::new();
+    t.insert("host", toml_edit::value(p.host.as_str()));
+    t.insert("rotate", toml_edit::value(true));
+    match &spec.secret {
+        SecretSource::Keyring => t.insert("secret", toml_edit::value("keyring")),
+        SecretSource::Command(cmd) => t.insert("secret_cmd", toml_edit::value(cmd.as_str())),
+    };
+    t.insert("door", toml_edit::value(spec.door.as_str()));
+    t.insert("period_s", toml_edit::value(int(params.period_secs())));
+    let length = u64::try_from(params.length).unwrap_or(u64::MAX);
+    t.insert("length", toml_edit::value(int(length)));
+    let range = rotate::format_range(&params.range);
+    t.insert("port_range", toml_edit::value(range));
+    let exclude: toml_edit::Array = params.exclude.iter().map(|p| i64::from(*p)).collect();
+    t.insert("exclude_ports", toml_edit::value(exclude));
+    t.insert("protocol", toml_edit::value(params.protos.as_str()));
+    effective_keys(&mut t, &p.settings(name, defaults), false);
+    profile_table_text(name, t)
+}
+
+/// The keys every profile has, with their effective values, in file order.
+fn effective_keys(t: &mut Table, s: &Settings, with_close: bool) {
+    let ms = |d: std::time::Duration| int(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    t.insert("delay_ms", toml_edit::value(ms(s.delay)));
+    t.insert("family", toml_edit::value(s.family.as_str()));
+    if let Some(port) = s.open_port {
+        t.insert("open_port", toml_edit::value(int(port.into())));
+    }
+    t.insert("wait_ms", toml_edit::value(ms(s.wait)));
+    if s.open_port.is_none()
+        && let Some(mut key) = t.key_mut("wait_ms")
+    {
+        key.leaf_decor_mut()
+            .set_prefix("# open_port is not set: no verify\n");
+    }
+    t.insert("retries", toml_edit::value(int(s.retries.into())));
+    if with_close && let Some(close) = &s.close_sequence {
+        t.insert("close_sequence", toml_edit::value(seq_value(close)));
+    }
+    t.insert("launch", toml_edit::value(s.launch.to_string()));
+    if let Some(user) = &s.user {
+        t.insert("user", toml_edit::value(user.as_str()));
+    }
+    t.insert("ssh_port", toml_edit::value(int(s.ssh_port.into())));
+}
+
+/// `[profiles.NAME]` holding `table`, as text.
+fn profile_table_text(name: &str, table: Table) -> String {
+    let mut profiles = Table::new();
+    profiles.set_implicit(true);
+    profiles.insert(name, Item::Table(table));
+    let mut doc = DocumentMut::new();
+    doc.insert("profiles", Item::Table(profiles));
+    doc.to_string()
+}
+
 /// Updates an existing profile table in place: unchanged values keep their
 /// exact text, changed ones keep their trailing comment, unset keys go, new
 /// keys are appended.
@@ -800,6 +875,58 @@ keep = "me"
     fn commented() -> String {
         let text = COMMENTED.split("\n\n[extra]").next().unwrap();
         format!("{text}\n")
+    }
+
+    #[test]
+    fn shown_profiles_parse_back_to_the_same_settings() {
+        let text = r#"
+[defaults]
+delay_ms = 50
+user = "o'neil \\ \"admin\""
+
+[profiles.web]
+host = "we\"b\\x"
+sequence = "7000,8000:udp"
+close_sequence = "8000:udp,7000"
+open_port = 22
+launch = "mosh {user}@{host}"
+
+[profiles.plain]
+host = "192.0.2.1"
+sequence = "1"
+
+[profiles.vault]
+host = "va\"ult\\"
+rotate = true
+secret_cmd = "pass show \"knock/vault\""
+exclude_ports = [22, 443]
+protocol = "both"
+retries = 2
+"#;
+        let origin = Path::new("profiles.toml");
+        let file = ProfileFile::parse(text, origin).unwrap();
+        for name in ["web", "plain"] {
+            let settings = file.settings(name).unwrap();
+            let shown = settings_toml(&settings);
+            let back =
+                ProfileFile::parse(&shown, origin).unwrap_or_else(|e| panic!("{e}\n{shown}"));
+            assert_eq!(back.settings(name).unwrap(), settings, "{shown}");
+        }
+        let shown = settings_toml(&file.settings("plain").unwrap());
+        assert!(
+            shown.contains("# open_port is not set: no verify\nwait_ms = 3000\n"),
+            "{shown}"
+        );
+        let vault = &file.rotating["vault"];
+        let shown = rotating_toml("vault", vault, &file.defaults);
+        let back = ProfileFile::parse(&shown, origin).unwrap_or_else(|e| panic!("{e}\n{shown}"));
+        assert_eq!(back.rotating["vault"].rotation, vault.rotation, "{shown}");
+        assert_eq!(
+            back.rotating_settings("vault"),
+            file.rotating_settings("vault"),
+            "{shown}"
+        );
+        assert!(shown.starts_with("[profiles.vault]\n"), "{shown}");
     }
 
     #[test]
