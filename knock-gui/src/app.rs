@@ -187,6 +187,13 @@ impl SecretPanel {
     }
 }
 
+/// A renamed rotating profile's secret on its way to the new name.
+struct SecretMove {
+    old: String,
+    new: String,
+    task: Receiver<Result<bool, SecretError>>,
+}
+
 pub struct App {
     pub(crate) path: PathBuf,
     pub(crate) store: Option<Store>,
@@ -205,6 +212,8 @@ pub struct App {
     pub(crate) status: Option<Status>,
     pub(crate) putty: String,
     pub(crate) secret_panel: Option<SecretPanel>,
+    /// A renamed profile's secret moving in the keyring, off the UI thread.
+    secret_move: Option<SecretMove>,
     knocker: Box<dyn Knocker>,
     launcher: Box<dyn Launcher>,
     env: Env,
@@ -234,6 +243,7 @@ impl App {
             status: None,
             putty: String::new(),
             secret_panel: None,
+            secret_move: None,
             knocker,
             launcher,
             env: Env::os(),
@@ -429,6 +439,7 @@ impl App {
         let ctx = ui.ctx().clone();
         self.poll_run();
         self.poll_secret();
+        self.poll_secret_move();
         let now = ui.input(|i| i.time);
         if self
             .last_disk_check
@@ -720,7 +731,7 @@ impl App {
                 rotating,
             } => self.add(&name, &host, &sequence, rotating),
             Intent::Duplicate(name) => self.duplicate(&name),
-            Intent::Rename { old, new } => self.rename(&old, &new),
+            Intent::Rename { old, new } => self.rename(&old, &new, ctx),
             Intent::Delete(name) => self.delete(&name),
             Intent::Save(name) => self.save(&name),
             Intent::Revert(name) => {
@@ -880,7 +891,7 @@ impl App {
         });
     }
 
-    fn rename(&mut self, old: &str, new: &str) {
+    fn rename(&mut self, old: &str, new: &str, ctx: &egui::Context) {
         let new = new.trim();
         if let Err(e) = validate_name(new) {
             self.fail(e);
@@ -899,23 +910,61 @@ impl App {
                 }
                 self.dialog = Dialog::None;
                 self.selection = Selection::Profile(new.to_string());
-                let moved = keyring_secret.then(|| {
-                    self.env
-                        .secrets
-                        .keyring(old)
-                        .and_then(|ring| ring.rename(old, new))
-                });
-                match moved {
-                    Some(Ok(true)) => self.ok(format!(
-                        "Renamed {old} to {new}; its secret moved with it in the keyring"
-                    )),
-                    Some(Err(e)) => self.fail(format!(
-                        "Renamed {old} to {new}, but its secret stays under \"{old}\" in the keyring: {e}"
-                    )),
-                    None | Some(Ok(false)) => self.ok(format!("Renamed {old} to {new}")),
+                self.ok(format!("Renamed {old} to {new}"));
+                if keyring_secret {
+                    self.move_secret(old, new, ctx);
                 }
             }
             Err(e) => self.fail(e),
+        }
+    }
+
+    /// Moves the keyring secret of renamed profile `old` to `new` off the
+    /// UI thread (keyring access can block on a D-Bus round trip or an
+    /// unlock prompt); [`App::poll_secret_move`] reports how it went.
+    fn move_secret(&mut self, old: &str, new: &str, ctx: &egui::Context) {
+        let (tx, rx) = mpsc::channel();
+        let secrets = Arc::clone(&self.env.secrets);
+        let (from, to) = (old.to_string(), new.to_string());
+        let waker = ctx.clone();
+        self.secret_move = Some(SecretMove {
+            old: old.to_string(),
+            new: new.to_string(),
+            task: rx,
+        });
+        self.env.background.run(move || {
+            let moved = secrets
+                .keyring(&from)
+                .and_then(|ring| ring.rename(&from, &to));
+            let _ = tx.send(moved);
+            waker.request_repaint();
+        });
+        self.poll_secret_move();
+    }
+
+    /// Takes in the result of a secret move, if it is there.
+    fn poll_secret_move(&mut self) {
+        let Some(task) = &self.secret_move else {
+            return;
+        };
+        let moved = match task.task.try_recv() {
+            Ok(moved) => moved,
+            Err(TryRecvError::Empty) => return,
+            Err(TryRecvError::Disconnected) => Err(SecretError::Keyring {
+                account: task.old.clone(),
+                detail: "the keyring task ended without an answer".to_string(),
+            }),
+        };
+        let (old, new) = (task.old.clone(), task.new.clone());
+        self.secret_move = None;
+        match moved {
+            Ok(true) => self.ok(format!(
+                "Renamed {old} to {new}; its secret moved with it in the keyring"
+            )),
+            Ok(false) => {}
+            Err(e) => self.fail(format!(
+                "Renamed {old} to {new}, but its secret stays under \"{old}\" in the keyring: {e}"
+            )),
         }
     }
 
