@@ -119,10 +119,20 @@ pub enum Ended {
 }
 
 #[inline]
+// time_t and suseconds_t are not i64 on every platform.
+#[allow(clippy::useless_conversion)]
 fn ts_ms(h: &pcap::PacketHeader) -> Millis {
-    let s = h.ts.tv_sec.max(0) as u64;
-    let us = h.ts.tv_usec.max(0) as u64;
-    s * 1000 + us / 1000
+    timeval_ms(h.ts.tv_sec.into(), h.ts.tv_usec.into())
+}
+
+/// A packet timestamp in Unix ms. A crafted capture can carry any value:
+/// negative parts count as 0, and the result saturates instead of
+/// overflowing.
+#[inline]
+pub fn timeval_ms(sec: i64, usec: i64) -> Millis {
+    let s = u64::try_from(sec).unwrap_or(0);
+    let us = u64::try_from(usec).unwrap_or(0);
+    s.saturating_mul(1000).saturating_add(us / 1000)
 }
 
 /// Feeds packets to `pipe` until EOF, `stop`, or `reload` (checked between
@@ -183,5 +193,18 @@ pub fn run<T: Activated + ?Sized>(
         if fed.filter_changed {
             refilter(cap, pipe);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_saturate_instead_of_overflowing() {
+        assert_eq!(timeval_ms(1_700_000_000, 123_456), 1_700_000_000_123);
+        assert_eq!(timeval_ms(i64::MAX, 999_999), u64::MAX);
+        assert_eq!(timeval_ms(i64::MAX / 1000 * 100, 0), u64::MAX);
+        assert_eq!(timeval_ms(-5, -1), 0);
     }
 }

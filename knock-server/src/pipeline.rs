@@ -53,7 +53,10 @@ impl Limiter {
         let cap = self.per_sec * BURST_SECONDS * 1000;
         let dt = now.saturating_sub(self.last);
         self.last = self.last.max(now);
-        self.tokens_milli = (self.tokens_milli + dt.saturating_mul(self.per_sec)).min(cap);
+        self.tokens_milli = self
+            .tokens_milli
+            .saturating_add(dt.saturating_mul(self.per_sec))
+            .min(cap);
         if self.tokens_milli >= 1000 {
             self.tokens_milli -= 1000;
             true
@@ -252,7 +255,7 @@ impl Pipeline {
         if !self.backlog.is_empty() {
             self.flush_backlog();
         }
-        if self.drive_clock && ts >= self.last_tick + 250 {
+        if self.drive_clock && ts >= self.last_tick.saturating_add(250) {
             self.last_tick = ts;
             let _ = self.to.event(Job::Time(ts));
         }

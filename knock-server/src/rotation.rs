@@ -110,7 +110,7 @@ impl Rotator {
                 changed |= det.set_step(door, step, seq.knocks(), now)?;
             }
             from = from.max(t.saturating_sub(1) * period);
-            until = until.min((t + 1) * period);
+            until = until.min(t.saturating_add(1).saturating_mul(period));
         }
         self.from = from;
         self.until = until;

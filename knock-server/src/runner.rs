@@ -365,7 +365,7 @@ impl Runner {
                         },
                         e.command
                     ));
-                    self.schedule(now + remaining, stop);
+                    self.schedule(now.saturating_add(remaining), stop);
                 }
             }
             Err(e) => self.log.error(&format!(
@@ -581,7 +581,9 @@ impl Runner {
             self.report.merged += 1;
             let note = match self.due.get(&id).copied() {
                 Some(old) => {
-                    let new = self.now() + info.cmd_timeout.as_millis() as Millis;
+                    let new = self
+                        .now()
+                        .saturating_add(info.cmd_timeout.as_millis() as Millis);
                     if new > old
                         && let Some(stop) = self.timers.remove(&(old, id))
                     {
@@ -621,7 +623,9 @@ impl Runner {
         });
         // Journal the stop before the door opens (fail-closed).
         if let Some(s) = &stop {
-            let due = self.now() + (s.delay + self.opts.kill_after).as_millis() as Millis;
+            let due = self
+                .now()
+                .saturating_add((s.delay + self.opts.kill_after).as_millis() as Millis);
             self.journal_put(s.id, due, &s.door, &s.command);
             self.open.insert(key, s.id);
         }
@@ -713,7 +717,7 @@ impl Runner {
     fn finished(&mut self, kind: Kind) {
         match kind {
             Kind::Start(Some(stop)) => {
-                let due = self.now() + stop.delay.as_millis() as Millis;
+                let due = self.now().saturating_add(stop.delay.as_millis() as Millis);
                 self.journal_put(stop.id, due, &stop.door, &stop.command);
                 self.schedule(due, stop);
             }

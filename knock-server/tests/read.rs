@@ -328,3 +328,76 @@ fn read_and_the_live_pipeline_agree() {
     assert!(!from_live.is_empty());
     assert_eq!(from_read, from_live);
 }
+
+/// A pcapng file whose interface counts time in whole seconds
+/// (`if_tsresol` = 10^0), with one packet at 64-bit time `t`.
+fn pcapng_seconds(frames: &[(u64, Vec<u8>)]) -> Vec<u8> {
+    fn block(out: &mut Vec<u8>, kind: u32, body: &[u8]) {
+        let len = 12 + body.len().div_ceil(4) * 4;
+        out.extend_from_slice(&kind.to_le_bytes());
+        out.extend_from_slice(&(len as u32).to_le_bytes());
+        out.extend_from_slice(body);
+        out.resize(out.len() + (body.len().div_ceil(4) * 4 - body.len()), 0);
+        out.extend_from_slice(&(len as u32).to_le_bytes());
+    }
+    let mut out = Vec::new();
+    let mut shb = Vec::new();
+    shb.extend_from_slice(&0x1A2B_3C4Du32.to_le_bytes());
+    shb.extend_from_slice(&1u16.to_le_bytes());
+    shb.extend_from_slice(&0u16.to_le_bytes());
+    shb.extend_from_slice(&(-1i64).to_le_bytes());
+    block(&mut out, 0x0A0D_0D0A, &shb);
+    let mut idb = Vec::new();
+    idb.extend_from_slice(&1u16.to_le_bytes()); // Ethernet
+    idb.extend_from_slice(&0u16.to_le_bytes());
+    idb.extend_from_slice(&0u32.to_le_bytes());
+    idb.extend_from_slice(&[9, 0, 1, 0, 0, 0, 0, 0]); // if_tsresol = 0: seconds
+    idb.extend_from_slice(&[0, 0, 0, 0]); // opt_endofopt
+    block(&mut out, 1, &idb);
+    for (t, f) in frames {
+        let mut epb = Vec::new();
+        epb.extend_from_slice(&0u32.to_le_bytes());
+        epb.extend_from_slice(&((t >> 32) as u32).to_le_bytes());
+        epb.extend_from_slice(&(*t as u32).to_le_bytes());
+        epb.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        epb.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        epb.extend_from_slice(f);
+        block(&mut out, 6, &epb);
+    }
+    out
+}
+
+/// A crafted capture with timestamps near the end of time: no overflow
+/// (a debug build would panic), the knock still opens and its stop runs.
+#[test]
+fn read_survives_huge_timestamps() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = |p: u16| frame("192.0.2.7", "192.0.2.1", Knock::tcp(p), SYN);
+    let t = i64::MAX as u64 - 10;
+    let frames = vec![(t, k(7000)), (t, k(8000)), (t, k(9000))];
+    let pcap = dir.path().join("huge.pcapng");
+    std::fs::write(&pcap, pcapng_seconds(&frames)).unwrap();
+    let conf = dir.path().join("knockd.conf");
+    std::fs::write(
+        &conf,
+        "[door]\nsequence = 7000,8000,9000\nstart_command = echo open %IP%\n\
+         cmd_timeout = 5\nstop_command = echo close %IP%\n",
+    )
+    .unwrap();
+    let out = server()
+        .arg("-c")
+        .arg(&conf)
+        .arg("--read")
+        .arg(&pcap)
+        .arg("--dry-run")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("192.0.2.7: door: OPEN SESAME"), "{stderr}");
+    assert!(
+        stdout.contains("dry-run: door: echo close 192.0.2.7"),
+        "{stdout}"
+    );
+}
