@@ -12,6 +12,35 @@ use knock_profiles::rotate;
 use crate::detector::{DoorSpec, MAX_DOORS, MAX_KNOCKS};
 use crate::rotation::SLOTS;
 
+/// The command keys a fixed and a rotating door have in common.
+pub trait DoorCommands {
+    fn name(&self) -> &str;
+    fn start_for(&self, ipv6: bool) -> Option<&str>;
+    fn stop_for(&self, ipv6: bool) -> Option<&str>;
+    fn cmd_timeout(&self) -> Duration;
+}
+
+macro_rules! door_commands {
+    ($t:ty) => {
+        impl DoorCommands for $t {
+            fn name(&self) -> &str {
+                &self.name
+            }
+            fn start_for(&self, ipv6: bool) -> Option<&str> {
+                self.start_command_for(ipv6)
+            }
+            fn stop_for(&self, ipv6: bool) -> Option<&str> {
+                self.stop_command_for(ipv6)
+            }
+            fn cmd_timeout(&self) -> Duration {
+                self.cmd_timeout
+            }
+        }
+    };
+}
+door_commands!(Door);
+door_commands!(RotatingDoor);
+
 /// What the worker needs to know about a door.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DoorInfo {
@@ -24,25 +53,16 @@ pub struct DoorInfo {
 }
 
 impl DoorInfo {
-    pub fn from_door(d: &Door) -> DoorInfo {
+    /// The worker's view of a fixed or rotating door (they share the
+    /// command keys).
+    pub fn of(d: &impl DoorCommands) -> DoorInfo {
         DoorInfo {
-            name: d.name.clone(),
-            start: d.start_command_for(false).map(str::to_string),
-            start6: d.start_command_for(true).map(str::to_string),
-            stop: d.stop_command_for(false).map(str::to_string),
-            stop6: d.stop_command_for(true).map(str::to_string),
-            cmd_timeout: d.cmd_timeout,
-        }
-    }
-
-    pub fn from_rotating(d: &RotatingDoor) -> DoorInfo {
-        DoorInfo {
-            name: d.name.clone(),
-            start: d.start_command_for(false).map(str::to_string),
-            start6: d.start_command_for(true).map(str::to_string),
-            stop: d.stop_command_for(false).map(str::to_string),
-            stop6: d.stop_command_for(true).map(str::to_string),
-            cmd_timeout: d.cmd_timeout,
+            name: d.name().to_string(),
+            start: d.start_for(false).map(str::to_string),
+            start6: d.start_for(true).map(str::to_string),
+            stop: d.stop_for(false).map(str::to_string),
+            stop6: d.stop_for(true).map(str::to_string),
+            cmd_timeout: d.cmd_timeout(),
         }
     }
 
@@ -103,7 +123,7 @@ pub struct Plan {
 pub fn plan(cfg: &KnockdConfig) -> Plan {
     let mut p = Plan {
         specs: cfg.doors.iter().map(spec).collect(),
-        infos: cfg.doors.iter().map(DoorInfo::from_door).collect(),
+        infos: cfg.doors.iter().map(DoorInfo::of).collect(),
         one_time: cfg
             .doors
             .iter()
@@ -115,7 +135,7 @@ pub fn plan(cfg: &KnockdConfig) -> Plan {
         p.rotating_base.push(p.specs.len());
         for _ in 0..SLOTS {
             p.specs.push(rotating_spec(d));
-            p.infos.push(DoorInfo::from_rotating(d));
+            p.infos.push(DoorInfo::of(d));
             p.one_time.push(None);
         }
     }
