@@ -293,11 +293,6 @@ fn live(mut args: Args, mut cfg: KnockdConfig, log: Logger) -> Result<ExitCode> 
     {
         log.warn(&format!("cannot open logfile {}: {e}", f.display()));
     }
-    if cfg.options.use_syslog
-        && let Err(e) = log.open_syslog()
-    {
-        log.warn(&format!("cannot open syslog: {e}"));
-    }
     let (mut cap, link) = capture::open_live(&iface)?;
     let fd = capture::selectable_fd(&cap);
     let addrs = capture::interface_addresses(&iface).unwrap_or_default();
@@ -325,6 +320,13 @@ fn live(mut args: Args, mut cfg: KnockdConfig, log: Logger) -> Result<ExitCode> 
 
     if args.daemon {
         sys::daemonize().context("cannot daemonize")?;
+    }
+    // After daemonizing: syslog lines carry the pid of the process that
+    // writes them (the syslog connection records it when opened).
+    if cfg.options.use_syslog
+        && let Err(e) = log.open_syslog()
+    {
+        log.warn(&format!("cannot open syslog: {e}"));
     }
     let pidfile: Option<PathBuf> = args
         .pidfile
