@@ -7,21 +7,33 @@
 #![allow(unsafe_code, clippy::unwrap_used)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use knock_profiles::{Knock, TcpFlags};
 use knock_server::detector::{Destinations, Detector, DoorSpec, Notice};
 use knock_server::event::{self, Link, build};
 
 struct Counting;
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-static COUNTING: AtomicBool = AtomicBool::new(false);
+// Per thread: the tests run in parallel, and the harness allocates too.
+thread_local! {
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn counting(on: bool) {
+    COUNTING.with(|c| c.set(on));
+}
+
+fn allocs() -> u64 {
+    ALLOCS.with(Cell::get)
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // `try_with`: a thread being torn down has no locals any more.
+        if COUNTING.try_with(Cell::get).unwrap_or(false) {
+            let _ = ALLOCS.try_with(|n| n.set(n.get() + 1));
         }
         // SAFETY: forwarded unchanged.
         unsafe { System.alloc(layout) }
@@ -122,7 +134,7 @@ fn parsing_and_matching_do_not_allocate() {
         }
     }
     let mut counts = [0u64; 6];
-    COUNTING.store(true, Ordering::SeqCst);
+    counting(true);
     for (i, f) in frames.iter().enumerate() {
         let now = i as u64 * 7;
         if let Some(ev) = event::parse(Link::Ethernet, f, now) {
@@ -142,12 +154,8 @@ fn parsing_and_matching_do_not_allocate() {
             det.sweep(now, 16);
         }
     }
-    COUNTING.store(false, Ordering::SeqCst);
-    assert_eq!(
-        ALLOCS.load(Ordering::SeqCst),
-        0,
-        "allocations on the packet path"
-    );
+    counting(false);
+    assert_eq!(allocs(), 0, "allocations on the packet path");
     // The workload exercised the interesting paths.
     assert!(
         counts[0] > 0 && counts[1] > 0 && counts[3] > 0 && counts[5] > 0,
@@ -158,4 +166,110 @@ fn parsing_and_matching_do_not_allocate() {
         "{:?}",
         det.stats()
     );
+}
+
+/// The real per-packet path, [`Pipeline::feed`], allocates nothing either:
+/// the log rate limiter, the channel sends (opens on the control channel,
+/// its backlog when full; log lines on the event channel, counted when
+/// full), a one-time door used (disabled at once), and the rotating doors'
+/// period check. The period turn itself (HMACs, once per period) happens
+/// before counting, as the timer does at a boundary.
+#[test]
+fn the_pipeline_feed_does_not_allocate() {
+    use knock_profiles::rotate::{Params, Rotation};
+    use knock_profiles::secret::Secret;
+    use knock_server::logger::Logger;
+    use knock_server::pipeline::Pipeline;
+    use knock_server::rotation::{Rotating, Rotator};
+    use knock_server::runner::{self, Job};
+
+    let spec = |knocks: Vec<Knock>, enabled| DoorSpec {
+        knocks,
+        flags: TcpFlags::ANY,
+        seq_timeout_ms: 5_000,
+        target: None,
+        enabled,
+    };
+    let mut specs = vec![
+        spec(
+            vec![Knock::tcp(7000), Knock::udp(8000), Knock::tcp(9000)],
+            true,
+        ),
+        // One-time door.
+        spec(vec![Knock::tcp(1111), Knock::tcp(2222)], true),
+    ];
+    for _ in 0..3 {
+        specs.push(spec(vec![Knock::tcp(1); 2], false));
+    }
+    let dst4 = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+    let det = Detector::new(specs, Destinations::Only(vec![dst4]), 64).unwrap();
+    // Small channels nobody reads: both fill up during the run.
+    let (to, rx) = runner::channels(8, 4);
+    let mut p = Pipeline::new(det, to, 5, Logger::memory());
+    let (_reply, updates) = std::sync::mpsc::sync_channel(4);
+    p.set_one_time(vec![false, true, false, false, false], updates);
+    let params = Params {
+        period: std::time::Duration::from_secs(30),
+        length: 2,
+        ..Params::default()
+    };
+    let rotation = Rotation::new(params, Secret::from_bytes(vec![7; 32]).unwrap()).unwrap();
+    p.rotator = Rotator::new(vec![Rotating {
+        name: "vault".into(),
+        rotation,
+        base: 2,
+    }]);
+    // A period boundary: the timer turns the doors before the packets.
+    let t0 = 1_800_000_010_000u64;
+    assert!(p.rotate(t0).filter_changed);
+    let rotating: Vec<Vec<Knock>> = (2..5)
+        .map(|d| p.detector.doors()[d].knocks.clone())
+        .collect();
+
+    let mut frames = Vec::new();
+    let ports = [
+        Knock::tcp(7000),
+        Knock::udp(8000),
+        Knock::tcp(9000),
+        Knock::tcp(22),
+    ];
+    for i in 0..3_000u32 {
+        let src = IpAddr::V4(Ipv4Addr::new(198, 18, (i / 250) as u8, (i % 250) as u8));
+        frames.push(build::ethernet(src, dst4, ports[i as usize % 4], TcpFlags::SYN).unwrap());
+        if i % 60 == 0 {
+            let knocker = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100 + (i / 60 % 100) as u8));
+            let mut seqs = vec![
+                vec![Knock::tcp(7000), Knock::udp(8000), Knock::tcp(9000)],
+                vec![Knock::tcp(1111), Knock::tcp(2222)],
+            ];
+            seqs.push(rotating[(i / 60 % 3) as usize].clone());
+            for seq in seqs {
+                for k in seq {
+                    frames.push(build::ethernet(knocker, dst4, k, TcpFlags::SYN).unwrap());
+                }
+            }
+        }
+    }
+    counting(true);
+    for (i, f) in frames.iter().enumerate() {
+        // 3 ms apart: all within one 30 s period.
+        p.feed(Link::Ethernet, f, t0 + i as u64 * 3);
+    }
+    counting(false);
+    assert_eq!(allocs(), 0, "allocations in Pipeline::feed");
+    // The paths were exercised: opens filled the control channel and
+    // waited in the backlog; the event channel filled; the one-time door
+    // was used and disabled; the rotating door opened and refused replays.
+    assert_eq!(p.backlog().1, 0, "no open lost");
+    assert!(p.backlog().0 > 0, "{:?}", p.backlog());
+    assert_eq!(rx.events.try_iter().count(), 4);
+    let opens = rx
+        .control
+        .try_iter()
+        .filter(|j| matches!(j, Job::Notice(Notice::Opened { .. }, _)))
+        .count();
+    assert_eq!(opens, 8);
+    assert!(!p.detector.doors()[1].enabled);
+    let s = p.detector.stats();
+    assert!(s.replayed > 0 && s.opened > 8, "{s:?}");
 }
