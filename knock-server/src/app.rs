@@ -173,7 +173,9 @@ fn summary(p: &Pipeline, r: &RunnerReport) -> String {
     let s = p.detector.stats();
     format!(
         "{} packets, {} considered, {} opened, {} commands ({} failed, {} killed), \
-         {} stage-1 attempts evicted, {} first knocks dropped, {} replays refused",
+         {} stage-1 attempts evicted, {} first knocks dropped, {} replays refused, \
+         {} opens of open doors merged, {} opens refused (pending stops limit), \
+         {} start commands dropped (queue full)",
         s.events,
         s.considered,
         r.opened,
@@ -182,7 +184,10 @@ fn summary(p: &Pipeline, r: &RunnerReport) -> String {
         r.killed,
         s.evicted,
         s.dropped,
-        s.replayed
+        s.replayed,
+        r.merged,
+        r.refused,
+        r.dropped
     )
 }
 
@@ -254,6 +259,7 @@ fn replay(args: &Args, cfg: &KnockdConfig, path: &Path, log: Logger) -> Result<E
         &mut |_, _| {},
     );
     let elapsed = t0.elapsed();
+    pipeline.finish();
     to.control(Job::Shutdown);
     let report = worker
         .join()

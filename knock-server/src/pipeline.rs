@@ -203,6 +203,14 @@ impl Pipeline {
         }
     }
 
+    /// Sends the opens still in the backlog, waiting for room (end of an
+    /// offline replay, where nothing else waits on this thread).
+    pub fn finish(&mut self) {
+        while let Some(job) = self.backlog.pop_front() {
+            self.to.control(job);
+        }
+    }
+
     /// Applies the worker's one-time updates; with `wait`, first waits (at
     /// most that long) for one.
     fn apply_one_time(&mut self, now: Millis, wait: Option<std::time::Duration>) -> Fed {
