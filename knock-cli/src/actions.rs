@@ -665,19 +665,19 @@ fn exec(argv: &[String]) -> Result<Code> {
     Err(LaunchError(format!("cannot start {program}: {err}")).into())
 }
 
+/// Without exec: runs the command and exits with its own status (ssh's
+/// 255 stays 255), so scripts see what ssh said.
 #[cfg(not(unix))]
 fn exec(argv: &[String]) -> Result<Code> {
     let Some((program, rest)) = argv.split_first() else {
         return Err(LaunchError("empty launch command".into()).into());
     };
-    let status = std::process::Command::new(program)
-        .args(rest)
+    let status = launch::process(program, rest)
         .status()
         .map_err(|err| LaunchError(format!("cannot start {program}: {err}")))?;
-    Ok(match status.code() {
-        Some(0) => Code::OK,
-        _ => Code::OTHER,
-    })
+    Ok(Code(status.code().map_or(Code::OTHER.0, |c| {
+        u8::try_from(c).unwrap_or(Code::OTHER.0)
+    })))
 }
 
 #[cfg(test)]

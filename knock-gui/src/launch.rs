@@ -240,8 +240,9 @@ pub struct SystemLauncher;
 
 impl Launcher for SystemLauncher {
     fn launch(&mut self, cmd: &Command) -> Result<(), LaunchError> {
-        let mut process = std::process::Command::new(&cmd.program);
-        process.args(&cmd.args).stdin(std::process::Stdio::null());
+        // A custom command's `cmd /C LINE` reaches cmd.exe as it is.
+        let mut process = knock_profiles::launch::process(&cmd.program, &cmd.args);
+        process.stdin(std::process::Stdio::null());
         #[cfg(windows)]
         if cmd.new_console {
             use std::os::windows::process::CommandExt;

@@ -173,6 +173,35 @@ fn substitute(template: &str, values: &[(&str, String)]) -> String {
     out
 }
 
+/// A process for `program` and `args` (an argv from [`argv`]), ready to
+/// spawn. On Windows the line of `cmd /C LINE` (a custom launch command)
+/// goes to cmd.exe as it is ([`raw_arg`]): Rust quotes arguments for
+/// programs that split them like the C runtime, which cmd.exe does not, so
+/// a quoted value such as `"my host"` would reach it mangled.
+///
+/// [`raw_arg`]: https://doc.rust-lang.org/std/os/windows/process/trait.CommandExt.html#tymethod.raw_arg
+pub fn process(program: &str, args: &[String]) -> std::process::Command {
+    let mut command = std::process::Command::new(program);
+    #[cfg(windows)]
+    if let [flag, line] = args
+        && is_cmd(program)
+        && flag.eq_ignore_ascii_case("/C")
+    {
+        use std::os::windows::process::CommandExt;
+        command.arg(flag).raw_arg(line);
+        return command;
+    }
+    command.args(args);
+    command
+}
+
+/// `cmd`, `cmd.exe` or a path to it.
+#[cfg_attr(not(windows), allow(dead_code))]
+fn is_cmd(program: &str) -> bool {
+    let name = program.rsplit(['/', '\\']).next().unwrap_or(program);
+    name.eq_ignore_ascii_case("cmd") || name.eq_ignore_ascii_case("cmd.exe")
+}
+
 /// Quotes for POSIX sh unless the value is plainly safe (no glob
 /// characters: `[`, `]`, `*`, `?` are quoted).
 pub fn sh_quote(s: &str) -> String {
@@ -327,6 +356,16 @@ mod tests {
             custom_argv("x {host}{", &t, Platform::Windows),
             strings(&["cmd", "/C", "x {user}{"])
         );
+    }
+
+    #[test]
+    fn process_keeps_the_argv() {
+        assert!(is_cmd("cmd") && is_cmd("C:\\Windows\\System32\\CMD.EXE"));
+        assert!(!is_cmd("ssh"));
+        let p = process("ssh", &strings(&["-p", "2222", "myserver"]));
+        assert_eq!(p.get_program(), "ssh");
+        let args: Vec<_> = p.get_args().collect();
+        assert_eq!(args, ["-p", "2222", "myserver"]);
     }
 
     #[test]

@@ -246,8 +246,10 @@ pub fn run_secret_cmd(cmd: &str) -> Result<Secret, SecretError> {
 fn shell(cmd: &str) -> Command {
     #[cfg(windows)]
     {
+        // cmd.exe does not split its line like the C runtime: pass it as is.
+        use std::os::windows::process::CommandExt;
         let mut c = Command::new("cmd");
-        c.arg("/C").arg(cmd);
+        c.arg("/C").raw_arg(cmd);
         c
     }
     #[cfg(not(windows))]
