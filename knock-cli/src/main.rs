@@ -1,13 +1,9 @@
 //! `knock`: send port-knock sequences, like knock(1), or from saved profiles.
 
-mod actions;
-mod cli;
-mod exit;
-mod secrets;
-
 use std::process::ExitCode;
 
 use clap::Parser;
+use knock_cli::{actions, cli, exit};
 
 fn main() -> ExitCode {
     let args = match cli::Args::try_parse() {
