@@ -119,13 +119,10 @@ fn show(args: &Args, name: &str) -> Result<Code> {
 }
 
 fn settings_of(store: &Store, name: &str) -> Result<Settings> {
-    store.file().settings(name).ok_or_else(|| {
-        StoreError::NotFound {
-            name: name.to_string(),
-            hint: store.file().closest_name(name).map(String::from),
-        }
-        .into()
-    })
+    store
+        .file()
+        .settings(name)
+        .ok_or_else(|| store.not_found(name).into())
 }
 
 /// `--save NAME HOST PORTS... [options]`
@@ -195,11 +192,7 @@ fn save(args: &Args, name: &str) -> Result<Code> {
 fn remove(args: &Args, name: &str) -> Result<Code> {
     let mut store = open_store(args)?;
     if !store.remove(name)? {
-        return Err(StoreError::NotFound {
-            name: name.to_string(),
-            hint: store.file().closest_name(name).map(String::from),
-        }
-        .into());
+        return Err(store.not_found(name).into());
     }
     store.save()?;
     eprintln!(
@@ -354,19 +347,15 @@ fn profile_name_for(door: &str) -> String {
 fn no_such_profile(store: &Store, target: &str) -> anyhow::Error {
     let looks_like_host =
         target.parse::<std::net::IpAddr>().is_ok() || target.contains(['.', ':', '[']);
-    let hint = store.file().closest_name(target).map(String::from);
-    if looks_like_host && hint.is_none() {
+    let not_found = store.not_found(target);
+    if looks_like_host && matches!(&not_found, StoreError::NotFound { hint: None, .. }) {
         return usage(format!(
             "no ports to knock on {target} (and no profile of that name in {}): knock {target} PORT[:PROTO]...",
             store.path().display()
         ));
     }
-    let did_you_mean = hint
-        .map(|h| format!(" (did you mean \"{h}\"?)"))
-        .unwrap_or_default();
     ConfigMessage(format!(
-        "no profile named \"{target}\" in {}{did_you_mean}; to knock a host, give its ports: knock {target} PORT...",
-        store.path().display()
+        "{not_found}; to knock a host, give its ports: knock {target} PORT..."
     ))
     .into()
 }
@@ -517,7 +506,7 @@ fn knock(args: &Args) -> Result<Code> {
         if args.verbose > 0 && job.rotation.is_some() {
             eprintln!("knock: {}: {}", job.label, job.plan.sequence);
         }
-        return dry_run(&job, &mut net, args.verbose > 0);
+        return dry_run(args, &job, &mut net, args.verbose > 0);
     }
     let verbose = args.verbose > 0;
     let cancel = AtomicBool::new(false);
@@ -543,15 +532,7 @@ fn knock(args: &Args) -> Result<Code> {
     if !args.ssh {
         return Ok(Code::OK);
     }
-    let launch = launch::for_connect(&job.launch);
-    let target = Target {
-        host: &job.plan.host,
-        addr: Some(outcome.addr),
-        port: job.ssh_port,
-        user: job.user.as_deref(),
-    };
-    let argv = launch::argv(&launch, &target, &args.ssh_args, Platform::current())
-        .ok_or_else(|| LaunchError("nothing to launch".into()))?;
+    let argv = connect_argv(&job, outcome.addr, &args.ssh_args)?;
     if verbose {
         eprintln!("knock: {}: starting {}", job.label, argv.join(" "));
     }
@@ -581,9 +562,18 @@ fn report_progress(p: &Progress, verbose: bool, job: &Job) {
         Progress::Opened { to, after } if verbose => {
             eprintln!("knock: {to} is open (after {} ms)", after.as_millis());
         }
-        // For a rotating profile, the wait for the next period says it.
-        Progress::NotOpened { attempt, to } if verbose || job.rotation.is_none() => {
-            eprintln!("knock: {to} did not open (attempt {attempt})");
+        // Said only when a retry follows (the final error says the rest);
+        // for a rotating profile, the wait for the next period says it.
+        Progress::NotOpened { attempt, to }
+            if verbose || (job.rotation.is_none() && *attempt <= job.plan.retries) =>
+        {
+            let total = job.plan.retries.saturating_add(1);
+            let next = if *attempt < total {
+                "; knocking again"
+            } else {
+                ""
+            };
+            eprintln!("knock: {to} did not open (attempt {attempt} of {total}){next}");
         }
         Progress::WaitingForPeriod {
             attempt: 1,
@@ -617,7 +607,25 @@ fn report_progress(p: &Progress, verbose: bool, job: &Job) {
     }
 }
 
-fn dry_run(job: &Job, net: &mut dyn Net, verbose: bool) -> Result<Code> {
+/// What `--ssh` starts after knocking `addr`.
+fn connect_argv(job: &Job, addr: std::net::IpAddr, extra: &[String]) -> Result<Vec<String>> {
+    let launch = launch::for_connect(&job.launch);
+    if !extra.is_empty() && !matches!(launch, Launch::Ssh) {
+        eprintln!(
+            "knock: warning: arguments after -- are for ssh; launch = \"{launch}\" does not take them"
+        );
+    }
+    let target = Target {
+        host: &job.plan.host,
+        addr: Some(addr),
+        port: job.ssh_port,
+        user: job.user.as_deref(),
+    };
+    Ok(launch::argv(&launch, &target, extra, Platform::current())
+        .ok_or_else(|| LaunchError("nothing to launch".into()))?)
+}
+
+fn dry_run(args: &Args, job: &Job, net: &mut dyn Net, verbose: bool) -> Result<Code> {
     let plan = &job.plan;
     // The address a real knock would use, found the same way.
     let send::Resolved { addr, others } = send::resolve_once(&plan.host, plan.family, net)?;
@@ -651,6 +659,10 @@ fn dry_run(job: &Job, net: &mut dyn Net, verbose: bool) -> Result<Code> {
                 String::new()
             }
         )?;
+    }
+    if args.ssh {
+        let argv = connect_argv(job, addr, &args.ssh_args)?;
+        writeln!(out, "then start: {}", argv.join(" "))?;
     }
     Ok(Code::OK)
 }

@@ -13,7 +13,7 @@ use knock_profiles::secret::{
     Generated, KEYRING_SERVICE, Keyring, Secret, SecretError, SecretSource,
 };
 use knock_profiles::send::{RotatingPlan, SystemWall, WallClock};
-use knock_profiles::store::{Store, StoreError};
+use knock_profiles::store::Store;
 use zeroize::Zeroizing;
 
 use crate::exit::{Code, ConfigMessage, UsageError};
@@ -59,22 +59,14 @@ fn rotating<'a>(store: &'a Store, name: &str, flag: &str) -> Result<&'a Rotating
         return Ok(p);
     }
     if file.profiles.contains_key(name) {
-        return Err(anyhow::Error::new(StoreError::NotFound {
-            name: name.to_string(),
-            hint: None,
-        })
-        .context(format!(
+        return Err(ConfigMessage(format!(
             "{flag}: profile \"{name}\" in {} has a fixed sequence; a rotating profile has rotate = true and no sequence",
             store.path().display()
-        )));
+        ))
+        .into());
     }
-    Err(anyhow::Error::new(StoreError::NotFound {
-        name: name.to_string(),
-        hint: file.closest_name(name).map(String::from),
-    })
-    .context(format!(
-        "{flag}: add a rotating profile to {} first: [profiles.{name}] host = \"...\" rotate = true",
-        store.path().display()
+    Err(anyhow::Error::new(store.not_found(name)).context(format!(
+        "{flag}: add a rotating profile first ([profiles.{name}] host = \"...\" rotate = true)"
     )))
 }
 
@@ -159,7 +151,12 @@ pub fn server_stanza(door: &str, params: &Params, settings: &Settings, secret: &
     }
     s.push_str(&format!(
         "    Seq_Timeout   = 10\n    \
-             Start_Command = /usr/sbin/iptables -I INPUT -s %IP% -p tcp --dport {port} -j ACCEPT\n\
+             # -I puts the ACCEPT before the DROP of port {port}; the stop deletes it again\n    \
+             Start_Command   = /usr/sbin/iptables -I INPUT -s %IP% -p tcp --dport {port} -j ACCEPT\n    \
+             Start_Command_6 = /usr/sbin/ip6tables -I INPUT -s %IP% -p tcp --dport {port} -j ACCEPT\n    \
+             Cmd_Timeout     = 30\n    \
+             Stop_Command    = /usr/sbin/iptables -D INPUT -s %IP% -p tcp --dport {port} -j ACCEPT\n    \
+             Stop_Command_6  = /usr/sbin/ip6tables -D INPUT -s %IP% -p tcp --dport {port} -j ACCEPT\n\
          # on the server, create the secret file (mode 0600); the secret goes\n\
          # in on standard input, never on a command line (shell history, ps):\n\
          #   sudo install -d -m 700 /etc/knock\n\
@@ -353,6 +350,36 @@ mod tests {
         assert!(text.contains("Protocol      = both"), "{text}");
         assert!(text.contains("--dport 2222"), "{text}");
         assert!(text.contains(&stored.to_base32()), "{text}");
+        // The stanza is a door the server accepts as printed, and it closes
+        // again (IPv4 and IPv6), like every example config.
+        let conf = knock_profiles::knockd_conf::KnockdConfig::parse(
+            &text,
+            std::path::Path::new("pasted.conf"),
+        )
+        .unwrap();
+        let door = &conf.rotating[0];
+        assert_eq!(door.name, "vault");
+        assert!(
+            door.start_command_for(false)
+                .unwrap()
+                .contains("iptables -I INPUT")
+        );
+        assert!(
+            door.start_command_for(true)
+                .unwrap()
+                .contains("ip6tables -I INPUT")
+        );
+        assert!(
+            door.stop_command_for(false)
+                .unwrap()
+                .contains("iptables -D INPUT")
+        );
+        assert!(
+            door.stop_command_for(true)
+                .unwrap()
+                .contains("ip6tables -D INPUT")
+        );
+        assert_eq!(door.cmd_timeout, std::time::Duration::from_secs(30));
         // The secret is pasted into install's standard input: no command
         // line carries it.
         assert!(

@@ -507,3 +507,92 @@ fn a_host_without_ports_is_a_usage_error_not_an_unknown_profile() {
         .code(CONFIG)
         .stderr(contains("no profile named \"labx\"").and(contains("did you mean \"lab\"")));
 }
+
+#[test]
+fn a_failed_verify_is_one_line_and_a_retry_says_it_knocks_again() {
+    let env = Env::new();
+    let port = closed_port();
+    let out = env
+        .knock()
+        .args([
+            "127.0.0.1",
+            "7000",
+            "--open-port",
+            &port.to_string(),
+            "--wait",
+            "200",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(VERIFY));
+    let err = stderr_of(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!(
+            "port {port} on 127.0.0.1 did not open within 200 ms"
+        )),
+        "{err}"
+    );
+
+    let out = env
+        .knock()
+        .args([
+            "127.0.0.1",
+            "7000",
+            "--open-port",
+            &port.to_string(),
+            "--wait",
+            "200",
+            "--retries",
+            "1",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(VERIFY));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("did not open (attempt 1 of 2); knocking again"),
+        "{err}"
+    );
+    assert!(err.contains("(after 2 attempts)"), "{err}");
+    assert_eq!(err.lines().count(), 2, "{err}");
+}
+
+#[test]
+fn show_of_an_unknown_profile_names_the_file() {
+    let env = Env::new();
+    let path = env.write("[profiles.lab]\nhost = \"192.0.2.1\"\nsequence = \"7000\"\n");
+    env.knock()
+        .args(["--show", "lbb"])
+        .assert()
+        .code(CONFIG)
+        .stderr(contains(format!(
+            "no profile named \"lbb\" in {} (did you mean \"lab\"?)",
+            path.display()
+        )));
+}
+
+#[test]
+fn dry_run_with_ssh_shows_what_would_be_started() {
+    let env = Env::new();
+    env.write(
+        "[profiles.lab]\nhost = \"127.0.0.1\"\nsequence = \"7000\"\nuser = \"admin\"\nssh_port = 2222\n",
+    );
+    env.knock()
+        .args(["--dry-run", "lab", "--ssh", "--", "-L", "8080:localhost:80"])
+        .assert()
+        .success()
+        .stdout(
+            contains("then wait up to 3000 ms for tcp port 2222").and(contains(
+                "then start: ssh -4 -p 2222 -l admin -L 8080:localhost:80 127.0.0.1",
+            )),
+        );
+    // Arguments after -- are ssh's: another launcher does not take them.
+    env.write("[profiles.lab]\nhost = \"127.0.0.1\"\nsequence = \"7000\"\nlaunch = \"putty\"\n");
+    env.knock()
+        .args(["--dry-run", "lab", "--ssh", "--", "-v"])
+        .assert()
+        .success()
+        .stdout(contains("then start: putty -ssh 127.0.0.1 -P 22"))
+        .stderr(contains("arguments after -- are for ssh"));
+}

@@ -240,6 +240,7 @@ impl Store {
     pub fn not_found(&self, name: &str) -> StoreError {
         StoreError::NotFound {
             name: name.to_string(),
+            path: self.path.clone(),
             hint: self.file.closest_name(name).map(str::to_string),
         }
     }
@@ -739,6 +740,8 @@ pub enum StoreError {
     NoConfigDir,
     NotFound {
         name: String,
+        /// The profile file that was searched.
+        path: PathBuf,
         hint: Option<String>,
     },
     Exists {
@@ -782,8 +785,8 @@ impl fmt::Display for StoreError {
                 f,
                 "cannot find a configuration directory for {FILE_NAME} (set {ENV_VAR} or use --profiles)"
             ),
-            StoreError::NotFound { name, hint } => {
-                write!(f, "no profile named \"{name}\"")?;
+            StoreError::NotFound { name, path, hint } => {
+                write!(f, "no profile named \"{name}\" in {}", path.display())?;
                 if let Some(hint) = hint {
                     write!(f, " (did you mean \"{hint}\"?)")?;
                 }
@@ -1179,7 +1182,10 @@ retries = 2
         );
         assert_eq!(
             again.get_rotating("myservr").unwrap_err().to_string(),
-            "no profile named \"myservr\" (did you mean \"myserver\"?)"
+            format!(
+                "no profile named \"myservr\" in {} (did you mean \"myserver\"?)",
+                again.path().display()
+            )
         );
     }
 
@@ -1304,11 +1310,14 @@ retries = 2
         let e = store.rename("myservr", "z").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "no profile named \"myservr\" (did you mean \"myserver\"?)"
+            format!(
+                "no profile named \"myservr\" in {} (did you mean \"myserver\"?)",
+                store.path().display()
+            )
         );
         assert_eq!(
             store.get("qqqq").unwrap_err().to_string(),
-            "no profile named \"qqqq\""
+            format!("no profile named \"qqqq\" in {}", store.path().display())
         );
         store.rename("myserver", "myserver").unwrap();
         assert_eq!(store.text(), before);
