@@ -156,9 +156,14 @@ ssh-keygen -q -t ed25519 -N '' -C knock-demo-user -f "$D/id_demo"
 mkdir -p "$D/sshd"
 cp "$D/id_demo.pub" "$D/sshd/authorized_keys"
 start_sshd "$NS_SRV" "$D/sshd" "$SRV4" 22
+mkdir -p "$D/sshd6"
+cp "$D/id_demo.pub" "$D/sshd6/authorized_keys"
+start_sshd "$NS_SRV" "$D/sshd6" "$SRV6" 22
 
-# The firewall: port 22 dropped for everyone.
+# The firewall: port 22 dropped for everyone, IPv4 and IPv6.
+IP6TABLES=$(command -v ip6tables)
 in_srv "$IPTABLES" -A INPUT -i "$IF_SRV" -p tcp --dport 22 -j DROP
+in_srv "$IP6TABLES" -A INPUT -i "$IF_SRV" -p tcp --dport 22 -j DROP
 
 CMD_TIMEOUT=10
 cat >"$D/knockd.conf" <<EOF
@@ -173,6 +178,9 @@ cat >"$D/knockd.conf" <<EOF
     tcpflags     = syn
     cmd_timeout  = $CMD_TIMEOUT
     stop_command = $IPTABLES -D INPUT -s %IP% -p tcp --dport 22 -j ACCEPT
+    # IPv6 knockers get the ip6tables rule.
+    command_6      = $IP6TABLES -I INPUT -s %IP% -p tcp --dport 22 -j ACCEPT
+    stop_command_6 = $IP6TABLES -D INPUT -s %IP% -p tcp --dport 22 -j ACCEPT
 EOF
 
 SERVER_PID=
@@ -225,10 +233,27 @@ sequence = "7000,8000,9000"
 open_port = 22
 wait_ms = 3000
 user = "root"
+
+[profiles.demo6]
+host = "$SRV6"
+sequence = "7000,8000,9000"
+open_port = 22
+wait_ms = 3000
+user = "root"
 EOF
 cat >"$D/ssh_config" <<EOF
 Host demo
     HostName $SRV4
+    User root
+    IdentityFile $D/id_demo
+    IdentitiesOnly yes
+    StrictHostKeyChecking no
+    UserKnownHostsFile /dev/null
+    ConnectTimeout 3
+    BatchMode yes
+    LogLevel ERROR
+Host demo6
+    HostName $SRV6
     User root
     IdentityFile $D/id_demo
     IdentitiesOnly yes
@@ -266,13 +291,19 @@ rule_for() {
     grep -q -- "-s $1/32 .*--dport 22 -j ACCEPT" <<<"$rules"
 }
 rule_gone() { ! rule_for "$1"; }
+rule6_for() {
+    local rules
+    rules=$(in_srv "$IP6TABLES" -S INPUT) || return 1
+    grep -q -- "-s $1/128 .*--dport 22 -j ACCEPT" <<<"$rules"
+}
+rule6_gone() { ! rule6_for "$1"; }
 server_log_since() { tail -n +"$(($1 + 1))" "$D/server.out" | sed 's/^/      | /'; }
 
 # ------------------------------------------------------------------ the story
 
 heading "knock demo: port knocking in front of a real sshd"
-say "  server kdemo-srv $SRV4 (sshd on :22, dropped by iptables; $SERVER listens for 7000,8000,9000)"
-say "  client kdemo-cli $CLI4 (profile \"demo\" in \$KNOCK_PROFILES, \"Host demo\" in its ssh config)"
+say "  server kdemo-srv $SRV4 / $SRV6 (sshd on :22, dropped by iptables and ip6tables; $SERVER listens for 7000,8000,9000)"
+say "  client kdemo-cli $CLI4 / $CLI6 (profiles \"demo\" and \"demo6\" in \$KNOCK_PROFILES, the same Hosts in its ssh config)"
 show_rules
 
 heading "1) Without knocking, port 22 is invisible"
@@ -314,7 +345,17 @@ else
     good "only $CLI4 was let in; $OTHER still times out"
 fi
 
-heading "4) After cmd_timeout ($CMD_TIMEOUT s) the door closes by itself"
+heading "4) The same over IPv6 ($SRV6)"
+say "  profile demo6 knocks $SRV6; the server runs command_6 (ip6tables) for IPv6 knockers."
+if client "knock demo6 && ssh demo6 'echo logged in over \$SSH_CONNECTION'"; then
+    good "the IPv6 door opened for $CLI6 and ssh logged in"
+else
+    bad "knock demo6 && ssh demo6 failed"
+fi
+printf '%s  server# ip6tables -S INPUT%s\n' "$DIM" "$R"
+in_srv "$IP6TABLES" -S INPUT | sed 's/^/      /'
+
+heading "5) After cmd_timeout ($CMD_TIMEOUT s) the doors close by themselves"
 if rule_for "$CLI4"; then
     say "  waiting for stop_command (iptables -D ...) to remove the rule..."
     if wait_for $((CMD_TIMEOUT + 8)) rule_gone "$CLI4"; then
@@ -324,6 +365,11 @@ if rule_for "$CLI4"; then
     fi
 else
     warn "no ACCEPT rule for $CLI4 to wait for"
+fi
+if wait_for $((CMD_TIMEOUT + 8)) rule6_gone "$CLI6"; then
+    good "the IPv6 rule is gone too"
+else
+    bad "the ip6tables rule for $CLI6 is still there"
 fi
 show_rules
 if client 'ssh demo true'; then
