@@ -231,6 +231,7 @@ fn replay(args: &Args, cfg: &KnockdConfig, path: &Path, log: Logger) -> Result<E
     let (mut cap, link) = capture::open_file(path)?;
     pipeline.drive_clock = true;
     pipeline.sync_one_time = true;
+    pipeline.in_order = true;
     // No BPF filter offline: the detector's own port check is cheaper than
     // libpcap's filter interpreter, and every packet of the file counts.
     let worker = runner::spawn(

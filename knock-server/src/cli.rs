@@ -106,7 +106,8 @@ const NOTES: &[Notes] = &[
             (
                 "knock-server -c /etc/knockd.conf --read knocks.pcap --dry-run",
                 "Replay a capture offline (time from the packet timestamps) and print the \
-                 commands instead of running them.",
+                 commands instead of running them. Logs go to stderr (and -g FILE), not to \
+                 the config's LogFile.",
             ),
         ],
     },
@@ -189,10 +190,13 @@ pub struct Args {
     /// Validate the config, print its doors and exit (0 if valid).
     #[arg(long)]
     pub check: bool,
-    /// Replay a capture file instead of listening (time comes from packet timestamps).
+    /// Replay a capture file instead of listening (time comes from packet timestamps,
+    /// stop commands run at their Cmd_Timeout in packet time, commands one at a time).
+    /// Logs to stderr, and to -g FILE if given; never to the config's LogFile or syslog.
     #[arg(long, value_name = "FILE.pcap", conflicts_with_all = ["daemon", "check"])]
     pub read: Option<PathBuf>,
-    /// Print the commands instead of running them.
+    /// Print the commands instead of running them: one "dry-run: DOOR: COMMAND" line each
+    /// on stdout (the log file says "DOOR: dry-run, not running: COMMAND").
     #[arg(long)]
     pub dry_run: bool,
     /// Journal of pending Stop_Commands (closed after a crash and restart).

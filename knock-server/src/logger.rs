@@ -101,13 +101,23 @@ impl Logger {
     }
 
     pub fn log(&self, level: Level, msg: &str) {
+        self.write(level, msg, true);
+    }
+
+    /// An info line for the log file, syslog (and memory) only: the caller
+    /// has shown it on stdout in another form (`--dry-run`).
+    pub fn info_not_stderr(&self, msg: &str) {
+        self.write(Level::Info, msg, false);
+    }
+
+    fn write(&self, level: Level, msg: &str, stderr: bool) {
         let Ok(mut s) = self.inner.lock() else {
             return;
         };
         if level < s.min {
             return;
         }
-        if level >= s.stderr_from {
+        if stderr && level >= s.stderr_from {
             let prefix = match level {
                 Level::Warn => "warning: ",
                 Level::Error => "error: ",

@@ -93,6 +93,13 @@ pub struct Pipeline {
     /// Wait for the worker's next one-time sequence right after a use
     /// (offline replay, where there is no capture to keep up with).
     pub sync_one_time: bool,
+    /// Offline replay: every job goes on the control channel, waiting for
+    /// room, so the worker sees stages, opens and time in packet order
+    /// (stops fire at their Cmd_Timeout in packet time, between the right
+    /// packets). Never set live: the packet path must not wait.
+    pub in_order: bool,
+    /// The latest packet time seen (for [`Pipeline::finish`]).
+    last_ts: Millis,
     /// `-4`: ignore IPv6 packets.
     pub ipv4_only: bool,
     /// For rare events only (between batches, never per packet).
@@ -133,6 +140,8 @@ impl Pipeline {
             packets: 0,
             drive_clock: false,
             sync_one_time: false,
+            in_order: false,
+            last_ts: 0,
             ipv4_only: false,
             log,
             rotator: Rotator::none(),
@@ -209,6 +218,19 @@ impl Pipeline {
         while let Some(job) = self.backlog.pop_front() {
             self.to.control(job);
         }
+        if self.drive_clock {
+            // The last packet's time, so stops due by then run as timeouts.
+            self.send_time(self.last_ts);
+        }
+    }
+
+    #[inline]
+    fn send_time(&self, ts: Millis) {
+        if self.in_order {
+            self.to.control(Job::Time(ts));
+        } else {
+            let _ = self.to.event(Job::Time(ts));
+        }
     }
 
     /// Applies the worker's one-time updates; with `wait`, first waits (at
@@ -263,9 +285,10 @@ impl Pipeline {
         if !self.backlog.is_empty() {
             self.flush_backlog();
         }
+        self.last_ts = self.last_ts.max(ts);
         if self.drive_clock && ts >= self.last_tick.saturating_add(250) {
             self.last_tick = ts;
-            let _ = self.to.event(Job::Time(ts));
+            self.send_time(ts);
         }
         let rotated = self.rotate(ts);
         let Some(ev) = event::parse(link, frame, ts) else {
@@ -282,12 +305,18 @@ impl Pipeline {
             used_one_time,
             backlog,
             opens_lost,
+            in_order,
             ..
         } = self;
+        let in_order = *in_order;
         detector.on_event(&ev, ts, &mut |n| match n {
             Notice::Opened { door, .. } => {
                 if one_time.get(door).copied().unwrap_or(false) {
                     used_one_time.push(door);
+                }
+                if in_order {
+                    to.control(Job::Notice(n, ts));
+                    return;
                 }
                 // Never dropped, never waited for: if the control channel
                 // is full, kept and sent again later.
@@ -304,7 +333,15 @@ impl Pipeline {
             | Notice::Stage { .. }
             | Notice::Timeout { .. }
             | Notice::Replayed { .. } => {
-                if limiter.allow(ts) {
+                if in_order {
+                    if limiter.allow(ts) {
+                        if limiter.suppressed > 0 {
+                            to.control(Job::Suppressed(limiter.suppressed));
+                            limiter.suppressed = 0;
+                        }
+                        to.control(Job::Notice(n, ts));
+                    }
+                } else if limiter.allow(ts) {
                     if limiter.suppressed > 0 && to.event(Job::Suppressed(limiter.suppressed)) {
                         limiter.suppressed = 0;
                     }

@@ -466,16 +466,26 @@ impl Runner {
         }
     }
 
+    /// Packet time moved to `t` (`--read`): the stops it passed run now,
+    /// before what happened at `t`, so a replay closes doors at their
+    /// Cmd_Timeout in packet time, in order.
+    fn packet_time(&mut self, t: Millis) {
+        self.advance_packet_clock(t);
+        if self.opts.clock == ClockMode::Packet {
+            self.fire_due(false);
+        }
+    }
+
     fn handle(&mut self, job: Job) {
         match job {
             Job::Notice(n, at) => {
-                self.advance_packet_clock(at);
+                self.packet_time(at);
                 self.notice(n);
             }
             Job::Suppressed(n) => self.log.info(&format!(
                 "{n} knock log line(s) suppressed (more than the log rate limit)"
             )),
-            Job::Time(t) => self.advance_packet_clock(t),
+            Job::Time(t) => self.packet_time(t),
             Job::Doors(d, one_time) => {
                 self.doors = d;
                 self.one_time = one_time;
@@ -676,14 +686,19 @@ impl Runner {
     }
 
     fn spawn_command(&mut self, door: &str, command: String, kind: Kind) {
-        self.log
-            .info(&format!("{door}: running command: {command}"));
         self.report.commands += 1;
         if self.opts.dry_run {
+            // One line per command, saying it did not run: stdout keeps the
+            // `dry-run: DOOR: COMMAND` form scripts read; the log file and
+            // syslog get it in knockd's place instead of "running command".
             println!("dry-run: {door}: {command}");
+            self.log
+                .info_not_stderr(&format!("{door}: dry-run, not running: {command}"));
             self.finished(kind);
             return;
         }
+        self.log
+            .info(&format!("{door}: running command: {command}"));
         let spawned = Command::new("/bin/sh")
             .arg("-c")
             .arg(&command)
@@ -691,20 +706,39 @@ impl Runner {
             .process_group(0)
             .spawn();
         match spawned {
-            Ok(child) => self.running.push(Running {
-                child,
-                door: door.to_string(),
-                command,
-                since: self.clock.now(),
-                killed: false,
-                kind,
-            }),
+            Ok(child) => {
+                self.running.push(Running {
+                    child,
+                    door: door.to_string(),
+                    command,
+                    since: self.clock.now(),
+                    killed: false,
+                    kind,
+                });
+                if self.opts.clock == ClockMode::Packet {
+                    self.wait_running();
+                }
+            }
             Err(e) => {
                 self.report.failed += 1;
                 self.log
                     .error(&format!("{door}: command could not start: {e}: {command}"));
                 self.finished(kind);
             }
+        }
+    }
+
+    /// Waits for the running commands (each still bounded by `kill_after`).
+    /// Offline replay runs commands one at a time, as knockd does: packet
+    /// time does not move while a command runs, so its stop is due exactly
+    /// Cmd_Timeout of packet time after it, and the output is in order.
+    fn wait_running(&mut self) {
+        loop {
+            self.reap();
+            if self.running.is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
         }
     }
 
@@ -818,16 +852,19 @@ impl Runner {
         while let Some(q) = self.queue.pop_front() {
             self.forget(q.kind);
         }
+        // Let start commands finish (bounded) so their stops follow them.
+        while self.running.iter().any(|r| r.kind.has_stop()) {
+            std::thread::sleep(Duration::from_millis(10));
+            self.reap();
+        }
+        // Stops already due (in packet time, for `--read`) run as timeouts;
+        // only the others close early.
+        self.fire_due(false);
         let pending = self.pending_stops();
         if pending > 0 {
             self.log.info(&format!(
                 "running {pending} pending stop command(s) before exit"
             ));
-        }
-        // Let start commands finish (bounded) so their stops follow them.
-        while self.running.iter().any(|r| r.kind.has_stop()) {
-            std::thread::sleep(Duration::from_millis(10));
-            self.reap();
         }
         self.fire_due(true);
         while !self.running.is_empty() || !self.timers.is_empty() {
@@ -1067,6 +1104,17 @@ mod tests {
             (report.commands, report.stops_run, report.failed),
             (2, 1, 0)
         );
+        // One line per command in the log, saying it did not run.
+        let logs = log.lines();
+        assert!(
+            logs.iter()
+                .any(|l| l.starts_with("ssh: dry-run, not running: touch ")),
+            "{logs:?}"
+        );
+        assert!(
+            !logs.iter().any(|l| l.contains("running command")),
+            "{logs:?}"
+        );
     }
 
     fn fake_runner(
@@ -1141,7 +1189,7 @@ mod tests {
         assert!(
             log.lines()
                 .iter()
-                .any(|l| l == "ssh: running command: overdue")
+                .any(|l| l == "ssh: dry-run, not running: overdue")
         );
         clock.step_wall(-3600);
         clock.advance(Duration::from_millis(5_900));
@@ -1153,7 +1201,7 @@ mod tests {
         assert!(
             log.lines()
                 .iter()
-                .any(|l| l == "ssh: running command: later")
+                .any(|l| l == "ssh: dry-run, not running: later")
         );
         // New ids do not reuse the journal's.
         assert!(r.next_id > 4);
@@ -1226,6 +1274,8 @@ mod tests {
             pending_stops: 16,
         };
         o.kill_after = Duration::from_millis(200);
+        // Live: commands run side by side (a replay runs them one by one).
+        o.clock = ClockMode::Wall;
         let mut r = Runner::new(
             Arc::new(vec![info("slow", "sleep 30", None, 1)]),
             log.clone(),

@@ -135,10 +135,102 @@ fn read_opens_for_in_order_knockers_v4_and_v6_and_runs_stops() {
     assert!(stderr.contains("192.0.2.7: openSSH: Stage 1"), "{stderr}");
     assert!(stderr.contains("192.0.2.7: openSSH: Stage 3"));
     assert!(stderr.contains("192.0.2.7: openSSH: OPEN SESAME"));
-    assert!(stderr.contains("openSSH: running command: open4 192.0.2.7"));
+    // One line per command in a dry run, on stdout: nothing says "running".
+    assert!(!stderr.contains("running command"), "{stderr}");
     assert!(stderr.contains("192.0.2.8: openSSH: sequence timeout (stage 2)"));
     assert!(!stderr.contains("192.0.2.8: openSSH: OPEN SESAME"));
     assert!(stderr.contains("2 opened"), "{stderr}");
+}
+
+/// Stops run at their Cmd_Timeout in packet time, between the packets
+/// around it; only the ones still pending at the end close "before exit".
+#[test]
+fn read_runs_stops_at_cmd_timeout_in_packet_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = 1_700_000_000_000u64;
+    let k = |src: &str, knock: Knock| frame(src, "192.0.2.1", knock, SYN);
+    let seq = [Knock::tcp(7000), Knock::udp(8000), Knock::tcp(9000)];
+    let mut frames = Vec::new();
+    for (i, kn) in seq.iter().enumerate() {
+        frames.push((t + i as u64 * 100, k("192.0.2.7", *kn)));
+    }
+    // 30 s later (Cmd_Timeout is 10 s), a second knocker; the file ends 1 s after.
+    for (i, kn) in seq.iter().enumerate() {
+        frames.push((t + 30_000 + i as u64 * 100, k("192.0.2.8", *kn)));
+    }
+    frames.push((t + 31_000, k("198.18.0.3", Knock::tcp(1))));
+    let pcap = write_pcap(dir.path(), "late.pcap", 1, &frames);
+    let (stdout, stderr) = run_read(dir.path(), CONF, &pcap);
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            "dry-run: openSSH: open4 192.0.2.7",
+            "dry-run: openSSH: close4 192.0.2.7",
+            "dry-run: openSSH: open4 192.0.2.8",
+            "dry-run: openSSH: close4 192.0.2.8",
+        ],
+        "{stderr}"
+    );
+    let lines: Vec<&str> = stderr.lines().collect();
+    let at = |want: &str| {
+        lines
+            .iter()
+            .position(|l| *l == want)
+            .unwrap_or_else(|| panic!("no {want:?} in\n{stderr}"))
+    };
+    let open7 = at("192.0.2.7: openSSH: OPEN SESAME");
+    let timeout7 = at("192.0.2.7: openSSH: command timeout");
+    let stage8 = at("192.0.2.8: openSSH: Stage 1");
+    let open8 = at("192.0.2.8: openSSH: OPEN SESAME");
+    let early8 = at("192.0.2.8: openSSH: closing before exit");
+    assert!(at("192.0.2.7: openSSH: Stage 3") < open7, "{stderr}");
+    assert!(open7 < timeout7 && timeout7 < stage8, "{stderr}");
+    assert!(open8 < early8, "{stderr}");
+    assert!(!stderr.contains("192.0.2.7: openSSH: closing before exit"));
+    assert!(stderr.contains("running 1 pending stop command(s) before exit"));
+}
+
+/// `--read` logs to stderr, and to `-g FILE` when given; never to the
+/// config's LogFile (a replay must not mix into the live log).
+#[test]
+fn read_writes_the_log_file_of_g_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf_log = dir.path().join("knockd.log");
+    let g_log = dir.path().join("replay.log");
+    let conf = CONF.replace(
+        "/nonexistent/should-not-be-used.log",
+        &conf_log.display().to_string(),
+    );
+    let k = |p: Knock| frame("192.0.2.7", "192.0.2.1", p, SYN);
+    let frames = vec![
+        (0, k(Knock::tcp(7000))),
+        (1, k(Knock::udp(8000))),
+        (2, k(Knock::tcp(9000))),
+    ];
+    let pcap = write_pcap(dir.path(), "k.pcap", 1, &frames);
+    run_read(dir.path(), &conf, &pcap);
+    assert!(!conf_log.exists(), "the config's LogFile was written");
+    let c = dir.path().join("knockd.conf");
+    let out = server()
+        .arg("-c")
+        .arg(&c)
+        .arg("--read")
+        .arg(&pcap)
+        .arg("--dry-run")
+        .arg("-g")
+        .arg(&g_log)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(!conf_log.exists());
+    let log = std::fs::read_to_string(&g_log).unwrap();
+    assert!(log.contains("] 192.0.2.7: openSSH: OPEN SESAME"), "{log}");
+    // The dry run says so in the log, in knockd's place for the command.
+    assert!(
+        log.contains("] openSSH: dry-run, not running: open4 192.0.2.7"),
+        "{log}"
+    );
+    assert!(!log.contains("running command"), "{log}");
 }
 
 #[test]
