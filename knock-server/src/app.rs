@@ -26,6 +26,24 @@ use crate::sys;
 /// Bounded queue between the packet thread and the worker.
 const QUEUE: usize = 4096;
 
+/// An error and its causes on one line, `a: b: c`, skipping a cause whose
+/// text is already in the line (an error that quotes its source would
+/// otherwise say it twice).
+pub fn one_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
 fn load(path: &Path) -> Result<KnockdConfig> {
     Ok(KnockdConfig::load(path)?)
 }
@@ -447,4 +465,23 @@ fn live(mut args: Args, mut cfg: KnockdConfig, log: Logger) -> Result<ExitCode> 
     }
     result?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("could not open eth9: {0}")]
+    struct Quoting(#[source] std::io::Error);
+
+    #[test]
+    fn one_line_skips_causes_already_quoted() {
+        let err = anyhow::Error::new(Quoting(std::io::Error::other("no such device")))
+            .context("cannot start");
+        assert_eq!(
+            one_line(&err),
+            "cannot start: could not open eth9: no such device"
+        );
+    }
 }

@@ -32,6 +32,10 @@ pub enum CaptureError {
         #[source]
         source: pcap::Error,
     },
+    /// A capture file that cannot be read; `reason` is libpcap's, without
+    /// the path it repeats.
+    #[error("cannot read {path}: {reason}")]
+    ReadFile { path: String, reason: String },
     #[error(
         "unsupported link-layer type {0} (expected Ethernet, Linux cooked, raw IP or loopback)"
     )]
@@ -76,13 +80,27 @@ pub fn selectable_fd(cap: &Capture<Active>) -> RawFd {
 }
 
 pub fn open_file(path: &Path) -> Result<(Capture<Offline>, Link), CaptureError> {
-    let cap = Capture::from_file(path).map_err(|source| CaptureError::Open {
-        what: path.display().to_string(),
-        source,
-    })?;
+    let cap = Capture::from_file(path).map_err(|e| file_error(path, e))?;
     let dlt = cap.get_datalink().0;
     let link = Link::from_dlt(dlt).ok_or(CaptureError::Link(dlt))?;
     Ok((cap, link))
+}
+
+/// `cannot read PATH: REASON`, from libpcap's "PATH: REASON" (or its own
+/// words, like "unknown file format").
+fn file_error(path: &Path, e: pcap::Error) -> CaptureError {
+    let path = path.display().to_string();
+    let reason = match e {
+        pcap::Error::PcapError(m) => {
+            let m = m.trim();
+            m.strip_prefix(path.as_str())
+                .and_then(|r| r.strip_prefix(": "))
+                .unwrap_or(m)
+                .to_string()
+        }
+        other => other.to_string(),
+    };
+    CaptureError::ReadFile { path, reason }
 }
 
 /// The addresses of `iface` (`any`: of every interface).
@@ -199,6 +217,16 @@ pub fn run<T: Activated + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_capture_file_is_one_clean_line() {
+        let err = open_file(Path::new("nosuch.pcap")).err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "cannot read nosuch.pcap: No such file or directory"
+        );
+        assert!(std::error::Error::source(&err).is_none());
+    }
 
     #[test]
     fn timestamps_saturate_instead_of_overflowing() {

@@ -22,7 +22,7 @@ fn main() -> ExitCode {
     match app::run(args) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("knock-server: {e:#}");
+            eprintln!("knock-server: {}", knock_server::app::one_line(&e));
             ExitCode::FAILURE
         }
     }

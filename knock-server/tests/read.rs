@@ -234,6 +234,26 @@ fn read_writes_the_log_file_of_g_only() {
 }
 
 #[test]
+fn read_of_a_missing_file_is_one_clean_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("knockd.conf");
+    std::fs::write(&c, CONF).unwrap();
+    let out = server()
+        .current_dir(dir.path())
+        .arg("-c")
+        .arg(&c)
+        .arg("--read")
+        .arg("nosuch.pcap")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "knock-server: cannot read nosuch.pcap: No such file or directory\n"
+    );
+}
+
+#[test]
 fn read_handles_linux_cooked_captures_and_the_article_config() {
     let dir = tempfile::tempdir().unwrap();
     let t = 1_000u64;
