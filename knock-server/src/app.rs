@@ -8,7 +8,7 @@ use std::sync::mpsc::sync_channel;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use knock_profiles::knockd_conf::KnockdConfig;
+use knock_profiles::knockd_conf::{KnockdConfig, Warning};
 
 use crate::capture::{self, Ended};
 use crate::cli::Args;
@@ -181,9 +181,14 @@ fn loggable_filter(p: &Pipeline, addrs: &[std::net::IpAddr]) -> String {
     }
 }
 
+/// `path:line: message`: the logger says "warning: " once, on stderr.
+fn warning_line(w: &Warning) -> String {
+    format!("{}:{}: {}", w.path.display(), w.line, w.message)
+}
+
 fn print_warnings(cfg: &KnockdConfig, log: &Logger) {
     for w in &cfg.warnings {
-        log.warn(&w.to_string());
+        log.warn(&warning_line(w));
     }
 }
 
