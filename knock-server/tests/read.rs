@@ -364,6 +364,35 @@ fn check_prints_doors_and_fails_on_errors_with_file_and_line() {
     assert!(stderr.starts_with(&want), "{stderr}");
 }
 
+/// Debian's stock knockd.conf appends its ACCEPT (-A): --check passes
+/// (exit 0) with one warning naming conf:line, the door and the fix.
+#[test]
+fn check_warns_about_iptables_append_accept() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("knockd.conf");
+    std::fs::write(
+        &c,
+        "[options]\n\tUseSyslog\n\n[openSSH]\n\tsequence    = 7000,8000,9000\n\
+         \tseq_timeout = 5\n\
+         \tcommand     = /sbin/iptables -A INPUT -s %IP% -p tcp --dport 22 -j ACCEPT\n\
+         \ttcpflags    = syn\n\n[closeSSH]\n\tsequence    = 9000,8000,7000\n\
+         \tcommand     = /sbin/iptables -D INPUT -s %IP% -p tcp --dport 22 -j ACCEPT\n",
+    )
+    .unwrap();
+    let out = server().arg("-c").arg(&c).arg("--check").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        stderr.lines().collect::<Vec<_>>(),
+        [format!(
+            "warning: {}:7: door \"openSSH\": \"command\" appends its ACCEPT rule \
+             (iptables -A), after the rule that drops the port, so the door never opens; \
+             use -I to insert it before the DROP",
+            c.display()
+        )]
+    );
+}
+
 #[test]
 fn shipped_example_config_checks() {
     let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/knockd.conf");

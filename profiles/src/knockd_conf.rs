@@ -152,6 +152,30 @@ fn pick<'a>(v4: &'a Option<String>, v6: &'a Option<String>, ipv6: bool) -> Optio
     chosen.as_deref().map(str::trim).filter(|c| !c.is_empty())
 }
 
+/// Whether `command` runs `iptables`/`ip6tables` with `-A` (`--append`)
+/// and `-j ACCEPT` (`--jump ACCEPT`): the rule lands after an existing DROP
+/// of the port, so the knock "opens" nothing. Each part of a shell list
+/// (`;`, `&&`, `||`, `|`) is looked at on its own.
+pub fn appends_accept(command: &str) -> bool {
+    command.split([';', '&', '|']).any(|part| {
+        let words: Vec<&str> = part.split_whitespace().collect();
+        let Some(at) = words.iter().position(|w| {
+            let prog = w.rsplit('/').next().unwrap_or(w);
+            prog.split('-')
+                .next()
+                .is_some_and(|p| p == "iptables" || p == "ip6tables")
+        }) else {
+            return false;
+        };
+        let args = &words[at + 1..];
+        let append = args.iter().any(|a| *a == "-A" || *a == "--append");
+        let accept = args
+            .windows(2)
+            .any(|w| (w[0] == "-j" || w[0] == "--jump") && w[1] == "ACCEPT");
+        append && accept
+    })
+}
+
 /// Replaces every `%IP%` in `command` by `ip`, as knockd does.
 pub fn substitute_ip(command: &str, ip: &IpAddr) -> String {
     command.replace("%IP%", &ip.to_string())
@@ -640,12 +664,27 @@ impl Parser<'_> {
                 "TARGET" => door.target = target,
                 _ => {}
             }
-            dup.then(|| door.name.clone())
+            let appends = matches!(alias, "START_COMMAND" | "START_COMMAND_6")
+                && value.is_some_and(appends_accept);
+            (
+                dup.then(|| door.name.clone()),
+                appends.then(|| door.name.clone()),
+            )
         };
-        if let Some(name) = duplicate {
+        if let (Some(name), _) = &duplicate {
             self.warn(
                 n,
                 format!("\"{key}\" set again in door \"{name}\"; this later value wins"),
+            );
+        }
+        if let (_, Some(name)) = duplicate {
+            self.warn(
+                n,
+                format!(
+                    "door \"{name}\": \"{key}\" appends its ACCEPT rule (iptables -A), after \
+                     the rule that drops the port, so the door never opens; use -I to insert \
+                     it before the DROP"
+                ),
             );
         }
         Ok(())
@@ -1200,7 +1239,51 @@ mod tests {
             d.stop_command_for(false),
             Some("/sbin/iptables -D INPUT -s %IP% -p tcp --dport 22 -j ACCEPT")
         );
-        assert_eq!(c.warnings.len(), 2);
+        let w: Vec<String> = c.warnings.iter().map(|w| w.to_string()).collect();
+        assert_eq!(w.len(), 3, "{w:?}");
+        assert_eq!(
+            w[2],
+            "knockd.conf:5: warning: door \"door1\": \"command\" appends its ACCEPT rule \
+             (iptables -A), after the rule that drops the port, so the door never opens; use \
+             -I to insert it before the DROP"
+        );
+    }
+
+    #[test]
+    fn only_iptables_append_accept_start_commands_are_flagged() {
+        for yes in [
+            "/sbin/iptables -A INPUT -s %IP% -p tcp --dport 22 -j ACCEPT",
+            "ip6tables --append INPUT -s %IP% --jump ACCEPT",
+            "/usr/sbin/iptables-nft -A INPUT -s %IP% -j ACCEPT",
+            "logger knock; sudo iptables -A INPUT -s %IP% -j ACCEPT",
+        ] {
+            assert!(appends_accept(yes), "{yes}");
+        }
+        for no in [
+            "/sbin/iptables -I INPUT 1 -s %IP% -p tcp --dport 22 -j ACCEPT",
+            "/sbin/iptables -D INPUT -s %IP% -p tcp --dport 22 -j ACCEPT",
+            "/sbin/iptables -A INPUT -s %IP% -j DROP",
+            "nft add rule inet filter input ip saddr %IP% accept",
+            "echo iptables; logger -A x -j ACCEPT",
+            "/usr/local/sbin/knock_add -i -c INPUT -p tcp -d 443 -f %IP%",
+        ] {
+            assert!(!appends_accept(no), "{no}");
+        }
+        // Start commands only (a stop command with -A is some other plan),
+        // both families, and each names its own line; it is a warning.
+        let c = parse(
+            "[d]\nsequence = 1\ncommand = iptables -A INPUT -s %IP% -j ACCEPT\n\
+             start_command_6 = ip6tables -A INPUT -s %IP% -j ACCEPT\n\
+             stop_command = iptables -A INPUT -s %IP% -j ACCEPT\n",
+        )
+        .unwrap();
+        let lines: Vec<usize> = c.warnings.iter().map(|w| w.line).collect();
+        assert_eq!(lines, [3, 4], "{:?}", c.warnings);
+        assert!(
+            c.warnings[1]
+                .message
+                .starts_with("door \"d\": \"start_command_6\" appends its ACCEPT rule")
+        );
     }
 
     #[test]
