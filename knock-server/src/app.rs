@@ -8,7 +8,7 @@ use std::sync::mpsc::sync_channel;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use knock_profiles::knockd_conf::{KnockdConfig, Warning};
+use knock_profiles::knockd_conf::KnockdConfig;
 
 use crate::capture::{self, Ended};
 use crate::cli::Args;
@@ -181,14 +181,10 @@ fn loggable_filter(p: &Pipeline, addrs: &[std::net::IpAddr]) -> String {
     }
 }
 
-/// `path:line: message`: the logger says "warning: " once, on stderr.
-fn warning_line(w: &Warning) -> String {
-    format!("{}:{}: {}", w.path.display(), w.line, w.message)
-}
-
+/// `conf:line: warning: message`, compiler style: "warning:" once.
 fn print_warnings(cfg: &KnockdConfig, log: &Logger) {
     for w in &cfg.warnings {
-        log.warn(&warning_line(w));
+        log.warn_as_is(&w.to_string());
     }
 }
 

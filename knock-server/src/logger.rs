@@ -19,6 +19,17 @@ pub enum Level {
     Error,
 }
 
+/// How a line goes to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stderr {
+    /// With "warning: " / "error: " in front.
+    Prefixed,
+    /// As it is (it names its level itself).
+    AsIs,
+    /// Not at all.
+    No,
+}
+
 type Syslog = syslog::Logger<syslog::LoggerBackend, syslog::Formatter3164>;
 
 struct Sinks {
@@ -101,26 +112,33 @@ impl Logger {
     }
 
     pub fn log(&self, level: Level, msg: &str) {
-        self.write(level, msg, true);
+        self.write(level, msg, Stderr::Prefixed);
+    }
+
+    /// A warning that says so itself, compiler style (`conf:3: warning:
+    /// ...`): stderr gets it without a second "warning: " in front.
+    pub fn warn_as_is(&self, msg: &str) {
+        self.write(Level::Warn, msg, Stderr::AsIs);
     }
 
     /// An info line for the log file, syslog (and memory) only: the caller
     /// has shown it on stdout in another form (`--dry-run`).
     pub fn info_not_stderr(&self, msg: &str) {
-        self.write(Level::Info, msg, false);
+        self.write(Level::Info, msg, Stderr::No);
     }
 
-    fn write(&self, level: Level, msg: &str, stderr: bool) {
+    fn write(&self, level: Level, msg: &str, stderr: Stderr) {
         let Ok(mut s) = self.inner.lock() else {
             return;
         };
         if level < s.min {
             return;
         }
-        if stderr && level >= s.stderr_from {
-            let prefix = match level {
-                Level::Warn => "warning: ",
-                Level::Error => "error: ",
+        if stderr != Stderr::No && level >= s.stderr_from {
+            let prefix = match (level, stderr) {
+                (_, Stderr::AsIs) => "",
+                (Level::Warn, _) => "warning: ",
+                (Level::Error, _) => "error: ",
                 _ => "",
             };
             eprintln!("{prefix}{msg}");

@@ -285,7 +285,7 @@ fn read_handles_linux_cooked_captures_and_the_article_config() {
     );
     let conf = dir.path().join("knockd.conf");
     let want = format!(
-        "warning: {}:3: \"sequence\" outside any section",
+        "{}:3: warning: \"sequence\" outside any section",
         conf.display()
     );
     assert!(stderr.contains(&want), "{stderr}");
@@ -385,7 +385,7 @@ fn check_warns_about_iptables_append_accept() {
     assert_eq!(
         stderr.lines().collect::<Vec<_>>(),
         [format!(
-            "warning: {}:7: door \"openSSH\": \"command\" appends its ACCEPT rule \
+            "{}:7: warning: door \"openSSH\": \"command\" appends its ACCEPT rule \
              (iptables -A), after the rule that drops the port, so the door never opens; \
              use -I to insert it before the DROP",
             c.display()
