@@ -77,21 +77,9 @@ pub fn classify(err: &anyhow::Error) -> Code {
     Code::OTHER
 }
 
-/// The error and its causes on one line, `outer: inner`, leaving out a cause
-/// whose text the message before it already quotes.
+/// The error and its causes on one line (see [`knock_profiles::message::one_line`]).
 pub fn one_line(err: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in err.chain() {
-        let text = cause.to_string();
-        if line.contains(&text) {
-            continue;
-        }
-        if !line.is_empty() {
-            line.push_str(": ");
-        }
-        line.push_str(&text);
-    }
-    line
+    knock_profiles::message::one_line(err.as_ref())
 }
 
 #[cfg(test)]

@@ -26,22 +26,9 @@ use crate::sys;
 /// Bounded queue between the packet thread and the worker.
 const QUEUE: usize = 4096;
 
-/// An error and its causes on one line, `a: b: c`, skipping a cause whose
-/// text is already in the line (an error that quotes its source would
-/// otherwise say it twice).
+/// An error and its causes on one line (see [`knock_profiles::message::one_line`]).
 pub fn one_line(err: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in err.chain() {
-        let text = cause.to_string();
-        if line.contains(&text) {
-            continue;
-        }
-        if !line.is_empty() {
-            line.push_str(": ");
-        }
-        line.push_str(&text);
-    }
-    line
+    knock_profiles::message::one_line(err.as_ref())
 }
 
 fn load(path: &Path) -> Result<KnockdConfig> {

@@ -9,6 +9,7 @@
 
 pub mod knockd_conf;
 pub mod launch;
+pub mod message;
 pub mod profile;
 pub mod rotate;
 pub mod secret;
