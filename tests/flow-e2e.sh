@@ -449,6 +449,17 @@ wait_shut_both() { # let any door this variant opened close before moving on
     wait_for $((CMD_TIMEOUT + 4)) door_shut "$CLI6" || true
 }
 
+# stops_done: every door opened so far has had its Stop_Command run. A door
+# shut early (knock --close) still has its stop pending; like knockd's, it
+# deletes the same rule later, so a new open must not race it.
+stops_done() {
+    local log opened stopped
+    log=$(cat "$SERVER_OUT" 2>/dev/null) || return 1
+    opened=$(grep -c 'openSSH: OPEN SESAME' <<<"$log")
+    stopped=$(grep -c 'openSSH: command timeout' <<<"$log")
+    ((opened == stopped))
+}
+
 for fw in ${KFLOW_FIREWALLS:-iptables nftables}; do
     note "---- $fw"
     fw_setup "$fw"
@@ -464,6 +475,7 @@ for fw in ${KFLOW_FIREWALLS:-iptables nftables}; do
         not_run bad
     if [[ $fw == iptables ]]; then
         wait_shut_both
+        wait_for $((CMD_TIMEOUT + 4)) stops_done || note "earlier stops still pending"
         check "[$fw] stopping knock-server runs the pending Stop_Command (door closed)" \
             stop_closes
     fi

@@ -180,7 +180,7 @@ fn summary(p: &Pipeline, r: &RunnerReport) -> String {
     format!(
         "{} packets, {} considered, {} opened, {} commands ({} failed, {} killed), \
          {} stage-1 attempts evicted, {} first knocks dropped, {} replays refused, \
-         {} opens of open doors merged, {} opens refused (pending stops limit), \
+         {} opens refused (pending stops limit), \
          {} start commands dropped (queue full)",
         s.events,
         s.considered,
@@ -191,7 +191,6 @@ fn summary(p: &Pipeline, r: &RunnerReport) -> String {
         s.evicted,
         s.dropped,
         s.replayed,
-        r.merged,
         r.refused,
         r.dropped
     )

@@ -70,8 +70,8 @@ const NOTES: &[Notes] = &[
             "At most 64 commands run at once (more start commands wait, up to 256; stop \
              commands wait for a free slot and are never dropped). At most 4096 stops are \
              pending: beyond that a knock that completes is refused and logged, not opened \
-             (fail-closed). A door knocked open again by the same address while its stop is \
-             pending is not opened twice: its stop is pushed back to a full Cmd_Timeout.",
+             (fail-closed). A door knocked open again runs Start_Command again with its own \
+             Stop_Command, as knockd does, so inserted and deleted rules stay balanced.",
             "--no-journal keeps no journal; --dry-run and --read never write one.",
         ],
         items: &[],

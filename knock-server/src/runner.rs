@@ -11,10 +11,9 @@
 //! logged; stops are never dropped, they wait for a free slot); at most
 //! [`Limits::pending_stops`] stops are pending: when that many doors are
 //! open, a new OPEN is refused (fail closed) and logged. A door opened
-//! again for the same source while its stop is pending is not opened
-//! twice: the start command is not run again and the one stop timer is
-//! pushed back to a full Cmd_Timeout from now (knockd would run the start
-//! command again and add a second stop).
+//! again runs its start command again and gets a stop of its own, as in
+//! knockd: rules inserted and deleted stay balanced, and a door that a
+//! close sequence shut meanwhile really opens again.
 //!
 //! Timers run on the monotonic clock ([`Clock::now`]); the wall clock is
 //! only used for the journal's due times, which a restart turns back into
@@ -199,8 +198,6 @@ pub struct RunnerReport {
     pub refused: u64,
     /// Start commands dropped because the queue was full.
     pub dropped: u64,
-    /// Opens of a door already open for that source (stop pushed back).
-    pub merged: u64,
 }
 
 struct PendingStop {
@@ -254,8 +251,6 @@ struct Runner {
     timers: BTreeMap<(Millis, u64), PendingStop>,
     /// Due time of each scheduled stop, by id.
     due: HashMap<u64, Millis>,
-    /// Doors open (or opening) per source: the id of their pending stop.
-    open: HashMap<(String, IpAddr), u64>,
     running: Vec<Running>,
     queue: VecDeque<Queued>,
     lookup: Option<Lookup>,
@@ -300,7 +295,6 @@ impl Runner {
             next_id: 1,
             timers: BTreeMap::new(),
             due: HashMap::new(),
-            open: HashMap::new(),
             running: Vec::new(),
             queue: VecDeque::new(),
             lookup,
@@ -583,30 +577,9 @@ impl Runner {
         };
         let ipv6 = src.is_ipv6();
         let stop_cmd = info.stop_for(ipv6).map(|c| substitute_ip(c, &src));
-        let key = (info.name.clone(), src);
-        if stop_cmd.is_some()
-            && let Some(&id) = self.open.get(&key)
-        {
-            // Already open (or opening) for this source: one stop, later.
-            self.report.merged += 1;
-            let note = match self.due.get(&id).copied() {
-                Some(old) => {
-                    let new = self
-                        .now()
-                        .saturating_add(info.cmd_timeout.as_millis() as Millis);
-                    if new > old
-                        && let Some(stop) = self.timers.remove(&(old, id))
-                    {
-                        self.journal_put(id, new, &stop.door, &stop.command);
-                        self.schedule(new, stop);
-                    }
-                    " (already open: stop command postponed, start command not run again)"
-                }
-                None => " (already opening: start command not run again)",
-            };
-            self.log_open(src, &info.name, note);
-            return;
-        }
+        // Every open runs its start command and schedules its own stop, as
+        // knockd does: n inserted rules are deleted by n stops, and a door
+        // closed by something else in the meantime opens again.
         if stop_cmd.is_some() && self.pending_stops() >= self.opts.limits.pending_stops {
             self.report.refused += 1;
             self.log.error(&format!(
@@ -637,7 +610,6 @@ impl Runner {
                 .now()
                 .saturating_add((s.delay + self.opts.kill_after).as_millis() as Millis);
             self.journal_put(s.id, due, &s.door, &s.command);
-            self.open.insert(key, s.id);
         }
         self.start_command(&info.name, start, Kind::Start(stop));
     }
@@ -670,9 +642,6 @@ impl Runner {
     fn forget(&mut self, kind: Kind) {
         if let Kind::Start(Some(stop)) = kind {
             self.journal_remove(stop.id);
-            if let Some(src) = stop.src {
-                self.open.remove(&(stop.door, src));
-            }
         }
     }
 
@@ -826,10 +795,6 @@ impl Runner {
             self.due.remove(&stop.id);
             match stop.src {
                 Some(src) => {
-                    let key = (stop.door.clone(), src);
-                    if self.open.get(&key) == Some(&stop.id) {
-                        self.open.remove(&key);
-                    }
                     let line = if early {
                         format!("{src}: {}: closing before exit", stop.door)
                     } else {
@@ -1239,8 +1204,11 @@ mod tests {
     }
 
     #[test]
-    fn opening_an_open_door_again_keeps_one_timer_and_pushes_it_back() {
-        let (mut r, clock, log) = fake_runner(
+    fn opening_an_open_door_again_runs_start_again_with_its_own_stop() {
+        // knockd's behaviour: each open inserts its rule and deletes it after
+        // Cmd_Timeout, so the rules stay balanced, and a door closed by
+        // something else meanwhile (a close sequence) opens again.
+        let (mut r, clock, _log) = fake_runner(
             vec![info("ssh", "open %IP%", Some("close %IP%"), 10)],
             None,
             Limits::default(),
@@ -1248,20 +1216,14 @@ mod tests {
         open_now(&mut r, "192.0.2.7", 0);
         clock.advance(Duration::from_secs(8));
         open_now(&mut r, "192.0.2.7", 0);
-        assert_eq!((r.report.commands, r.report.merged), (1, 1));
-        assert_eq!(r.timers.len(), 1);
-        assert!(log.lines().iter().any(|l| l.ends_with(
-            "192.0.2.7: ssh: OPEN SESAME (already open: stop command postponed, start command not run again)"
-        )));
-        clock.advance(Duration::from_secs(3));
+        assert_eq!(r.report.commands, 2, "the start command ran twice");
+        assert_eq!(r.timers.len(), 2, "each open has its own stop");
+        clock.advance(Duration::from_millis(2_100));
         r.tick();
-        assert_eq!(r.report.stops_run, 0, "pushed back to 18 s");
-        clock.advance(Duration::from_millis(7_100));
+        assert_eq!(r.report.stops_run, 1, "the first stop at 10 s");
+        clock.advance(Duration::from_secs(8));
         r.tick();
-        assert_eq!(r.report.stops_run, 1);
-        // Closed: the next open runs the start command again.
-        open_now(&mut r, "192.0.2.7", 0);
-        assert_eq!(r.report.commands, 3);
+        assert_eq!(r.report.stops_run, 2, "the second at 18 s");
     }
 
     #[test]
