@@ -85,7 +85,8 @@ show_on_failure "$T/gen.err" "$T/gen.daemon" "$T/gen.bus"
 check "knock --gen-secret vault exits 0" test "$(cat "$T/gen.rc")" = 0
 check "it says the secret went into the OS keyring" \
     grep -qF 'stored a new 160-bit secret in the OS keyring (service "knock", account "vault")' "$T/gen.err"
-generated=$(grep -oE 'printf "%s\\n" [A-Z2-7]+ >' "$T/gen.out" | awk '{print $3}' || true)
+# The secret is the last line of the printed door, after "Ctrl+D:", as "#   SECRET".
+generated=$(tail -n 1 "$T/gen.out" | sed -n 's/^#   \([A-Z2-7]\{26,\}\)$/\1/p')
 check "the printed door carries the new secret" test -n "$generated"
 check "the printed door is a rotating door section" grep -q '^    Rotate        = yes' "$T/gen.out"
 check "the keyring was written under the private HOME" \
