@@ -360,26 +360,33 @@ mod tests {
         let door = &conf.rotating[0];
         assert_eq!(door.name, "vault");
         assert!(
-            door.start_command_for(false)
+            door.commands
+                .start_for(false)
                 .unwrap()
                 .contains("iptables -I INPUT")
         );
         assert!(
-            door.start_command_for(true)
+            door.commands
+                .start_for(true)
                 .unwrap()
                 .contains("ip6tables -I INPUT")
         );
         assert!(
-            door.stop_command_for(false)
+            door.commands
+                .stop_for(false)
                 .unwrap()
                 .contains("iptables -D INPUT")
         );
         assert!(
-            door.stop_command_for(true)
+            door.commands
+                .stop_for(true)
                 .unwrap()
                 .contains("ip6tables -D INPUT")
         );
-        assert_eq!(door.cmd_timeout, std::time::Duration::from_secs(30));
+        assert_eq!(
+            door.commands.cmd_timeout,
+            std::time::Duration::from_secs(30)
+        );
         // The secret is pasted into install's standard input: no command
         // line carries it.
         assert!(

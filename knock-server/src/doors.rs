@@ -6,40 +6,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use knock_profiles::Knock;
-use knock_profiles::knockd_conf::{Door, KnockdConfig, RotatingDoor};
+use knock_profiles::knockd_conf::{Door, DoorCommands, KnockdConfig, RotatingDoor};
 use knock_profiles::rotate;
 
 use crate::detector::{DoorSpec, MAX_DOORS, MAX_KNOCKS};
 use crate::rotation::SLOTS;
-
-/// The command keys a fixed and a rotating door have in common.
-pub trait DoorCommands {
-    fn name(&self) -> &str;
-    fn start_for(&self, ipv6: bool) -> Option<&str>;
-    fn stop_for(&self, ipv6: bool) -> Option<&str>;
-    fn cmd_timeout(&self) -> Duration;
-}
-
-macro_rules! door_commands {
-    ($t:ty) => {
-        impl DoorCommands for $t {
-            fn name(&self) -> &str {
-                &self.name
-            }
-            fn start_for(&self, ipv6: bool) -> Option<&str> {
-                self.start_command_for(ipv6)
-            }
-            fn stop_for(&self, ipv6: bool) -> Option<&str> {
-                self.stop_command_for(ipv6)
-            }
-            fn cmd_timeout(&self) -> Duration {
-                self.cmd_timeout
-            }
-        }
-    };
-}
-door_commands!(Door);
-door_commands!(RotatingDoor);
 
 /// What the worker needs to know about a door.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,14 +26,14 @@ pub struct DoorInfo {
 impl DoorInfo {
     /// The worker's view of a fixed or rotating door (they share the
     /// command keys).
-    pub fn of(d: &impl DoorCommands) -> DoorInfo {
+    pub fn of(name: &str, c: &DoorCommands) -> DoorInfo {
         DoorInfo {
-            name: d.name().to_string(),
-            start: d.start_for(false).map(str::to_string),
-            start6: d.start_for(true).map(str::to_string),
-            stop: d.stop_for(false).map(str::to_string),
-            stop6: d.stop_for(true).map(str::to_string),
-            cmd_timeout: d.cmd_timeout(),
+            name: name.to_string(),
+            start: c.start_for(false).map(str::to_string),
+            start6: c.start_for(true).map(str::to_string),
+            stop: c.stop_for(false).map(str::to_string),
+            stop6: c.stop_for(true).map(str::to_string),
+            cmd_timeout: c.cmd_timeout,
         }
     }
 
@@ -123,7 +94,11 @@ pub struct Plan {
 pub fn plan(cfg: &KnockdConfig) -> Plan {
     let mut p = Plan {
         specs: cfg.doors.iter().map(spec).collect(),
-        infos: cfg.doors.iter().map(DoorInfo::of).collect(),
+        infos: cfg
+            .doors
+            .iter()
+            .map(|d| DoorInfo::of(&d.name, &d.commands))
+            .collect(),
         one_time: cfg
             .doors
             .iter()
@@ -135,7 +110,7 @@ pub fn plan(cfg: &KnockdConfig) -> Plan {
         p.rotating_base.push(p.specs.len());
         for _ in 0..SLOTS {
             p.specs.push(rotating_spec(d));
-            p.infos.push(DoorInfo::of(d));
+            p.infos.push(DoorInfo::of(&d.name, &d.commands));
             p.one_time.push(None);
         }
     }
@@ -252,23 +227,27 @@ pub fn describe(cfg: &KnockdConfig, origin: &str) -> String {
         let _ = writeln!(
             out,
             "  start_command:  {}",
-            or_none(d.start_command_for(false))
+            or_none(d.commands.start_for(false))
         );
         let _ = writeln!(
             out,
             "  start_command6: {}",
-            or_none(d.start_command_for(true))
+            or_none(d.commands.start_for(true))
         );
-        let _ = writeln!(out, "  cmd_timeout:    {}s", d.cmd_timeout.as_secs());
+        let _ = writeln!(
+            out,
+            "  cmd_timeout:    {}s",
+            d.commands.cmd_timeout.as_secs()
+        );
         let _ = writeln!(
             out,
             "  stop_command:   {}",
-            or_none(d.stop_command_for(false))
+            or_none(d.commands.stop_for(false))
         );
         let _ = writeln!(
             out,
             "  stop_command6:  {}",
-            or_none(d.stop_command_for(true))
+            or_none(d.commands.stop_for(true))
         );
     }
     for d in &cfg.rotating {
@@ -305,15 +284,19 @@ fn describe_rotating(out: &mut String, d: &RotatingDoor, origin: &str) {
             .unwrap_or_else(|| "(interface addresses)".into())
     );
     for (label, cmd) in [
-        ("start_command: ", d.start_command_for(false)),
-        ("start_command6:", d.start_command_for(true)),
+        ("start_command: ", d.commands.start_for(false)),
+        ("start_command6:", d.commands.start_for(true)),
     ] {
         let _ = writeln!(out, "  {label} {}", or_none(cmd));
     }
-    let _ = writeln!(out, "  cmd_timeout:    {}s", d.cmd_timeout.as_secs());
+    let _ = writeln!(
+        out,
+        "  cmd_timeout:    {}s",
+        d.commands.cmd_timeout.as_secs()
+    );
     for (label, cmd) in [
-        ("stop_command:  ", d.stop_command_for(false)),
-        ("stop_command6: ", d.stop_command_for(true)),
+        ("stop_command:  ", d.commands.stop_for(false)),
+        ("stop_command6: ", d.commands.stop_for(true)),
     ] {
         let _ = writeln!(out, "  {label} {}", or_none(cmd));
     }

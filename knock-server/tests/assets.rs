@@ -83,7 +83,7 @@ fn every_shipped_config_parses_cleanly() {
         );
         for d in &cfg.doors {
             assert!(
-                d.start_command_for(false).is_some(),
+                d.commands.start_for(false).is_some(),
                 "{shown}: door {} runs nothing",
                 d.name
             );
@@ -144,7 +144,7 @@ fn the_iptables_example_inserts_its_accept_before_the_drop() {
     let cfg = load(&assets().join("firewall/knock-iptables.conf"));
     let open = door(&cfg, "openSSH");
     for (ipv6, prog) in [(false, "iptables"), (true, "ip6tables")] {
-        let start = open.start_command_for(ipv6).unwrap();
+        let start = open.commands.start_for(ipv6).unwrap();
         let args = iptables_args(start).unwrap_or_else(|| panic!("not iptables: {start}"));
         assert!(args[0].ends_with(&format!("/{prog}")), "{start}");
         // -I puts the ACCEPT at the top; -A would append it after the DROP,
@@ -155,7 +155,7 @@ fn the_iptables_example_inserts_its_accept_before_the_drop() {
             "{start}"
         );
         // The stop deletes that same rule.
-        let stop = open.stop_command_for(ipv6).unwrap();
+        let stop = open.commands.stop_for(ipv6).unwrap();
         assert_eq!(stop, start.replacen(" -I ", " -D ", 1), "{stop}");
     }
 }
@@ -165,7 +165,7 @@ fn no_shipped_config_appends_an_iptables_accept() {
     for path in shipped_confs() {
         let cfg = load(&path);
         for d in &cfg.doors {
-            for cmd in [d.start_command_for(false), d.start_command_for(true)]
+            for cmd in [d.commands.start_for(false), d.commands.start_for(true)]
                 .into_iter()
                 .flatten()
             {
@@ -188,7 +188,7 @@ fn the_nftables_example_adds_an_element_with_a_timeout_to_a_timeout_set() {
     let open = door(&cfg, "openSSH");
     let ruleset = std::fs::read_to_string(assets().join("firewall/knock-nftables.nft")).unwrap();
     for (ipv6, set) in [(false, "knocked"), (true, "knocked6")] {
-        let start = open.start_command_for(ipv6).unwrap();
+        let start = open.commands.start_for(ipv6).unwrap();
         let want = format!("nft add element inet filter {set} {{ %IP% timeout ");
         let at = start
             .find(&want)
@@ -201,7 +201,7 @@ fn the_nftables_example_adds_an_element_with_a_timeout_to_a_timeout_set() {
             "{start}"
         );
         // The kernel closes the door: nothing for the server to undo.
-        assert_eq!(open.stop_command_for(ipv6), None, "{set}");
+        assert_eq!(open.commands.stop_for(ipv6), None, "{set}");
         // The set exists in the shipped ruleset and takes per-element timeouts.
         let decl = ruleset
             .find(&format!("set {set} {{"))

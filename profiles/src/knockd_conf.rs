@@ -82,16 +82,8 @@ pub struct Door {
     pub one_time_sequences: Option<PathBuf>,
     pub seq_timeout: Duration,
     pub tcpflags: TcpFlags,
-    /// `Start_Command` (alias `Command`) as written; `Some("")` means "run
-    /// nothing". `%IP%` is replaced by the knocker's address.
-    pub start_command: Option<String>,
-    /// `Start_Command_6` (alias `Command_6`); `None` falls back to
-    /// `start_command`, `Some("")` runs nothing.
-    pub start_command_6: Option<String>,
-    pub cmd_timeout: Duration,
-    pub stop_command: Option<String>,
-    /// `None` falls back to `stop_command`; `Some("")` runs nothing.
-    pub stop_command_6: Option<String>,
+    /// `Start_Command`, `Cmd_Timeout`, `Stop_Command` and their `_6` variants.
+    pub commands: DoorCommands,
     /// `Target`: match knocks to this address instead of the interface's.
     pub target: Option<IpAddr>,
     /// Line of the section header (or of the `sequence` line that started a
@@ -99,16 +91,33 @@ pub struct Door {
     pub line: usize,
 }
 
-impl Door {
+/// The command keys a fixed and a rotating door have in common.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DoorCommands {
+    /// `Start_Command` (alias `Command`) as written; `Some("")` means "run
+    /// nothing". `%IP%` is replaced by the knocker's address.
+    pub start: Option<String>,
+    /// `Start_Command_6` (alias `Command_6`); `None` falls back to
+    /// `start`, `Some("")` runs nothing.
+    pub start_6: Option<String>,
+    /// `Cmd_Timeout`.
+    pub cmd_timeout: Duration,
+    /// `Stop_Command`; `Some("")` runs nothing.
+    pub stop: Option<String>,
+    /// `Stop_Command_6`; `None` falls back to `stop`; `Some("")` runs nothing.
+    pub stop_6: Option<String>,
+}
+
+impl DoorCommands {
     /// The start command for a knocker of this family (IPv6 uses the `_6`
     /// variant when it is set), or `None` if nothing is to run.
-    pub fn start_command_for(&self, ipv6: bool) -> Option<&str> {
-        pick(&self.start_command, &self.start_command_6, ipv6)
+    pub fn start_for(&self, ipv6: bool) -> Option<&str> {
+        pick(&self.start, &self.start_6, ipv6)
     }
 
     /// The stop command for a knocker of this family, or `None`.
-    pub fn stop_command_for(&self, ipv6: bool) -> Option<&str> {
-        pick(&self.stop_command, &self.stop_command_6, ipv6)
+    pub fn stop_for(&self, ipv6: bool) -> Option<&str> {
+        pick(&self.stop, &self.stop_6, ipv6)
     }
 }
 
@@ -125,26 +134,10 @@ pub struct RotatingDoor {
     pub seq_timeout: Duration,
     pub tcpflags: TcpFlags,
     /// As in [`Door`].
-    pub start_command: Option<String>,
-    pub start_command_6: Option<String>,
-    pub cmd_timeout: Duration,
-    pub stop_command: Option<String>,
-    pub stop_command_6: Option<String>,
+    pub commands: DoorCommands,
     pub target: Option<IpAddr>,
     /// Line of the section header.
     pub line: usize,
-}
-
-impl RotatingDoor {
-    /// As [`Door::start_command_for`].
-    pub fn start_command_for(&self, ipv6: bool) -> Option<&str> {
-        pick(&self.start_command, &self.start_command_6, ipv6)
-    }
-
-    /// As [`Door::stop_command_for`].
-    pub fn stop_command_for(&self, ipv6: bool) -> Option<&str> {
-        pick(&self.stop_command, &self.stop_command_6, ipv6)
-    }
 }
 
 fn pick<'a>(v4: &'a Option<String>, v6: &'a Option<String>, ipv6: bool) -> Option<&'a str> {
@@ -881,11 +874,13 @@ impl Parser<'_> {
             params,
             seq_timeout: Duration::from_secs(d.seq_timeout.unwrap_or(DEFAULT_SEQ_TIMEOUT)),
             tcpflags: d.tcpflags,
-            start_command: d.start_command,
-            start_command_6: d.start_command_6,
-            cmd_timeout: Duration::from_secs(d.cmd_timeout.unwrap_or(DEFAULT_CMD_TIMEOUT)),
-            stop_command: d.stop_command,
-            stop_command_6: d.stop_command_6,
+            commands: DoorCommands {
+                start: d.start_command,
+                start_6: d.start_command_6,
+                cmd_timeout: Duration::from_secs(d.cmd_timeout.unwrap_or(DEFAULT_CMD_TIMEOUT)),
+                stop: d.stop_command,
+                stop_6: d.stop_command_6,
+            },
             target: d.target,
             line: d.line,
         })
@@ -961,11 +956,13 @@ impl Parser<'_> {
             one_time_sequences: d.one_time.map(|(p, _)| p),
             seq_timeout: Duration::from_secs(d.seq_timeout.unwrap_or(DEFAULT_SEQ_TIMEOUT)),
             tcpflags: d.tcpflags,
-            start_command: d.start_command,
-            start_command_6: d.start_command_6,
-            cmd_timeout: Duration::from_secs(d.cmd_timeout.unwrap_or(DEFAULT_CMD_TIMEOUT)),
-            stop_command: d.stop_command,
-            stop_command_6: d.stop_command_6,
+            commands: DoorCommands {
+                start: d.start_command,
+                start_6: d.start_command_6,
+                cmd_timeout: Duration::from_secs(d.cmd_timeout.unwrap_or(DEFAULT_CMD_TIMEOUT)),
+                stop: d.stop_command,
+                stop_6: d.stop_command_6,
+            },
             target: d.target,
             line: d.line,
         }))
@@ -1109,35 +1106,35 @@ mod tests {
         );
         assert_eq!(d.seq_timeout, secs(5));
         assert_eq!(d.tcpflags, TcpFlags::parse("syn,!ack").unwrap());
-        assert_eq!(d.cmd_timeout, secs(30));
+        assert_eq!(d.commands.cmd_timeout, secs(30));
         assert_eq!(d.target, Some("192.0.2.1".parse().unwrap()));
         assert_eq!(d.one_time_sequences, None);
         assert_eq!(
-            d.start_command_for(false),
+            d.commands.start_for(false),
             Some("/sbin/iptables -I INPUT -s %IP% -p tcp --dport 22 -j ACCEPT")
         );
         assert_eq!(
-            d.start_command_for(true),
+            d.commands.start_for(true),
             Some("/sbin/ip6tables -I INPUT -s %IP% -p tcp --dport 22 -j ACCEPT")
         );
         assert_eq!(
-            d.stop_command_for(true),
+            d.commands.stop_for(true),
             Some("/sbin/ip6tables -D INPUT -s %IP% -p tcp --dport 22 -j ACCEPT")
         );
         let d = &c.doors[1];
         assert_eq!(d.name, "closeSSH");
         assert_eq!(d.line, 19);
         assert_eq!(d.seq_timeout, secs(DEFAULT_SEQ_TIMEOUT));
-        assert_eq!(d.cmd_timeout, secs(DEFAULT_CMD_TIMEOUT));
+        assert_eq!(d.commands.cmd_timeout, secs(DEFAULT_CMD_TIMEOUT));
         assert_eq!(d.tcpflags, TcpFlags::ANY);
         // '#' inside a value is kept, as knockd does.
         assert_eq!(
-            d.start_command_for(false),
+            d.commands.start_for(false),
             Some("echo '# not a comment' %IP%")
         );
         // An empty _6 command means "run nothing" for IPv6 knockers.
-        assert_eq!(d.start_command_for(true), None);
-        assert_eq!(d.stop_command_for(false), None);
+        assert_eq!(d.commands.start_for(true), None);
+        assert_eq!(d.commands.stop_for(false), None);
         assert_eq!(d.target, Some("2001:db8::1".parse().unwrap()));
     }
 
@@ -1145,8 +1142,8 @@ mod tests {
     fn six_commands_fall_back_to_the_ipv4_ones() {
         let c = parse("[d]\nsequence=1\ncommand=open %IP%\nstop_command=close %IP%\n").unwrap();
         let d = &c.doors[0];
-        assert_eq!(d.start_command_for(true), Some("open %IP%"));
-        assert_eq!(d.stop_command_for(true), Some("close %IP%"));
+        assert_eq!(d.commands.start_for(true), Some("open %IP%"));
+        assert_eq!(d.commands.stop_for(true), Some("close %IP%"));
         assert_eq!(
             substitute_ip("a %IP% b %IP%", &"2001:db8::7".parse().unwrap()),
             "a 2001:db8::7 b 2001:db8::7"
@@ -1164,11 +1161,11 @@ mod tests {
         let d = &c.doors[0];
         assert_eq!(d.sequence.knocks(), &[Knock::udp(1)]);
         assert_eq!(d.tcpflags.set, TcpFlags::FIN);
-        assert_eq!(d.start_command.as_deref(), Some("a"));
-        assert_eq!(d.start_command_6.as_deref(), Some("b"));
-        assert_eq!(d.stop_command.as_deref(), Some("c"));
-        assert_eq!(d.stop_command_6.as_deref(), Some("d"));
-        assert_eq!(d.cmd_timeout, secs(2));
+        assert_eq!(d.commands.start.as_deref(), Some("a"));
+        assert_eq!(d.commands.start_6.as_deref(), Some("b"));
+        assert_eq!(d.commands.stop.as_deref(), Some("c"));
+        assert_eq!(d.commands.stop_6.as_deref(), Some("d"));
+        assert_eq!(d.commands.cmd_timeout, secs(2));
         assert_eq!(d.seq_timeout, secs(1));
     }
 
@@ -1210,11 +1207,11 @@ mod tests {
         for d in &c.doors {
             assert_eq!(d.seq_timeout, secs(5));
             assert_eq!(d.tcpflags.set, TcpFlags::SYN);
-            assert_eq!(d.stop_command, None);
+            assert_eq!(d.commands.stop, None);
         }
         assert_eq!((c.doors[0].line, c.doors[1].line), (4, 9));
         assert_eq!(
-            c.doors[1].start_command.as_deref(),
+            c.doors[1].commands.start.as_deref(),
             Some("/sbin/ipfw -q delete 00101 pass proto tcp src-ip %IP% dst-port 22")
         );
         let w: Vec<String> = c.warnings.iter().map(|w| w.to_string()).collect();
@@ -1234,9 +1231,9 @@ mod tests {
         assert_eq!(c.doors.len(), 1);
         let d = &c.doors[0];
         assert_eq!(d.name, "door1");
-        assert_eq!(d.cmd_timeout, secs(10));
+        assert_eq!(d.commands.cmd_timeout, secs(10));
         assert_eq!(
-            d.stop_command_for(false),
+            d.commands.stop_for(false),
             Some("/sbin/iptables -D INPUT -s %IP% -p tcp --dport 22 -j ACCEPT")
         );
         let w: Vec<String> = c.warnings.iter().map(|w| w.to_string()).collect();
@@ -1556,13 +1553,13 @@ mod tests {
         );
         assert_eq!(v.seq_timeout, secs(10));
         assert_eq!(v.tcpflags, TcpFlags::parse("syn").unwrap());
-        assert_eq!(v.start_command_for(true), Some("open %IP%"));
-        assert_eq!(v.stop_command_for(false), None);
+        assert_eq!(v.commands.start_for(true), Some("open %IP%"));
+        assert_eq!(v.commands.stop_for(false), None);
         assert_eq!(v.target, Some("192.0.2.1".parse().unwrap()));
         let p = &c.rotating[1];
         assert_eq!(p.params, Params::default());
         assert_eq!(p.seq_timeout, secs(DEFAULT_SEQ_TIMEOUT));
-        assert_eq!(p.cmd_timeout, secs(DEFAULT_CMD_TIMEOUT));
+        assert_eq!(p.commands.cmd_timeout, secs(DEFAULT_CMD_TIMEOUT));
         // A config of rotating doors only is not "no door defined".
         let only = parse("[v]\nrotate = yes\nsecret_file = s\n").unwrap();
         assert!(only.warnings.is_empty(), "{:?}", only.warnings);
