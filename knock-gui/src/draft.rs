@@ -12,7 +12,7 @@ pub mod rotating;
 
 use std::path::Path;
 
-use knock_profiles::profile::{Defaults, Family, Launch, Profile, ProfileFile};
+use knock_profiles::profile::{Defaults, Family, Launch, Profile, ProfileFile, SharedKeys};
 use knock_profiles::{Knock, Proto, Sequence};
 
 /// One knock of the sequence editor.
@@ -91,21 +91,8 @@ pub struct Common {
     pub ssh_port: String,
 }
 
-/// The keys of [`Common`] as a profile holds them.
-pub struct CommonKeys<'a> {
-    pub host: &'a str,
-    pub family: Option<Family>,
-    pub delay_ms: Option<u64>,
-    pub open_port: Option<u16>,
-    pub wait_ms: Option<u64>,
-    pub retries: Option<u32>,
-    pub launch: Option<&'a Launch>,
-    pub user: Option<&'a str>,
-    pub ssh_port: Option<u16>,
-}
-
 impl Common {
-    pub fn from_keys(k: CommonKeys<'_>) -> Common {
+    pub fn from_keys(host: &str, k: SharedKeys<'_>) -> Common {
         let (launch, custom) = match k.launch {
             None => (LaunchChoice::Inherit, String::new()),
             Some(Launch::Ssh) => (LaunchChoice::Ssh, String::new()),
@@ -115,7 +102,7 @@ impl Common {
         };
         let text = |v: Option<String>| v.unwrap_or_default();
         Common {
-            host: k.host.to_string(),
+            host: host.to_string(),
             family: k.family,
             delay_ms: text(k.delay_ms.map(|v| v.to_string())),
             open_port: text(k.open_port.map(|v| v.to_string())),
@@ -226,17 +213,7 @@ impl Draft {
             .iter()
             .map(|k| KnockRow::new(k.port.to_string(), k.proto))
             .collect();
-        let common = Common::from_keys(CommonKeys {
-            host: &p.host,
-            family: p.family,
-            delay_ms: p.delay_ms,
-            open_port: p.open_port,
-            wait_ms: p.wait_ms,
-            retries: p.retries,
-            launch: p.launch.as_ref(),
-            user: p.user.as_deref(),
-            ssh_port: p.ssh_port,
-        });
+        let common = Common::from_keys(&p.host, p.shared_keys());
         let mut draft = Draft {
             common,
             knocks,

@@ -244,7 +244,35 @@ pub struct Profile {
     pub ssh_port: Option<u16>,
 }
 
+/// A borrowed view of the keys fixed and rotating profiles share, apart
+/// from `host` (what the store writes and the GUI's form edits alike).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SharedKeys<'a> {
+    pub delay_ms: Option<u64>,
+    pub family: Option<Family>,
+    pub open_port: Option<u16>,
+    pub wait_ms: Option<u64>,
+    pub retries: Option<u32>,
+    pub launch: Option<&'a Launch>,
+    pub user: Option<&'a str>,
+    pub ssh_port: Option<u16>,
+}
+
 impl Profile {
+    /// The keys it shares with a rotating profile.
+    pub fn shared_keys(&self) -> SharedKeys<'_> {
+        SharedKeys {
+            delay_ms: self.delay_ms,
+            family: self.family,
+            open_port: self.open_port,
+            wait_ms: self.wait_ms,
+            retries: self.retries,
+            launch: self.launch.as_ref(),
+            user: self.user.as_deref(),
+            ssh_port: self.ssh_port,
+        }
+    }
+
     /// A profile with only the required keys set.
     pub fn new(host: impl Into<String>, sequence: Sequence) -> Self {
         Profile {
@@ -376,6 +404,20 @@ pub struct RotatingProfile {
 }
 
 impl RotatingProfile {
+    /// The keys it shares with a fixed profile.
+    pub fn shared_keys(&self) -> SharedKeys<'_> {
+        SharedKeys {
+            delay_ms: self.delay_ms,
+            family: self.family,
+            open_port: self.open_port,
+            wait_ms: self.wait_ms,
+            retries: self.retries,
+            launch: self.launch.as_ref(),
+            user: self.user.as_deref(),
+            ssh_port: self.ssh_port,
+        }
+    }
+
     /// A rotating profile of `door` on `host` with the default parameters
     /// ([`Params::default`]), its secret in the OS keyring, and no other key set.
     pub fn new(host: impl Into<String>, door: impl Into<String>) -> Self {

@@ -17,7 +17,7 @@ use std::time::SystemTime;
 use toml_edit::{DocumentMut, Item, Table, TableLike, Value};
 
 use crate::profile::{
-    ConfigError, Defaults, Family, Launch, Profile, ProfileFile, RotatingProfile, Settings,
+    ConfigError, Defaults, Profile, ProfileFile, RotatingProfile, Settings, SharedKeys,
     validate_name,
 };
 use crate::rotate::{self, Params, ProtoChoice};
@@ -386,19 +386,6 @@ fn seq_value(s: &Sequence) -> Value {
     Value::from(s.to_string())
 }
 
-/// The keys both kinds of profile share, apart from `host`.
-#[derive(Clone, Copy)]
-struct SharedKeys<'a> {
-    delay_ms: Option<u64>,
-    family: Option<Family>,
-    open_port: Option<u16>,
-    wait_ms: Option<u64>,
-    retries: Option<u32>,
-    launch: Option<&'a Launch>,
-    user: Option<&'a str>,
-    ssh_port: Option<u16>,
-}
-
 impl SharedKeys<'_> {
     /// `delay_ms` to `retries`, in file order.
     fn head(self) -> Vec<(&'static str, Want)> {
@@ -443,16 +430,7 @@ const ROTATION_KEYS: &[&str] = &[
 /// A fixed profile's keys in file order, with the values to write; the keys
 /// of a rotating profile are removed.
 fn profile_values(p: &Profile) -> Vec<(&'static str, Want)> {
-    let shared = SharedKeys {
-        delay_ms: p.delay_ms,
-        family: p.family,
-        open_port: p.open_port,
-        wait_ms: p.wait_ms,
-        retries: p.retries,
-        launch: p.launch.as_ref(),
-        user: p.user.as_deref(),
-        ssh_port: p.ssh_port,
-    };
+    let shared = p.shared_keys();
     let mut values = vec![
         ("host", Want::Set(Value::from(p.host.as_str()))),
         ("sequence", Want::Set(seq_value(&p.sequence))),
@@ -486,16 +464,7 @@ fn rotating_values(name: &str, p: &RotatingProfile) -> Vec<(&'static str, Want)>
         SecretSource::Command(cmd) => (Want::Unset, Want::Set(Value::from(cmd.as_str()))),
     };
     let exclude: toml_edit::Array = params.exclude.iter().map(|p| i64::from(*p)).collect();
-    let shared = SharedKeys {
-        delay_ms: p.delay_ms,
-        family: p.family,
-        open_port: p.open_port,
-        wait_ms: p.wait_ms,
-        retries: p.retries,
-        launch: p.launch.as_ref(),
-        user: p.user.as_deref(),
-        ssh_port: p.ssh_port,
-    };
+    let shared = p.shared_keys();
     let mut values = vec![
         ("host", Want::Set(Value::from(p.host.as_str()))),
         ("sequence", Want::Unset),
@@ -824,6 +793,7 @@ impl From<ConfigError> for StoreError {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::profile::{Family, Launch};
 
     const COMMENTED: &str = r#"# My knock profiles.
 # Synced with my dotfiles.

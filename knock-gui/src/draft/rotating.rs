@@ -14,7 +14,7 @@ use knock_profiles::profile::{ProfileFile, RotatingProfile};
 use knock_profiles::rotate::{self, ProtoChoice};
 use knock_profiles::secret::SecretSource;
 
-use super::{Common, CommonKeys, Problems, number_literal, string_literal};
+use super::{Common, Problems, number_literal, string_literal};
 
 /// Where the secret comes from, as picked in the form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -82,17 +82,7 @@ impl RotatingDraft {
         };
         let exclude: Vec<String> = params.exclude.iter().map(u16::to_string).collect();
         RotatingDraft {
-            common: Common::from_keys(CommonKeys {
-                host: &p.host,
-                family: p.family,
-                delay_ms: p.delay_ms,
-                open_port: p.open_port,
-                wait_ms: p.wait_ms,
-                retries: p.retries,
-                launch: p.launch.as_ref(),
-                user: p.user.as_deref(),
-                ssh_port: p.ssh_port,
-            }),
+            common: Common::from_keys(&p.host, p.shared_keys()),
             // The default door (the profile name) is not written down.
             door: if spec.door == name {
                 String::new()
