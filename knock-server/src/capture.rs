@@ -187,7 +187,7 @@ pub fn run<T: Activated + ?Sized>(
                 let busy = burst >= BUSY_BURST;
                 burst = 0;
                 // Between batches: opens that waited, one-time sequences.
-                if pipe.between_batches(wall_ms()).filter_changed {
+                if pipe.between_batches().filter_changed {
                     refilter(cap, pipe);
                 }
                 if busy {

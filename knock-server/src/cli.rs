@@ -209,7 +209,7 @@ pub struct Args {
     /// Keep no journal of pending Stop_Commands.
     #[arg(long)]
     pub no_journal: bool,
-    /// Knock attempts tracked at once (memory: 20 bytes each).
+    /// Knock attempts tracked at once (memory: 24 bytes each).
     #[arg(long, value_name = "N", default_value_t = crate::detector::DEFAULT_CAPACITY)]
     pub table_size: usize,
     /// Kill a command still running after this many seconds.

@@ -18,18 +18,24 @@
 //! Rotating doors (`Rotate = yes`) take three consecutive doors here, one
 //! per accepted time step (`T-1`, `T`, `T+1`; step `s` in door `base + s % 3`).
 //! [`Detector::set_step`] puts a step's sequence into its door when the
-//! period turns (a timer outside the packet path, see `rotation`); attempts
-//! that began before the swap are dropped when next seen. Each (door, step)
-//! sequence opens once, from whichever source knocks it first; a second
-//! completion in the same step is refused ([`Notice::Replayed`]). That is
-//! stricter than "once per source" on purpose: a sniffed sequence replayed
-//! from the sniffer's own address must not open the door for it.
+//! period turns (a timer outside the packet path, see `rotation`). Each
+//! (door, step) sequence opens once, from whichever source knocks it first;
+//! a second completion in the same step is refused ([`Notice::Replayed`]).
+//! That is stricter than "once per source" on purpose: a sniffed sequence
+//! replayed from the sniffer's own address must not open the door for it.
 //!
-//! Bounded memory under a spoofed-source flood: an entry is 20 bytes
-//! (address, start time, door, stage); each source hashes (with a random
-//! key) to a bucket of [`WAYS`] entries. A new first knock takes a free or
-//! expired entry, else replaces the oldest attempt that is still at stage 1;
-//! an attempt past its first knock is never evicted for a new first knock.
+//! Whenever a door's sequence changes (a rotating step, the next one-time
+//! sequence, a disable), its generation counter moves on; an attempt carries
+//! the generation it began in and is dropped when next seen under another
+//! one. So an attempt never outlives the sequence it was made for, whatever
+//! the packet timestamps say (the same 100 ms tick, or time going backwards).
+//!
+//! Bounded memory under a spoofed-source flood: an entry is 24 bytes
+//! (address, start time, door, stage, generation); each source hashes (with
+//! a random key) to a bucket of [`WAYS`] entries. A new first knock takes a
+//! free, expired or stale entry, else replaces the oldest attempt that is
+//! still at stage 1; an attempt past its first knock is never evicted for a
+//! new first knock.
 
 use std::hash::{BuildHasher, RandomState};
 use std::net::IpAddr;
@@ -40,7 +46,7 @@ use crate::event::{Event, Millis};
 
 /// Entries per bucket.
 pub const WAYS: usize = 8;
-/// Default table capacity (entries): about a million, 20 MiB.
+/// Default table capacity (entries): about a million, 24 MiB.
 pub const DEFAULT_CAPACITY: usize = 1 << 20;
 /// Most doors a detector handles (door index is stored in one byte).
 pub const MAX_DOORS: usize = 63;
@@ -110,27 +116,22 @@ pub struct Stats {
     pub replayed: u64,
 }
 
-// Slot layout (5 x u32 = 20 bytes): words 0..4 the address (IPv4 mapped
-// into IPv6); word 4 packs the start time (20 bits, 100 ms ticks, wrapping
-// every 29 hours), the stage (6 bits) and the door (6 bits). Stage 0 marks
-// an empty slot.
-type Slot = [u32; 5];
-const EMPTY: Slot = [0; 5];
+// Slot layout (6 x u32 = 24 bytes): words 0..4 the address (IPv4 mapped
+// into IPv6); word 4 the start time in 100 ms ticks (wrapping every 13.6
+// years, far beyond any timeout and any sweep round); word 5 packs the
+// door's generation (20 bits), the stage (6 bits) and the door (6 bits).
+// Stage 0 marks an empty slot.
+type Slot = [u32; 6];
+const EMPTY: Slot = [0; 6];
 /// Milliseconds per time tick stored in a slot.
 const TICK_MS: u64 = 100;
-const TICK_MASK: u32 = 0xF_FFFF;
-/// Longest Seq_Timeout the table can represent (half the tick range, ~14 h);
-/// longer ones are clamped to it.
-pub const MAX_SEQ_TIMEOUT_MS: u32 = (TICK_MASK / 2) * TICK_MS as u32;
+const GEN_MASK: u32 = 0xF_FFFF;
 
 /// The step a rotating door holds, and whether it has opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct StepSlot {
     step: u64,
     burned: bool,
-    /// When this step's sequence was put in: attempts that began before
-    /// belong to the step the door held earlier.
-    since: Millis,
 }
 
 struct Table {
@@ -149,8 +150,9 @@ pub struct Detector {
     stats: Stats,
     /// Per door: `Some` once it holds a rotating step.
     steps: Vec<Option<StepSlot>>,
-    /// Per door: when its sequence was last replaced ([`Detector::set_sequence`]).
-    resets: Vec<Option<Millis>>,
+    /// Per door: moves on whenever the door's sequence changes; attempts
+    /// made under another generation are stale.
+    generations: Vec<u32>,
 }
 
 #[inline]
@@ -170,54 +172,45 @@ fn addr_words(ip: IpAddr) -> [u32; 4] {
 
 #[inline]
 fn slot_stage(s: &Slot) -> u8 {
-    ((s[4] >> 6) & 0x3f) as u8
+    ((s[5] >> 6) & 0x3f) as u8
 }
 
 #[inline]
 fn slot_door(s: &Slot) -> usize {
-    (s[4] & 0x3f) as usize
+    (s[5] & 0x3f) as usize
 }
 
 #[inline]
-fn slot_time(s: &Slot) -> u32 {
-    s[4] >> 12
+fn slot_gen(s: &Slot) -> u32 {
+    s[5] >> 12
 }
 
 #[inline]
-fn pack(time: u32, stage: u8, door: usize) -> u32 {
-    (time & TICK_MASK) << 12 | u32::from(stage & 0x3f) << 6 | (door as u32 & 0x3f)
+fn pack(generation: u32, stage: u8, door: usize) -> u32 {
+    (generation & GEN_MASK) << 12 | u32::from(stage & 0x3f) << 6 | (door as u32 & 0x3f)
 }
 
 #[inline]
 fn ticks(now: Millis) -> u32 {
-    (now / TICK_MS) as u32 & TICK_MASK
+    // Truncation is the wrap: ages are differences modulo 2^32 ticks.
+    (now / TICK_MS) as u32
 }
 
 /// Age of an attempt in ms (tick resolution); a timestamp that went
 /// backwards counts as age 0.
 #[inline]
-fn age(now: u32, start: u32) -> u32 {
-    let d = now.wrapping_sub(start) & TICK_MASK;
-    if d > TICK_MASK / 2 {
+fn age(now: u32, start: u32) -> u64 {
+    let d = now.wrapping_sub(start);
+    if d > u32::MAX / 2 {
         0
     } else {
-        d * TICK_MS as u32
+        u64::from(d) * TICK_MS
     }
 }
 
-/// Whether an attempt of age `age_ms` (unexpired, so well within the
-/// table's clock range) began before `since`, the time its door last got a
-/// new rotating step. Compared in ticks; an attempt from the very tick of
-/// the swap is kept.
 #[inline]
-fn before_swap(age_ms: u32, now: Millis, since: Millis) -> bool {
-    let since_swap = (now / TICK_MS).saturating_sub(since / TICK_MS);
-    u64::from(age_ms) / TICK_MS > since_swap
-}
-
-#[inline]
-fn expired(age_ms: u32, timeout_ms: u32) -> bool {
-    age_ms > timeout_ms.min(MAX_SEQ_TIMEOUT_MS)
+fn expired(age_ms: u64, timeout_ms: u32) -> bool {
+    age_ms > u64::from(timeout_ms)
 }
 
 impl Detector {
@@ -258,10 +251,10 @@ impl Detector {
             udp_ports: Box::new([0; 1024]),
             stats: Stats::default(),
             steps: Vec::new(),
-            resets: Vec::new(),
+            generations: Vec::new(),
         };
         det.steps = vec![None; det.doors.len()];
-        det.resets = vec![None; det.doors.len()];
+        det.generations = vec![0; det.doors.len()];
         det.rebuild_ports();
         Ok(det)
     }
@@ -289,8 +282,8 @@ impl Detector {
     }
 
     /// Puts the sequence of time `step` into rotating door `door` (enabling
-    /// it) at time `now`, unless it already holds that step. Attempts on the
-    /// door that began before `now` no longer count. Once per period, not
+    /// it), unless it already holds that step. Attempts on the door made
+    /// before this call no longer count. Once per period, not
     /// per packet: it rebuilds the port sets (O(doors)). Returns whether the
     /// door changed.
     pub fn set_step(
@@ -298,7 +291,6 @@ impl Detector {
         door: usize,
         step: u64,
         knocks: &[Knock],
-        now: Millis,
     ) -> Result<bool, DetectorError> {
         if knocks.is_empty() {
             return Err(DetectorError::EmptySequence { door });
@@ -321,8 +313,8 @@ impl Detector {
         *slot = Some(StepSlot {
             step,
             burned: false,
-            since: now,
         });
+        self.next_generation(door);
         self.rebuild_ports();
         Ok(true)
     }
@@ -381,16 +373,18 @@ impl Detector {
         set[usize::from(k.port) / 64] & (1 << (k.port % 64)) != 0
     }
 
-    /// Replaces a door's sequence (one-time sequences) at time `now` and
-    /// enables it. Its attempts that began before `now` no longer count:
-    /// they are dropped when next seen (as for a rotating door's new step),
-    /// not searched for, so this is O(doors), not O(capacity).
-    pub fn set_sequence(
-        &mut self,
-        door: usize,
-        knocks: Vec<Knock>,
-        now: Millis,
-    ) -> Result<(), DetectorError> {
+    /// The door's attempts made so far no longer count: they are dropped
+    /// when next seen, not searched for, so this is O(1), not O(capacity).
+    fn next_generation(&mut self, door: usize) {
+        if let Some(g) = self.generations.get_mut(door) {
+            *g = g.wrapping_add(1) & GEN_MASK;
+        }
+    }
+
+    /// Replaces a door's sequence (one-time sequences) and enables it. Its
+    /// attempts made before this call no longer count, whatever their
+    /// timestamps. O(doors).
+    pub fn set_sequence(&mut self, door: usize, knocks: Vec<Knock>) -> Result<(), DetectorError> {
         if knocks.is_empty() {
             return Err(DetectorError::EmptySequence { door });
         }
@@ -404,9 +398,7 @@ impl Detector {
             d.knocks = knocks;
             d.enabled = true;
         }
-        if let Some(r) = self.resets.get_mut(door) {
-            *r = Some(now);
-        }
+        self.next_generation(door);
         self.rebuild_ports();
         Ok(())
     }
@@ -417,7 +409,22 @@ impl Detector {
         if let Some(d) = self.doors.get_mut(door) {
             d.enabled = false;
         }
+        self.next_generation(door);
         self.rebuild_ports();
+    }
+
+    /// Whether slot `s` holds a live-looking attempt that no longer counts:
+    /// its door is gone or disabled, its generation is not the door's, or
+    /// it has run out of time.
+    #[inline]
+    fn dead(&self, s: &Slot, now: u32) -> bool {
+        let d = slot_door(s);
+        match (self.doors.get(d), self.generations.get(d)) {
+            (Some(spec), Some(&g)) => {
+                !spec.enabled || slot_gen(s) != g || expired(age(now, s[4]), spec.seq_timeout_ms)
+            }
+            _ => true,
+        }
     }
 
     #[inline]
@@ -471,30 +478,40 @@ impl Detector {
         out: &mut impl FnMut(Notice),
     ) {
         let now = ticks(now_ms);
-        let spec = &self.doors[door];
-        let rotating = self.steps[door];
-        // When the door's sequence last changed (a rotating step or a
-        // one-time sequence): older attempts are for the old sequence.
-        let since = rotating.map(|r| r.since).or(self.resets[door]);
+        let (Some(spec), Some(&generation)) = (self.doors.get(door), self.generations.get(door))
+        else {
+            return;
+        };
         let knocks = &spec.knocks[..];
+        let Some(&first) = knocks.first() else {
+            return;
+        };
         let timeout = spec.seq_timeout_ms;
         let src = ev.src;
         let k = ev.knock;
-        let bucket = &mut self.table.slots[b..b + WAYS];
+        let Some(bucket) = self.table.slots.get_mut(b..b + WAYS) else {
+            return;
+        };
         let found = bucket
             .iter()
             .position(|s| slot_stage(s) != 0 && slot_door(s) == door && s[0..4] == key[..]);
         if let Some(i) = found {
             let slot = &mut bucket[i];
             let stage = slot_stage(slot);
-            let started = age(now, slot_time(slot));
-            if expired(started, timeout) {
+            let started = age(now, slot[4]);
+            // The knock just matched: `None` when the attempt is stale (made
+            // for a sequence this door held before, perhaps a longer one).
+            let last = usize::from(stage)
+                .checked_sub(1)
+                .and_then(|i| knocks.get(i))
+                .filter(|_| slot_gen(slot) == generation);
+            if last.is_none() {
+                // An attempt on the sequence this door held before: gone.
+                *slot = EMPTY;
+            } else if expired(started, timeout) {
                 *slot = EMPTY;
                 out(Notice::Timeout { src, door, stage });
                 // Fall through: the packet may be a new first knock.
-            } else if since.is_some_and(|t| before_swap(started, now_ms, t)) {
-                // An attempt on the sequence this door held before: gone.
-                *slot = EMPTY;
             } else if knocks.get(usize::from(stage)) == Some(&k) {
                 let next = stage + 1;
                 if usize::from(next) == knocks.len() {
@@ -506,7 +523,7 @@ impl Detector {
                     });
                     self.complete(src, door, out);
                 } else {
-                    slot[4] = pack(slot_time(slot), next, door);
+                    slot[5] = pack(generation, next, door);
                     out(Notice::Stage {
                         src,
                         door,
@@ -514,11 +531,12 @@ impl Detector {
                     });
                 }
                 return;
-            } else if knocks[usize::from(stage) - 1] == k {
+            } else if last == Some(&k) {
                 // A retransmission of the knock just matched.
                 return;
-            } else if knocks[0] == k {
-                slot[4] = pack(now, 1, door);
+            } else if first == k {
+                slot[4] = now;
+                slot[5] = pack(generation, 1, door);
                 out(Notice::Stage {
                     src,
                     door,
@@ -531,7 +549,7 @@ impl Detector {
                 return;
             }
         }
-        if knocks[0] != k {
+        if first != k {
             return;
         }
         if knocks.len() == 1 {
@@ -543,29 +561,26 @@ impl Detector {
             self.complete(src, door, out);
             return;
         }
-        // Choose a slot: empty, else expired, else the oldest stage-1 one.
+        // Choose a slot: empty, else dead (expired or stale), else the
+        // oldest stage-1 one.
         let mut choice: Option<usize> = None;
-        let mut oldest_age = 0u32;
+        let mut oldest_age = 0u64;
         let mut evicting = false;
-        for (i, s) in bucket.iter().enumerate() {
+        for i in 0..WAYS {
+            let s = &self.table.slots[b + i];
             let st = slot_stage(s);
             if st == 0 {
                 choice = Some(i);
                 evicting = false;
                 break;
             }
-            let d = slot_door(s);
-            let a = age(now, slot_time(s));
-            let expired = self
-                .doors
-                .get(d)
-                .is_none_or(|spec| !spec.enabled || expired(a, spec.seq_timeout_ms));
-            if expired {
+            if self.dead(s, now) {
                 choice = Some(i);
                 evicting = false;
-                oldest_age = u32::MAX;
+                oldest_age = u64::MAX;
                 continue;
             }
+            let a = age(now, s[4]);
             if st == 1 && (choice.is_none() || (evicting && a > oldest_age)) {
                 choice = Some(i);
                 oldest_age = a;
@@ -577,9 +592,10 @@ impl Detector {
                 if evicting {
                     self.stats.evicted += 1;
                 }
-                let s = &mut bucket[i];
+                let s = &mut self.table.slots[b + i];
                 s[0..4].copy_from_slice(&key);
-                s[4] = pack(now, 1, door);
+                s[4] = now;
+                s[5] = pack(generation, 1, door);
                 out(Notice::Stage {
                     src,
                     door,
@@ -619,16 +635,12 @@ impl Detector {
         for _ in 0..budget.min(len) {
             let i = self.table.cursor;
             self.table.cursor = (i + 1) % len;
-            let s = &mut self.table.slots[i];
-            if slot_stage(s) == 0 {
+            let s = self.table.slots[i];
+            if slot_stage(&s) == 0 {
                 continue;
             }
-            let expired = self
-                .doors
-                .get(slot_door(s))
-                .is_none_or(|d| !d.enabled || expired(age(now32, slot_time(s)), d.seq_timeout_ms));
-            if expired {
-                *s = EMPTY;
+            if self.dead(&s, now32) {
+                self.table.slots[i] = EMPTY;
                 cleared += 1;
             }
         }
@@ -987,7 +999,7 @@ mod tests {
         r.syn("192.0.2.7", 7000, 0);
         r.syn("192.0.2.8", 7000, 0);
         r.det
-            .set_sequence(0, vec![Knock::tcp(7000), Knock::tcp(2222)], 200)
+            .set_sequence(0, vec![Knock::tcp(7000), Knock::tcp(2222)])
             .unwrap();
         // Not scanned for: the old attempts stay in the table...
         assert_eq!(r.det.occupied(), 2);
@@ -1031,6 +1043,113 @@ mod tests {
             r.send("192.0.2.7", *k, TcpFlags::SYN, i as Millis);
         }
         !r.opened().is_empty()
+    }
+
+    /// An attempt past the length of the door's next one-time sequence,
+    /// made in the same 100 ms tick as the swap: it must be dropped, not
+    /// indexed past the end of the new sequence (this panicked).
+    #[test]
+    fn a_shorter_next_sequence_drops_longer_attempts_in_the_same_tick() {
+        let four = [
+            Knock::tcp(7000),
+            Knock::tcp(8000),
+            Knock::tcp(9000),
+            Knock::tcp(6000),
+        ];
+        let mut r = Rig::new(vec![door(&four, 5)]);
+        r.syn("192.0.2.7", 7000, 10);
+        r.syn("192.0.2.7", 8000, 20);
+        r.syn("192.0.2.7", 9000, 30);
+        r.det
+            .set_sequence(0, vec![Knock::tcp(7000), Knock::tcp(2222)])
+            .unwrap();
+        r.notices.clear();
+        // Same tick as the swap, then a port of the new sequence.
+        r.syn("192.0.2.7", 2222, 40);
+        r.syn("192.0.2.7", 6000, 50);
+        assert!(r.opened().is_empty(), "{:?}", r.notices);
+        // The new sequence opens from scratch.
+        r.syn("192.0.2.7", 7000, 60);
+        r.syn("192.0.2.7", 2222, 70);
+        assert_eq!(r.opened().len(), 1);
+    }
+
+    /// Packet time going backwards across a swap (a capture spliced from two
+    /// files): the old attempt still does not count.
+    #[test]
+    fn a_sequence_change_drops_attempts_even_when_time_goes_backwards() {
+        let four = [
+            Knock::tcp(7000),
+            Knock::tcp(8000),
+            Knock::tcp(9000),
+            Knock::tcp(6000),
+        ];
+        let mut r = Rig::new(vec![door(&four, 5)]);
+        r.syn("192.0.2.7", 7000, 50_000);
+        r.syn("192.0.2.7", 8000, 50_100);
+        r.syn("192.0.2.7", 9000, 50_200);
+        r.det
+            .set_sequence(0, vec![Knock::tcp(7000), Knock::tcp(2222)])
+            .unwrap();
+        r.notices.clear();
+        for port in [2222, 6000, 9000, 7000] {
+            r.syn("192.0.2.7", port, 1_000);
+        }
+        assert!(r.opened().is_empty(), "{:?}", r.notices);
+        r.syn("192.0.2.7", 2222, 1_100);
+        assert_eq!(r.opened().len(), 1);
+    }
+
+    /// Any sequence change at any time, then any packets: never a panic,
+    /// and only the sequence the door holds opens.
+    #[test]
+    fn sequence_swaps_never_panic() {
+        let runner = proptest::test_runner::Config {
+            cases: 256,
+            ..Default::default()
+        };
+        proptest!(runner, |(
+            first in prop::collection::vec(arb_knock(), 1..10),
+            swaps in prop::collection::vec(
+                (prop::collection::vec(arb_knock(), 1..10), prop::collection::vec((arb_knock(), 0u64..400), 0..20)),
+                1..6,
+            ),
+        )| {
+            let mut r = Rig::new(vec![door(&first, 5)]);
+            let mut t: Millis = 10_000;
+            for (seq, packets) in swaps {
+                for (k, dt) in packets {
+                    // Time goes forwards and backwards.
+                    t = if dt % 3 == 0 { t.saturating_sub(dt) } else { t + dt };
+                    r.send("192.0.2.7", k, TcpFlags::SYN, t);
+                }
+                r.det.set_sequence(0, seq).unwrap();
+            }
+        });
+    }
+
+    /// Elapsed time never wraps into "in time": a knock long after the
+    /// previous one times out, however long (the table once packed time into
+    /// 20 bits, and a third knock 53,000-104,000 s later opened).
+    #[test]
+    fn long_gaps_never_wrap_into_in_time() {
+        for gap_s in [26u64, 52_000, 53_000, 80_000, 104_000, 105_000, 10_000_000] {
+            let mut r = Rig::new(vec![door(&SEQ, 25)]);
+            r.syn("192.0.2.7", 7000, 0);
+            r.syn("192.0.2.7", 8000, 1_000);
+            r.syn("192.0.2.7", 9000, 1_000 + gap_s * 1000);
+            assert!(r.opened().is_empty(), "gap {gap_s} s opened");
+        }
+    }
+
+    /// A Seq_Timeout of days is kept as written (no silent clamp).
+    #[test]
+    fn long_seq_timeouts_are_honoured() {
+        let mut r = Rig::new(vec![door(&SEQ, 2_000_000)]);
+        r.syn("192.0.2.7", 7000, 0);
+        r.syn("192.0.2.7", 8000, 1_000_000_000);
+        r.syn("192.0.2.7", 9000, 1_999_000_000);
+        assert_eq!(r.opened().len(), 1);
     }
 
     proptest! {

@@ -65,7 +65,7 @@ pub fn spec(d: &Door) -> DoorSpec {
 }
 
 fn timeout_ms(d: Duration) -> u32 {
-    u32::try_from(d.as_millis()).unwrap_or(u32::MAX / 2)
+    u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
 }
 
 /// The detector doors of a rotating door's [`SLOTS`] steps: disabled,

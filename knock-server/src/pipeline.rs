@@ -172,14 +172,14 @@ impl Pipeline {
     /// gets through it).
     pub fn idle(&mut self, now: Millis) -> Fed {
         self.detector.sweep(now, 65_536);
-        let fed = self.between_batches(now);
+        let fed = self.between_batches();
         fed.or(self.rotate(now))
     }
 
     /// Between batches of packets (the capture ring is empty): sends opens
     /// that waited, applies one-time sequences the worker sent, and says
     /// loudly if opens are waiting or were lost.
-    pub fn between_batches(&mut self, now: Millis) -> Fed {
+    pub fn between_batches(&mut self) -> Fed {
         self.flush_backlog();
         if !self.backlog.is_empty() && !self.backlog_warned {
             self.backlog_warned = true;
@@ -198,7 +198,7 @@ impl Pipeline {
             ));
             self.opens_lost_logged = self.opens_lost;
         }
-        self.apply_one_time(now, None)
+        self.apply_one_time(None)
     }
 
     #[inline]
@@ -235,7 +235,7 @@ impl Pipeline {
 
     /// Applies the worker's one-time updates; with `wait`, first waits (at
     /// most that long) for one.
-    fn apply_one_time(&mut self, now: Millis, wait: Option<std::time::Duration>) -> Fed {
+    fn apply_one_time(&mut self, wait: Option<std::time::Duration>) -> Fed {
         let Some(rx) = &self.updates else {
             return Fed::default();
         };
@@ -246,7 +246,7 @@ impl Pipeline {
             let Some(knocks) = u.knocks else {
                 continue; // disabled when used; stays so
             };
-            if let Err(e) = self.detector.set_sequence(u.door, knocks, now) {
+            if let Err(e) = self.detector.set_sequence(u.door, knocks) {
                 self.detector.disable(u.door);
                 self.log
                     .error(&format!("door {}: {e}; door disabled", u.door));
@@ -365,7 +365,7 @@ impl Pipeline {
         if self.sync_one_time {
             for _ in 0..used {
                 self.flush_backlog();
-                self.apply_one_time(ts, Some(std::time::Duration::from_secs(10)));
+                self.apply_one_time(Some(std::time::Duration::from_secs(10)));
             }
         }
         Fed {
@@ -452,7 +452,7 @@ mod tests {
         assert!(p.limiter.suppressed > 0);
         let mut got = opened(&rx);
         while p.backlog().0 > 0 {
-            p.between_batches(1_000);
+            p.between_batches();
             got.extend(opened(&rx));
         }
         let want: Vec<String> = (1..=100).map(|i| format!("198.18.0.{i}")).collect();
@@ -487,7 +487,7 @@ mod tests {
                 knocks: Some(vec![Knock::tcp(3333), Knock::tcp(4444)]),
             })
             .unwrap();
-        assert!(p.between_batches(4).filter_changed);
+        assert!(p.between_batches().filter_changed);
         knock(&mut p, "192.0.2.8", 3333, 105);
         knock(&mut p, "192.0.2.8", 4444, 106);
         assert_eq!(opened(&rx), ["192.0.2.8"]);
@@ -498,7 +498,7 @@ mod tests {
                 knocks: None,
             })
             .unwrap();
-        p.between_batches(200);
+        p.between_batches();
         assert!(!p.detector.doors()[0].enabled);
     }
 }

@@ -107,7 +107,7 @@ impl Rotator {
                     continue;
                 }
                 let seq = d.rotation.sequence_at(&d.name, step);
-                changed |= det.set_step(door, step, seq.knocks(), now)?;
+                changed |= det.set_step(door, step, seq.knocks())?;
             }
             from = from.max(t.saturating_sub(1) * period);
             until = until.min(t.saturating_add(1).saturating_mul(period));

@@ -86,7 +86,7 @@ fn parsing_and_matching_do_not_allocate() {
     let dst6 = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1));
     let mut det = Detector::new(doors, Destinations::Only(vec![dst4, dst6]), 64).unwrap();
     for (i, seq) in rotating.iter().enumerate() {
-        assert!(det.set_step(2 + i, 99 + i as u64, seq, 0).unwrap());
+        assert!(det.set_step(2 + i, 99 + i as u64, seq).unwrap());
     }
     // Frames built beforehand: sources cycle through more than the table holds.
     let ports = [

@@ -339,6 +339,60 @@ fn read_uses_one_time_sequences_once() {
     );
 }
 
+/// A one-time door moving to a *shorter* sequence while another source's
+/// attempt is past the new length, all in one 100 ms tick, then time going
+/// backwards: the old attempt is dropped (this aborted the server with
+/// "index out of bounds: the len is 2 but the index is 3").
+#[test]
+fn read_survives_a_shorter_one_time_sequence_mid_attempt() {
+    let dir = tempfile::tempdir().unwrap();
+    let ots = dir.path().join("ots");
+    std::fs::write(&ots, " 1111,2222,3333,4444\n 5555,6666\n").unwrap();
+    let conf = format!(
+        "[ots]\none_time_sequences = {}\nseq_timeout = 5\ncommand = echo %IP%\n",
+        ots.display()
+    );
+    let k = |src: &str, p: u16| frame(src, "192.0.2.1", Knock::tcp(p), SYN);
+    let (a, b) = ("192.0.2.7", "192.0.2.8");
+    let mut frames = vec![
+        (10_000, k(a, 1111)),
+        (10_001, k(a, 2222)),
+        (10_002, k(a, 3333)),
+        (10_003, k(b, 1111)),
+        (10_004, k(b, 2222)),
+        (10_005, k(b, 3333)),
+        (10_006, k(b, 4444)),
+    ];
+    // The first knocker's stale attempt (stage 3) meets every port of the
+    // new sequence, in the tick of the swap and then earlier in time.
+    for t in [10_007, 10_008, 9_000, 8_000] {
+        frames.push((t, k(a, 5555)));
+        frames.push((t, k(a, 6666)));
+        frames.push((t, k(a, 4444)));
+    }
+    let pcap = write_pcap(dir.path(), "ots-short.pcap", 1, &frames);
+    let c = dir.path().join("knockd.conf");
+    std::fs::write(&c, conf).unwrap();
+    let out = server()
+        .arg("-c")
+        .arg(&c)
+        .arg("--read")
+        .arg(&pcap)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("ots: next one-time sequence is 5555,6666"),
+        "{stderr}"
+    );
+    // b opened the first sequence; a opened the second from scratch
+    // (5555,6666 in the swap's tick), never with its stale attempt.
+    assert_eq!(stderr.matches("OPEN SESAME").count(), 2, "{stderr}");
+    assert!(stderr.contains("192.0.2.8: ots: OPEN SESAME"), "{stderr}");
+    assert!(stderr.contains("192.0.2.7: ots: OPEN SESAME"), "{stderr}");
+}
+
 #[test]
 fn check_prints_doors_and_fails_on_errors_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
