@@ -7,7 +7,10 @@
 #   - the article's headerless Linux config (iptables -I) opens port 22 for the
 #     knocker only, and Cmd_Timeout -> Stop_Command closes it again;
 #   - SIGTERM runs pending Stop_Commands before exit (the door closes);
-#   - after kill -9, a restart closes doors left open (journal of pending stops).
+#   - after kill -9, a restart closes doors left open (journal of pending stops);
+#   - fail-closed: with the journal on a full filesystem (a 64 KiB tmpfs) a
+#     knock does not open the door and each refusal is logged; with room
+#     again the next knock opens.
 # Prints "ok"/"FAIL" lines and a final "N passed, M failed"; exits non-zero on failure.
 # Without root it prints "SKIP: reason" and exits 0.
 # apt-packages: knockd iptables socat tcpdump
@@ -43,6 +46,7 @@ lpid=""
 cleanup() {
     [ -n "$spid" ] && kill -9 "$spid" 2>/dev/null
     [ -n "$lpid" ] && kill "$lpid" 2>/dev/null
+    mountpoint -q "$w/full" 2>/dev/null && umount "$w/full"
     ip netns del "$S" 2>/dev/null
     ip netns del "$C" 2>/dev/null
     rm -rf "$w"
@@ -64,6 +68,9 @@ wait_for() {
 }
 has_line() { grep -qxF -- "$2" "$1" 2>/dev/null; }
 has_text() { grep -qF -- "$2" "$1" 2>/dev/null; }
+not_has_text() { ! grep -qF -- "$2" "$1" 2>/dev/null; }
+# count_is N FILE TEXT: FILE has exactly N lines containing TEXT.
+count_is() { [ "$(grep -cF -- "$3" "$2" 2>/dev/null)" = "$1" ]; }
 count_lines() { [ -f "$1" ] && wc -l < "$1" || echo 0; }
 
 if ! ip netns add "$S" || ! ip netns add "$C"; then
@@ -86,7 +93,7 @@ start_server() {
     local conf=$1; shift
     : > "$w/server.out"
     ip netns exec "$S" "$KNOCK_SERVER" -v -c "$conf" -i "${IFACE:-$VS}" -p "$w/pid" \
-        --journal "$w/journal" "$@" >> "$w/server.out" 2>&1 &
+        --journal "${JOURNAL:-$w/journal}" "$@" >> "$w/server.out" 2>&1 &
     spid=$!
     wait_for 10 has_text "$w/server.out" "starting up, listening on ${IFACE:-$VS}"
 }
@@ -276,6 +283,37 @@ if start_server "$w/article.conf"; then
 else
     bad "server starts for the crash test"
     stop_server
+fi
+
+# ---------------------------------------------------------------- full disk: fail closed
+article 600 > "$w/article.conf"
+mkdir -p "$w/full"
+if mount -t tmpfs -o size=64k knock-e2e-full "$w/full"; then
+    # Fill it: the journal file can be created, but no line fits.
+    dd if=/dev/zero of="$w/full/filler" bs=4k 2>/dev/null
+    : > "$w/knockd.log"
+    if JOURNAL=$w/full/journal start_server "$w/article.conf"; then
+        knock_c 192.0.2.1 7000 8000 9000
+        check "full disk: the refusal names the journal and the reason" \
+            wait_for 5 has_text "$w/knockd.log" "192.0.2.2: door1: not opening: cannot write journal $w/full/journal: No space left on device"
+        sleep 0.5
+        check "full disk: the door stays shut" no_rule_for_client
+        check "full disk: Start_Command did not run" not_has_text "$w/knockd.log" "running command: /sbin/iptables -I"
+        knock_c 192.0.2.1 7000 8000 9000
+        check "full disk: every refusal is logged" wait_for 5 count_is 2 "$w/knockd.log" "not opening: cannot write journal"
+        rm -f "$w/full/filler"
+        knock_c 192.0.2.1 7000 8000 9000
+        check "room again: the next knock opens" wait_for 5 rule_for_client
+        check "room again: its stop is journaled" wait_for 5 has_text "$w/full/journal" "iptables -D INPUT -s 192.0.2.2"
+        stop_server
+        check "room again: SIGTERM closed it" no_rule_for_client
+    else
+        bad "server starts with its journal on a full filesystem"
+        stop_server
+    fi
+    umount "$w/full"
+else
+    bad "mount a small tmpfs for the full-disk test"
 fi
 
 echo "$pass passed, $fail failed"

@@ -249,6 +249,7 @@ fn replay(args: &Args, cfg: &KnockdConfig, path: &Path, log: Logger) -> Result<E
             clock: ClockMode::Packet,
             lookup: args.lookup,
             journal: None,
+            open_without_journal: false,
             limits: Default::default(),
         },
         rx,
@@ -368,6 +369,7 @@ fn live(mut args: Args, mut cfg: KnockdConfig, log: Logger) -> Result<ExitCode> 
             lookup: args.lookup,
             // A dry run opens nothing, so it must not leave stops for a later run.
             journal: (!args.no_journal && !args.dry_run).then(|| args.journal.clone()),
+            open_without_journal: args.open_without_journal,
             limits: Default::default(),
         },
         rx,

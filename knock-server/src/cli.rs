@@ -66,7 +66,14 @@ const NOTES: &[Notes] = &[
              crash is still closed (fail-closed). Due times are written as wall-clock times \
              and turned back into remaining durations at start; while running, stops are \
              timed on the monotonic clock, so a step of the system clock does not move them. \
-             The journal is appended to (one line per change) and compacted now and then.",
+             The journal is appended to (one line per change) and compacted now and then; \
+             each line carries a checksum, so a line cut short by a crash or a full disk is \
+             never run as a command.",
+            "A door whose Stop_Command cannot be written to the journal (a full or read-only \
+             filesystem, a missing directory) does not open: each such knock is refused and \
+             logged with the reason, until the journal can be written again. \
+             --open-without-journal opens such doors anyway (logged too); a crash then \
+             leaves them open.",
             "At most 64 commands run at once (more start commands wait, up to 256; stop \
              commands wait for a free slot and are never dropped). At most 4096 stops are \
              pending: beyond that a knock that completes is refused and logged, not opened \
@@ -209,6 +216,9 @@ pub struct Args {
     /// Keep no journal of pending Stop_Commands.
     #[arg(long)]
     pub no_journal: bool,
+    /// Open a door even when its Stop_Command cannot be journaled (a crash then leaves it open).
+    #[arg(long, conflicts_with = "no_journal")]
+    pub open_without_journal: bool,
     /// Knock attempts tracked at once (memory: 24 bytes each).
     #[arg(long, value_name = "N", default_value_t = crate::detector::DEFAULT_CAPACITY)]
     pub table_size: usize,

@@ -4,16 +4,24 @@
 //! The file is a log, appended to on every change (O(1) per change, not a
 //! rewrite of the whole file):
 //!
-//! - `+ID<TAB>DUE_UNIX_MS<TAB>DOOR<TAB>COMMAND`: a pending stop (added, or
-//!   its due time changed); flushed to disk (`fdatasync`) before the door
-//!   opens;
+//! - `*ID<TAB>DUE_UNIX_MS<TAB>DOOR<TAB>COMMAND<TAB>#CRC`: a pending stop
+//!   (added, or its due time changed); flushed to disk (`fdatasync`) before
+//!   the door opens. DOOR and COMMAND are escaped (`\\`, `\t`, `\n`, `\r`),
+//!   so a TAB or a newline in either cannot shift the fields; CRC is the
+//!   CRC-32 (hex) of everything before its TAB, so a line that was cut short
+//!   or mangled is never replayed as a command;
 //! - `-ID`: that stop ran (not synced: losing it in a crash only runs an
 //!   already-run stop again).
 //!
-//! Lines without a sign (`ID<TAB>DUE...`, the format of earlier versions)
-//! read as `+`. When the log holds many more lines than pending stops it is
-//! compacted: rewritten atomically (temporary file + rename) with only the
-//! pending stops, so its size stays proportional to them.
+//! Only complete lines count: a last line without its newline (a crash in
+//! the middle of a write) is ignored, and a write that fails part-way is
+//! cut back off the file, so the next line cannot be glued to it.
+//!
+//! `+ID<TAB>DUE...` and unsigned lines (the formats of earlier versions,
+//! unescaped, unchecked) are still read, so an upgrade closes the doors the
+//! old version opened. When the log holds many more lines than pending
+//! stops it is compacted: rewritten atomically (temporary file + rename)
+//! with only the pending stops, so its size stays proportional to them.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -36,6 +44,17 @@ pub struct Journal {
     entries: BTreeMap<u64, Entry>,
     /// Lines in the file now.
     lines: usize,
+    /// Bytes in the file now (a failed append is cut back to this).
+    bytes: u64,
+}
+
+/// What [`Journal::open`] found.
+pub struct Opened {
+    pub journal: Journal,
+    /// The stops a previous run left pending, by id.
+    pub left: Vec<(u64, Entry)>,
+    /// Lines that were not replayed, and why (`line N: reason`).
+    pub skipped: Vec<String>,
 }
 
 impl Journal {
@@ -43,27 +62,29 @@ impl Journal {
     /// left pending, with their ids (still in the journal: the caller
     /// schedules them under the same ids and removes each when it runs).
     /// The file is compacted first.
-    pub fn open(path: &Path) -> std::io::Result<(Journal, Vec<(u64, Entry)>)> {
+    pub fn open(path: &Path) -> std::io::Result<Opened> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        let entries = match std::fs::read_to_string(path) {
-            Ok(text) => parse(&text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+        let (entries, skipped) = match std::fs::read(path) {
+            Ok(bytes) => parse(&String::from_utf8_lossy(&bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (BTreeMap::new(), Vec::new()),
             Err(e) => return Err(e),
         };
         let left = entries.iter().map(|(id, e)| (*id, e.clone())).collect();
-        let file = rewrite(path, &entries)?;
+        let (file, bytes) = rewrite(path, &entries)?;
         let lines = entries.len();
-        Ok((
-            Journal {
+        Ok(Opened {
+            journal: Journal {
                 path: path.to_path_buf(),
                 file,
                 entries,
                 lines,
+                bytes,
             },
             left,
-        ))
+            skipped,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -83,14 +104,19 @@ impl Journal {
         self.entries.keys().next_back().copied().unwrap_or(0)
     }
 
-    /// Adds (or re-dates) pending stop `id`, on disk before it returns.
+    /// Adds (or re-dates) pending stop `id`, on disk before it returns. On
+    /// an error nothing changed: the journal holds what it held before.
     pub fn put(&mut self, id: u64, entry: Entry) -> std::io::Result<()> {
-        let line = format!(
-            "+{id}\t{}\t{}\t{}\n",
-            entry.due_ms, entry.door, entry.command
-        );
-        self.entries.insert(id, entry);
-        self.append(line.as_bytes(), true)
+        let line = entry_line(id, &entry);
+        let old = self.entries.insert(id, entry);
+        let r = self.append(line.as_bytes(), true);
+        if r.is_err() {
+            match old {
+                Some(old) => self.entries.insert(id, old),
+                None => self.entries.remove(&id),
+            };
+        }
+        r
     }
 
     /// Stop `id` ran.
@@ -103,20 +129,32 @@ impl Journal {
     }
 
     fn append(&mut self, line: &[u8], sync: bool) -> std::io::Result<()> {
-        self.file.write_all(line)?;
+        if let Err(e) = self
+            .file
+            .write_all(line)
+            .and_then(|()| if sync { self.file.sync_data() } else { Ok(()) })
+        {
+            // Cut off whatever part of the line reached the file (a full
+            // disk takes part of a write); truncating frees space, so this
+            // works where the write did not.
+            let _ = self.file.set_len(self.bytes);
+            return Err(e);
+        }
+        self.bytes += line.len() as u64;
         self.lines += 1;
         if self.lines > 2 * self.entries.len() + COMPACT_SLACK {
-            return self.compact();
-        }
-        if sync {
-            self.file.sync_data()?;
+            // The line is on disk already; a failed compaction leaves the
+            // (longer, still valid) log as it is.
+            let _ = self.compact();
         }
         Ok(())
     }
 
     /// Rewrites the file with only the pending stops.
     pub fn compact(&mut self) -> std::io::Result<()> {
-        self.file = rewrite(&self.path, &self.entries)?;
+        let (file, bytes) = rewrite(&self.path, &self.entries)?;
+        self.file = file;
+        self.bytes = bytes;
         self.lines = self.entries.len();
         Ok(())
     }
@@ -126,13 +164,68 @@ impl Journal {
     pub fn lines(&self) -> usize {
         self.lines
     }
+
+    /// Points the journal's appends at `/dev/full` (every write fails with
+    /// "No space left on device"), for tests of a full disk.
+    #[cfg(test)]
+    pub(crate) fn fill_disk(&mut self) {
+        if let Ok(f) = OpenOptions::new().append(true).open("/dev/full") {
+            self.file = f;
+        }
+    }
 }
 
-/// Writes `entries` to `path` atomically and returns it open for appending.
-fn rewrite(path: &Path, entries: &BTreeMap<u64, Entry>) -> std::io::Result<File> {
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn unescape(s: &str) -> Option<String> {
+    let mut out = String::with_capacity(s.len());
+    let mut it = s.chars();
+    while let Some(c) = it.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        out.push(match it.next()? {
+            '\\' => '\\',
+            't' => '\t',
+            'n' => '\n',
+            'r' => '\r',
+            _ => return None,
+        });
+    }
+    Some(out)
+}
+
+/// One checked entry line, newline included.
+fn entry_line(id: u64, e: &Entry) -> String {
+    let body = format!(
+        "*{id}\t{}\t{}\t{}",
+        e.due_ms,
+        escape(&e.door),
+        escape(&e.command)
+    );
+    let crc = crc32fast::hash(body.as_bytes());
+    format!("{body}\t#{crc:08x}\n")
+}
+
+/// Writes `entries` to `path` atomically and returns it open for appending,
+/// with its length.
+fn rewrite(path: &Path, entries: &BTreeMap<u64, Entry>) -> std::io::Result<(File, u64)> {
     let mut text = String::new();
     for (id, e) in entries {
-        text.push_str(&format!("+{id}\t{}\t{}\t{}\n", e.due_ms, e.door, e.command));
+        text.push_str(&entry_line(*id, e));
     }
     let tmp = path.with_extension("tmp");
     {
@@ -141,40 +234,92 @@ fn rewrite(path: &Path, entries: &BTreeMap<u64, Entry>) -> std::io::Result<File>
         f.sync_all()?;
     }
     std::fs::rename(&tmp, path)?;
-    OpenOptions::new().append(true).open(path)
+    let file = OpenOptions::new().append(true).open(path)?;
+    Ok((file, text.len() as u64))
 }
 
-/// The pending stops a log describes, by id.
-fn parse(text: &str) -> BTreeMap<u64, Entry> {
+/// A checked entry line (`*...`, without its newline).
+fn parse_checked(line: &str) -> Result<(u64, Entry), &'static str> {
+    let (body, crc) = line.rsplit_once("\t#").ok_or("no checksum")?;
+    let crc = u32::from_str_radix(crc, 16).map_err(|_| "bad checksum")?;
+    if crc32fast::hash(body.as_bytes()) != crc {
+        return Err("checksum mismatch (a damaged line)");
+    }
+    let mut it = body[1..].split('\t');
+    let (Some(id), Some(due), Some(door), Some(command), None) =
+        (it.next(), it.next(), it.next(), it.next(), it.next())
+    else {
+        return Err("wrong number of fields");
+    };
+    Ok((
+        id.parse().map_err(|_| "bad id")?,
+        Entry {
+            due_ms: due.parse().map_err(|_| "bad due time")?,
+            door: unescape(door).ok_or("bad escape")?,
+            command: unescape(command).ok_or("bad escape")?,
+        },
+    ))
+}
+
+/// An entry line of earlier versions (`+ID<TAB>...` or unsigned).
+fn parse_legacy(line: &str) -> Option<(u64, Entry)> {
+    let line = line.strip_prefix('+').unwrap_or(line);
+    let mut it = line.splitn(4, '\t');
+    let id = it.next()?.parse::<u64>().ok()?;
+    let due_ms = it.next()?.parse().ok()?;
+    let door = it.next()?.to_string();
+    let command = it.next()?.to_string();
+    Some((
+        id,
+        Entry {
+            due_ms,
+            door,
+            command,
+        },
+    ))
+}
+
+/// The pending stops a log describes, by id, and the lines skipped (with
+/// their number and why).
+fn parse(text: &str) -> (BTreeMap<u64, Entry>, Vec<String>) {
     let mut out = BTreeMap::new();
-    for line in text.lines() {
+    let mut skipped = Vec::new();
+    let mut rest = text;
+    let mut n = 0;
+    while !rest.is_empty() {
+        n += 1;
+        let Some((line, next)) = rest.split_once('\n') else {
+            skipped.push(format!(
+                "line {n}: incomplete (no newline: a write cut short)"
+            ));
+            break;
+        };
+        rest = next;
+        if line.is_empty() {
+            continue;
+        }
         if let Some(id) = line.strip_prefix('-') {
-            if let Ok(id) = id.trim().parse::<u64>() {
-                out.remove(&id);
+            match id.trim().parse::<u64>() {
+                Ok(id) => {
+                    out.remove(&id);
+                }
+                Err(_) => skipped.push(format!("line {n}: bad id")),
             }
             continue;
         }
-        let line = line.strip_prefix('+').unwrap_or(line);
-        let mut it = line.splitn(4, '\t');
-        let parsed = (|| {
-            let id = it.next()?.parse::<u64>().ok()?;
-            let due_ms = it.next()?.parse().ok()?;
-            let door = it.next()?.to_string();
-            let command = it.next()?.to_string();
-            Some((
-                id,
-                Entry {
-                    due_ms,
-                    door,
-                    command,
-                },
-            ))
-        })();
-        if let Some((id, e)) = parsed {
-            out.insert(id, e);
+        let parsed = if line.starts_with('*') {
+            parse_checked(line).map_err(str::to_string)
+        } else {
+            parse_legacy(line).ok_or_else(|| "not an entry".to_string())
+        };
+        match parsed {
+            Ok((id, e)) => {
+                out.insert(id, e);
+            }
+            Err(why) => skipped.push(format!("line {n}: {why}")),
         }
     }
-    out
+    (out, skipped)
 }
 
 #[cfg(test)]
@@ -194,14 +339,20 @@ mod tests {
     fn entries_survive_a_restart_until_removed() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("sub/pending");
-        let (mut j, left) = Journal::open(&p).unwrap();
+        let Opened {
+            journal: mut j,
+            left,
+            ..
+        } = Journal::open(&p).unwrap();
         assert!(left.is_empty());
         j.put(1, entry(42)).unwrap();
         j.put(2, entry(7)).unwrap();
         j.put(1, entry(43)).unwrap();
         j.remove(2).unwrap();
         drop(j);
-        let (j, left) = Journal::open(&p).unwrap();
+        let Opened {
+            journal: j, left, ..
+        } = Journal::open(&p).unwrap();
         assert_eq!(left, vec![(1, entry(43))]);
         assert_eq!(j.max_id(), 1);
         // Opening compacted the log to the one pending stop.
@@ -212,7 +363,7 @@ mod tests {
     fn changes_append_and_the_log_stays_proportional_to_pending_stops() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("pending");
-        let (mut j, _) = Journal::open(&p).unwrap();
+        let mut j = Journal::open(&p).unwrap().journal;
         j.put(1, entry(1)).unwrap();
         let before = std::fs::read_to_string(&p).unwrap();
         j.put(2, entry(2)).unwrap();
@@ -226,7 +377,7 @@ mod tests {
         let text = std::fs::read_to_string(&p).unwrap();
         assert!(text.lines().count() <= 2 * 2 + COMPACT_SLACK + 1, "{text}");
         drop(j);
-        let (_, left) = Journal::open(&p).unwrap();
+        let left = Journal::open(&p).unwrap().left;
         assert_eq!(left, vec![(1, entry(1)), (2, entry(2))]);
     }
 
@@ -235,7 +386,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("pending");
         std::fs::write(&p, "7\t0\tssh\techo a\tb\n8\t5\tssh\techo c\n-8\n").unwrap();
-        let (_, left) = Journal::open(&p).unwrap();
+        let left = Journal::open(&p).unwrap().left;
         assert_eq!(
             left,
             vec![(
@@ -247,5 +398,70 @@ mod tests {
                 }
             )]
         );
+    }
+    #[test]
+    fn tabs_and_newlines_in_names_and_commands_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pending");
+        let odd = Entry {
+            due_ms: 9,
+            door: "door\tname\\x".into(),
+            command: "echo CLOSE\t%IP%\nrm -rf /tmp/x\r".into(),
+        };
+        let mut j = Journal::open(&p).unwrap().journal;
+        j.put(3, odd.clone()).unwrap();
+        drop(j);
+        // One line on disk, whatever the fields held.
+        assert_eq!(std::fs::read_to_string(&p).unwrap().lines().count(), 1);
+        let o = Journal::open(&p).unwrap();
+        assert_eq!(o.left, vec![(3, odd)]);
+        assert!(o.skipped.is_empty(), "{:?}", o.skipped);
+    }
+
+    #[test]
+    fn a_line_cut_short_or_damaged_is_never_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pending");
+        let mut j = Journal::open(&p).unwrap().journal;
+        j.put(1, entry(1)).unwrap();
+        drop(j);
+        let whole = std::fs::read_to_string(&p).unwrap();
+        let line2 = entry_line(2, &entry(2));
+        // A crash in the middle of the second line's write: cut anywhere.
+        for cut in 1..line2.len() {
+            std::fs::write(&p, format!("{whole}{}", &line2[..cut])).unwrap();
+            let o = Journal::open(&p).unwrap();
+            assert_eq!(o.left, vec![(1, entry(1))], "cut at {cut}");
+            assert_eq!(o.skipped.len(), 1, "cut at {cut}: {:?}", o.skipped);
+        }
+        // A cut-short line with another glued to it, and a changed byte.
+        let damaged = line2.replace("192.0.2.7", "192.0.2.8");
+        let glued = format!("{}{}", &line2[..20], entry_line(3, &entry(3)));
+        std::fs::write(&p, format!("{whole}{damaged}{glued}")).unwrap();
+        let o = Journal::open(&p).unwrap();
+        assert_eq!(o.left, vec![(1, entry(1))]);
+        assert_eq!(o.skipped.len(), 2, "{:?}", o.skipped);
+        assert!(
+            o.skipped[0].starts_with("line 2: checksum mismatch"),
+            "{:?}",
+            o.skipped
+        );
+    }
+
+    #[test]
+    fn a_failed_write_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pending");
+        let mut j = Journal::open(&p).unwrap().journal;
+        j.put(1, entry(1)).unwrap();
+        j.fill_disk();
+        let e = j.put(2, entry(2)).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOSPC));
+        // Re-dating an entry that is on disk fails the same way and keeps
+        // the old due time.
+        assert!(j.put(1, entry(5)).is_err());
+        assert_eq!(j.len(), 1);
+        drop(j);
+        assert_eq!(Journal::open(&p).unwrap().left, vec![(1, entry(1))]);
     }
 }

@@ -183,6 +183,9 @@ pub struct RunnerOptions {
     /// `-l`: reverse-resolve knocker addresses in OPEN SESAME lines.
     pub lookup: bool,
     pub journal: Option<PathBuf>,
+    /// Open a door even when its Stop_Command cannot be journaled (a crash
+    /// then leaves it open); by default such an open is refused.
+    pub open_without_journal: bool,
     pub limits: Limits,
 }
 
@@ -302,7 +305,15 @@ impl Runner {
             report: RunnerReport::default(),
             opts,
         };
-        r.open_journal();
+        if let Err(why) = r.open_journal() {
+            let what = if r.opts.open_without_journal {
+                "doors open anyway (--open-without-journal): a crash leaves them open"
+            } else {
+                "doors with a Stop_Command stay shut until it can be written \
+                 (--open-without-journal opens them anyway)"
+            };
+            r.log.error(&format!("{why}; {what}"));
+        }
         Ok(r)
     }
 
@@ -328,62 +339,75 @@ impl Runner {
         }
     }
 
-    fn open_journal(&mut self) {
+    /// Opens the journal (once it opens: it is kept) and schedules the stops
+    /// a previous run left in it. `Err` says why it cannot be used.
+    fn open_journal(&mut self) -> Result<(), String> {
         let Some(path) = self.opts.journal.clone() else {
-            return;
+            return Ok(());
         };
-        match Journal::open(&path) {
-            Ok((j, left)) => {
-                self.next_id = j.max_id() + 1;
-                self.journal = Some(j);
-                let now = self.now();
-                let wall = unix_ms(self.clock.wall());
-                for (id, e) in left {
-                    // Wall due time -> remaining duration on the monotonic
-                    // clock; overdue stops run at once.
-                    let remaining = e.due_ms.saturating_sub(wall);
-                    let stop = PendingStop {
-                        door: e.door.clone(),
-                        src: None,
-                        command: e.command.clone(),
-                        id,
-                        delay: Duration::ZERO,
-                    };
-                    self.log.info(&format!(
-                        "{}: stop command left pending by a previous run, due {}: {}",
-                        e.door,
-                        if remaining == 0 {
-                            "now".to_string()
-                        } else {
-                            format!("in {}s", remaining.div_ceil(1000))
-                        },
-                        e.command
-                    ));
-                    self.schedule(now.saturating_add(remaining), stop);
-                }
-            }
-            Err(e) => self.log.error(&format!(
-                "cannot open journal {}: {e} (pending stops will not survive a crash)",
-                path.display()
-            )),
+        if self.journal.is_some() {
+            return Ok(());
         }
+        let opened = Journal::open(&path)
+            .map_err(|e| format!("cannot open journal {}: {e}", path.display()))?;
+        for why in &opened.skipped {
+            self.log
+                .warn(&format!("journal {}: {why}; not replayed", path.display()));
+        }
+        let j = opened.journal;
+        self.next_id = self.next_id.max(j.max_id() + 1);
+        self.journal = Some(j);
+        let now = self.now();
+        let wall = unix_ms(self.clock.wall());
+        for (id, e) in opened.left {
+            // Wall due time -> remaining duration on the monotonic
+            // clock; overdue stops run at once.
+            let remaining = e.due_ms.saturating_sub(wall);
+            let stop = PendingStop {
+                door: e.door.clone(),
+                src: None,
+                command: e.command.clone(),
+                id,
+                delay: Duration::ZERO,
+            };
+            self.log.info(&format!(
+                "{}: stop command left pending by a previous run, due {}: {}",
+                e.door,
+                if remaining == 0 {
+                    "now".to_string()
+                } else {
+                    format!("in {}s", remaining.div_ceil(1000))
+                },
+                e.command
+            ));
+            self.schedule(now.saturating_add(remaining), stop);
+        }
+        Ok(())
     }
 
-    fn journal_put(&mut self, id: u64, due: Millis, door: &str, command: &str) {
+    /// Records pending stop `id` (or its new due time). `Err` says why it
+    /// could not be: then a crash would leave its door open.
+    fn journal_put(
+        &mut self,
+        id: u64,
+        due: Millis,
+        door: &str,
+        command: &str,
+    ) -> Result<(), String> {
+        self.open_journal()?;
         let due_ms = self.wall_at(due);
-        if let Some(j) = self.journal.as_mut()
-            && let Err(err) = j.put(
-                id,
-                Entry {
-                    due_ms,
-                    door: door.to_string(),
-                    command: command.to_string(),
-                },
-            )
-        {
-            let p = j.path().display().to_string();
-            self.log.error(&format!("cannot write journal {p}: {err}"));
-        }
+        let Some(j) = self.journal.as_mut() else {
+            return Ok(()); // no journal asked for (--no-journal, --read)
+        };
+        j.put(
+            id,
+            Entry {
+                due_ms,
+                door: door.to_string(),
+                command: command.to_string(),
+            },
+        )
+        .map_err(|e| format!("cannot write journal {}: {e}", j.path().display()))
     }
 
     fn journal_remove(&mut self, id: u64) {
@@ -604,12 +628,28 @@ impl Runner {
                 delay: info.cmd_timeout,
             }
         });
-        // Journal the stop before the door opens (fail-closed).
+        // Journal the stop before the door opens (fail-closed): a door whose
+        // stop cannot be recorded does not open, unless the operator said so.
         if let Some(s) = &stop {
             let due = self
                 .now()
                 .saturating_add((s.delay + self.opts.kill_after).as_millis() as Millis);
-            self.journal_put(s.id, due, &s.door, &s.command);
+            if let Err(why) = self.journal_put(s.id, due, &s.door, &s.command) {
+                if self.opts.open_without_journal {
+                    self.log.error(&format!(
+                        "{src}: {}: {why}; opening anyway (--open-without-journal)",
+                        info.name
+                    ));
+                } else {
+                    self.report.refused += 1;
+                    self.log.error(&format!(
+                        "{src}: {}: not opening: {why}, so a crash would leave the \
+                         door open (--open-without-journal opens it anyway)",
+                        info.name
+                    ));
+                    return;
+                }
+            }
         }
         self.start_command(&info.name, start, Kind::Start(stop));
     }
@@ -721,7 +761,14 @@ impl Runner {
         match kind {
             Kind::Start(Some(stop)) => {
                 let due = self.now().saturating_add(stop.delay.as_millis() as Millis);
-                self.journal_put(stop.id, due, &stop.door, &stop.command);
+                // On an error the journal keeps the earlier, later due time:
+                // after a crash the stop still runs, a little late.
+                if let Err(why) = self.journal_put(stop.id, due, &stop.door, &stop.command) {
+                    self.log.error(&format!(
+                        "{}: {why} (a restart after a crash runs this stop late)",
+                        stop.door
+                    ));
+                }
                 self.schedule(due, stop);
             }
             Kind::Start(None) => {}
@@ -871,6 +918,7 @@ mod tests {
             clock: ClockMode::Packet,
             lookup: false,
             journal,
+            open_without_journal: false,
             limits: Limits::default(),
         }
     }
@@ -1258,5 +1306,128 @@ mod tests {
         );
         r.shutdown();
         assert!(r.running.is_empty());
+    }
+    #[test]
+    fn a_door_whose_stop_cannot_be_journaled_stays_shut() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("pending");
+        let doors = vec![
+            info("ssh", "open %IP%", Some("close %IP%"), 10),
+            // Without a Stop_Command there is nothing to journal.
+            info("ping", "ping %IP%", None, 10),
+        ];
+        let (mut r, _clock, log) = fake_runner(doors, Some(journal.clone()), Limits::default());
+        open_now(&mut r, "192.0.2.7", 0);
+        assert_eq!(r.report.commands, 1);
+        // The disk fills up: every knock is refused, and said so each time.
+        r.journal.as_mut().unwrap().fill_disk();
+        for _ in 0..3 {
+            open_now(&mut r, "192.0.2.8", 0);
+        }
+        assert_eq!(r.report.commands, 1, "no start command ran");
+        assert_eq!(r.report.refused, 3);
+        let refusals = log
+            .lines()
+            .iter()
+            .filter(|l| {
+                l.starts_with("192.0.2.8: ssh: not opening: cannot write journal")
+                    && l.contains("No space left on device")
+            })
+            .count();
+        assert_eq!(refusals, 3, "{:?}", log.lines());
+        open_now(&mut r, "192.0.2.9", 1);
+        assert_eq!(r.report.commands, 2, "a door without a stop still opens");
+        // Only the first open is on disk for a restart.
+        let text = std::fs::read_to_string(&journal).unwrap();
+        assert!(
+            text.contains("close 192.0.2.7") && !text.contains("192.0.2.8"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_journal_that_cannot_be_opened_refuses_opens_until_it_can() {
+        let dir = tempfile::tempdir().unwrap();
+        // A file where the journal's directory should be: even root cannot
+        // create the journal under it.
+        let blocker = dir.path().join("state");
+        std::fs::write(&blocker, "").unwrap();
+        let journal = blocker.join("pending");
+        let doors = vec![info("ssh", "open %IP%", Some("close %IP%"), 10)];
+        let (mut r, _clock, log) = fake_runner(doors, Some(journal.clone()), Limits::default());
+        assert!(
+            log.lines()
+                .iter()
+                .any(|l| l.starts_with("cannot open journal")
+                    && l.contains("stay shut until it can be written")),
+            "{:?}",
+            log.lines()
+        );
+        open_now(&mut r, "192.0.2.7", 0);
+        open_now(&mut r, "192.0.2.7", 0);
+        assert_eq!((r.report.commands, r.report.refused), (0, 2));
+        // The operator fixes it: the next knock opens, journaled.
+        std::fs::remove_file(&blocker).unwrap();
+        open_now(&mut r, "192.0.2.7", 0);
+        assert_eq!(r.report.commands, 1);
+        assert!(
+            std::fs::read_to_string(&journal)
+                .unwrap()
+                .contains("close 192.0.2.7")
+        );
+    }
+
+    #[test]
+    fn open_without_journal_opens_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocker = dir.path().join("state");
+        std::fs::write(&blocker, "").unwrap();
+        let clock = crate::clock::FakeClock::new(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
+        let log = Logger::memory();
+        let mut o = opts(Some(blocker.join("pending")), true);
+        o.clock = ClockMode::Wall;
+        o.open_without_journal = true;
+        let doors = vec![info("ssh", "open %IP%", Some("close %IP%"), 10)];
+        let mut r = Runner::new(Arc::new(doors), log.clone(), o, Box::new(clock)).unwrap();
+        open_now(&mut r, "192.0.2.7", 0);
+        assert_eq!((r.report.commands, r.report.refused), (1, 0));
+        assert!(
+            log.lines()
+                .iter()
+                .any(|l| l.starts_with("192.0.2.7: ssh: cannot open journal")
+                    && l.ends_with("opening anyway (--open-without-journal)")),
+            "{:?}",
+            log.lines()
+        );
+    }
+
+    #[test]
+    fn a_damaged_journal_line_is_reported_not_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("pending");
+        // A checked line whose command was changed after its checksum, and
+        // a legacy line cut short by a crash (no newline).
+        std::fs::write(
+            &journal,
+            "*4\t0\tssh\tclose 192.0.2.7\t#00000000\n+5\t0\tssh\tclose 192.0",
+        )
+        .unwrap();
+        let (r, _clock, log) = fake_runner(
+            vec![info("ssh", "open", Some("close"), 10)],
+            Some(journal),
+            Limits::default(),
+        );
+        assert!(r.timers.is_empty(), "nothing replayed");
+        let lines = log.lines();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("line 1: checksum mismatch")),
+            "{lines:?}"
+        );
+        assert!(
+            lines.iter().any(|l| l.contains("line 2: incomplete")),
+            "{lines:?}"
+        );
     }
 }
