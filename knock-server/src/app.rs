@@ -287,7 +287,10 @@ fn write_pidfile(path: &Path) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).ok();
     }
-    std::fs::write(path, format!("{}\n", std::process::id()))
+    // Replaced, never written through: a symlink planted at the path is
+    // swapped out, not followed.
+    crate::files::replace(path, format!("{}\n", std::process::id()).as_bytes(), 0o644)
+        .map(drop)
         .with_context(|| format!("cannot write pid file {}", path.display()))
 }
 

@@ -15,6 +15,7 @@ pub mod clock;
 pub mod detector;
 pub mod doors;
 pub mod event;
+pub mod files;
 pub mod filter;
 pub mod journal;
 pub mod logger;
