@@ -119,13 +119,17 @@ pub struct Stats {
 // Slot layout (6 x u32 = 24 bytes): words 0..4 the address (IPv4 mapped
 // into IPv6); word 4 the start time in 100 ms ticks (wrapping every 13.6
 // years, far beyond any timeout and any sweep round); word 5 packs the
-// door's generation (20 bits), the stage (6 bits) and the door (6 bits).
-// Stage 0 marks an empty slot.
+// family (1 bit: an IPv4 source, so that it never shares an attempt with
+// the IPv4-mapped IPv6 address ::ffff:a.b.c.d), the door's generation (19
+// bits), the stage (6 bits) and the door (6 bits). Stage 0 marks an empty
+// slot.
 type Slot = [u32; 6];
 const EMPTY: Slot = [0; 6];
 /// Milliseconds per time tick stored in a slot.
 const TICK_MS: u64 = 100;
-const GEN_MASK: u32 = 0xF_FFFF;
+const GEN_MASK: u32 = 0x7_FFFF;
+/// Bit 31 of word 5: the source is an IPv4 address.
+const V4_BIT: u32 = 1 << 31;
 
 /// The step a rotating door holds, and whether it has opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,12 +186,12 @@ fn slot_door(s: &Slot) -> usize {
 
 #[inline]
 fn slot_gen(s: &Slot) -> u32 {
-    s[5] >> 12
+    (s[5] >> 12) & GEN_MASK
 }
 
 #[inline]
-fn pack(generation: u32, stage: u8, door: usize) -> u32 {
-    (generation & GEN_MASK) << 12 | u32::from(stage & 0x3f) << 6 | (door as u32 & 0x3f)
+fn pack(v4: u32, generation: u32, stage: u8, door: usize) -> u32 {
+    v4 | (generation & GEN_MASK) << 12 | u32::from(stage & 0x3f) << 6 | (door as u32 & 0x3f)
 }
 
 #[inline]
@@ -488,13 +492,14 @@ impl Detector {
         };
         let timeout = spec.seq_timeout_ms;
         let src = ev.src;
+        let v4 = if src.is_ipv4() { V4_BIT } else { 0 };
         let k = ev.knock;
         let Some(bucket) = self.table.slots.get_mut(b..b + WAYS) else {
             return;
         };
-        let found = bucket
-            .iter()
-            .position(|s| slot_stage(s) != 0 && slot_door(s) == door && s[0..4] == key[..]);
+        let found = bucket.iter().position(|s| {
+            slot_stage(s) != 0 && slot_door(s) == door && s[5] & V4_BIT == v4 && s[0..4] == key[..]
+        });
         if let Some(i) = found {
             let slot = &mut bucket[i];
             let stage = slot_stage(slot);
@@ -523,7 +528,7 @@ impl Detector {
                     });
                     self.complete(src, door, out);
                 } else {
-                    slot[5] = pack(generation, next, door);
+                    slot[5] = pack(v4, generation, next, door);
                     out(Notice::Stage {
                         src,
                         door,
@@ -536,7 +541,7 @@ impl Detector {
                 return;
             } else if first == k {
                 slot[4] = now;
-                slot[5] = pack(generation, 1, door);
+                slot[5] = pack(v4, generation, 1, door);
                 out(Notice::Stage {
                     src,
                     door,
@@ -595,7 +600,7 @@ impl Detector {
                 let s = &mut self.table.slots[b + i];
                 s[0..4].copy_from_slice(&key);
                 s[4] = now;
-                s[5] = pack(generation, 1, door);
+                s[5] = pack(v4, generation, 1, door);
                 out(Notice::Stage {
                     src,
                     door,
@@ -1150,6 +1155,25 @@ mod tests {
         r.syn("192.0.2.7", 8000, 1_000_000_000);
         r.syn("192.0.2.7", 9000, 1_999_000_000);
         assert_eq!(r.opened().len(), 1);
+    }
+
+    /// An IPv4 source and the IPv4-mapped IPv6 address of it are two
+    /// sources: they never share an attempt (a knock begun over IPv4 and
+    /// finished over IPv6 ran Start_Command_6 for the IPv4 knocker).
+    #[test]
+    fn ipv4_and_its_mapped_ipv6_address_do_not_share_an_attempt() {
+        let mut r = Rig::new(vec![door(&SEQ, 5)]);
+        r.syn("192.0.2.7", 7000, 0);
+        r.syn("192.0.2.7", 8000, 10);
+        r.syn("::ffff:192.0.2.7", 9000, 20);
+        assert!(r.opened().is_empty(), "{:?}", r.notices);
+        r.syn("::ffff:192.0.2.7", 7000, 30);
+        r.syn("192.0.2.7", 9000, 40);
+        assert_eq!(r.opened(), vec![(ip("192.0.2.7"), 0)]);
+        r.syn("::ffff:192.0.2.7", 8000, 50);
+        r.syn("::ffff:192.0.2.7", 9000, 60);
+        assert_eq!(r.opened().len(), 2);
+        assert_eq!(r.opened()[1], (ip("::ffff:192.0.2.7"), 0));
     }
 
     proptest! {
