@@ -178,6 +178,17 @@ pub fn appends_accept(command: &str) -> bool {
     })
 }
 
+/// Longest command that `/bin/sh -c COMMAND` can be given on Linux: one
+/// argument is at most MAX_ARG_STRLEN (32 pages, 131072 bytes) with its
+/// terminating NUL; longer ones fail with E2BIG when the door opens.
+pub const MAX_COMMAND_LEN: usize = 131_071;
+
+/// Bytes of `command` once every `%IP%` holds the longest address
+/// (an IPv6 address, 39 characters).
+fn command_arg_len(command: &str) -> usize {
+    command.len() + command.matches("%IP%").count() * (39 - "%IP%".len())
+}
+
 /// `7000 : udp` -> `7000:udp`: blanks around a protocol's colon go.
 fn tighten_protocols(sequence: &str) -> String {
     let mut out = String::with_capacity(sequence.len());
@@ -747,6 +758,29 @@ impl Parser<'_> {
             None
         };
         let rotation = self.rotate_value(n, key, alias, value)?;
+        if alias == "SEQ_TIMEOUT" && seq_timeout == Some(0) {
+            self.warn(
+                n,
+                format!(
+                    "\"{key}\" is 0: every knock of the sequence must then arrive within the \
+                     same 100 ms; knockers need a second or more (knockd's default is \
+                     {DEFAULT_SEQ_TIMEOUT})"
+                ),
+            );
+        }
+        if let Some(cmd) = value.filter(|_| alias.contains("COMMAND"))
+            && let longest = command_arg_len(cmd)
+            && longest > MAX_COMMAND_LEN
+        {
+            return Err(self.err(
+                n,
+                format!(
+                    "\"{key}\" is too long to run ({longest} bytes with %IP% filled in; \
+                     /bin/sh -c takes at most {MAX_COMMAND_LEN}): put it in a script and \
+                     run that"
+                ),
+            ));
+        }
         if matches!(alias, "START_COMMAND" | "STOP_COMMAND") && value.is_none() {
             return Err(self.err(
                 n,
@@ -1876,5 +1910,35 @@ mod tests {
             "k.conf:2: no door can open: door \"ots\" has used every sequence of its \
              One_Time_Sequences file ots (add unused sequences to it, or another door)"
         );
+    }
+    #[test]
+    fn what_would_fail_at_run_time_is_found_by_check() {
+        let c = parse("[d]\nsequence = 1\nseq_timeout = 0\n").unwrap();
+        assert!(
+            c.warnings[0].message.contains("within the same 100 ms"),
+            "{:?}",
+            c.warnings
+        );
+        // A command just within the argument limit passes; one over fails,
+        // counting %IP% at its longest.
+        let fits = format!(
+            "[d]\nsequence = 1\ncommand = echo {}\n",
+            "x".repeat(MAX_COMMAND_LEN - 5)
+        );
+        assert!(parse(&fits).is_ok());
+        let over = format!(
+            "[d]\nsequence = 1\nstop_command = echo %IP% {}\n",
+            "x".repeat(MAX_COMMAND_LEN - 10)
+        );
+        let e = parse(&over).unwrap_err().to_string();
+        assert!(
+            e.starts_with("knockd.conf:3: \"stop_command\" is too long to run"),
+            "{e}"
+        );
+        let big = format!(
+            "[d]\nsequence = 1\nstop_command = {}\n",
+            "y".repeat(200_000)
+        );
+        assert!(parse(&big).is_err());
     }
 }
