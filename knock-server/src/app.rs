@@ -20,7 +20,7 @@ use crate::logger::Logger;
 use crate::one_time::OneTimeFile;
 use crate::pipeline::Pipeline;
 use crate::rotation::{self, Rotating, Rotator};
-use crate::runner::{self, ClockMode, Job, OneTime, RunnerOptions, RunnerReport, ToWorker};
+use crate::runner::{self, ClockMode, Message, OneTime, RunnerOptions, RunnerReport, ToWorker};
 use crate::sys;
 
 /// Bounded queue between the packet thread and the worker.
@@ -48,35 +48,35 @@ struct Built {
 /// sequence files, with the same errors (`conf:line: door "NAME": ...`).
 struct Prepared {
     rotating: Vec<(String, knock_profiles::rotate::Rotation)>,
-    plan: doors::Plan,
+    layout: doors::Layout,
     files: Vec<Option<OneTimeFile>>,
 }
 
 fn prepare(cfg: &KnockdConfig, config: &Path, log: &Logger) -> Result<Prepared> {
     doors::check_capacity(cfg, config).map_err(anyhow::Error::msg)?;
     let rotating = load_rotations(cfg, config)?;
-    let mut plan = doors::plan(cfg);
+    let mut layout = doors::layout(cfg);
     let mut files = Vec::new();
-    for (i, path) in plan.one_time.iter().enumerate() {
+    for (i, path) in layout.one_time.iter().enumerate() {
         let Some(path) = path else {
             files.push(None);
             continue;
         };
-        let name = &plan.infos[i].name;
+        let name = &layout.infos[i].name;
         let line = cfg.doors.get(i).map_or(0, |d| d.line);
         match OneTimeFile::open(path) {
             Ok(Some(f)) => {
                 let len = f.sequence.knocks().len();
                 doors::check_length(config, name, line, len, "one-time sequence")
                     .map_err(anyhow::Error::msg)?;
-                plan.specs[i].knocks = f.sequence.knocks().to_vec();
+                layout.specs[i].knocks = f.sequence.knocks().to_vec();
                 files.push(Some(f));
             }
             Ok(None) => {
                 log.warn(&format!(
                     "{name}: one-time sequences used up; door disabled"
                 ));
-                plan.specs[i].enabled = false;
+                layout.specs[i].enabled = false;
                 files.push(None);
             }
             Err(e) => bail!("{}:{line}: door \"{name}\": {e}", config.display()),
@@ -84,7 +84,7 @@ fn prepare(cfg: &KnockdConfig, config: &Path, log: &Logger) -> Result<Prepared> 
     }
     Ok(Prepared {
         rotating,
-        plan,
+        layout,
         files,
     })
 }
@@ -98,21 +98,24 @@ fn build(
 ) -> Result<Built> {
     let Prepared {
         rotating,
-        plan,
+        layout,
         files,
     } = prepare(cfg, &args.config, log)?;
-    let specs = plan.specs;
+    let specs = layout.specs;
     let detector = Detector::new(specs, destinations, args.table_size)
         .with_context(|| format!("{}", args.config.display()))?;
     let mut pipeline = Pipeline::new(detector, to, args.log_rate, log.clone());
     // One update per door at most is outstanding.
-    let (reply, updates) = sync_channel(plan.one_time.len() + 1);
-    pipeline.set_one_time(plan.one_time.iter().map(Option::is_some).collect(), updates);
+    let (reply, updates) = sync_channel(layout.one_time.len() + 1);
+    pipeline.set_one_time(
+        layout.one_time.iter().map(Option::is_some).collect(),
+        updates,
+    );
     pipeline.ipv4_only = args.only_ipv4;
     pipeline.rotator = Rotator::new(
         rotating
             .into_iter()
-            .zip(&plan.rotating_base)
+            .zip(&layout.rotating_base)
             .map(|((name, rotation), base)| Rotating {
                 name,
                 rotation,
@@ -122,7 +125,7 @@ fn build(
     );
     Ok(Built {
         pipeline,
-        infos: Arc::new(plan.infos),
+        infos: Arc::new(layout.infos),
         one_time: OneTime {
             files,
             reply: Some(reply),
@@ -206,8 +209,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
             "{}",
             doors::describe(&cfg, &args.config.display().to_string())
         );
-        // Rotating doors' slots are disabled in the plan: their ports are not shown.
-        if let Some(f) = filter::build(&doors::plan(&cfg).specs, &[]) {
+        // Rotating doors' slots are disabled in the layout: their ports are not shown.
+        if let Some(f) = filter::build(&doors::layout(&cfg).specs, &[]) {
             println!("capture filter (ports and flags; destinations added at start): {f}");
         }
         if !cfg.rotating.is_empty() {
@@ -267,7 +270,7 @@ fn replay(args: &Args, cfg: &KnockdConfig, path: &Path, log: Logger) -> Result<E
     );
     let elapsed = t0.elapsed();
     pipeline.finish();
-    to.control(Job::Shutdown);
+    to.control(Message::Shutdown);
     let report = worker
         .join()
         .map_err(|_| anyhow::anyhow!("worker thread panicked"))?;
@@ -417,7 +420,7 @@ fn live(mut args: Args, mut cfg: KnockdConfig, log: Logger) -> Result<ExitCode> 
                                 {
                                     log.warn("a new Interface takes effect after a restart");
                                 }
-                                to.control(Job::Doors(built.infos, built.one_time));
+                                to.control(Message::Doors(built.infos, built.one_time));
                                 let old = pipeline.detector.stats();
                                 pipeline = built.pipeline;
                                 pipeline.detector.carry_stats(old);
@@ -447,7 +450,7 @@ fn live(mut args: Args, mut cfg: KnockdConfig, log: Logger) -> Result<ExitCode> 
         ));
     }
     log.info("shutting down");
-    to.control(Job::Shutdown);
+    to.control(Message::Shutdown);
     let report = worker
         .join()
         .map_err(|_| anyhow::anyhow!("worker thread panicked"))?;

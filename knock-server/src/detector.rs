@@ -42,7 +42,7 @@ use std::net::IpAddr;
 
 use knock_profiles::{Knock, Proto, TcpFlags};
 
-use crate::event::{Event, Millis};
+use crate::event::{Millis, Packet};
 
 /// Entries per bucket.
 pub const WAYS: usize = 8;
@@ -439,7 +439,7 @@ impl Detector {
 
     /// Feeds one packet seen at `now` (ms; packet time) and reports what it
     /// caused through `out`. Allocation-free.
-    pub fn on_event(&mut self, ev: &Event, now: Millis, out: &mut impl FnMut(Notice)) {
+    pub fn on_event(&mut self, ev: &Packet, now: Millis, out: &mut impl FnMut(Notice)) {
         self.stats.events += 1;
         if !self.port_considered(ev.knock) {
             return;
@@ -473,7 +473,7 @@ impl Detector {
         b: usize,
         key: [u32; 4],
         door: usize,
-        ev: &Event,
+        ev: &Packet,
         now_ms: Millis,
         out: &mut impl FnMut(Notice),
     ) {
@@ -688,7 +688,7 @@ mod tests {
             }
         }
         fn send(&mut self, src: &str, k: Knock, flags: u8, at_ms: Millis) {
-            let ev = Event {
+            let ev = Packet {
                 src: ip(src),
                 dst: self.dst,
                 knock: k,
@@ -921,7 +921,7 @@ mod tests {
             ("198.51.100.1", 8000, 5),
             ("198.51.100.1", 9000, 6),
         ] {
-            let ev = Event {
+            let ev = Packet {
                 src: ip("203.0.113.5"),
                 dst: ip(dst),
                 knock: Knock::tcp(port),

@@ -83,7 +83,7 @@ pub fn rotating_spec(d: &RotatingDoor) -> DoorSpec {
 
 /// Matching specs, worker infos and one-time-sequence files, door by door
 /// (detector index): the fixed doors, then [`SLOTS`] for each rotating door.
-pub struct Plan {
+pub struct Layout {
     pub specs: Vec<DoorSpec>,
     pub infos: Vec<DoorInfo>,
     pub one_time: Vec<Option<PathBuf>>,
@@ -91,8 +91,8 @@ pub struct Plan {
     pub rotating_base: Vec<usize>,
 }
 
-pub fn plan(cfg: &KnockdConfig) -> Plan {
-    let mut p = Plan {
+pub fn layout(cfg: &KnockdConfig) -> Layout {
+    let mut p = Layout {
         specs: cfg.doors.iter().map(spec).collect(),
         infos: cfg
             .doors

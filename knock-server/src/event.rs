@@ -15,7 +15,7 @@ pub type Millis = u64;
 
 /// One TCP or UDP packet, reduced to what matching needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Event {
+pub struct Packet {
     pub src: IpAddr,
     pub dst: IpAddr,
     pub knock: Knock,
@@ -55,7 +55,7 @@ impl Link {
 
 /// Parses one frame. Returns `None` for anything that cannot be a knock.
 #[inline]
-pub fn parse(link: Link, frame: &[u8], ts: Millis) -> Option<Event> {
+pub fn parse(link: Link, frame: &[u8], ts: Millis) -> Option<Packet> {
     let sliced = match link {
         Link::Ethernet => SlicedPacket::from_ethernet(frame).ok()?,
         Link::LinuxSll => SlicedPacket::from_linux_sll(frame).ok()?,
@@ -86,7 +86,7 @@ pub fn parse(link: Link, frame: &[u8], ts: Millis) -> Option<Event> {
     if knock.port == 0 {
         return None;
     }
-    Some(Event {
+    Some(Packet {
         src,
         dst,
         knock,
@@ -97,7 +97,7 @@ pub fn parse(link: Link, frame: &[u8], ts: Millis) -> Option<Event> {
 
 /// Whether an event's knock is TCP (flag filters only apply to TCP).
 #[inline]
-pub fn is_tcp(ev: &Event) -> bool {
+pub fn is_tcp(ev: &Packet) -> bool {
     ev.knock.proto == Proto::Tcp
 }
 
@@ -206,7 +206,7 @@ mod tests {
         ];
         for (s, d, k, f) in cases {
             let frame = build::ethernet(ip(s), ip(d), k, f).unwrap();
-            let want = Event {
+            let want = Packet {
                 src: ip(s),
                 dst: ip(d),
                 knock: k,

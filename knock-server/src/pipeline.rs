@@ -20,7 +20,7 @@ use crate::detector::{Detector, MAX_DOORS, Notice};
 use crate::event::{self, Link, Millis};
 use crate::logger::Logger;
 use crate::rotation::Rotator;
-use crate::runner::{Job, OneTimeUpdate, ToWorker};
+use crate::runner::{Message, OneTimeUpdate, ToWorker};
 
 /// Knock log lines allowed per second of packet time, and the burst.
 pub const DEFAULT_LOG_RATE: u32 = 100;
@@ -81,19 +81,19 @@ pub struct Pipeline {
     /// Doors opened by the current packet that use one-time sequences.
     used_one_time: Vec<usize>,
     /// Opens the control channel had no room for, sent again later.
-    backlog: VecDeque<Job>,
+    backlog: VecDeque<Message>,
     /// Opens that found the backlog full too (not opened: fail closed).
     opens_lost: u64,
     opens_lost_logged: u64,
     backlog_warned: bool,
     last_tick: Millis,
     packets: u64,
-    /// Send [`Job::Time`] as packet time advances (offline replay).
+    /// Send [`Message::Time`] as packet time advances (offline replay).
     pub drive_clock: bool,
     /// Wait for the worker's next one-time sequence right after a use
     /// (offline replay, where there is no capture to keep up with).
     pub sync_one_time: bool,
-    /// Offline replay: every job goes on the control channel, waiting for
+    /// Offline replay: every message goes on the control channel, waiting for
     /// room, so the worker sees stages, opens and time in packet order
     /// (stops fire at their Cmd_Timeout in packet time, between the right
     /// packets). Never set live: the packet path must not wait.
@@ -204,9 +204,9 @@ impl Pipeline {
     #[inline]
     fn flush_backlog(&mut self) {
         // In order; stop at the first that finds no room.
-        while let Some(job) = self.backlog.pop_front() {
-            if let Err(job) = self.to.try_control(job) {
-                self.backlog.push_front(job);
+        while let Some(msg) = self.backlog.pop_front() {
+            if let Err(msg) = self.to.try_control(msg) {
+                self.backlog.push_front(msg);
                 break;
             }
         }
@@ -215,8 +215,8 @@ impl Pipeline {
     /// Sends the opens still in the backlog, waiting for room (end of an
     /// offline replay, where nothing else waits on this thread).
     pub fn finish(&mut self) {
-        while let Some(job) = self.backlog.pop_front() {
-            self.to.control(job);
+        while let Some(msg) = self.backlog.pop_front() {
+            self.to.control(msg);
         }
         if self.drive_clock {
             // The last packet's time, so stops due by then run as timeouts.
@@ -227,9 +227,9 @@ impl Pipeline {
     #[inline]
     fn send_time(&self, ts: Millis) {
         if self.in_order {
-            self.to.control(Job::Time(ts));
+            self.to.control(Message::Time(ts));
         } else {
-            let _ = self.to.event(Job::Time(ts));
+            let _ = self.to.event(Message::Time(ts));
         }
     }
 
@@ -315,14 +315,14 @@ impl Pipeline {
                     used_one_time.push(door);
                 }
                 if in_order {
-                    to.control(Job::Notice(n, ts));
+                    to.control(Message::Notice(n, ts));
                     return;
                 }
                 // Never dropped, never waited for: if the control channel
                 // is full, kept and sent again later.
-                if let Err(job) = to.try_control(Job::Notice(n, ts)) {
+                if let Err(msg) = to.try_control(Message::Notice(n, ts)) {
                     if backlog.len() < OPEN_BACKLOG {
-                        backlog.push_back(job);
+                        backlog.push_back(msg);
                     } else {
                         *opens_lost += 1;
                     }
@@ -336,16 +336,16 @@ impl Pipeline {
                 if in_order {
                     if limiter.allow(ts) {
                         if limiter.suppressed > 0 {
-                            to.control(Job::Suppressed(limiter.suppressed));
+                            to.control(Message::Suppressed(limiter.suppressed));
                             limiter.suppressed = 0;
                         }
-                        to.control(Job::Notice(n, ts));
+                        to.control(Message::Notice(n, ts));
                     }
                 } else if limiter.allow(ts) {
-                    if limiter.suppressed > 0 && to.event(Job::Suppressed(limiter.suppressed)) {
+                    if limiter.suppressed > 0 && to.event(Message::Suppressed(limiter.suppressed)) {
                         limiter.suppressed = 0;
                     }
-                    if !to.event(Job::Notice(n, ts)) {
+                    if !to.event(Message::Notice(n, ts)) {
                         limiter.suppressed += 1;
                     }
                 }
@@ -433,7 +433,7 @@ mod tests {
         rx.control
             .try_iter()
             .filter_map(|j| match j {
-                Job::Notice(Notice::Opened { src, .. }, _) => Some(src.to_string()),
+                Message::Notice(Notice::Opened { src, .. }, _) => Some(src.to_string()),
                 _ => None,
             })
             .collect()

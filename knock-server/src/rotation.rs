@@ -184,7 +184,7 @@ mod tests {
     use knock_profiles::{Knock, Proto, Sequence, TcpFlags};
 
     use crate::detector::{Destinations, DoorSpec, Notice};
-    use crate::event::Event;
+    use crate::event::Packet;
 
     const SECRET: &str = "GAYTEMZUGU3DOOBZMFRGGZDFMZTWQ2LK";
     /// 1_700_000_000 s: step 56_666_666 of 30 s (the "defaults" vector).
@@ -252,7 +252,7 @@ mod tests {
             if self.rot.due(now) && self.rot.advance(&mut self.det, now).unwrap() {
                 self.refilters += 1;
             }
-            let ev = Event {
+            let ev = Packet {
                 src: ip(src),
                 dst: ip("192.0.2.1"),
                 knock: k,

@@ -1,6 +1,6 @@
 //! The worker thread: everything slow, off the packet path.
 //!
-//! It receives [`Job`]s over a bounded channel, logs in knockd's words,
+//! It receives [`Message`]s over a bounded channel, logs in knockd's words,
 //! runs Start_Command via `/bin/sh -c` without waiting for it, schedules
 //! each Stop_Command on a timer (a map ordered by due time, not a sleeping
 //! child per door), kills a command that outlives a bound, and journals
@@ -15,7 +15,7 @@
 //! knockd: rules inserted and deleted stay balanced, and a door that a
 //! close sequence shut meanwhile really opens again.
 //!
-//! Timers run on the monotonic clock ([`Clock::now`]); the wall clock is
+//! Timers run on the monotonic clock ([`Clocks::now`]); the wall clock is
 //! only used for the journal's due times, which a restart turns back into
 //! remaining durations (overdue stops run at once).
 
@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use knock_profiles::Knock;
 use knock_profiles::knockd_conf::substitute_ip;
 
-use crate::clock::{Clock, SystemClock, unix_ms};
+use crate::clock::{Clocks, SystemClocks, unix_ms};
 use crate::detector::Notice;
 use crate::doors::DoorInfo;
 use crate::event::Millis;
@@ -45,7 +45,7 @@ use crate::sys;
 
 /// A message to the worker.
 #[derive(Debug)]
-pub enum Job {
+pub enum Message {
     /// Something the detector reported, at packet time.
     Notice(Notice, Millis),
     /// This many Stage/timeout lines were not logged (rate limit).
@@ -84,14 +84,14 @@ pub struct OneTimeUpdate {
 /// the packet path.
 #[derive(Debug, Clone)]
 pub struct ToWorker {
-    control: SyncSender<Job>,
-    events: SyncSender<Job>,
+    control: SyncSender<Message>,
+    events: SyncSender<Message>,
 }
 
 /// The worker's end.
 pub struct WorkerRx {
-    pub control: Receiver<Job>,
-    pub events: Receiver<Job>,
+    pub control: Receiver<Message>,
+    pub events: Receiver<Message>,
 }
 
 /// Bounded channels to the worker.
@@ -111,35 +111,35 @@ pub fn channels(control: usize, events: usize) -> (ToWorker, WorkerRx) {
 }
 
 impl ToWorker {
-    /// Queues an open (or other control job) without waiting: `Err` gives
+    /// Queues an open (or other control message) without waiting: `Err` gives
     /// it back when the control channel is full. A worker that is gone
     /// counts as done.
     #[inline]
-    pub fn try_control(&self, job: Job) -> Result<(), Job> {
-        match self.control.try_send(job) {
+    pub fn try_control(&self, msg: Message) -> Result<(), Message> {
+        match self.control.try_send(msg) {
             Ok(()) => {
                 // The worker may be waiting on the event channel.
-                let _ = self.events.try_send(Job::Wake);
+                let _ = self.events.try_send(Message::Wake);
                 Ok(())
             }
-            Err(TrySendError::Full(job)) => Err(job),
+            Err(TrySendError::Full(msg)) => Err(msg),
             Err(TrySendError::Disconnected(_)) => Ok(()),
         }
     }
 
-    /// Queues a control job, waiting for room (reload and shutdown only,
+    /// Queues a control message, waiting for room (reload and shutdown only,
     /// never per packet).
-    pub fn control(&self, job: Job) {
-        if self.control.send(job).is_ok() {
-            let _ = self.events.try_send(Job::Wake);
+    pub fn control(&self, msg: Message) {
+        if self.control.send(msg).is_ok() {
+            let _ = self.events.try_send(Message::Wake);
         }
     }
 
     /// Queues a log-only event; `false` if the channel is full (the caller
     /// counts it).
     #[inline]
-    pub fn event(&self, job: Job) -> bool {
-        !matches!(self.events.try_send(job), Err(TrySendError::Full(_)))
+    pub fn event(&self, msg: Message) -> bool {
+        !matches!(self.events.try_send(msg), Err(TrySendError::Full(_)))
     }
 }
 
@@ -149,7 +149,7 @@ pub enum ClockMode {
     /// The monotonic clock (live capture); the wall clock only for the
     /// journal.
     Wall,
-    /// Packet timestamps from [`Job::Time`] and notices (`--read`).
+    /// Packet timestamps from [`Message::Time`] and notices (`--read`).
     Packet,
 }
 
@@ -246,7 +246,7 @@ struct Runner {
     log: Logger,
     opts: RunnerOptions,
     journal: Option<Journal>,
-    clock: Box<dyn Clock>,
+    clock: Box<dyn Clocks>,
     /// Monotonic origin of the worker's millisecond timeline.
     origin: Instant,
     packet_now: Millis,
@@ -269,7 +269,7 @@ pub fn spawn(
     opts: RunnerOptions,
     rx: WorkerRx,
 ) -> std::io::Result<std::thread::JoinHandle<RunnerReport>> {
-    let mut r = Runner::new(doors, log, opts, Box::new(SystemClock))?;
+    let mut r = Runner::new(doors, log, opts, Box::new(SystemClocks))?;
     r.one_time = one_time;
     std::thread::Builder::new()
         .name("knock-worker".into())
@@ -281,7 +281,7 @@ impl Runner {
         doors: Arc<Vec<DoorInfo>>,
         log: Logger,
         opts: RunnerOptions,
-        clock: Box<dyn Clock>,
+        clock: Box<dyn Clocks>,
     ) -> std::io::Result<Runner> {
         let lookup = if opts.lookup {
             Some(Lookup::spawn(log.clone(), Box::new(sys::reverse_lookup))?)
@@ -431,8 +431,8 @@ impl Runner {
             // Opens, reloads and shutdown first.
             loop {
                 match rx.control.try_recv() {
-                    Ok(Job::Shutdown) | Err(TryRecvError::Disconnected) => break 'outer,
-                    Ok(job) => self.handle(job),
+                    Ok(Message::Shutdown) | Err(TryRecvError::Disconnected) => break 'outer,
+                    Ok(msg) => self.handle(msg),
                     Err(TryRecvError::Empty) => break,
                 }
             }
@@ -448,24 +448,24 @@ impl Runner {
                 _ => idle,
             };
             match rx.events.recv_timeout(wait) {
-                Ok(Job::Shutdown) => break,
-                Ok(job) => self.handle(job),
+                Ok(Message::Shutdown) => break,
+                Ok(msg) => self.handle(msg),
                 Err(RecvTimeoutError::Timeout) => {}
                 // The control channel is checked (and ends the loop) next.
                 Err(RecvTimeoutError::Disconnected) => {
-                    if let Ok(job) = rx.control.recv_timeout(wait) {
-                        if matches!(job, Job::Shutdown) {
+                    if let Ok(msg) = rx.control.recv_timeout(wait) {
+                        if matches!(msg, Message::Shutdown) {
                             break;
                         }
-                        self.handle(job);
+                        self.handle(msg);
                     }
                 }
             }
             self.tick();
         }
         // Log lines and time queued before the shutdown still count.
-        while let Ok(job) = rx.events.try_recv() {
-            self.handle(job);
+        while let Ok(msg) = rx.events.try_recv() {
+            self.handle(msg);
         }
         self.shutdown();
         self.report
@@ -494,21 +494,21 @@ impl Runner {
         }
     }
 
-    fn handle(&mut self, job: Job) {
-        match job {
-            Job::Notice(n, at) => {
+    fn handle(&mut self, msg: Message) {
+        match msg {
+            Message::Notice(n, at) => {
                 self.packet_time(at);
                 self.notice(n);
             }
-            Job::Suppressed(n) => self.log.info(&format!(
+            Message::Suppressed(n) => self.log.info(&format!(
                 "{n} knock log line(s) suppressed (more than the log rate limit)"
             )),
-            Job::Time(t) => self.packet_time(t),
-            Job::Doors(d, one_time) => {
+            Message::Time(t) => self.packet_time(t),
+            Message::Doors(d, one_time) => {
                 self.doors = d;
                 self.one_time = one_time;
             }
-            Job::Wake | Job::Shutdown => {}
+            Message::Wake | Message::Shutdown => {}
         }
     }
 
@@ -923,8 +923,8 @@ mod tests {
         }
     }
 
-    fn opened(src: &str, door: usize, at: Millis) -> Job {
-        Job::Notice(
+    fn opened(src: &str, door: usize, at: Millis) -> Message {
+        Message::Notice(
             Notice::Opened {
                 src: src.parse().unwrap(),
                 door,
@@ -968,7 +968,7 @@ mod tests {
         }
         // Give the worker a moment to reap and schedule the stops.
         std::thread::sleep(Duration::from_millis(100));
-        tx.control(Job::Time(5_000));
+        tx.control(Message::Time(5_000));
         std::thread::sleep(Duration::from_millis(100));
         let text = std::fs::read_to_string(&out).unwrap();
         assert_eq!(
@@ -976,8 +976,8 @@ mod tests {
             2,
             "no stop before Cmd_Timeout: {text}"
         );
-        tx.control(Job::Time(11_500));
-        tx.control(Job::Shutdown);
+        tx.control(Message::Time(11_500));
+        tx.control(Message::Shutdown);
         let report = h.join().unwrap();
         let text = std::fs::read_to_string(&out).unwrap();
         let mut lines: Vec<&str> = text.lines().collect();
@@ -1028,7 +1028,7 @@ mod tests {
         std::thread::sleep(Duration::from_millis(200));
         let j = std::fs::read_to_string(&journal).unwrap();
         assert!(j.contains("echo closed 192.0.2.9"), "journaled: {j}");
-        tx.control(Job::Shutdown);
+        tx.control(Message::Shutdown);
         h.join().unwrap();
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "closed 192.0.2.9\n");
         assert_eq!(std::fs::read_to_string(&journal).unwrap(), "");
@@ -1054,7 +1054,7 @@ mod tests {
             rx,
         )
         .unwrap();
-        tx.control(Job::Shutdown);
+        tx.control(Message::Shutdown);
         h.join().unwrap();
         assert_eq!(
             std::fs::read_to_string(&out).unwrap(),
@@ -1077,7 +1077,7 @@ mod tests {
         let h = spawn(doors, OneTime::default(), log.clone(), o, rx).unwrap();
         tx.control(opened("192.0.2.7", 0, 0));
         tx.control(opened("192.0.2.7", 1, 0));
-        tx.control(Job::Shutdown);
+        tx.control(Message::Shutdown);
         let report = h.join().unwrap();
         assert!(t0.elapsed() < Duration::from_secs(10));
         assert_eq!(report.killed, 1);
@@ -1109,8 +1109,8 @@ mod tests {
         let (tx, rx) = channels(16, 16);
         let h = spawn(doors, OneTime::default(), log.clone(), opts(None, true), rx).unwrap();
         tx.control(opened("192.0.2.7", 0, 0));
-        tx.control(Job::Time(2_000));
-        tx.control(Job::Shutdown);
+        tx.control(Message::Time(2_000));
+        tx.control(Message::Shutdown);
         let report = h.join().unwrap();
         assert!(!out.exists());
         assert_eq!(
@@ -1134,8 +1134,8 @@ mod tests {
         doors: Vec<DoorInfo>,
         journal: Option<PathBuf>,
         limits: Limits,
-    ) -> (Runner, crate::clock::FakeClock, Logger) {
-        let clock = crate::clock::FakeClock::new(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
+    ) -> (Runner, crate::clock::FakeClocks, Logger) {
+        let clock = crate::clock::FakeClocks::new(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
         let log = Logger::memory();
         let mut o = opts(journal, true);
         o.clock = ClockMode::Wall;
@@ -1290,7 +1290,7 @@ mod tests {
             Arc::new(vec![info("slow", "sleep 30", None, 1)]),
             log.clone(),
             o,
-            Box::new(SystemClock),
+            Box::new(SystemClocks),
         )
         .unwrap();
         for i in 1..=4 {
@@ -1382,7 +1382,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let blocker = dir.path().join("state");
         std::fs::write(&blocker, "").unwrap();
-        let clock = crate::clock::FakeClock::new(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
+        let clock = crate::clock::FakeClocks::new(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
         let log = Logger::memory();
         let mut o = opts(Some(blocker.join("pending")), true);
         o.clock = ClockMode::Wall;

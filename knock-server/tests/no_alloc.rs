@@ -181,7 +181,7 @@ fn the_pipeline_feed_does_not_allocate() {
     use knock_server::logger::Logger;
     use knock_server::pipeline::Pipeline;
     use knock_server::rotation::{Rotating, Rotator};
-    use knock_server::runner::{self, Job};
+    use knock_server::runner::{self, Message};
 
     let spec = |knocks: Vec<Knock>, enabled| DoorSpec {
         knocks,
@@ -266,7 +266,7 @@ fn the_pipeline_feed_does_not_allocate() {
     let opens = rx
         .control
         .try_iter()
-        .filter(|j| matches!(j, Job::Notice(Notice::Opened { .. }, _)))
+        .filter(|j| matches!(j, Message::Notice(Notice::Opened { .. }, _)))
         .count();
     assert_eq!(opens, 8);
     assert!(!p.detector.doors()[1].enabled);

@@ -63,9 +63,10 @@ pub const DEFAULT_CMD_TIMEOUT: u64 = 10;
 /// matcher can keep times in 32-bit milliseconds.
 pub const MAX_TIMEOUT: u64 = 2_000_000;
 
-/// The `[options]` section.
+/// The `[options]` section (the daemon's own settings; named apart from the
+/// profile layer's `Options`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Options {
+pub struct DaemonOptions {
     pub use_syslog: bool,
     pub log_file: Option<PathBuf>,
     pub pid_file: Option<PathBuf>,
@@ -209,7 +210,7 @@ pub struct KnockdConfError {
 /// A parsed knockd.conf.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct KnockdConfig {
-    pub options: Options,
+    pub options: DaemonOptions,
     /// Doors with a fixed (or one-time) sequence, in file order.
     pub doors: Vec<Door>,
     /// Doors with `Rotate = yes`, in file order.
@@ -1089,7 +1090,7 @@ mod tests {
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
         assert_eq!(
             c.options,
-            Options {
+            DaemonOptions {
                 use_syslog: true,
                 log_file: Some("/var/log/knockd.log".into()),
                 pid_file: Some("/run/knockd.pid".into()),
