@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
-use knock_profiles::knockd_conf::KnockdConfig;
+use anyhow::{Context, Result};
+use knock_profiles::knockd_conf::{KnockdConfError, KnockdConfig};
 
 use crate::capture::{self, Ended};
 use crate::cli::Args;
@@ -53,7 +53,7 @@ struct Prepared {
 }
 
 fn prepare(cfg: &KnockdConfig, config: &Path, log: &Logger) -> Result<Prepared> {
-    doors::check_capacity(cfg, config).map_err(anyhow::Error::msg)?;
+    doors::check_capacity(cfg, config)?;
     let rotating = load_rotations(cfg, config)?;
     let mut layout = doors::layout(cfg);
     let mut files = Vec::new();
@@ -67,8 +67,7 @@ fn prepare(cfg: &KnockdConfig, config: &Path, log: &Logger) -> Result<Prepared> 
         match OneTimeFile::open(path) {
             Ok(Some(f)) => {
                 let len = f.sequence.knocks().len();
-                doors::check_length(config, name, line, len, "one-time sequence")
-                    .map_err(anyhow::Error::msg)?;
+                doors::check_length(config, name, line, len, "one-time sequence")?;
                 layout.specs[i].knocks = f.sequence.knocks().to_vec();
                 files.push(Some(f));
             }
@@ -79,7 +78,7 @@ fn prepare(cfg: &KnockdConfig, config: &Path, log: &Logger) -> Result<Prepared> 
                 layout.specs[i].enabled = false;
                 files.push(None);
             }
-            Err(e) => bail!("{}:{line}: door \"{name}\": {e}", config.display()),
+            Err(e) => return Err(KnockdConfError::door(config, line, name, e).into()),
         }
     }
     Ok(Prepared {
@@ -144,7 +143,7 @@ fn load_rotations(
         .map(|d| {
             rotation::load(d)
                 .map(|r| (d.name.clone(), r))
-                .map_err(|e| anyhow::anyhow!(rotation::load_error(config, d, &e)))
+                .map_err(|e| KnockdConfError::door(config, d.line, &d.name, e).into())
         })
         .collect()
 }

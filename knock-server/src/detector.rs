@@ -53,6 +53,38 @@ pub const MAX_DOORS: usize = 63;
 /// Longest sequence a detector handles (stage is stored in one byte).
 pub const MAX_KNOCKS: usize = 63;
 
+/// A sequence longer than the detector holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("too long ({len} knocks; at most {MAX_KNOCKS})")]
+pub struct TooLong {
+    pub len: usize,
+}
+
+/// The detector's limits, checked here and nowhere else (the config check
+/// at load and reload calls these too): a sequence of at most
+/// [`MAX_KNOCKS`] knocks (the stage is stored in six bits)...
+pub fn check_length(len: usize) -> Result<(), TooLong> {
+    if len > MAX_KNOCKS {
+        Err(TooLong { len })
+    } else {
+        Ok(())
+    }
+}
+
+/// ...and at most [`MAX_DOORS`] doors (so is the door index).
+pub fn doors_fit(doors: usize) -> bool {
+    doors <= MAX_DOORS
+}
+
+/// A door's sequence: not empty, and not too long.
+fn check_knocks(door: usize, knocks: &[Knock]) -> Result<(), DetectorError> {
+    if knocks.is_empty() {
+        return Err(DetectorError::EmptySequence { door });
+    }
+    check_length(knocks.len())
+        .map_err(|TooLong { len }| DetectorError::SequenceTooLong { door, len })
+}
+
 /// What a door needs for matching.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DoorSpec {
@@ -221,19 +253,11 @@ impl Detector {
         destinations: Destinations,
         capacity: usize,
     ) -> Result<Detector, DetectorError> {
-        if doors.len() > MAX_DOORS {
+        if !doors_fit(doors.len()) {
             return Err(DetectorError::TooManyDoors(doors.len()));
         }
         for (door, d) in doors.iter().enumerate() {
-            if d.knocks.is_empty() {
-                return Err(DetectorError::EmptySequence { door });
-            }
-            if d.knocks.len() > MAX_KNOCKS {
-                return Err(DetectorError::SequenceTooLong {
-                    door,
-                    len: d.knocks.len(),
-                });
-            }
+            check_knocks(door, &d.knocks)?;
         }
         let buckets = (capacity.max(WAYS) / WAYS).next_power_of_two();
         let mut det = Detector {
@@ -292,15 +316,7 @@ impl Detector {
         step: u64,
         knocks: &[Knock],
     ) -> Result<bool, DetectorError> {
-        if knocks.is_empty() {
-            return Err(DetectorError::EmptySequence { door });
-        }
-        if knocks.len() > MAX_KNOCKS {
-            return Err(DetectorError::SequenceTooLong {
-                door,
-                len: knocks.len(),
-            });
-        }
+        check_knocks(door, knocks)?;
         let (Some(d), Some(slot)) = (self.doors.get_mut(door), self.steps.get_mut(door)) else {
             return Ok(false);
         };
@@ -385,15 +401,7 @@ impl Detector {
     /// attempts made before this call no longer count, whatever their
     /// timestamps. O(doors).
     pub fn set_sequence(&mut self, door: usize, knocks: Vec<Knock>) -> Result<(), DetectorError> {
-        if knocks.is_empty() {
-            return Err(DetectorError::EmptySequence { door });
-        }
-        if knocks.len() > MAX_KNOCKS {
-            return Err(DetectorError::SequenceTooLong {
-                door,
-                len: knocks.len(),
-            });
-        }
+        check_knocks(door, &knocks)?;
         if let Some(d) = self.doors.get_mut(door) {
             d.knocks = knocks;
             d.enabled = true;

@@ -6,50 +6,27 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use knock_profiles::Knock;
-use knock_profiles::knockd_conf::{Door, DoorCommands, KnockdConfig, RotatingDoor};
+use knock_profiles::knockd_conf::{
+    Door, DoorCommands, KnockdConfError, KnockdConfig, RotatingDoor,
+};
 use knock_profiles::rotate;
 
-use crate::detector::{DoorSpec, MAX_DOORS, MAX_KNOCKS};
+use crate::detector::{self, DoorSpec, MAX_DOORS};
 use crate::rotation::SLOTS;
 
-/// What the worker needs to know about a door.
+/// What the worker needs to know about a door: its name and its commands
+/// (a fixed and a rotating door share the command keys).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DoorInfo {
     pub name: String,
-    pub start: Option<String>,
-    pub start6: Option<String>,
-    pub stop: Option<String>,
-    pub stop6: Option<String>,
-    pub cmd_timeout: Duration,
+    pub commands: DoorCommands,
 }
 
 impl DoorInfo {
-    /// The worker's view of a fixed or rotating door (they share the
-    /// command keys).
-    pub fn of(name: &str, c: &DoorCommands) -> DoorInfo {
+    pub fn of(name: &str, commands: &DoorCommands) -> DoorInfo {
         DoorInfo {
             name: name.to_string(),
-            start: c.start_for(false).map(str::to_string),
-            start6: c.start_for(true).map(str::to_string),
-            stop: c.stop_for(false).map(str::to_string),
-            stop6: c.stop_for(true).map(str::to_string),
-            cmd_timeout: c.cmd_timeout,
-        }
-    }
-
-    pub fn start_for(&self, ipv6: bool) -> Option<&str> {
-        if ipv6 {
-            self.start6.as_deref()
-        } else {
-            self.start.as_deref()
-        }
-    }
-
-    pub fn stop_for(&self, ipv6: bool) -> Option<&str> {
-        if ipv6 {
-            self.stop6.as_deref()
-        } else {
-            self.stop.as_deref()
+            commands: commands.clone(),
         }
     }
 }
@@ -117,12 +94,11 @@ pub fn layout(cfg: &KnockdConfig) -> Layout {
     p
 }
 
-/// The detector's limits, checked the same way by `--check`, start-up and
-/// reload: at most [`MAX_DOORS`] matching slots (a rotating door takes
-/// [`SLOTS`]) and [`MAX_KNOCKS`] knocks per sequence. Errors read
-/// `origin:line: door "NAME": ...` and name the limit.
-pub fn check_capacity(cfg: &KnockdConfig, origin: &Path) -> Result<(), String> {
-    let o = origin.display();
+/// Whether the config fits the detector, checked the same way by
+/// `--check`, start-up and reload: at most [`MAX_DOORS`] matching slots (a
+/// rotating door takes [`SLOTS`]) and [`detector::MAX_KNOCKS`] knocks per sequence.
+/// Errors read `origin:line: door "NAME": ...` and name the limit.
+pub fn check_capacity(cfg: &KnockdConfig, origin: &Path) -> Result<(), KnockdConfError> {
     for d in &cfg.doors {
         check_length(
             origin,
@@ -151,13 +127,17 @@ pub fn check_capacity(cfg: &KnockdConfig, origin: &Path) -> Result<(), String> {
         .chain(cfg.rotating.iter().map(|d| (&d.name, d.line, SLOTS)))
     {
         slots += n;
-        if slots > MAX_DOORS {
-            return Err(format!(
-                "{o}:{line}: door \"{name}\": too many doors: {} fixed and {} rotating use {used} \
-                 of {MAX_DOORS} matching slots (a rotating door takes {SLOTS}: one per accepted \
-                 time step)",
-                cfg.doors.len(),
-                cfg.rotating.len()
+        if !detector::doors_fit(slots) {
+            return Err(KnockdConfError::door(
+                origin,
+                line,
+                name,
+                format!(
+                    "too many doors: {} fixed and {} rotating use {used} of {MAX_DOORS} matching \
+                     slots (a rotating door takes {SLOTS}: one per accepted time step)",
+                    cfg.doors.len(),
+                    cfg.rotating.len()
+                ),
             ));
         }
     }
@@ -165,21 +145,16 @@ pub fn check_capacity(cfg: &KnockdConfig, origin: &Path) -> Result<(), String> {
 }
 
 /// A sequence of `len` knocks for door `name` (config line `line`) fits
-/// the detector.
+/// the detector; `what` names it in the error ("one-time sequence").
 pub fn check_length(
     origin: &Path,
     name: &str,
     line: usize,
     len: usize,
     what: &str,
-) -> Result<(), String> {
-    if len > MAX_KNOCKS {
-        return Err(format!(
-            "{}:{line}: door \"{name}\": {what} too long ({len} knocks; at most {MAX_KNOCKS})",
-            origin.display()
-        ));
-    }
-    Ok(())
+) -> Result<(), KnockdConfError> {
+    detector::check_length(len)
+        .map_err(|e| KnockdConfError::door(origin, line, name, format!("{what} {e}")))
 }
 
 fn or_none(c: Option<&str>) -> &str {

@@ -10,8 +10,6 @@
 //! comparison per packet; [`Rotator::advance`] (HMACs, port sets) runs once
 //! per period.
 
-use std::path::Path;
-
 use knock_profiles::knockd_conf::RotatingDoor;
 use knock_profiles::rotate::Rotation;
 use knock_profiles::secret::{Secret, SecretError};
@@ -162,22 +160,12 @@ fn rotation(door: &RotatingDoor, secret: Secret) -> Result<Rotation, SecretError
     })
 }
 
-/// The message for a rotating door whose secret cannot be used:
-/// `knockd.conf:LINE: door "NAME": ...`.
-pub fn load_error(config: &Path, door: &RotatingDoor, e: &SecretError) -> String {
-    format!(
-        "{}:{}: door \"{}\": {e}",
-        config.display(),
-        door.line,
-        door.name
-    )
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use std::net::IpAddr;
+    use std::path::Path;
     use std::time::Duration;
 
     use knock_profiles::rotate::{Params, ProtoChoice};

@@ -600,7 +600,7 @@ impl Runner {
             return;
         };
         let ipv6 = src.is_ipv6();
-        let stop_cmd = info.stop_for(ipv6).map(|c| substitute_ip(c, &src));
+        let stop_cmd = info.commands.stop_for(ipv6).map(|c| substitute_ip(c, &src));
         // Every open runs its start command and schedules its own stop, as
         // knockd does: n inserted rules are deleted by n stops, and a door
         // closed by something else in the meantime opens again.
@@ -614,7 +614,11 @@ impl Runner {
             return;
         }
         self.log_open(src, &info.name, "");
-        let Some(start) = info.start_for(ipv6).map(|c| substitute_ip(c, &src)) else {
+        let Some(start) = info
+            .commands
+            .start_for(ipv6)
+            .map(|c| substitute_ip(c, &src))
+        else {
             return;
         };
         let stop = stop_cmd.map(|command| {
@@ -625,7 +629,7 @@ impl Runner {
                 src: Some(src),
                 command,
                 id,
-                delay: info.cmd_timeout,
+                delay: info.commands.cmd_timeout,
             }
         });
         // Journal the stop before the door opens (fail-closed): a door whose
@@ -898,16 +902,19 @@ impl Runner {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use knock_profiles::knockd_conf::DoorCommands;
     use std::time::UNIX_EPOCH;
 
     fn info(name: &str, start: &str, stop: Option<&str>, timeout_s: u64) -> DoorInfo {
         DoorInfo {
             name: name.into(),
-            start: Some(start.into()),
-            start6: Some(start.replace("v4", "v6")),
-            stop: stop.map(Into::into),
-            stop6: stop.map(|s| s.replace("v4", "v6")),
-            cmd_timeout: Duration::from_secs(timeout_s),
+            commands: DoorCommands {
+                start: Some(start.into()),
+                start_6: Some(start.replace("v4", "v6")),
+                stop: stop.map(Into::into),
+                stop_6: stop.map(|s| s.replace("v4", "v6")),
+                cmd_timeout: Duration::from_secs(timeout_s),
+            },
         }
     }
 

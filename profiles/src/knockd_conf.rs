@@ -207,6 +207,25 @@ pub struct KnockdConfError {
     pub message: String,
 }
 
+impl KnockdConfError {
+    /// An error about door `name` at `line` of `path` (its section, or the
+    /// line of the key at fault): `path:line: door "NAME": message`. The one
+    /// place that prefix is written, for the parser and for what a server
+    /// checks later (capacity, secret and one-time sequence files).
+    pub fn door(
+        path: &Path,
+        line: usize,
+        name: &str,
+        message: impl fmt::Display,
+    ) -> KnockdConfError {
+        KnockdConfError {
+            path: path.to_path_buf(),
+            line,
+            message: format!("door \"{name}\": {message}"),
+        }
+    }
+}
+
 /// A parsed knockd.conf.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct KnockdConfig {
@@ -867,7 +886,12 @@ impl Parser<'_> {
                     .max(d.length.as_ref().map(|l| l.1)),
                 _ => d.port_range.as_ref().map(|r| r.1),
             };
-            return Err(self.err(line.unwrap_or(d.line), format!("door \"{name}\": {e}")));
+            return Err(KnockdConfError::door(
+                self.path,
+                line.unwrap_or(d.line),
+                name,
+                e,
+            ));
         }
         Ok(RotatingDoor {
             name: d.name,
