@@ -41,6 +41,7 @@ use crate::journal::{Entry, Journal};
 use crate::logger::Logger;
 use crate::lookup::Lookup;
 use crate::one_time::OneTimeFile;
+use crate::source::Source;
 use crate::sys;
 
 /// A message to the worker.
@@ -143,16 +144,6 @@ impl ToWorker {
     }
 }
 
-/// Where the worker's timers take their time from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClockMode {
-    /// The monotonic clock (live capture); the wall clock only for the
-    /// journal.
-    Wall,
-    /// Packet timestamps from [`Message::Time`] and notices (`--read`).
-    Packet,
-}
-
 /// The worker's bounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -179,13 +170,8 @@ pub struct RunnerOptions {
     pub dry_run: bool,
     /// A command still running after this long is killed.
     pub kill_after: Duration,
-    pub clock: ClockMode,
     /// `-l`: reverse-resolve knocker addresses in OPEN SESAME lines.
     pub lookup: bool,
-    pub journal: Option<PathBuf>,
-    /// Open a door even when its Stop_Command cannot be journaled (a crash
-    /// then leaves it open); by default such an open is refused.
-    pub open_without_journal: bool,
     pub limits: Limits,
 }
 
@@ -241,15 +227,25 @@ struct Queued {
     kind: Kind,
 }
 
+/// Where the worker's time comes from (its [`Source`] decides).
+#[derive(Debug, Clone, Copy)]
+enum Timeline {
+    /// Live: the monotonic clock, in ms since this origin.
+    Monotonic(Instant),
+    /// Replay: the latest packet time seen.
+    Packet(Millis),
+}
+
 struct Runner {
     doors: Arc<Vec<DoorInfo>>,
     log: Logger,
     opts: RunnerOptions,
+    /// Where pending stops are journaled ([`Source::Live`] only).
+    journal_path: Option<PathBuf>,
+    open_without_journal: bool,
     journal: Option<Journal>,
     clock: Box<dyn Clocks>,
-    /// Monotonic origin of the worker's millisecond timeline.
-    origin: Instant,
-    packet_now: Millis,
+    timeline: Timeline,
     next_id: u64,
     timers: BTreeMap<(Millis, u64), PendingStop>,
     /// Due time of each scheduled stop, by id.
@@ -261,15 +257,17 @@ struct Runner {
     report: RunnerReport,
 }
 
-/// Starts the worker on its own thread, on the system clocks.
+/// Starts the worker for packets from `source` on its own thread, on the
+/// system clocks.
 pub fn spawn(
+    source: &Source,
     doors: Arc<Vec<DoorInfo>>,
     one_time: OneTime,
     log: Logger,
     opts: RunnerOptions,
     rx: WorkerRx,
 ) -> std::io::Result<std::thread::JoinHandle<RunnerReport>> {
-    let mut r = Runner::new(doors, log, opts, Box::new(SystemClocks))?;
+    let mut r = Runner::new(source, doors, log, opts, Box::new(SystemClocks))?;
     r.one_time = one_time;
     std::thread::Builder::new()
         .name("knock-worker".into())
@@ -278,6 +276,7 @@ pub fn spawn(
 
 impl Runner {
     fn new(
+        source: &Source,
         doors: Arc<Vec<DoorInfo>>,
         log: Logger,
         opts: RunnerOptions,
@@ -288,13 +287,26 @@ impl Runner {
         } else {
             None
         };
+        let (timeline, journal_path, open_without_journal) = match source {
+            Source::Live {
+                journal,
+                open_without_journal,
+                ..
+            } => (
+                Timeline::Monotonic(clock.now()),
+                journal.clone(),
+                *open_without_journal,
+            ),
+            Source::Replay { .. } => (Timeline::Packet(0), None, false),
+        };
         let mut r = Runner {
             doors,
             log,
+            journal_path,
+            open_without_journal,
             journal: None,
-            origin: clock.now(),
             clock,
-            packet_now: 0,
+            timeline,
             next_id: 1,
             timers: BTreeMap::new(),
             due: HashMap::new(),
@@ -306,7 +318,7 @@ impl Runner {
             opts,
         };
         if let Err(why) = r.open_journal() {
-            let what = if r.opts.open_without_journal {
+            let what = if r.open_without_journal {
                 "doors open anyway (--open-without-journal): a crash leaves them open"
             } else {
                 "doors with a Stop_Command stay shut until it can be written \
@@ -319,12 +331,12 @@ impl Runner {
 
     /// The worker's time in ms: monotonic (live) or packet time (replay).
     fn now(&self) -> Millis {
-        match self.opts.clock {
-            ClockMode::Wall => {
-                let d = self.clock.now().saturating_duration_since(self.origin);
+        match self.timeline {
+            Timeline::Monotonic(origin) => {
+                let d = self.clock.now().saturating_duration_since(origin);
                 u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
             }
-            ClockMode::Packet => self.packet_now,
+            Timeline::Packet(now) => now,
         }
     }
 
@@ -342,7 +354,7 @@ impl Runner {
     /// Opens the journal (once it opens: it is kept) and schedules the stops
     /// a previous run left in it. `Err` says why it cannot be used.
     fn open_journal(&mut self) -> Result<(), String> {
-        let Some(path) = self.opts.journal.clone() else {
+        let Some(path) = self.journal_path.clone() else {
             return Ok(());
         };
         if self.journal.is_some() {
@@ -441,8 +453,8 @@ impl Runner {
             } else {
                 Duration::from_millis(20)
             };
-            let wait = match (self.opts.clock, self.timers.keys().next()) {
-                (ClockMode::Wall, Some((due, _))) => {
+            let wait = match (self.timeline, self.timers.keys().next()) {
+                (Timeline::Monotonic(_), Some((due, _))) => {
                     Duration::from_millis(due.saturating_sub(self.now())).min(idle)
                 }
                 _ => idle,
@@ -478,18 +490,13 @@ impl Runner {
         self.start_queued();
     }
 
-    fn advance_packet_clock(&mut self, t: Millis) {
-        if t > self.packet_now {
-            self.packet_now = t;
-        }
-    }
-
-    /// Packet time moved to `t` (`--read`): the stops it passed run now,
+    /// Packet time moved to `t`: in a replay, the stops it passed run now,
     /// before what happened at `t`, so a replay closes doors at their
-    /// Cmd_Timeout in packet time, in order.
+    /// Cmd_Timeout in packet time, in order. Live, timers do not follow
+    /// packet time.
     fn packet_time(&mut self, t: Millis) {
-        self.advance_packet_clock(t);
-        if self.opts.clock == ClockMode::Packet {
+        if let Timeline::Packet(now) = &mut self.timeline {
+            *now = (*now).max(t);
             self.fire_due(false);
         }
     }
@@ -639,7 +646,7 @@ impl Runner {
                 .now()
                 .saturating_add((s.delay + self.opts.kill_after).as_millis() as Millis);
             if let Err(why) = self.journal_put(s.id, due, &s.door, &s.command) {
-                if self.opts.open_without_journal {
+                if self.open_without_journal {
                     self.log.error(&format!(
                         "{src}: {}: {why}; opening anyway (--open-without-journal)",
                         info.name
@@ -728,7 +735,7 @@ impl Runner {
                     killed: false,
                     kind,
                 });
-                if self.opts.clock == ClockMode::Packet {
+                if matches!(self.timeline, Timeline::Packet(_)) {
                     self.wait_running();
                 }
             }
@@ -902,6 +909,7 @@ impl Runner {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::clock::FakeClocks;
     use knock_profiles::knockd_conf::DoorCommands;
     use std::time::UNIX_EPOCH;
 
@@ -918,16 +926,47 @@ mod tests {
         }
     }
 
-    fn opts(journal: Option<PathBuf>, dry_run: bool) -> RunnerOptions {
+    fn opts(dry_run: bool) -> RunnerOptions {
         RunnerOptions {
             dry_run,
             kill_after: Duration::from_secs(5),
-            clock: ClockMode::Packet,
             lookup: false,
-            journal,
-            open_without_journal: false,
             limits: Limits::default(),
         }
+    }
+
+    fn live(journal: Option<PathBuf>) -> Source {
+        Source::Live {
+            interface: "veth0".into(),
+            journal,
+            open_without_journal: false,
+        }
+    }
+
+    fn replay() -> Source {
+        Source::Replay {
+            file: "knocks.pcap".into(),
+        }
+    }
+
+    /// A worker the test drives itself (no thread): on fake clocks, which
+    /// move only when the test says, at a wall time in 2027.
+    fn runner(
+        source: &Source,
+        doors: Vec<DoorInfo>,
+        o: RunnerOptions,
+    ) -> (Runner, FakeClocks, Logger) {
+        let clock = FakeClocks::new(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
+        let log = Logger::memory();
+        let r = Runner::new(
+            source,
+            Arc::new(doors),
+            log.clone(),
+            o,
+            Box::new(clock.clone()),
+        )
+        .unwrap();
+        (r, clock, log)
     }
 
     fn opened(src: &str, door: usize, at: Millis) -> Message {
@@ -945,47 +984,27 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
         let o = out.display();
-        let doors = Arc::new(vec![info(
+        let doors = vec![info(
             "ssh",
             &format!("echo open v4 %IP% >> {o}"),
             Some(&format!("echo close v4 %IP% >> {o}")),
             10,
-        )]);
-        let log = Logger::memory();
-        let (tx, rx) = channels(16, 16);
-        let h = spawn(
-            doors,
-            OneTime::default(),
-            log.clone(),
-            opts(None, false),
-            rx,
-        )
-        .unwrap();
-        tx.control(opened("192.0.2.7", 0, 1_000));
-        tx.control(opened("2001:db8::7", 0, 1_000));
-        // Wait (bounded) for the start commands to finish before time moves.
-        let t0 = Instant::now();
-        while std::fs::read_to_string(&out)
-            .map(|s| s.lines().count())
-            .unwrap_or(0)
-            < 2
-        {
-            assert!(t0.elapsed() < Duration::from_secs(5));
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        // Give the worker a moment to reap and schedule the stops.
-        std::thread::sleep(Duration::from_millis(100));
-        tx.control(Message::Time(5_000));
-        std::thread::sleep(Duration::from_millis(100));
+        )];
+        let (mut r, _clock, log) = runner(&replay(), doors, opts(false));
+        // A replay runs each command to its end before it reads on, and
+        // schedules its stop at once: nothing to wait for here.
+        r.handle(opened("192.0.2.7", 0, 1_000));
+        r.handle(opened("2001:db8::7", 0, 1_000));
+        r.handle(Message::Time(5_000));
         let text = std::fs::read_to_string(&out).unwrap();
         assert_eq!(
             text.lines().count(),
             2,
             "no stop before Cmd_Timeout: {text}"
         );
-        tx.control(Message::Time(11_500));
-        tx.control(Message::Shutdown);
-        let report = h.join().unwrap();
+        r.handle(Message::Time(11_500));
+        r.shutdown();
+        let report = r.report;
         let text = std::fs::read_to_string(&out).unwrap();
         let mut lines: Vec<&str> = text.lines().collect();
         lines.sort();
@@ -1016,27 +1035,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
         let journal = dir.path().join("pending");
-        let doors = Arc::new(vec![info(
+        let doors = vec![info(
             "ssh",
             "true",
             Some(&format!("echo closed %IP% >> {}", out.display())),
             3600,
-        )]);
-        let (tx, rx) = channels(16, 16);
-        let h = spawn(
-            doors,
-            OneTime::default(),
-            Logger::memory(),
-            opts(Some(journal.clone()), false),
-            rx,
-        )
-        .unwrap();
-        tx.control(opened("192.0.2.9", 0, 1_000));
-        std::thread::sleep(Duration::from_millis(200));
+        )];
+        let (mut r, _clock, _log) = runner(&live(Some(journal.clone())), doors, opts(false));
+        r.handle(opened("192.0.2.9", 0, 1_000));
+        // The start command ("true") ends; its stop is due in an hour.
+        r.wait_running();
         let j = std::fs::read_to_string(&journal).unwrap();
         assert!(j.contains("echo closed 192.0.2.9"), "journaled: {j}");
-        tx.control(Message::Shutdown);
-        h.join().unwrap();
+        r.shutdown();
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "closed 192.0.2.9\n");
         assert_eq!(std::fs::read_to_string(&journal).unwrap(), "");
     }
@@ -1054,10 +1065,11 @@ mod tests {
         let (tx, rx) = channels(16, 16);
         let log = Logger::memory();
         let h = spawn(
+            &live(Some(journal.clone())),
             Arc::new(vec![]),
             OneTime::default(),
             log.clone(),
-            opts(Some(journal.clone()), false),
+            opts(false),
             rx,
         )
         .unwrap();
@@ -1072,20 +1084,21 @@ mod tests {
 
     #[test]
     fn failing_and_hanging_commands_are_logged_and_killed() {
-        let doors = Arc::new(vec![
+        let doors = [
             info("bad", "exit 3", None, 1),
             info("slow", "sleep 30", None, 1),
-        ]);
-        let log = Logger::memory();
-        let (tx, rx) = channels(16, 16);
-        let mut o = opts(None, false);
+        ];
+        let mut o = opts(false);
         o.kill_after = Duration::from_millis(300);
         let t0 = Instant::now();
-        let h = spawn(doors, OneTime::default(), log.clone(), o, rx).unwrap();
-        tx.control(opened("192.0.2.7", 0, 0));
-        tx.control(opened("192.0.2.7", 1, 0));
-        tx.control(Message::Shutdown);
-        let report = h.join().unwrap();
+        let (mut r, clock, log) = runner(&live(None), doors.to_vec(), o);
+        r.handle(opened("192.0.2.7", 0, 0));
+        r.handle(opened("192.0.2.7", 1, 0));
+        // "sleep 30" outlives the bound (on the fake clock): shutdown,
+        // which waits for both, kills it.
+        clock.advance(Duration::from_millis(301));
+        r.shutdown();
+        let report = r.report;
         assert!(t0.elapsed() < Duration::from_secs(10));
         assert_eq!(report.killed, 1);
         assert_eq!(report.failed, 2);
@@ -1114,7 +1127,15 @@ mod tests {
         )]);
         let log = Logger::memory();
         let (tx, rx) = channels(16, 16);
-        let h = spawn(doors, OneTime::default(), log.clone(), opts(None, true), rx).unwrap();
+        let h = spawn(
+            &replay(),
+            doors,
+            OneTime::default(),
+            log.clone(),
+            opts(true),
+            rx,
+        )
+        .unwrap();
         tx.control(opened("192.0.2.7", 0, 0));
         tx.control(Message::Time(2_000));
         tx.control(Message::Shutdown);
@@ -1141,14 +1162,10 @@ mod tests {
         doors: Vec<DoorInfo>,
         journal: Option<PathBuf>,
         limits: Limits,
-    ) -> (Runner, crate::clock::FakeClocks, Logger) {
-        let clock = crate::clock::FakeClocks::new(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
-        let log = Logger::memory();
-        let mut o = opts(journal, true);
-        o.clock = ClockMode::Wall;
+    ) -> (Runner, FakeClocks, Logger) {
+        let mut o = opts(true);
         o.limits = limits;
-        let r = Runner::new(Arc::new(doors), log.clone(), o, Box::new(clock.clone())).unwrap();
-        (r, clock, log)
+        runner(&live(journal), doors, o)
     }
 
     fn open_now(r: &mut Runner, src: &str, door: usize) {
@@ -1283,8 +1300,7 @@ mod tests {
 
     #[test]
     fn commands_beyond_the_limits_wait_then_are_refused() {
-        let log = Logger::memory();
-        let mut o = opts(None, false);
+        let mut o = opts(false);
         o.limits = Limits {
             running: 2,
             queued: 1,
@@ -1292,14 +1308,7 @@ mod tests {
         };
         o.kill_after = Duration::from_millis(200);
         // Live: commands run side by side (a replay runs them one by one).
-        o.clock = ClockMode::Wall;
-        let mut r = Runner::new(
-            Arc::new(vec![info("slow", "sleep 30", None, 1)]),
-            log.clone(),
-            o,
-            Box::new(SystemClocks),
-        )
-        .unwrap();
+        let (mut r, clock, log) = runner(&live(None), vec![info("slow", "sleep 30", None, 1)], o);
         for i in 1..=4 {
             r.handle(opened(&format!("198.18.0.{i}"), 0, 0));
         }
@@ -1311,6 +1320,8 @@ mod tests {
             "{:?}",
             log.lines()
         );
+        // Past the bound, shutdown kills what still runs.
+        clock.advance(Duration::from_millis(201));
         r.shutdown();
         assert!(r.running.is_empty());
     }
@@ -1389,13 +1400,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let blocker = dir.path().join("state");
         std::fs::write(&blocker, "").unwrap();
-        let clock = crate::clock::FakeClocks::new(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
-        let log = Logger::memory();
-        let mut o = opts(Some(blocker.join("pending")), true);
-        o.clock = ClockMode::Wall;
-        o.open_without_journal = true;
+        let source = Source::Live {
+            interface: "veth0".into(),
+            journal: Some(blocker.join("pending")),
+            open_without_journal: true,
+        };
         let doors = vec![info("ssh", "open %IP%", Some("close %IP%"), 10)];
-        let mut r = Runner::new(Arc::new(doors), log.clone(), o, Box::new(clock)).unwrap();
+        let (mut r, _clock, log) = runner(&source, doors, opts(true));
         open_now(&mut r, "192.0.2.7", 0);
         assert_eq!((r.report.commands, r.report.refused), (1, 0));
         assert!(

@@ -468,6 +468,7 @@ fn read_and_the_live_pipeline_agree() {
     use knock_server::logger::Logger;
     use knock_server::pipeline::Pipeline;
     use knock_server::runner::Message;
+    use knock_server::source::Source;
 
     let dir = tempfile::tempdir().unwrap();
     let mut frames = Vec::new();
@@ -513,7 +514,12 @@ fn read_and_the_live_pipeline_agree() {
     let specs = knock_server::doors::layout(&cfg).specs;
     let det = Detector::new(specs, Destinations::Any, 1024).unwrap();
     let (to, rx) = knock_server::runner::channels(4096, 4096);
-    let mut p = Pipeline::new(det, to, 0, Logger::memory());
+    let live = Source::Live {
+        interface: "veth0".into(),
+        journal: None,
+        open_without_journal: false,
+    };
+    let mut p = Pipeline::new(&live, det, to, 0, Logger::memory());
     for (ts, f) in &frames {
         p.feed(Link::Ethernet, f, *ts);
     }
