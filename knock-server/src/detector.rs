@@ -1053,11 +1053,9 @@ mod tests {
         !r.opened().is_empty()
     }
 
-    /// An attempt past the length of the door's next one-time sequence,
-    /// made in the same 100 ms tick as the swap: it must be dropped, not
-    /// indexed past the end of the new sequence (this panicked).
-    #[test]
-    fn a_shorter_next_sequence_drops_longer_attempts_in_the_same_tick() {
+    /// A door of four knocks, three of them knocked by 192.0.2.7 at `at`,
+    /// then its sequence swapped for 7000,2222 (notices cleared).
+    fn three_of_four_then_a_shorter_sequence(at: [Millis; 3]) -> Rig {
         let four = [
             Knock::tcp(7000),
             Knock::tcp(8000),
@@ -1065,13 +1063,22 @@ mod tests {
             Knock::tcp(6000),
         ];
         let mut r = Rig::new(vec![door(&four, 5)]);
-        r.syn("192.0.2.7", 7000, 10);
-        r.syn("192.0.2.7", 8000, 20);
-        r.syn("192.0.2.7", 9000, 30);
+        for (port, t) in [7000, 8000, 9000].into_iter().zip(at) {
+            r.syn("192.0.2.7", port, t);
+        }
         r.det
             .set_sequence(0, vec![Knock::tcp(7000), Knock::tcp(2222)])
             .unwrap();
         r.notices.clear();
+        r
+    }
+
+    /// An attempt past the length of the door's next one-time sequence,
+    /// made in the same 100 ms tick as the swap: it must be dropped, not
+    /// indexed past the end of the new sequence (this panicked).
+    #[test]
+    fn a_shorter_next_sequence_drops_longer_attempts_in_the_same_tick() {
+        let mut r = three_of_four_then_a_shorter_sequence([10, 20, 30]);
         // Same tick as the swap, then a port of the new sequence.
         r.syn("192.0.2.7", 2222, 40);
         r.syn("192.0.2.7", 6000, 50);
@@ -1086,20 +1093,7 @@ mod tests {
     /// files): the old attempt still does not count.
     #[test]
     fn a_sequence_change_drops_attempts_even_when_time_goes_backwards() {
-        let four = [
-            Knock::tcp(7000),
-            Knock::tcp(8000),
-            Knock::tcp(9000),
-            Knock::tcp(6000),
-        ];
-        let mut r = Rig::new(vec![door(&four, 5)]);
-        r.syn("192.0.2.7", 7000, 50_000);
-        r.syn("192.0.2.7", 8000, 50_100);
-        r.syn("192.0.2.7", 9000, 50_200);
-        r.det
-            .set_sequence(0, vec![Knock::tcp(7000), Knock::tcp(2222)])
-            .unwrap();
-        r.notices.clear();
+        let mut r = three_of_four_then_a_shorter_sequence([50_000, 50_100, 50_200]);
         for port in [2222, 6000, 9000, 7000] {
             r.syn("192.0.2.7", port, 1_000);
         }

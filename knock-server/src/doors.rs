@@ -2,14 +2,15 @@
 //! and the worker (names, commands, timers) need, and the `--check` report.
 
 use std::fmt::Write;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use knock_profiles::Knock;
 use knock_profiles::knockd_conf::{
     Door, DoorCommands, KnockdConfError, KnockdConfig, RotatingDoor,
 };
 use knock_profiles::rotate;
+use knock_profiles::{Knock, TcpFlags};
 
 use crate::detector::{self, DoorSpec, MAX_DOORS};
 use crate::rotation::SLOTS;
@@ -190,40 +191,8 @@ pub fn describe(cfg: &KnockdConfig, origin: &str) -> String {
         if let Some(p) = &d.one_time_sequences {
             let _ = writeln!(out, "  one-time file:  {}", p.display());
         }
-        let _ = writeln!(out, "  tcpflags:       {}", d.tcpflags);
-        let _ = writeln!(out, "  seq_timeout:    {}s", d.seq_timeout.as_secs());
-        let _ = writeln!(
-            out,
-            "  target:         {}",
-            d.target
-                .map(|t| t.to_string())
-                .unwrap_or_else(|| "(interface addresses)".into())
-        );
-        let _ = writeln!(
-            out,
-            "  start_command:  {}",
-            or_none(d.commands.start_for(false))
-        );
-        let _ = writeln!(
-            out,
-            "  start_command6: {}",
-            or_none(d.commands.start_for(true))
-        );
-        let _ = writeln!(
-            out,
-            "  cmd_timeout:    {}s",
-            d.commands.cmd_timeout.as_secs()
-        );
-        let _ = writeln!(
-            out,
-            "  stop_command:   {}",
-            or_none(d.commands.stop_for(false))
-        );
-        let _ = writeln!(
-            out,
-            "  stop_command6:  {}",
-            or_none(d.commands.stop_for(true))
-        );
+        describe_matching(&mut out, d.tcpflags, d.seq_timeout, d.target);
+        describe_commands(&mut out, &d.commands);
     }
     for d in &cfg.rotating {
         describe_rotating(&mut out, d, origin);
@@ -249,29 +218,40 @@ fn describe_rotating(out: &mut String, d: &RotatingDoor, origin: &str) {
         let _ = writeln!(out, "  exclude:        {}", list.join(","));
     }
     let _ = writeln!(out, "  protocol:       {}", p.protos);
-    let _ = writeln!(out, "  tcpflags:       {}", d.tcpflags);
-    let _ = writeln!(out, "  seq_timeout:    {}s", d.seq_timeout.as_secs());
+    describe_matching(out, d.tcpflags, d.seq_timeout, d.target);
+    describe_commands(out, &d.commands);
+}
+
+/// What every door matches with, for `--check`.
+fn describe_matching(
+    out: &mut String,
+    flags: TcpFlags,
+    seq_timeout: Duration,
+    target: Option<IpAddr>,
+) {
+    let _ = writeln!(out, "  tcpflags:       {flags}");
+    let _ = writeln!(out, "  seq_timeout:    {}s", seq_timeout.as_secs());
     let _ = writeln!(
         out,
         "  target:         {}",
-        d.target
+        target
             .map(|t| t.to_string())
             .unwrap_or_else(|| "(interface addresses)".into())
     );
+}
+
+/// A door's commands, for `--check`.
+fn describe_commands(out: &mut String, c: &DoorCommands) {
     for (label, cmd) in [
-        ("start_command: ", d.commands.start_for(false)),
-        ("start_command6:", d.commands.start_for(true)),
+        ("start_command: ", c.start_for(false)),
+        ("start_command6:", c.start_for(true)),
     ] {
         let _ = writeln!(out, "  {label} {}", or_none(cmd));
     }
-    let _ = writeln!(
-        out,
-        "  cmd_timeout:    {}s",
-        d.commands.cmd_timeout.as_secs()
-    );
+    let _ = writeln!(out, "  cmd_timeout:    {}s", c.cmd_timeout.as_secs());
     for (label, cmd) in [
-        ("stop_command:  ", d.commands.stop_for(false)),
-        ("stop_command6: ", d.commands.stop_for(true)),
+        ("stop_command:  ", c.stop_for(false)),
+        ("stop_command6: ", c.stop_for(true)),
     ] {
         let _ = writeln!(out, "  {label} {}", or_none(cmd));
     }

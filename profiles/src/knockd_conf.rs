@@ -1078,6 +1078,17 @@ mod tests {
         }
     }
 
+    /// Each text fails to parse with an error that starts with its message.
+    fn assert_errors(cases: &[(&str, &str)]) {
+        for (text, want) in cases {
+            let got = err(text);
+            assert!(
+                got.starts_with(want),
+                "for {text:?}\n got: {got}\nwant: {want}..."
+            );
+        }
+    }
+
     fn secs(s: u64) -> Duration {
         Duration::from_secs(s)
     }
@@ -1451,13 +1462,7 @@ mod tests {
                 "knockd.conf:2: cannot read One_Time_Sequences file /nonexistent: no such file",
             ),
         ];
-        for (text, want) in cases {
-            let got = err(text);
-            assert!(
-                got.starts_with(want),
-                "for {text:?}\n got: {got}\nwant: {want}..."
-            );
-        }
+        assert_errors(cases);
     }
 
     #[test]
@@ -1663,13 +1668,7 @@ mod tests {
                 "knockd.conf:4: unknown key \"perod\" in a door section (did you mean \"Period\"?)",
             ),
         ];
-        for (text, want) in cases {
-            let got = err(text);
-            assert!(
-                got.starts_with(want),
-                "for {text:?}\n got: {got}\nwant: {want}..."
-            );
-        }
+        assert_errors(&cases);
     }
 
     #[test]
