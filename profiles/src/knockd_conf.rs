@@ -296,6 +296,19 @@ struct DoorDraft {
     seen: Vec<&'static str>,
 }
 
+impl DoorDraft {
+    /// The command keys as read, with knockd's default Cmd_Timeout.
+    fn commands(&mut self) -> DoorCommands {
+        DoorCommands {
+            start: self.start_command.take(),
+            start_6: self.start_command_6.take(),
+            cmd_timeout: Duration::from_secs(self.cmd_timeout.unwrap_or(DEFAULT_CMD_TIMEOUT)),
+            stop: self.stop_command.take(),
+            stop_6: self.stop_command_6.take(),
+        }
+    }
+}
+
 /// A parsed rotation key's value.
 enum RotateValue {
     Rotate(bool),
@@ -831,7 +844,7 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn build_rotating(&mut self, d: DoorDraft) -> Result<RotatingDoor, KnockdConfError> {
+    fn build_rotating(&mut self, mut d: DoorDraft) -> Result<RotatingDoor, KnockdConfError> {
         let name = &d.name;
         if let Some((_, line)) = &d.sequence {
             return Err(self.err(
@@ -893,19 +906,14 @@ impl Parser<'_> {
                 e,
             ));
         }
+        let commands = d.commands();
         Ok(RotatingDoor {
             name: d.name,
             secret_file,
             params,
             seq_timeout: Duration::from_secs(d.seq_timeout.unwrap_or(DEFAULT_SEQ_TIMEOUT)),
             tcpflags: d.tcpflags,
-            commands: DoorCommands {
-                start: d.start_command,
-                start_6: d.start_command_6,
-                cmd_timeout: Duration::from_secs(d.cmd_timeout.unwrap_or(DEFAULT_CMD_TIMEOUT)),
-                stop: d.stop_command,
-                stop_6: d.stop_command_6,
-            },
+            commands,
             target: d.target,
             line: d.line,
         })
@@ -913,7 +921,7 @@ impl Parser<'_> {
 
     fn build_door(
         &mut self,
-        d: DoorDraft,
+        mut d: DoorDraft,
         read: &mut dyn FnMut(&Path) -> std::io::Result<String>,
     ) -> Result<Option<Door>, KnockdConfError> {
         if let Some((key, line)) = d.rotate_key {
@@ -926,6 +934,7 @@ impl Parser<'_> {
                 ),
             ));
         }
+        let commands = d.commands();
         let sequence = match (&d.one_time, d.sequence) {
             (Some((path, line)), seq) => {
                 if let Some((_, seq_line)) = seq {
@@ -981,13 +990,7 @@ impl Parser<'_> {
             one_time_sequences: d.one_time.map(|(p, _)| p),
             seq_timeout: Duration::from_secs(d.seq_timeout.unwrap_or(DEFAULT_SEQ_TIMEOUT)),
             tcpflags: d.tcpflags,
-            commands: DoorCommands {
-                start: d.start_command,
-                start_6: d.start_command_6,
-                cmd_timeout: Duration::from_secs(d.cmd_timeout.unwrap_or(DEFAULT_CMD_TIMEOUT)),
-                stop: d.stop_command,
-                stop_6: d.stop_command_6,
-            },
+            commands,
             target: d.target,
             line: d.line,
         }))
