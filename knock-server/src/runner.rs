@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::IpAddr;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::mpsc::{
     Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError, sync_channel,
@@ -211,8 +211,49 @@ impl Kind {
     }
 }
 
+/// A command the worker started.
+pub trait Process: Send {
+    /// Its exit status once it has ended (`None` while it runs).
+    fn try_wait(&mut self) -> std::io::Result<Option<ExitStatus>>;
+    /// Kills it with everything it started (its process group).
+    fn kill(&mut self);
+}
+
+/// Starts the worker's commands: [`Shell`] in the daemon, a fake in tests.
+pub trait Spawner: Send {
+    fn spawn(&mut self, command: &str) -> std::io::Result<Box<dyn Process>>;
+}
+
+/// `/bin/sh -c COMMAND`, as knockd runs commands, in a process group of its
+/// own (so a kill reaches what it started), stdin from /dev/null.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Shell;
+
+impl Spawner for Shell {
+    fn spawn(&mut self, command: &str) -> std::io::Result<Box<dyn Process>> {
+        let child = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(command)
+            .stdin(Stdio::null())
+            .process_group(0)
+            .spawn()?;
+        Ok(Box::new(child))
+    }
+}
+
+impl Process for Child {
+    fn try_wait(&mut self) -> std::io::Result<Option<ExitStatus>> {
+        Child::try_wait(self)
+    }
+
+    fn kill(&mut self) {
+        let _ = sys::kill_group(self.id());
+        let _ = Child::kill(self);
+    }
+}
+
 struct Running {
-    child: Child,
+    process: Box<dyn Process>,
     door: String,
     command: String,
     since: Instant,
@@ -245,6 +286,7 @@ struct Runner {
     open_without_journal: bool,
     journal: Option<Journal>,
     clock: Box<dyn Clocks>,
+    spawner: Box<dyn Spawner>,
     timeline: Timeline,
     next_id: u64,
     timers: BTreeMap<(Millis, u64), PendingStop>,
@@ -267,7 +309,14 @@ pub fn spawn(
     opts: RunnerOptions,
     rx: WorkerRx,
 ) -> std::io::Result<std::thread::JoinHandle<RunnerReport>> {
-    let mut r = Runner::new(source, doors, log, opts, Box::new(SystemClocks))?;
+    let mut r = Runner::new(
+        source,
+        doors,
+        log,
+        opts,
+        Box::new(SystemClocks),
+        Box::new(Shell),
+    )?;
     r.one_time = one_time;
     std::thread::Builder::new()
         .name("knock-worker".into())
@@ -281,6 +330,7 @@ impl Runner {
         log: Logger,
         opts: RunnerOptions,
         clock: Box<dyn Clocks>,
+        spawner: Box<dyn Spawner>,
     ) -> std::io::Result<Runner> {
         let lookup = if opts.lookup {
             Some(Lookup::spawn(log.clone(), Box::new(sys::reverse_lookup))?)
@@ -306,6 +356,7 @@ impl Runner {
             open_without_journal,
             journal: None,
             clock,
+            spawner,
             timeline,
             next_id: 1,
             timers: BTreeMap::new(),
@@ -719,16 +770,10 @@ impl Runner {
         }
         self.log
             .info(&format!("{door}: running command: {command}"));
-        let spawned = Command::new("/bin/sh")
-            .arg("-c")
-            .arg(&command)
-            .stdin(Stdio::null())
-            .process_group(0)
-            .spawn();
-        match spawned {
-            Ok(child) => {
+        match self.spawner.spawn(&command) {
+            Ok(process) => {
                 self.running.push(Running {
-                    child,
+                    process,
                     door: door.to_string(),
                     command,
                     since: self.clock.now(),
@@ -792,7 +837,7 @@ impl Runner {
         let mut i = 0;
         while i < self.running.len() {
             let r = &mut self.running[i];
-            match r.child.try_wait() {
+            match r.process.try_wait() {
                 Ok(Some(status)) => {
                     let r = self.running.swap_remove(i);
                     if let Some(code) = status.code() {
@@ -816,8 +861,7 @@ impl Runner {
                 Ok(None) => {
                     if !r.killed && now.saturating_duration_since(r.since) > self.opts.kill_after {
                         r.killed = true;
-                        let _ = sys::kill_group(r.child.id());
-                        let _ = r.child.kill();
+                        r.process.kill();
                         self.report.killed += 1;
                         let (door, cmd) = (r.door.clone(), r.command.clone());
                         self.log.warn(&format!(
@@ -964,6 +1008,7 @@ mod tests {
             log.clone(),
             o,
             Box::new(clock.clone()),
+            Box::new(Shell),
         )
         .unwrap();
         (r, clock, log)
