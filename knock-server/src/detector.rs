@@ -42,7 +42,7 @@ use std::net::IpAddr;
 
 use knock_profiles::{Knock, Proto, TcpFlags};
 
-use crate::event::{Event, Millis};
+use crate::event::{Millis, Packet};
 
 /// Entries per bucket.
 pub const WAYS: usize = 8;
@@ -52,6 +52,38 @@ pub const DEFAULT_CAPACITY: usize = 1 << 20;
 pub const MAX_DOORS: usize = 63;
 /// Longest sequence a detector handles (stage is stored in one byte).
 pub const MAX_KNOCKS: usize = 63;
+
+/// A sequence longer than the detector holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("too long ({len} knocks; at most {MAX_KNOCKS})")]
+pub struct TooLong {
+    pub len: usize,
+}
+
+/// The detector's limits, checked here and nowhere else (the config check
+/// at load and reload calls these too): a sequence of at most
+/// [`MAX_KNOCKS`] knocks (the stage is stored in six bits)...
+pub fn check_length(len: usize) -> Result<(), TooLong> {
+    if len > MAX_KNOCKS {
+        Err(TooLong { len })
+    } else {
+        Ok(())
+    }
+}
+
+/// ...and at most [`MAX_DOORS`] doors (so is the door index).
+pub fn doors_fit(doors: usize) -> bool {
+    doors <= MAX_DOORS
+}
+
+/// A door's sequence: not empty, and not too long.
+fn check_knocks(door: usize, knocks: &[Knock]) -> Result<(), DetectorError> {
+    if knocks.is_empty() {
+        return Err(DetectorError::EmptySequence { door });
+    }
+    check_length(knocks.len())
+        .map_err(|TooLong { len }| DetectorError::SequenceTooLong { door, len })
+}
 
 /// What a door needs for matching.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,19 +257,11 @@ impl Detector {
         destinations: Destinations,
         capacity: usize,
     ) -> Result<Detector, DetectorError> {
-        if doors.len() > MAX_DOORS {
+        if !doors_fit(doors.len()) {
             return Err(DetectorError::TooManyDoors(doors.len()));
         }
         for (door, d) in doors.iter().enumerate() {
-            if d.knocks.is_empty() {
-                return Err(DetectorError::EmptySequence { door });
-            }
-            if d.knocks.len() > MAX_KNOCKS {
-                return Err(DetectorError::SequenceTooLong {
-                    door,
-                    len: d.knocks.len(),
-                });
-            }
+            check_knocks(door, &d.knocks)?;
         }
         let buckets = (capacity.max(WAYS) / WAYS).next_power_of_two();
         let mut det = Detector {
@@ -296,15 +320,7 @@ impl Detector {
         step: u64,
         knocks: &[Knock],
     ) -> Result<bool, DetectorError> {
-        if knocks.is_empty() {
-            return Err(DetectorError::EmptySequence { door });
-        }
-        if knocks.len() > MAX_KNOCKS {
-            return Err(DetectorError::SequenceTooLong {
-                door,
-                len: knocks.len(),
-            });
-        }
+        check_knocks(door, knocks)?;
         let (Some(d), Some(slot)) = (self.doors.get_mut(door), self.steps.get_mut(door)) else {
             return Ok(false);
         };
@@ -389,15 +405,7 @@ impl Detector {
     /// attempts made before this call no longer count, whatever their
     /// timestamps. O(doors).
     pub fn set_sequence(&mut self, door: usize, knocks: Vec<Knock>) -> Result<(), DetectorError> {
-        if knocks.is_empty() {
-            return Err(DetectorError::EmptySequence { door });
-        }
-        if knocks.len() > MAX_KNOCKS {
-            return Err(DetectorError::SequenceTooLong {
-                door,
-                len: knocks.len(),
-            });
-        }
+        check_knocks(door, &knocks)?;
         if let Some(d) = self.doors.get_mut(door) {
             d.knocks = knocks;
             d.enabled = true;
@@ -443,7 +451,7 @@ impl Detector {
 
     /// Feeds one packet seen at `now` (ms; packet time) and reports what it
     /// caused through `out`. Allocation-free.
-    pub fn on_event(&mut self, ev: &Event, now: Millis, out: &mut impl FnMut(Notice)) {
+    pub fn on_event(&mut self, ev: &Packet, now: Millis, out: &mut impl FnMut(Notice)) {
         self.stats.events += 1;
         if !self.port_considered(ev.knock) {
             return;
@@ -477,7 +485,7 @@ impl Detector {
         b: usize,
         key: [u32; 4],
         door: usize,
-        ev: &Event,
+        ev: &Packet,
         now_ms: Millis,
         out: &mut impl FnMut(Notice),
     ) {
@@ -693,7 +701,7 @@ mod tests {
             }
         }
         fn send(&mut self, src: &str, k: Knock, flags: u8, at_ms: Millis) {
-            let ev = Event {
+            let ev = Packet {
                 src: ip(src),
                 dst: self.dst,
                 knock: k,
@@ -926,7 +934,7 @@ mod tests {
             ("198.51.100.1", 8000, 5),
             ("198.51.100.1", 9000, 6),
         ] {
-            let ev = Event {
+            let ev = Packet {
                 src: ip("203.0.113.5"),
                 dst: ip(dst),
                 knock: Knock::tcp(port),
@@ -1050,11 +1058,9 @@ mod tests {
         !r.opened().is_empty()
     }
 
-    /// An attempt past the length of the door's next one-time sequence,
-    /// made in the same 100 ms tick as the swap: it must be dropped, not
-    /// indexed past the end of the new sequence (this panicked).
-    #[test]
-    fn a_shorter_next_sequence_drops_longer_attempts_in_the_same_tick() {
+    /// A door of four knocks, three of them knocked by 192.0.2.7 at `at`,
+    /// then its sequence swapped for 7000,2222 (notices cleared).
+    fn three_of_four_then_a_shorter_sequence(at: [Millis; 3]) -> Rig {
         let four = [
             Knock::tcp(7000),
             Knock::tcp(8000),
@@ -1062,13 +1068,22 @@ mod tests {
             Knock::tcp(6000),
         ];
         let mut r = Rig::new(vec![door(&four, 5)]);
-        r.syn("192.0.2.7", 7000, 10);
-        r.syn("192.0.2.7", 8000, 20);
-        r.syn("192.0.2.7", 9000, 30);
+        for (port, t) in [7000, 8000, 9000].into_iter().zip(at) {
+            r.syn("192.0.2.7", port, t);
+        }
         r.det
             .set_sequence(0, vec![Knock::tcp(7000), Knock::tcp(2222)])
             .unwrap();
         r.notices.clear();
+        r
+    }
+
+    /// An attempt past the length of the door's next one-time sequence,
+    /// made in the same 100 ms tick as the swap: it must be dropped, not
+    /// indexed past the end of the new sequence (this panicked).
+    #[test]
+    fn a_shorter_next_sequence_drops_longer_attempts_in_the_same_tick() {
+        let mut r = three_of_four_then_a_shorter_sequence([10, 20, 30]);
         // Same tick as the swap, then a port of the new sequence.
         r.syn("192.0.2.7", 2222, 40);
         r.syn("192.0.2.7", 6000, 50);
@@ -1083,20 +1098,7 @@ mod tests {
     /// files): the old attempt still does not count.
     #[test]
     fn a_sequence_change_drops_attempts_even_when_time_goes_backwards() {
-        let four = [
-            Knock::tcp(7000),
-            Knock::tcp(8000),
-            Knock::tcp(9000),
-            Knock::tcp(6000),
-        ];
-        let mut r = Rig::new(vec![door(&four, 5)]);
-        r.syn("192.0.2.7", 7000, 50_000);
-        r.syn("192.0.2.7", 8000, 50_100);
-        r.syn("192.0.2.7", 9000, 50_200);
-        r.det
-            .set_sequence(0, vec![Knock::tcp(7000), Knock::tcp(2222)])
-            .unwrap();
-        r.notices.clear();
+        let mut r = three_of_four_then_a_shorter_sequence([50_000, 50_100, 50_200]);
         for port in [2222, 6000, 9000, 7000] {
             r.syn("192.0.2.7", port, 1_000);
         }

@@ -19,7 +19,7 @@ pub type Millis = u64;
 
 /// One TCP or UDP packet, reduced to what matching needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Event {
+pub struct Packet {
     pub src: IpAddr,
     pub dst: IpAddr,
     pub knock: Knock,
@@ -66,7 +66,7 @@ impl Link {
 /// fragment (offset 0) still carries the TCP or UDP header and counts; a
 /// later fragment has none and does not.
 #[inline]
-pub fn parse(link: Link, frame: &[u8], ts: Millis) -> Option<Event> {
+pub fn parse(link: Link, frame: &[u8], ts: Millis) -> Option<Packet> {
     let sliced = match link {
         Link::Ethernet => LaxSlicedPacket::from_ethernet(frame).ok()?,
         // Cooked captures name the protocol by ether type: SLL v1 at bytes
@@ -114,7 +114,7 @@ pub fn parse(link: Link, frame: &[u8], ts: Millis) -> Option<Event> {
     if knock.port == 0 {
         return None;
     }
-    Some(Event {
+    Some(Packet {
         src,
         dst,
         knock,
@@ -148,7 +148,7 @@ fn first_fragment(p: &LaxSlicedPacket<'_>) -> bool {
 
 /// Whether an event's knock is TCP (flag filters only apply to TCP).
 #[inline]
-pub fn is_tcp(ev: &Event) -> bool {
+pub fn is_tcp(ev: &Packet) -> bool {
     ev.knock.proto == Proto::Tcp
 }
 
@@ -257,7 +257,7 @@ mod tests {
         ];
         for (s, d, k, f) in cases {
             let frame = build::ethernet(ip(s), ip(d), k, f).unwrap();
-            let want = Event {
+            let want = Packet {
                 src: ip(s),
                 dst: ip(d),
                 knock: k,

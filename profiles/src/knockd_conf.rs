@@ -63,9 +63,10 @@ pub const DEFAULT_CMD_TIMEOUT: u64 = 10;
 /// matcher can keep times in 32-bit milliseconds.
 pub const MAX_TIMEOUT: u64 = 2_000_000;
 
-/// The `[options]` section.
+/// The `[options]` section (the daemon's own settings; named apart from the
+/// profile layer's `Options`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Options {
+pub struct DaemonOptions {
     pub use_syslog: bool,
     pub log_file: Option<PathBuf>,
     pub pid_file: Option<PathBuf>,
@@ -247,10 +248,29 @@ pub struct KnockdConfError {
     pub message: String,
 }
 
+impl KnockdConfError {
+    /// An error about door `name` at `line` of `path` (its section, or the
+    /// line of the key at fault): `path:line: door "NAME": message`. The one
+    /// place that prefix is written, for the parser and for what a server
+    /// checks later (capacity, secret and one-time sequence files).
+    pub fn door(
+        path: &Path,
+        line: usize,
+        name: &str,
+        message: impl fmt::Display,
+    ) -> KnockdConfError {
+        KnockdConfError {
+            path: path.to_path_buf(),
+            line,
+            message: format!("door \"{name}\": {message}"),
+        }
+    }
+}
+
 /// A parsed knockd.conf.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct KnockdConfig {
-    pub options: Options,
+    pub options: DaemonOptions,
     /// Doors with a fixed (or one-time) sequence, in file order.
     pub doors: Vec<Door>,
     /// Doors with `Rotate = yes`, in file order.
@@ -315,6 +335,19 @@ struct DoorDraft {
     /// First line of a key that only a rotating door may have.
     rotate_key: Option<(&'static str, usize)>,
     seen: Vec<&'static str>,
+}
+
+impl DoorDraft {
+    /// The command keys as read, with knockd's default Cmd_Timeout.
+    fn commands(&mut self) -> DoorCommands {
+        DoorCommands {
+            start: self.start_command.take(),
+            start_6: self.start_command_6.take(),
+            cmd_timeout: Duration::from_secs(self.cmd_timeout.unwrap_or(DEFAULT_CMD_TIMEOUT)),
+            stop: self.stop_command.take(),
+            stop_6: self.stop_command_6.take(),
+        }
+    }
 }
 
 /// A parsed rotation key's value.
@@ -977,7 +1010,7 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn build_rotating(&mut self, d: DoorDraft) -> Result<RotatingDoor, KnockdConfError> {
+    fn build_rotating(&mut self, mut d: DoorDraft) -> Result<RotatingDoor, KnockdConfError> {
         let name = &d.name;
         if let Some((_, line)) = &d.sequence {
             return Err(self.err(
@@ -1032,21 +1065,21 @@ impl Parser<'_> {
                     .max(d.length.as_ref().map(|l| l.1)),
                 _ => d.port_range.as_ref().map(|r| r.1),
             };
-            return Err(self.err(line.unwrap_or(d.line), format!("door \"{name}\": {e}")));
+            return Err(KnockdConfError::door(
+                self.path,
+                line.unwrap_or(d.line),
+                name,
+                e,
+            ));
         }
+        let commands = d.commands();
         Ok(RotatingDoor {
             name: d.name,
             secret_file,
             params,
             seq_timeout: Duration::from_secs(d.seq_timeout.unwrap_or(DEFAULT_SEQ_TIMEOUT)),
             tcpflags: d.tcpflags,
-            commands: DoorCommands {
-                start: d.start_command,
-                start_6: d.start_command_6,
-                cmd_timeout: Duration::from_secs(d.cmd_timeout.unwrap_or(DEFAULT_CMD_TIMEOUT)),
-                stop: d.stop_command,
-                stop_6: d.stop_command_6,
-            },
+            commands,
             target: d.target,
             line: d.line,
         })
@@ -1054,7 +1087,7 @@ impl Parser<'_> {
 
     fn build_door(
         &mut self,
-        d: DoorDraft,
+        mut d: DoorDraft,
         read: &mut dyn FnMut(&Path) -> std::io::Result<String>,
     ) -> Result<Option<Door>, KnockdConfError> {
         if let Some((key, line)) = d.rotate_key {
@@ -1067,6 +1100,7 @@ impl Parser<'_> {
                 ),
             ));
         }
+        let commands = d.commands();
         let sequence = match (&d.one_time, d.sequence) {
             (Some((path, line)), seq) => {
                 if let Some((_, seq_line)) = seq {
@@ -1123,13 +1157,7 @@ impl Parser<'_> {
             one_time_sequences: d.one_time.map(|(p, _)| p),
             seq_timeout: Duration::from_secs(d.seq_timeout.unwrap_or(DEFAULT_SEQ_TIMEOUT)),
             tcpflags: d.tcpflags,
-            commands: DoorCommands {
-                start: d.start_command,
-                start_6: d.start_command_6,
-                cmd_timeout: Duration::from_secs(d.cmd_timeout.unwrap_or(DEFAULT_CMD_TIMEOUT)),
-                stop: d.stop_command,
-                stop_6: d.stop_command_6,
-            },
+            commands,
             target: d.target,
             line: d.line,
         }))
@@ -1220,6 +1248,17 @@ mod tests {
         }
     }
 
+    /// Each text fails to parse with an error that starts with its message.
+    fn assert_errors(cases: &[(&str, &str)]) {
+        for (text, want) in cases {
+            let got = err(text);
+            assert!(
+                got.starts_with(want),
+                "for {text:?}\n got: {got}\nwant: {want}..."
+            );
+        }
+    }
+
     fn secs(s: u64) -> Duration {
         Duration::from_secs(s)
     }
@@ -1256,7 +1295,7 @@ mod tests {
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
         assert_eq!(
             c.options,
-            Options {
+            DaemonOptions {
                 use_syslog: true,
                 log_file: Some("/var/log/knockd.log".into()),
                 pid_file: Some("/run/knockd.pid".into()),
@@ -1595,13 +1634,7 @@ mod tests {
                 "knockd.conf:2: cannot read One_Time_Sequences file /nonexistent: no such file",
             ),
         ];
-        for (text, want) in cases {
-            let got = err(text);
-            assert!(
-                got.starts_with(want),
-                "for {text:?}\n got: {got}\nwant: {want}..."
-            );
-        }
+        assert_errors(cases);
     }
 
     #[test]
@@ -1807,13 +1840,7 @@ mod tests {
                 "knockd.conf:4: unknown key \"perod\" in a door section (did you mean \"Period\"?)",
             ),
         ];
-        for (text, want) in cases {
-            let got = err(text);
-            assert!(
-                got.starts_with(want),
-                "for {text:?}\n got: {got}\nwant: {want}..."
-            );
-        }
+        assert_errors(&cases);
     }
 
     #[test]
