@@ -287,6 +287,12 @@ impl Detector {
         Ok(det)
     }
 
+    /// The destinations that count for doors without `Target` (the
+    /// interface's addresses changed). Not on the packet path.
+    pub fn set_destinations(&mut self, destinations: Destinations) {
+        self.destinations = destinations;
+    }
+
     pub fn doors(&self) -> &[DoorSpec] {
         &self.doors
     }
