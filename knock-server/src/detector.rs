@@ -160,6 +160,11 @@ const EMPTY: Slot = [0; 6];
 /// Milliseconds per time tick stored in a slot.
 const TICK_MS: u64 = 100;
 const GEN_MASK: u32 = 0x7_FFFF;
+/// How far packet time may move from the epoch before every attempt is
+/// dropped: a quarter of the tick range (about 3.4 years), so a slot's start
+/// and `now` are always less than half the range apart and their difference
+/// cannot wrap.
+const EPOCH_SPAN_MS: Millis = (1 << 30) * TICK_MS;
 /// Bit 31 of word 5: the source is an IPv4 address.
 const V4_BIT: u32 = 1 << 31;
 
@@ -189,6 +194,11 @@ pub struct Detector {
     /// Per door: moves on whenever the door's sequence changes; attempts
     /// made under another generation are stale.
     generations: Vec<u32>,
+    /// Packet time that slot times are read against: attempts are only
+    /// compared with times within [`EPOCH_SPAN_MS`] of it, so 32-bit ticks
+    /// never wrap. Time moving further away (a capture that jumps years)
+    /// starts a new epoch and leaves every attempt stale.
+    epoch: Millis,
 }
 
 #[inline]
@@ -280,6 +290,7 @@ impl Detector {
             stats: Stats::default(),
             steps: Vec::new(),
             generations: Vec::new(),
+            epoch: 0,
         };
         det.steps = vec![None; det.doors.len()];
         det.generations = vec![0; det.doors.len()];
@@ -399,6 +410,17 @@ impl Detector {
         set[usize::from(k.port) / 64] & (1 << (k.port % 64)) != 0
     }
 
+    /// Packet time moved years away from the epoch: no attempt can still be
+    /// in time, and their 32-bit start times can no longer be compared with
+    /// `now`, so all of them become stale. Rare (O(doors)), never per packet.
+    #[cold]
+    fn new_epoch(&mut self, now: Millis) {
+        self.epoch = now;
+        for door in 0..self.generations.len() {
+            self.next_generation(door);
+        }
+    }
+
     /// The door's attempts made so far no longer count: they are dropped
     /// when next seen, not searched for, so this is O(1), not O(capacity).
     fn next_generation(&mut self, door: usize) {
@@ -459,6 +481,9 @@ impl Detector {
     /// caused through `out`. Allocation-free.
     pub fn on_event(&mut self, ev: &Packet, now: Millis, out: &mut impl FnMut(Notice)) {
         self.stats.events += 1;
+        if now.abs_diff(self.epoch) > EPOCH_SPAN_MS {
+            self.new_epoch(now);
+        }
         if !self.port_considered(ev.knock) {
             return;
         }
@@ -1182,6 +1207,31 @@ mod tests {
         r.syn("::ffff:192.0.2.7", 9000, 60);
         assert_eq!(r.opened().len(), 2);
         assert_eq!(r.opened()[1], (ip("::ffff:192.0.2.7"), 0));
+    }
+
+    /// Packet time jumping 2^31 ticks (6.8 years) and more: the attempt's
+    /// 32-bit start time would look fresh again; a new epoch drops it.
+    /// Found by fuzz/fuzz_targets/detector.rs.
+    #[test]
+    fn a_jump_of_years_never_wraps_an_attempt_back_into_time() {
+        for jump in [
+            (1u64 << 31) * 100 + 86_400_000,
+            (1u64 << 32) * 100 + 1_000,
+            (1 << 30) * 100 + 1,
+        ] {
+            let mut r = Rig::new(vec![door(&SEQ, 5)]);
+            let t0: Millis = 1_700_000_000_000;
+            r.syn("192.0.2.7", 7000, t0);
+            r.syn("192.0.2.7", 8000, t0 + 1_000);
+            r.syn("192.0.2.7", 9000, t0 + 1_000 + jump);
+            assert!(r.opened().is_empty(), "jump of {jump} ms opened");
+            // The door still works after the jump.
+            let t1 = t0 + 2_000 + jump;
+            for (i, p) in [7000, 8000, 9000].into_iter().enumerate() {
+                r.syn("192.0.2.7", p, t1 + i as Millis);
+            }
+            assert_eq!(r.opened().len(), 1, "jump of {jump} ms");
+        }
     }
 
     proptest! {
