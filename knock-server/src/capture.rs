@@ -27,7 +27,7 @@ pub const SNAPLEN: i32 = 256;
 /// drop counters).
 pub const HOUSEKEEPING: std::time::Duration = std::time::Duration::from_secs(2);
 /// Default kernel capture buffer (`--capture-buffer`, MiB).
-pub const DEFAULT_BUFFER_MIB: u32 = 8;
+pub const DEFAULT_BUFFER_MIB: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {

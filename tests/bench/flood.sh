@@ -85,7 +85,7 @@ run() {
     # knock-server's exit summary: what the kernel dropped.
     local drops=""
     if [ "$daemon" = ours ]; then
-        drops=" $(grep -o 'capture: [0-9]* packets received, [0-9]* dropped' "$w/daemon.log" | tail -1 | awk '{print "kernel_dropped=" $5 "/" $3}')"
+        drops=" $(grep -o 'capture: [0-9]* packets received, [0-9]* dropped' "$w/daemon.log" | tail -1 | awk '{print "kernel_dropped=" $5 "/" $2}')"
     fi
     got=$(sort -u "$w/opened" 2>/dev/null | grep -c '^192\.0\.2\.1[0-9][0-9]$')
     local hz
