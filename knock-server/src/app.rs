@@ -185,8 +185,9 @@ fn summary(p: &Pipeline, r: &RunnerReport) -> String {
     format!(
         "{} packets, {} considered, {} opened, {} commands ({} failed, {} killed), \
          {} stage-1 attempts evicted, {} first knocks dropped, {} replays refused, \
-         {} opens refused (pending stops limit), \
-         {} start commands dropped (queue full)",
+         {} opens refused (pending stops limit or journal), \
+         {} opens not run (waiting queue full, or still waiting at exit), \
+         {} opens lost (worker queue and backlog full)",
         s.events,
         s.considered,
         r.opened,
@@ -197,7 +198,8 @@ fn summary(p: &Pipeline, r: &RunnerReport) -> String {
         s.dropped,
         s.replayed,
         r.refused,
-        r.dropped
+        r.dropped,
+        p.backlog().1
     )
 }
 
