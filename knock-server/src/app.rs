@@ -560,9 +560,8 @@ impl Daemon {
             self.log
                 .warn("a new Interface takes effect after a restart");
         }
-        self.to.control(Message::Doors(built.infos, built.one_time));
-        let old = std::mem::replace(&mut self.pipeline, built.pipeline);
-        self.pipeline.take_over(&old);
+        self.pipeline
+            .reload(built.pipeline, built.infos, built.one_time);
         self.log.info(&format!(
             "config reloaded: {} door(s)",
             cfg.doors.len() + cfg.rotating.len()
