@@ -10,7 +10,10 @@
 #   - after kill -9, a restart closes doors left open (journal of pending stops);
 #   - fail-closed: with the journal on a full filesystem (a 64 KiB tmpfs) a
 #     knock does not open the door and each refusal is logged; with room
-#     again the next knock opens.
+#     again the next knock opens;
+#   - addresses added after start count (IPv4 and IPv6); kernel drops are
+#     reported; the interface deleted and made again: capture resumes, and
+#     when it stays away the reason reaches the log file before exit.
 # Prints "ok"/"not ok" lines and a final "N passed, M failed"; exits non-zero on failure.
 # Without root it prints "SKIP: reason" and exits 0. KNOCK_SERVER=PATH tests
 # another knock-server binary.
@@ -267,6 +270,51 @@ if mount -t tmpfs -o size=64k knock-e2e-full "$w/full"; then
     umount "$w/full"
 else
     bad "mount a small tmpfs for the full-disk test"
+fi
+
+# ---------------------------------------------------------------- the interface changes
+: > "$w/opened"
+: > "$w/doors.log"
+if start_server "$w/doors.good" --interface-wait 30 --capture-buffer 1; then
+    in_srv ip addr add 192.0.2.10/24 dev "$IF_SRV"
+    in_srv ip addr add 2001:db8::10/64 dev "$IF_SRV" nodad
+    check "a new address is picked up" wait_for 5 has_text "$w/doors.log" "addresses now"
+    knock_c 192.0.2.10 7100 8100 9100
+    check "a knock to an IPv4 address added after start opens" wait_for 5 has_line "$w/opened" "tcp 192.0.2.2"
+    knock_c -6 2001:db8::10 7100 8100 9100
+    check "a knock to an IPv6 address added after start opens" wait_for 5 has_line "$w/opened" "tcp6 2001:db8::2"
+
+    # Kernel drops: the server stopped while a bounded burst arrives.
+    kill -STOP "$spid"
+    in_cli bash -c 'for i in $(seq 20000); do echo -n x > /dev/udp/192.0.2.1/7001; done' 2>/dev/null
+    kill -CONT "$spid"
+    check "packets dropped by the kernel are reported" wait_for 6 has_text "$w/doors.log" "dropped by the kernel (capture buffer of 1 MiB full)"
+
+    in_srv ip link del "$IF_SRV"
+    check "a vanished interface is logged with the reason" wait_for 5 has_text "$w/doors.log" "capture on $IF_SRV failed:"
+    check "... and that the server waits for it" has_text "$w/doors.log" "waiting up to 30s for it to come back"
+    netns_relink
+    check "the interface back: capture resumes" wait_for 15 has_text "$w/doors.log" "$IF_SRV is back: capturing again"
+    : > "$w/opened"
+    knock_c 192.0.2.1 7100 8100 9100
+    check "the interface back: knocks open again" wait_for 5 has_line "$w/opened" "tcp 192.0.2.2"
+    stop_server
+    check "the exit summary counts the drops" grep -qE "capture: [0-9]+ packets received, [1-9][0-9]* dropped" "$w/doors.log"
+
+    if start_server "$w/doors.good" --interface-wait 1; then
+        in_srv ip link del "$IF_SRV"
+        check "an interface gone for good: the server exits" wait_for 10 sh -c "! kill -0 $spid 2>/dev/null"
+        wait "$spid" 2>/dev/null
+        check "... with a failure status" test $? -ne 0
+        spid=""
+        check "... and says why in the log file" has_text "$w/doors.log" "did not come back within 1s"
+        netns_relink
+    else
+        bad "server starts for the interface-gone test"
+    fi
+else
+    bad "server starts for the interface tests"
+    stop_server
 fi
 
 summary

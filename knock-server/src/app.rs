@@ -329,6 +329,16 @@ fn write_pidfile(path: &Path) -> Result<()> {
 }
 
 /// The live daemon: the capture, what it feeds, and what a reload needs.
+/// Doors without `Target` count knocks to `addrs`; with none known, to
+/// any destination.
+fn destinations_of(addrs: &[IpAddr]) -> Destinations {
+    if addrs.is_empty() {
+        Destinations::Any
+    } else {
+        Destinations::Only(addrs.to_vec())
+    }
+}
+
 struct Daemon {
     args: Args,
     cfg: KnockdConfig,
@@ -340,6 +350,11 @@ struct Daemon {
     /// The interface's addresses (the capture filter's destinations).
     addrs: Vec<IpAddr>,
     destinations: Destinations,
+    /// pcap's counters when losses were last reported.
+    counters: capture::Counters,
+    /// The counters of captures closed before this one (the interface
+    /// went away and came back), for the exit summary.
+    earlier: capture::Counters,
     to: ToWorker,
     pipeline: Pipeline,
 }
@@ -371,16 +386,14 @@ impl Daemon {
         {
             log.warn(&format!("cannot open logfile {}: {e}", f.display()));
         }
-        let (mut cap, link) = capture::open_live(&iface)?;
+        let (mut cap, link) = capture::open_live(&iface, args.capture_buffer)?;
         let addrs = capture::interface_addresses(&iface).unwrap_or_default();
-        let destinations = if addrs.is_empty() {
+        if addrs.is_empty() {
             log.warn(&format!(
                 "{iface} has no IP address: knocks to any destination count"
             ));
-            Destinations::Any
-        } else {
-            Destinations::Only(addrs.clone())
-        };
+        }
+        let destinations = destinations_of(&addrs);
         let (to, rx) = runner::channels(QUEUE, QUEUE);
         let Built {
             mut pipeline,
@@ -404,6 +417,8 @@ impl Daemon {
             link,
             addrs,
             destinations,
+            counters: capture::Counters::default(),
+            earlier: capture::Counters::default(),
             to,
             pipeline,
         };
@@ -463,12 +478,18 @@ impl Daemon {
             .info(&format!("starting up, listening on {}", self.iface));
 
         let result = self.capture(&stop, &reload);
-        if let Ok(st) = self.cap.stats() {
-            self.log.info(&format!(
-                "capture: {} packets received, {} dropped (ring full), {} dropped by the interface",
-                st.received, st.dropped, st.if_dropped
-            ));
+        if let Err(e) = &result {
+            // In the log file and syslog too, not only on stderr (gone
+            // with -d): why the daemon stops.
+            self.log
+                .error(&format!("{e}; running pending stops and exiting"));
         }
+        let now = self
+            .cap
+            .stats()
+            .map(capture::Counters::from)
+            .unwrap_or_default();
+        self.log.info(&self.earlier.plus(&now).summary());
         self.log.info("shutting down");
         self.to.control(Message::Shutdown);
         let report = worker
@@ -482,10 +503,12 @@ impl Daemon {
         Ok(ExitCode::SUCCESS)
     }
 
-    /// Feeds the pipeline until `stop`, reloading whenever `reload` is raised.
+    /// Feeds the pipeline until `stop`, reloading whenever `reload` is
+    /// raised, looking at the interface every [`capture::HOUSEKEEPING`],
+    /// and reopening it when it goes away and comes back.
     fn capture(&mut self, stop: &AtomicBool, reload: &AtomicBool) -> Result<(), CaptureError> {
-        let fd = capture::selectable_fd(&self.cap);
         loop {
+            let fd = capture::selectable_fd(&self.cap);
             let Daemon {
                 cap,
                 link,
@@ -507,15 +530,130 @@ impl Daemon {
                         log.error(&e.to_string());
                     }
                 },
-            )?;
+            );
             match ended {
-                Ended::Reload => {
+                Ok(Ended::Reload) => {
                     reload.store(false, Ordering::SeqCst);
                     self.reload();
+                    self.follow_addresses();
                 }
-                Ended::Stopped | Ended::Eof => return Ok(()),
+                Ok(Ended::Housekeeping) => {
+                    self.follow_addresses();
+                    self.report_losses();
+                }
+                Ok(Ended::Stopped | Ended::Eof) => return Ok(()),
+                Err(CaptureError::Read(e)) => {
+                    if !self.reopen(&e, stop)? {
+                        return Ok(());
+                    }
+                }
+                Err(e) => return Err(e),
             }
         }
+    }
+
+    /// The capture failed (the interface went away): says so, then waits,
+    /// up to `--interface-wait`, for the interface to come back and captures
+    /// again. Pending stops keep running on time meanwhile (the worker is
+    /// its own thread). `Ok(false)`: stopped while waiting.
+    fn reopen(&mut self, error: &pcap::Error, stop: &AtomicBool) -> Result<bool, CaptureError> {
+        let wait = Duration::from_secs(self.args.interface_wait);
+        self.log.error(&format!(
+            "capture on {} failed: {error}; waiting up to {}s for it to come back",
+            self.iface,
+            wait.as_secs()
+        ));
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(500);
+        loop {
+            // Sleep in short steps so SIGTERM is still prompt.
+            let until = std::time::Instant::now() + pause;
+            while std::time::Instant::now() < until {
+                if stop.load(Ordering::Relaxed) {
+                    return Ok(false);
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            match capture::open_live(&self.iface, self.args.capture_buffer) {
+                Ok((cap, link)) => {
+                    // The counters of the capture that failed are gone
+                    // with it: what was last read of them is kept.
+                    self.earlier = self.earlier.plus(&self.counters);
+                    self.cap = cap;
+                    self.link = link;
+                    self.counters = capture::Counters::default();
+                    self.addrs.clear();
+                    self.follow_addresses();
+                    self.refilter();
+                    self.log
+                        .info(&format!("{} is back: capturing again", self.iface));
+                    return Ok(true);
+                }
+                Err(e) if started.elapsed() >= wait => {
+                    return Err(CaptureError::Gone {
+                        iface: self.iface.clone(),
+                        secs: wait.as_secs(),
+                        last: e.to_string(),
+                    });
+                }
+                Err(_) => pause = (pause * 2).min(Duration::from_secs(10)),
+            }
+        }
+    }
+
+    /// Installs the filter for the doors and addresses as they are now.
+    fn refilter(&mut self) {
+        let f = filter::build(self.pipeline.detector.doors(), &self.addrs);
+        if let Err(e) = capture::set_filter(&mut self.cap, f.as_deref()) {
+            self.log.error(&e.to_string());
+        }
+    }
+
+    /// Picks up addresses added to or removed from the interface (DHCP, a
+    /// second address, IPv6 autoconfiguration): knocks to a new address
+    /// count from now on.
+    fn follow_addresses(&mut self) {
+        let Ok(now) = capture::interface_addresses(&self.iface) else {
+            return;
+        };
+        if now == self.addrs {
+            return;
+        }
+        let list = |a: &[IpAddr]| {
+            if a.is_empty() {
+                "none".to_string()
+            } else {
+                a.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        };
+        self.log.info(&format!(
+            "{}: addresses now {} (were {})",
+            self.iface,
+            list(&now),
+            list(&self.addrs)
+        ));
+        self.addrs = now;
+        self.destinations = destinations_of(&self.addrs);
+        self.pipeline
+            .detector
+            .set_destinations(self.destinations.clone());
+        self.refilter();
+    }
+
+    /// Says how many packets the kernel or the interface dropped since the
+    /// last report, if any.
+    fn report_losses(&mut self) {
+        let Ok(st) = self.cap.stats() else {
+            return;
+        };
+        let now = capture::Counters::from(st);
+        if let Some(line) = now.losses_since(&self.counters, self.args.capture_buffer) {
+            self.log.warn(&line);
+        }
+        self.counters = now;
     }
 
     /// SIGHUP: the config as it is on disk now replaces the running one,

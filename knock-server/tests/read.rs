@@ -421,8 +421,8 @@ fn check_warns_about_iptables_append_accept() {
         stderr.lines().collect::<Vec<_>>(),
         [format!(
             "{}:7: warning: door \"openSSH\": \"command\" appends its ACCEPT rule \
-             (iptables -A), after the rule that drops the port, so the door never opens; \
-             use -I to insert it before the DROP",
+             (iptables -A), so it may land after a rule that drops the port, and then the \
+             door does not open; use -I to insert it first",
             c.display()
         )]
     );

@@ -146,10 +146,11 @@ fn pick<'a>(v4: &'a Option<String>, v6: &'a Option<String>, ipv6: bool) -> Optio
     chosen.as_deref().map(str::trim).filter(|c| !c.is_empty())
 }
 
-/// Whether `command` runs `iptables`/`ip6tables` with `-A` (`--append`)
-/// and `-j ACCEPT` (`--jump ACCEPT`): the rule lands after an existing DROP
-/// of the port, so the knock "opens" nothing. Each part of a shell list
-/// (`;`, `&&`, `||`, `|`) is looked at on its own.
+/// Whether `command` runs `iptables`/`ip6tables` with `-A` (`--append`) to
+/// a built-in chain and `-j ACCEPT` (`--jump ACCEPT`): the rule lands at
+/// the end of the chain, after any DROP rule of the port there, and then
+/// the knock opens nothing. Each part of a shell list (`;`, `&&`, `||`,
+/// `|`) is looked at on its own.
 pub fn appends_accept(command: &str) -> bool {
     command.split([';', '&', '|']).any(|part| {
         let words: Vec<&str> = part.split_whitespace().collect();
@@ -162,12 +163,52 @@ pub fn appends_accept(command: &str) -> bool {
             return false;
         };
         let args = &words[at + 1..];
-        let append = args.iter().any(|a| *a == "-A" || *a == "--append");
+        // An ACCEPT appended to a chain of its own (a KNOCK chain the
+        // admin jumps to where they like) is placed on purpose.
+        let append = args.windows(2).any(|w| {
+            (w[0] == "-A" || w[0] == "--append")
+                && matches!(
+                    w[1],
+                    "INPUT" | "FORWARD" | "OUTPUT" | "PREROUTING" | "POSTROUTING"
+                )
+        });
         let accept = args
             .windows(2)
             .any(|w| (w[0] == "-j" || w[0] == "--jump") && w[1] == "ACCEPT");
         append && accept
     })
+}
+
+/// Longest command that `/bin/sh -c COMMAND` can be given on Linux: one
+/// argument is at most MAX_ARG_STRLEN (32 pages, 131072 bytes) with its
+/// terminating NUL; longer ones fail with E2BIG when the door opens.
+pub const MAX_COMMAND_LEN: usize = 131_071;
+
+/// Bytes of `command` once every `%IP%` holds the longest address
+/// (an IPv6 address, 39 characters).
+fn command_arg_len(command: &str) -> usize {
+    command.len() + command.matches("%IP%").count() * (39 - "%IP%".len())
+}
+
+/// `7000 : udp` -> `7000:udp`: blanks around a protocol's colon go.
+fn tighten_protocols(sequence: &str) -> String {
+    let mut out = String::with_capacity(sequence.len());
+    let mut after_colon = false;
+    for c in sequence.chars() {
+        if c == ':' {
+            while out.ends_with([' ', '\t']) {
+                out.pop();
+            }
+            after_colon = true;
+            out.push(c);
+        } else if after_colon && (c == ' ' || c == '\t') {
+            continue;
+        } else {
+            after_colon = false;
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Replaces every `%IP%` in `command` by `ip`, as knockd does.
@@ -335,6 +376,9 @@ struct Parser<'a> {
     headerless_doors: usize,
     warned_headerless_options: bool,
     pending: Vec<DoorDraft>,
+    /// Doors left out because their One_Time_Sequences file is used up:
+    /// (name, line of the key, file).
+    used_up: Vec<(String, usize, PathBuf)>,
 }
 
 impl KnockdConfig {
@@ -360,11 +404,26 @@ impl KnockdConfig {
             headerless_doors: 0,
             warned_headerless_options: false,
             pending: Vec::new(),
+            used_up: Vec::new(),
         };
         for (index, raw) in text.lines().enumerate() {
             p.line(index + 1, raw)?;
         }
         p.finish_door(read)?;
+        if p.config.doors.is_empty()
+            && p.config.rotating.is_empty()
+            && let Some((name, line, file)) = p.used_up.first()
+        {
+            // Nothing could ever open: knockd refuses such a config too.
+            return Err(p.err(
+                *line,
+                format!(
+                    "no door can open: door \"{name}\" has used every sequence of its \
+                     One_Time_Sequences file {} (add unused sequences to it, or another door)",
+                    file.display()
+                ),
+            ));
+        }
         if p.config.doors.is_empty() && p.config.rotating.is_empty() {
             p.config.warnings.push(Warning {
                 path: origin.to_path_buf(),
@@ -453,7 +512,9 @@ impl Parser<'_> {
                 if upper == "SEQUENCE" {
                     return self.headerless_door(n, key, value);
                 }
-                if self.door.is_some() && DOOR_KEYS.contains(&upper.as_str()) {
+                if self.door.is_some()
+                    && (DOOR_KEYS.contains(&upper.as_str()) || upper == "TIMEOUT")
+                {
                     return self.door_key(n, key, &upper, value);
                 }
                 if DOOR_KEYS.contains(&upper.as_str()) {
@@ -574,10 +635,32 @@ impl Parser<'_> {
         }
     }
 
-    fn timeout(&self, n: usize, key: &str, value: Option<&str>) -> Result<u64, KnockdConfError> {
+    fn timeout(
+        &mut self,
+        n: usize,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<u64, KnockdConfError> {
         let v = self.required(n, key, value, "a number of seconds")?;
-        match v.parse::<u64>() {
-            Ok(s) if s <= MAX_TIMEOUT => Ok(s),
+        // knockd reads the leading number (atoi): "5s" is 5 seconds, and so
+        // "1m" is 1 second. Read it the same, and say so.
+        let digits = v.bytes().take_while(u8::is_ascii_digit).count();
+        let (number, rest) = v.split_at(digits);
+        match number.parse::<u64>() {
+            Ok(s) if s <= MAX_TIMEOUT => {
+                if !rest.is_empty() {
+                    let unit = if s == 1 { "second" } else { "seconds" };
+                    self.warn(
+                        n,
+                        format!(
+                            "\"{key}\" value \"{v}\" is read as {s} {unit}, as knockd reads it \
+                             (the leading number only: \"1m\" would be 1 second); write whole \
+                             seconds, like {key} = {s}"
+                        ),
+                    );
+                }
+                Ok(s)
+            }
             Ok(_) => Err(self.err(
                 n,
                 format!(
@@ -600,8 +683,66 @@ impl Parser<'_> {
         upper: &str,
         value: Option<&str>,
     ) -> Result<(), KnockdConfError> {
+        // What knockd accepts in a door beyond its documented keys.
+        match upper {
+            "TIMEOUT" => {
+                self.warn(
+                    n,
+                    format!(
+                        "\"{key}\" is read as Seq_Timeout, as knockd reads it (not Cmd_Timeout); \
+                         write Seq_Timeout"
+                    ),
+                );
+                return self.door_key(n, key, "SEQ_TIMEOUT", value);
+            }
+            "USESYSLOG" => {
+                let name = self
+                    .door
+                    .as_ref()
+                    .map(|d| d.name.clone())
+                    .unwrap_or_default();
+                self.warn(
+                    n,
+                    format!(
+                        "\"{key}\" in door \"{name}\" turns syslog on for the whole server, \
+                         as knockd does; it belongs in [options]"
+                    ),
+                );
+                return self.option(n, key, upper, value);
+            }
+            _ => {}
+        }
+        let rotating = self
+            .door
+            .as_ref()
+            .is_some_and(|d| d.rotate.is_some_and(|(on, _)| on));
+        if upper == "PROTOCOL" && !rotating {
+            return Err(self.err(
+                n,
+                format!(
+                    "\"{key}\" is not a key of a door with a Sequence: put the protocol on each \
+                     port instead (Sequence = 7000:udp,8000:tcp,9000)"
+                ),
+            ));
+        }
         let Some(canonical) = DOOR_KEYS.iter().copied().find(|k| *k == upper) else {
-            return Err(self.unknown_key(n, key, upper, &DOOR_KEYS));
+            if matches!(upper, "PORT" | "PORTS") && !rotating {
+                return Err(self.err(
+                    n,
+                    format!(
+                        "unknown key \"{key}\" in a door section; the ports to knock go in \
+                         Sequence (Sequence = 7000,8000,9000), and the port the door opens in \
+                         its Start_Command"
+                    ),
+                ));
+            }
+            // Rotating keys are only suggested in a rotating door.
+            let known: Vec<&str> = DOOR_KEYS
+                .iter()
+                .copied()
+                .filter(|k| rotating || !ROTATE_KEYS.contains(k))
+                .collect();
+            return Err(self.unknown_key(n, key, upper, &known));
         };
         let alias = match canonical {
             "COMMAND" => "START_COMMAND",
@@ -611,8 +752,10 @@ impl Parser<'_> {
         let command = || value.map(|v| v.to_string());
         let parsed_sequence = if alias == "SEQUENCE" {
             let v = self.required(n, key, value, "ports like 7000,8000:udp,9000")?;
+            // knockd allows blanks around the ':' of a protocol ("7000: udp").
+            let tight = tighten_protocols(v);
             Some(
-                Sequence::parse(v)
+                Sequence::parse(&tight)
                     .map_err(|e| self.err(n, format!("\"{key}\" value \"{v}\": {e}")))?,
             )
         } else {
@@ -648,6 +791,29 @@ impl Parser<'_> {
             None
         };
         let rotation = self.rotate_value(n, key, alias, value)?;
+        if alias == "SEQ_TIMEOUT" && seq_timeout == Some(0) {
+            self.warn(
+                n,
+                format!(
+                    "\"{key}\" is 0: every knock of the sequence must then arrive within the \
+                     same 100 ms; knockers need a second or more (knockd's default is \
+                     {DEFAULT_SEQ_TIMEOUT})"
+                ),
+            );
+        }
+        if let Some(cmd) = value.filter(|_| alias.contains("COMMAND"))
+            && let longest = command_arg_len(cmd)
+            && longest > MAX_COMMAND_LEN
+        {
+            return Err(self.err(
+                n,
+                format!(
+                    "\"{key}\" is too long to run ({longest} bytes with %IP% filled in; \
+                     /bin/sh -c takes at most {MAX_COMMAND_LEN}): put it in a script and \
+                     run that"
+                ),
+            ));
+        }
         if matches!(alias, "START_COMMAND" | "STOP_COMMAND") && value.is_none() {
             return Err(self.err(
                 n,
@@ -707,9 +873,9 @@ impl Parser<'_> {
             self.warn(
                 n,
                 format!(
-                    "door \"{name}\": \"{key}\" appends its ACCEPT rule (iptables -A), after \
-                     the rule that drops the port, so the door never opens; use -I to insert \
-                     it before the DROP"
+                    "door \"{name}\": \"{key}\" appends its ACCEPT rule (iptables -A), so it \
+                     may land after a rule that drops the port, and then the door does not \
+                     open; use -I to insert it first"
                 ),
             );
         }
@@ -959,6 +1125,7 @@ impl Parser<'_> {
                 match first_unused_sequence(&text, path)? {
                     Some(u) => u.sequence,
                     None => {
+                        self.used_up.push((d.name.clone(), *line, path.clone()));
                         self.warn(
                             *line,
                             format!(
@@ -1280,8 +1447,8 @@ mod tests {
         assert_eq!(
             w[2],
             "knockd.conf:5: warning: door \"door1\": \"command\" appends its ACCEPT rule \
-             (iptables -A), after the rule that drops the port, so the door never opens; use \
-             -I to insert it before the DROP"
+             (iptables -A), so it may land after a rule that drops the port, and then the door \
+             does not open; use -I to insert it first"
         );
     }
 
@@ -1302,6 +1469,8 @@ mod tests {
             "nft add rule inet filter input ip saddr %IP% accept",
             "echo iptables; logger -A x -j ACCEPT",
             "/usr/local/sbin/knock_add -i -c INPUT -p tcp -d 443 -f %IP%",
+            // Its own chain: placed where the admin jumps to it.
+            "/sbin/iptables -A KNOCK -s %IP% -p tcp --dport 22 -j ACCEPT",
         ] {
             assert!(!appends_accept(no), "{no}");
         }
@@ -1695,5 +1864,108 @@ mod tests {
             let c = parse(&format!("[d]\n {key} = 1,2:udp\n")).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
             proptest::prop_assert_eq!(c.doors[0].sequence.to_string(), "1,2:udp");
         }
+    }
+    #[test]
+    fn what_knockd_accepts_is_read_as_knockd_reads_it() {
+        // Timeout in a door is Seq_Timeout; a unit after the number is
+        // dropped (knockd's atoi), with a warning saying how it was read.
+        let c =
+            parse("[d]\nsequence = 7000: udp, 8000 :tcp\ntimeout = 7\ncmd_timeout = 1m\n").unwrap();
+        let d = &c.doors[0];
+        assert_eq!(d.seq_timeout, secs(7));
+        assert_eq!(d.commands.cmd_timeout, secs(1));
+        assert_eq!(d.sequence.knocks(), [Knock::udp(7000), Knock::tcp(8000)]);
+        let w: Vec<String> = c.warnings.iter().map(|w| w.to_string()).collect();
+        assert!(
+            w[0].starts_with("knockd.conf:3: warning: \"timeout\" is read as Seq_Timeout"),
+            "{w:?}"
+        );
+        assert!(
+            w[1].starts_with(
+                "knockd.conf:4: warning: \"cmd_timeout\" value \"1m\" is read as 1 second,"
+            ),
+            "{w:?}"
+        );
+        // Headerless too.
+        let c = parse("sequence = 1\ntimeout = 9\n").unwrap();
+        assert_eq!(c.doors[0].seq_timeout, secs(9));
+        // A value with no leading number is still an error.
+        assert!(parse("[d]\nsequence=1\nseq_timeout = s5\n").is_err());
+        // UseSyslog in a door turns syslog on, as in knockd.
+        let c = parse("[d]\nsequence = 1\nUseSyslog\n").unwrap();
+        assert!(c.options.use_syslog);
+        assert!(
+            c.warnings[0].message.contains("belongs in [options]"),
+            "{:?}",
+            c.warnings
+        );
+    }
+
+    #[test]
+    fn hints_in_a_fixed_door_do_not_point_at_rotating_keys() {
+        let e = parse("[d]\nsequence = 1\nprotocol = tcp\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("put the protocol on each port"), "{e}");
+        assert!(!e.contains("Rotate"), "{e}");
+        let e = parse("[d]\nsequence = 1\nport = 22\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("go in Sequence"), "{e}");
+        assert!(!e.contains("Port_Range"), "{e}");
+        let e = parse("[d]\nsequence = 1\nperiodd = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("Period"), "{e}");
+        // In a rotating door they are what the user means.
+        let e = parse("[v]\nrotate = yes\nsecret_file = s\nperiodd = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("did you mean \"Period\"?"), "{e}");
+    }
+
+    #[test]
+    fn a_config_whose_every_door_is_used_up_is_refused() {
+        let e = KnockdConfig::parse_with(
+            "[ots]\none_time_sequences = ots\n",
+            Path::new("k.conf"),
+            &mut |_: &Path| Ok("#1\n#2\n".to_string()),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "k.conf:2: no door can open: door \"ots\" has used every sequence of its \
+             One_Time_Sequences file ots (add unused sequences to it, or another door)"
+        );
+    }
+    #[test]
+    fn what_would_fail_at_run_time_is_found_by_check() {
+        let c = parse("[d]\nsequence = 1\nseq_timeout = 0\n").unwrap();
+        assert!(
+            c.warnings[0].message.contains("within the same 100 ms"),
+            "{:?}",
+            c.warnings
+        );
+        // A command just within the argument limit passes; one over fails,
+        // counting %IP% at its longest.
+        let fits = format!(
+            "[d]\nsequence = 1\ncommand = echo {}\n",
+            "x".repeat(MAX_COMMAND_LEN - 5)
+        );
+        assert!(parse(&fits).is_ok());
+        let over = format!(
+            "[d]\nsequence = 1\nstop_command = echo %IP% {}\n",
+            "x".repeat(MAX_COMMAND_LEN - 10)
+        );
+        let e = parse(&over).unwrap_err().to_string();
+        assert!(
+            e.starts_with("knockd.conf:3: \"stop_command\" is too long to run"),
+            "{e}"
+        );
+        let big = format!(
+            "[d]\nsequence = 1\nstop_command = {}\n",
+            "y".repeat(200_000)
+        );
+        assert!(parse(&big).is_err());
     }
 }

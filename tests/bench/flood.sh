@@ -7,6 +7,8 @@
 #        READ=1000000  packets of the --read throughput capture; 0 skips it
 #        GAP=1000      third run: this many flood packets between a knocker's knocks; 0 skips it
 #        DAEMONS="knockd ours"
+#        BUSY=2        this many busy-loop processes beside the daemon (CPU contention)
+#        OURS_ARGS="--capture-buffer 2"   extra knock-server arguments
 #
 # For each daemon and run it prints: knockers detected/expected, packets/s sent,
 # daemon CPU seconds (user+sys, all threads, from /proc), peak RSS (VmHWM).
@@ -59,7 +61,8 @@ run() {
     rm -f "$w/opened" "$w/daemon.log"
     case $daemon in
         knockd) spawn_in "$NS_SRV" "$w/out" knockd -c "$w/knockd.conf" -i "$IF_SRV" ;;
-        ours) spawn_in "$NS_SRV" "$w/out" "$ours" -c "$w/knockd.conf" -i "$IF_SRV" --no-journal ;;
+        # shellcheck disable=SC2086 # OURS_ARGS is a list of words
+        ours) spawn_in "$NS_SRV" "$w/out" "$ours" -c "$w/knockd.conf" -i "$IF_SRV" --no-journal ${OURS_ARGS:-} ;;
     esac
     dpid=$SPAWNED_PID
     sleep 1.5
@@ -79,15 +82,28 @@ run() {
     kill -9 "$dpid" 2>/dev/null
     wait "$dpid" 2>/dev/null
     dpid=""
+    # knock-server's exit summary: what the kernel dropped.
+    local drops=""
+    if [ "$daemon" = ours ]; then
+        drops=" $(grep -o 'capture: [0-9]* packets received, [0-9]* dropped' "$w/daemon.log" | tail -1 | awk '{print "kernel_dropped=" $5 "/" $3}')"
+    fi
     got=$(sort -u "$w/opened" 2>/dev/null | grep -c '^192\.0\.2\.1[0-9][0-9]$')
     local hz
     hz=$(getconf CLK_TCK)
-    printf '%-7s %-22s detected=%s/%s pps=%s cpu_s=%s (sys %s) peak_rss_mib=%s\n' \
+    printf '%-7s %-22s detected=%s/%s pps=%s cpu_s=%s (sys %s) peak_rss_mib=%s%s\n' \
         "$daemon" "$label" "$got" "$expected" "$pps" \
         "$(awk -v t=$((t1 - t0)) -v hz="$hz" 'BEGIN {printf "%.2f", t / hz}')" \
         "$(awk -v t=$((s1 - s0)) -v hz="$hz" 'BEGIN {printf "%.2f", t / hz}')" \
-        "$(awk -v k="$rss" 'BEGIN {printf "%.1f", k / 1024}')"
+        "$(awk -v k="$rss" 'BEGIN {printf "%.1f", k / 1024}')" "$drops"
 }
+
+busy=${BUSY:-0}
+for _ in $(seq "$busy"); do
+    # Bounded: killed on exit, and by timeout after 30 minutes at the latest.
+    timeout 1800 sh -c 'while :; do :; done' &
+    _KNOCK_PIDS+=("$!")
+done
+[ "$busy" -gt 0 ] && echo "== $busy busy-loop process(es) running beside the daemon"
 
 echo "== flood: $packets packets, $sources spoofed sources, $knockers knockers (tcpreplay --topspeed)"
 "$gen" "$w/flood.pcap" "$packets" "$sources" "$knockers"

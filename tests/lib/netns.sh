@@ -266,6 +266,20 @@ netns_pair() {
     fi
 }
 
+# netns_relink: make the veth pair again after a test deleted it (an
+# interface that goes away and comes back), with the pair's own addresses.
+netns_relink() {
+    ip -n "$NS_SRV" link del "$IF_SRV" 2>/dev/null
+    ip -n "$NS_SRV" link add "$IF_SRV" type veth peer name "$IF_CLI" netns "$NS_CLI"
+    ip -n "$NS_SRV" addr add "$SRV4/24" dev "$IF_SRV"
+    ip -n "$NS_SRV" addr add "$SRV6/64" dev "$IF_SRV" nodad
+    ip -n "$NS_CLI" addr add "$CLI4/24" dev "$IF_CLI"
+    ip -n "$NS_CLI" addr add "$CLI6/64" dev "$IF_CLI" nodad
+    ip -n "$NS_SRV" link set "$IF_SRV" up
+    ip -n "$NS_CLI" link set "$IF_CLI" up
+    wait_for 5 _knock_pair_ready
+}
+
 # Both veth ends have carrier and no address is still tentative.
 _knock_pair_ready() {
     ip -n "$NS_SRV" link show dev "$IF_SRV" | grep -q 'LOWER_UP' &&
