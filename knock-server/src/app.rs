@@ -185,8 +185,9 @@ fn summary(p: &Pipeline, r: &RunnerReport) -> String {
     format!(
         "{} packets, {} considered, {} opened, {} commands ({} failed, {} killed), \
          {} stage-1 attempts evicted, {} first knocks dropped, {} replays refused, \
-         {} opens refused (pending stops limit), \
-         {} start commands dropped (queue full)",
+         {} opens refused (pending stops limit or journal), \
+         {} opens not run (waiting queue full, or still waiting at exit), \
+         {} opens lost (worker queue and backlog full)",
         s.events,
         s.considered,
         r.opened,
@@ -197,7 +198,8 @@ fn summary(p: &Pipeline, r: &RunnerReport) -> String {
         s.dropped,
         s.replayed,
         r.refused,
-        r.dropped
+        r.dropped,
+        p.backlog().1
     )
 }
 
@@ -696,9 +698,8 @@ impl Daemon {
             self.log
                 .warn("a new Interface takes effect after a restart");
         }
-        self.to.control(Message::Doors(built.infos, built.one_time));
-        let old = std::mem::replace(&mut self.pipeline, built.pipeline);
-        self.pipeline.take_over(&old);
+        self.pipeline
+            .reload(built.pipeline, built.infos, built.one_time);
         self.log.info(&format!(
             "config reloaded: {} door(s)",
             cfg.doors.len() + cfg.rotating.len()

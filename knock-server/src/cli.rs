@@ -74,9 +74,10 @@ const NOTES: &[Notes] = &[
              logged with the reason, until the journal can be written again. \
              --open-without-journal opens such doors anyway (logged too); a crash then \
              leaves them open.",
-            "At most 64 commands run at once (more start commands wait, up to 256; stop \
-             commands wait for a free slot and are never dropped). At most 4096 stops are \
-             pending: beyond that a knock that completes is refused and logged, not opened \
+            "At most 64 commands run at once: more opens wait for a free slot, in order, \
+             up to 16384 (a burst of that many knockers all open); stop commands wait for a \
+             free slot too, go first and are never dropped. At most 16384 stops are pending: \
+             beyond that a knock that completes is refused and logged, not opened \
              (fail-closed). A door knocked open again runs Start_Command again with its own \
              Stop_Command, as knockd does, so inserted and deleted rules stay balanced.",
             "--no-journal keeps no journal; --dry-run and --read never write one.",

@@ -5,7 +5,7 @@
 //! it. Opens go on the control channel, which the worker reads first; if
 //! it is full they wait in a fixed backlog and are sent again between
 //! batches (with a loud log line), never dropped while the backlog has
-//! room. Stage/timeout lines go on the event channel, rate-limited on
+//! room, and a reload sends them on before the new doors. Stage/timeout lines go on the event channel, rate-limited on
 //! packet time and, if the channel is full, counted instead of queued, so
 //! a flood cannot grow memory or stall matching on logging.
 //!
@@ -14,13 +14,15 @@
 //! and sends the next sequence back, which is applied between batches.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 
 use crate::detector::{Detector, MAX_DOORS, Notice};
+use crate::doors::DoorInfo;
 use crate::event::{self, Link, Millis};
 use crate::logger::Logger;
 use crate::rotation::Rotator;
-use crate::runner::{Message, OneTimeUpdate, ToWorker};
+use crate::runner::{Message, OneTime, OneTimeUpdate, ToWorker};
 use crate::source::Source;
 
 /// Knock log lines allowed per second of packet time, and the burst.
@@ -68,8 +70,9 @@ impl Limiter {
     }
 }
 
-/// Opens waiting for room on the control channel (allocated once).
-pub const OPEN_BACKLOG: usize = 1024;
+/// Opens waiting for room on the control channel (allocated once): as many
+/// as the worker queues for a command slot (a burst of that many knockers).
+pub const OPEN_BACKLOG: usize = 16_384;
 
 pub struct Pipeline {
     pub detector: Detector,
@@ -176,12 +179,26 @@ impl Pipeline {
         &self.rotator
     }
 
-    /// After a reload, this pipeline replaces `old`: its counters carry on,
-    /// and the rotating steps `old` had burned stay burned.
-    pub fn take_over(&mut self, old: &Pipeline) {
+    /// A reload: `new`, built from the new config on the same channel to
+    /// the worker, replaces this pipeline. The opens still waiting in this
+    /// pipeline's backlog go to the worker first, waiting for room (a
+    /// reload may wait, a packet may not), and only then the new doors
+    /// (`doors`, `one_time`), so the worker runs those opens with the doors
+    /// they were knocked on: a reload loses no open. Opens lost before it
+    /// are logged now if they were not yet. Counters, and the rotating
+    /// steps this pipeline had burned, carry over.
+    pub fn reload(&mut self, new: Pipeline, doors: Arc<Vec<DoorInfo>>, one_time: OneTime) {
+        while let Some(msg) = self.backlog.pop_front() {
+            self.to.control(msg);
+        }
+        self.log_lost();
+        self.to.control(Message::Doors(doors, one_time));
+        let old = std::mem::replace(self, new);
         self.detector.carry_stats(old.detector.stats());
         self.rotator
             .carry_burns(&mut self.detector, &old.rotator, &old.detector);
+        self.opens_lost += old.opens_lost;
+        self.opens_lost_logged += old.opens_lost_logged;
     }
 
     pub fn sender(&self) -> &ToWorker {
@@ -219,6 +236,12 @@ impl Pipeline {
         } else if self.backlog.is_empty() {
             self.backlog_warned = false;
         }
+        self.log_lost();
+        self.apply_one_time(None)
+    }
+
+    /// Says how many opens were lost since it last said so.
+    fn log_lost(&mut self) {
         if self.opens_lost > self.opens_lost_logged {
             self.log.error(&format!(
                 "{} open(s) lost: the worker's queue and the backlog of {OPEN_BACKLOG} were \
@@ -227,7 +250,6 @@ impl Pipeline {
             ));
             self.opens_lost_logged = self.opens_lost;
         }
-        self.apply_one_time(None)
     }
 
     #[inline]
@@ -422,7 +444,7 @@ mod tests {
 
     use crate::detector::{Destinations, DoorSpec};
     use crate::event::build;
-    use crate::runner::{self, OneTimeUpdate};
+    use crate::runner::{self, OneTime, OneTimeUpdate};
     use knock_profiles::{Knock, TcpFlags};
     use std::net::IpAddr;
 
@@ -499,6 +521,76 @@ mod tests {
                 .lines()
                 .iter()
                 .any(|l| l.starts_with("the worker is behind: ") && l.contains(" open(s) waiting")),
+            "{:?}",
+            p.log.lines()
+        );
+    }
+
+    /// SIGHUP right after a burst: the opens waiting in the backlog reach
+    /// the worker before the new doors do (they were lost with the old
+    /// pipeline), and opens lost before the reload are still said.
+    #[test]
+    fn a_reload_keeps_the_opens_waiting_in_the_backlog() {
+        let one_knock = vec![vec![Knock::tcp(7000)]];
+        let (mut p, rx) = pipeline(one_knock.clone(), 2, 2);
+        let src = |i: u32| format!("198.18.{}.{}", i / 256, i % 256);
+        for i in 0..10 {
+            knock(&mut p, &src(i), 7000, u64::from(i));
+        }
+        assert_eq!(p.backlog(), (8, 0));
+        // The worker reads on while the reload waits for room.
+        let reader = std::thread::spawn(move || {
+            let mut before_doors = Vec::new();
+            for m in rx.control.iter() {
+                match m {
+                    Message::Notice(Notice::Opened { src, .. }, _) => {
+                        before_doors.push(src.to_string())
+                    }
+                    Message::Doors(..) => return before_doors,
+                    _ => {}
+                }
+            }
+            before_doors
+        });
+        let (new, _) = pipeline(one_knock, 2, 2);
+        let new = Pipeline::new(&live(), new.detector, p.to.clone(), 0, p.log.clone());
+        p.reload(new, Arc::new(Vec::new()), OneTime::default());
+        let want: Vec<String> = (0..10).map(src).collect();
+        assert_eq!(reader.join().unwrap(), want);
+        assert_eq!(p.backlog(), (0, 0));
+        assert_eq!(p.detector.stats().opened, 10, "counters carry over");
+    }
+
+    #[test]
+    fn opens_lost_before_a_reload_are_said_and_counted() {
+        let one_knock = vec![vec![Knock::tcp(7000)]];
+        let (mut p, rx) = pipeline(one_knock.clone(), 1, 1);
+        let lost = 3;
+        let n = OPEN_BACKLOG as u32 + 1 + lost;
+        for i in 0..n {
+            knock(&mut p, &format!("198.18.{}.{}", i / 256, i % 256), 7000, 0);
+        }
+        assert_eq!(p.backlog(), (OPEN_BACKLOG, u64::from(lost)));
+        let reader = std::thread::spawn(move || {
+            rx.control
+                .iter()
+                .take_while(|m| !matches!(m, Message::Doors(..)))
+                .count()
+        });
+        let (new, _) = pipeline(one_knock, 1, 1);
+        let new = Pipeline::new(&live(), new.detector, p.to.clone(), 0, p.log.clone());
+        p.reload(new, Arc::new(Vec::new()), OneTime::default());
+        assert_eq!(reader.join().unwrap(), OPEN_BACKLOG + 1);
+        assert_eq!(
+            p.backlog(),
+            (0, u64::from(lost)),
+            "the new pipeline counts them"
+        );
+        assert!(
+            p.log
+                .lines()
+                .iter()
+                .any(|l| l.starts_with("3 open(s) lost")),
             "{:?}",
             p.log.lines()
         );

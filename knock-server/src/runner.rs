@@ -6,11 +6,14 @@
 //! child per door), kills a command that outlives a bound, and journals
 //! pending stops on disk. On shutdown it runs every pending stop first.
 //!
-//! Bounded: at most [`Limits::running`] commands run at once (more starts
-//! wait in a queue of [`Limits::queued`]; beyond it they are refused and
-//! logged; stops are never dropped, they wait for a free slot); at most
-//! [`Limits::pending_stops`] stops are pending: when that many doors are
-//! open, a new OPEN is refused (fail closed) and logged. A door opened
+//! Bounded: at most [`Limits::running`] commands run at once. An open that
+//! finds no free slot waits, in order, in a queue of [`Limits::queued`]
+//! small fixed-size entries (its commands are made when it starts), large
+//! enough for a burst of thousands of knockers; beyond it an open is not
+//! run, and logged. Stops are never dropped, they wait for a free slot and
+//! go before waiting opens. At most [`Limits::pending_stops`] stops are
+//! pending: when that many doors are open (or waiting to), a new OPEN is
+//! refused (fail closed) and logged. A door opened
 //! again runs its start command again and gets a stop of its own, as in
 //! knockd: rules inserted and deleted stay balanced, and a door that a
 //! close sequence shut meanwhile really opens again.
@@ -159,8 +162,8 @@ impl Default for Limits {
     fn default() -> Limits {
         Limits {
             running: 64,
-            queued: 256,
-            pending_stops: 4096,
+            queued: 16_384,
+            pending_stops: 16_384,
         }
     }
 }
@@ -178,14 +181,16 @@ pub struct RunnerOptions {
 /// What the worker did, returned when it stops.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RunnerReport {
+    /// Doors opened: start commands run (or none to run).
     pub opened: u64,
     pub commands: u64,
     pub failed: u64,
     pub killed: u64,
     pub stops_run: u64,
-    /// Opens refused because too many stops were pending.
+    /// Opens refused: too many stops pending, or a stop not journaled.
     pub refused: u64,
-    /// Start commands dropped because the queue was full.
+    /// Opens not run: the queue of opens waiting for a command slot was
+    /// full, or they were still waiting at exit.
     pub dropped: u64,
 }
 
@@ -261,12 +266,38 @@ struct Running {
     kind: Kind,
 }
 
-/// A start command waiting for a free slot.
-struct Queued {
-    door: String,
-    command: String,
-    kind: Kind,
+/// A door knocked open, waiting for a command slot to run its start. Of
+/// one small size whatever the commands (they are made from `doors`, the
+/// doors it was knocked on, when it starts), so a queue large enough for a
+/// burst of thousands of knockers costs tens of bytes per entry.
+struct Open {
+    src: IpAddr,
+    door: usize,
+    doors: Arc<Vec<DoorInfo>>,
 }
+
+impl Open {
+    /// The door and its start command for this knocker (`None`: nothing to
+    /// run).
+    fn start(&self) -> Option<(&DoorInfo, String)> {
+        let info = self.doors.get(self.door)?;
+        let start = info.commands.start_for(self.src.is_ipv6())?;
+        Some((info, substitute_ip(start, &self.src)))
+    }
+
+    fn has_stop(&self) -> bool {
+        self.doors
+            .get(self.door)
+            .is_some_and(|d| d.commands.stop_for(self.src.is_ipv6()).is_some())
+    }
+}
+
+/// Control messages the worker handles before it reaps ended commands and
+/// starts waiting opens again.
+const CONTROL_BATCH: usize = 256;
+
+/// Every this many opens waiting, a log line says how many.
+const QUEUE_NOTE: usize = 1024;
 
 /// Where the worker's time comes from (its [`Source`] decides).
 #[derive(Debug, Clone, Copy)]
@@ -293,7 +324,9 @@ struct Runner {
     /// Due time of each scheduled stop, by id.
     due: HashMap<u64, Millis>,
     running: Vec<Running>,
-    queue: VecDeque<Queued>,
+    queue: VecDeque<Open>,
+    /// Waiting opens that will have a stop.
+    queued_stops: usize,
     lookup: Option<Lookup>,
     one_time: OneTime,
     report: RunnerReport,
@@ -362,7 +395,8 @@ impl Runner {
             timers: BTreeMap::new(),
             due: HashMap::new(),
             running: Vec::new(),
-            queue: VecDeque::new(),
+            queue: VecDeque::with_capacity(opts.limits.queued),
+            queued_stops: 0,
             lookup,
             one_time: OneTime::default(),
             report: RunnerReport::default(),
@@ -491,15 +525,23 @@ impl Runner {
 
     fn run(mut self, rx: WorkerRx) -> RunnerReport {
         'outer: loop {
-            // Opens, reloads and shutdown first.
-            loop {
+            // Opens, reloads and shutdown first, a batch at a time: between
+            // batches ended commands are reaped and waiting opens started,
+            // so a burst of opens does not hold every slot while it is read.
+            let mut more = true;
+            for _ in 0..CONTROL_BATCH {
                 match rx.control.try_recv() {
                     Ok(Message::Shutdown) | Err(TryRecvError::Disconnected) => break 'outer,
                     Ok(msg) => self.handle(msg),
-                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Empty) => {
+                        more = false;
+                        break;
+                    }
                 }
             }
-            let idle = if self.running.is_empty() {
+            let idle = if more {
+                Duration::ZERO
+            } else if self.running.is_empty() {
                 Duration::from_secs(1)
             } else {
                 Duration::from_millis(20)
@@ -641,7 +683,7 @@ impl Runner {
     fn pending_stops(&self) -> usize {
         self.timers.len()
             + self.running.iter().filter(|r| r.kind.has_stop()).count()
-            + self.queue.iter().filter(|q| q.kind.has_stop()).count()
+            + self.queued_stops
     }
 
     fn log_open(&self, src: IpAddr, door: &str, note: &str) {
@@ -652,17 +694,18 @@ impl Runner {
         }
     }
 
+    /// A door was knocked open. Every open runs its start command and
+    /// schedules its own stop, as knockd does: n inserted rules are deleted
+    /// by n stops, and a door closed by something else in the meantime
+    /// opens again. The start runs now if a command slot is free, else the
+    /// open waits in the queue for one (in order).
     fn open(&mut self, src: IpAddr, door: usize) {
-        self.report.opened += 1;
-        let Some(info) = self.doors.get(door).cloned() else {
+        let Some(info) = self.doors.get(door) else {
             return;
         };
         let ipv6 = src.is_ipv6();
-        let stop_cmd = info.commands.stop_for(ipv6).map(|c| substitute_ip(c, &src));
-        // Every open runs its start command and schedules its own stop, as
-        // knockd does: n inserted rules are deleted by n stops, and a door
-        // closed by something else in the meantime opens again.
-        if stop_cmd.is_some() && self.pending_stops() >= self.opts.limits.pending_stops {
+        let has_stop = info.commands.stop_for(ipv6).is_some();
+        if has_stop && self.pending_stops() >= self.opts.limits.pending_stops {
             self.report.refused += 1;
             self.log.error(&format!(
                 "{src}: {}: OPEN SESAME refused: {} stop commands pending (the limit); \
@@ -671,27 +714,63 @@ impl Runner {
             ));
             return;
         }
-        self.log_open(src, &info.name, "");
-        let Some(start) = info
-            .commands
-            .start_for(ipv6)
-            .map(|c| substitute_ip(c, &src))
-        else {
+        let name = info.name.clone();
+        self.log_open(src, &name, "");
+        if info.commands.start_for(ipv6).is_none() {
+            // Nothing to run: open as far as this server is concerned.
+            self.report.opened += 1;
+            return;
+        }
+        let open = Open {
+            src,
+            door,
+            doors: Arc::clone(&self.doors),
+        };
+        if self.running.len() < self.opts.limits.running && self.queue.is_empty() {
+            self.start(open);
+        } else if self.queue.len() < self.opts.limits.queued {
+            self.queued_stops += usize::from(has_stop);
+            self.queue.push_back(open);
+            if self.queue.len() == 1 || self.queue.len().is_multiple_of(QUEUE_NOTE) {
+                self.log.info(&format!(
+                    "{} open(s) waiting for a command slot ({} commands running, the limit)",
+                    self.queue.len(),
+                    self.running.len()
+                ));
+            }
+        } else {
+            self.report.dropped += 1;
+            let start = open.start().map(|(_, c)| c).unwrap_or_default();
+            self.log.error(&format!(
+                "{name}: {} commands running and {} waiting (the limits); not running: {start}",
+                self.opts.limits.running, self.opts.limits.queued
+            ));
+        }
+    }
+
+    /// Runs an open's start command, its stop journaled first (fail-closed):
+    /// a door whose stop cannot be recorded does not open, unless the
+    /// operator said so.
+    fn start(&mut self, open: Open) {
+        let Some((info, start)) = open.start() else {
             return;
         };
-        let stop = stop_cmd.map(|command| {
-            let id = self.next_id;
-            self.next_id += 1;
-            PendingStop {
-                door: info.name.clone(),
-                src: Some(src),
-                command,
-                id,
-                delay: info.commands.cmd_timeout,
-            }
-        });
-        // Journal the stop before the door opens (fail-closed): a door whose
-        // stop cannot be recorded does not open, unless the operator said so.
+        let src = open.src;
+        let stop = info
+            .commands
+            .stop_for(src.is_ipv6())
+            .map(|c| substitute_ip(c, &src))
+            .map(|command| {
+                let id = self.next_id;
+                self.next_id += 1;
+                PendingStop {
+                    door: info.name.clone(),
+                    src: Some(src),
+                    command,
+                    id,
+                    delay: info.commands.cmd_timeout,
+                }
+            });
         if let Some(s) = &stop {
             let due = self
                 .now()
@@ -713,46 +792,19 @@ impl Runner {
                 }
             }
         }
-        self.start_command(&info.name, start, Kind::Start(stop));
+        self.report.opened += 1;
+        self.spawn_command(&info.name, start, Kind::Start(stop));
     }
 
-    /// Runs `command` now if a slot is free; a start otherwise waits in the
-    /// queue (or is refused when it is full). Stops are only started by
-    /// [`Runner::fire_due`], which waits for a slot.
-    fn start_command(&mut self, door: &str, command: String, kind: Kind) {
-        if self.running.len() >= self.opts.limits.running {
-            if self.queue.len() < self.opts.limits.queued {
-                self.queue.push_back(Queued {
-                    door: door.to_string(),
-                    command,
-                    kind,
-                });
-            } else {
-                self.report.dropped += 1;
-                self.log.error(&format!(
-                    "{door}: {} commands running and {} waiting (the limits); not running: {command}",
-                    self.opts.limits.running, self.opts.limits.queued
-                ));
-                self.forget(kind);
-            }
-            return;
-        }
-        self.spawn_command(door, command, kind);
-    }
-
-    /// A start that will not run: its stop is not needed.
-    fn forget(&mut self, kind: Kind) {
-        if let Kind::Start(Some(stop)) = kind {
-            self.journal_remove(stop.id);
-        }
-    }
-
+    /// Starts waiting opens while command slots are free (stops, which
+    /// [`Runner::fire_due`] runs first, are never queued here).
     fn start_queued(&mut self) {
         while self.running.len() < self.opts.limits.running {
-            let Some(q) = self.queue.pop_front() else {
+            let Some(open) = self.queue.pop_front() else {
                 break;
             };
-            self.spawn_command(&q.door, q.command, q.kind);
+            self.queued_stops -= usize::from(open.has_stop());
+            self.start(open);
         }
     }
 
@@ -915,9 +967,16 @@ impl Runner {
     }
 
     fn shutdown(&mut self) {
-        // Starts still waiting for a slot never run: their doors stay shut.
-        while let Some(q) = self.queue.pop_front() {
-            self.forget(q.kind);
+        // Opens still waiting for a slot never run: their doors stay shut.
+        if !self.queue.is_empty() {
+            let n = self.queue.len();
+            self.report.dropped += n as u64;
+            self.log.error(&format!(
+                "{n} open(s) still waiting for a command slot at exit: not run (those doors \
+                 stay shut)"
+            ));
+            self.queue.clear();
+            self.queued_stops = 0;
         }
         // Let start commands finish (bounded) so their stops follow them.
         while self.running.iter().any(|r| r.kind.has_stop()) {
@@ -991,6 +1050,72 @@ mod tests {
         Source::Replay {
             file: "knocks.pcap".into(),
         }
+    }
+
+    /// Commands that run until the test lets them end ([`FakeShell::release`]),
+    /// recorded in the order they started.
+    #[derive(Clone, Default)]
+    struct FakeShell {
+        state: Arc<std::sync::Mutex<FakeState>>,
+    }
+
+    #[derive(Default)]
+    struct FakeState {
+        started: Vec<String>,
+        released: bool,
+    }
+
+    struct FakeProcess {
+        state: Arc<std::sync::Mutex<FakeState>>,
+        killed: bool,
+    }
+
+    impl FakeShell {
+        fn release(&self) {
+            self.state.lock().unwrap().released = true;
+        }
+
+        fn started(&self) -> Vec<String> {
+            self.state.lock().unwrap().started.clone()
+        }
+    }
+
+    impl Spawner for FakeShell {
+        fn spawn(&mut self, command: &str) -> std::io::Result<Box<dyn Process>> {
+            self.state.lock().unwrap().started.push(command.to_string());
+            Ok(Box::new(FakeProcess {
+                state: Arc::clone(&self.state),
+                killed: false,
+            }))
+        }
+    }
+
+    impl Process for FakeProcess {
+        fn try_wait(&mut self) -> std::io::Result<Option<ExitStatus>> {
+            Ok(if self.killed {
+                Some(ExitStatus::from_raw(libc::SIGKILL))
+            } else if self.state.lock().unwrap().released {
+                Some(ExitStatus::from_raw(0))
+            } else {
+                None
+            })
+        }
+
+        fn kill(&mut self) {
+            self.killed = true;
+        }
+    }
+
+    /// [`runner`] with the commands run by `shell`.
+    fn runner_with(
+        source: &Source,
+        doors: Vec<DoorInfo>,
+        o: RunnerOptions,
+        shell: &FakeShell,
+    ) -> (Runner, FakeClocks, Logger) {
+        let (mut r, clock, log) = runner(source, doors, o);
+        r.spawner = Box::new(shell.clone());
+        (r, clock, log)
     }
 
     /// A worker the test drives itself (no thread): on fake clocks, which
@@ -1365,11 +1490,85 @@ mod tests {
             "{:?}",
             log.lines()
         );
-        // Past the bound, shutdown kills what still runs.
+        // Past the bound, shutdown kills what still runs; the open still
+        // waiting never runs, and the report says what did.
         clock.advance(Duration::from_millis(201));
         r.shutdown();
         assert!(r.running.is_empty());
+        assert_eq!((r.report.opened, r.report.dropped), (2, 2));
+        assert!(
+            log.lines()
+                .iter()
+                .any(|l| l
+                    .starts_with("1 open(s) still waiting for a command slot at exit: not run")),
+            "{:?}",
+            log.lines()
+        );
     }
+    /// Ticks until nothing runs, waits or is due, at most `n` times.
+    fn settle(r: &mut Runner, n: usize) {
+        for _ in 0..n {
+            r.tick();
+            let due = r.timers.keys().next().is_some_and(|(t, _)| *t <= r.now());
+            if r.running.is_empty() && r.queue.is_empty() && !due {
+                return;
+            }
+        }
+    }
+
+    /// 5,000 knockers complete in one burst (the worker reads them all
+    /// before a command ends): each open waits for a command slot instead
+    /// of being dropped, every start runs and gets its stop, and the report
+    /// counts what ran.
+    #[test]
+    fn a_burst_of_opens_waits_for_slots_and_every_start_gets_its_stop() {
+        const BURST: usize = 5_000;
+        let shell = FakeShell::default();
+        let doors = vec![info("ssh", "open %IP%", Some("close %IP%"), 10)];
+        let (mut r, clock, log) = runner_with(&live(None), doors, opts(false), &shell);
+        let src = |i: usize| format!("198.18.{}.{}", i / 256, i % 256);
+        for i in 0..BURST {
+            r.handle(opened(&src(i), 0, 0));
+        }
+        r.tick();
+        assert_eq!((r.report.dropped, r.report.refused), (0, 0));
+        assert_eq!(r.running.len(), Limits::default().running);
+        // The commands end: the waiting opens run, in order.
+        shell.release();
+        settle(&mut r, BURST);
+        let started = shell.started();
+        assert_eq!(started.len(), BURST);
+        assert!(
+            started
+                .iter()
+                .enumerate()
+                .all(|(i, c)| *c == format!("open {}", src(i)))
+        );
+        assert_eq!(r.timers.len(), BURST, "every start has its stop");
+        clock.advance(Duration::from_secs(11));
+        settle(&mut r, BURST);
+        assert_eq!(r.report.stops_run, BURST as u64);
+        let closes = shell
+            .started()
+            .iter()
+            .filter(|c| c.starts_with("close "))
+            .count();
+        assert_eq!(closes, BURST);
+        assert_eq!(r.report.opened, BURST as u64);
+        let lines = log.lines();
+        assert!(
+            !lines
+                .iter()
+                .any(|l| l.contains("not running") || l.contains("refused")),
+            "{:?}",
+            lines
+                .iter()
+                .filter(|l| l.contains("not running"))
+                .take(3)
+                .collect::<Vec<_>>()
+        );
+    }
+
     #[test]
     fn a_door_whose_stop_cannot_be_journaled_stays_shut() {
         let dir = tempfile::tempdir().unwrap();

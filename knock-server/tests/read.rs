@@ -41,17 +41,23 @@ const CONF: &str = "\
     Stop_Command_6 = close6 %IP%
 ";
 
-fn run_read(dir: &Path, conf: &str, pcap: &Path) -> (String, String) {
+/// `knock-server -c DIR/knockd.conf --read PCAP ARGS...`, with `conf`
+/// written to that file first.
+fn read_with(dir: &Path, conf: &str, pcap: &Path, args: &[&str]) -> std::process::Output {
     let c = dir.join("knockd.conf");
     std::fs::write(&c, conf).unwrap();
-    let out = server()
+    server()
         .arg("-c")
         .arg(&c)
         .arg("--read")
         .arg(pcap)
-        .arg("--dry-run")
+        .args(args)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+fn run_read(dir: &Path, conf: &str, pcap: &Path) -> (String, String) {
+    let out = read_with(dir, conf, pcap, &["--dry-run"]);
     assert!(
         out.status.success(),
         "{}",
@@ -210,17 +216,8 @@ fn read_writes_the_log_file_of_g_only() {
     let pcap = write_pcap(dir.path(), "k.pcap", 1, &frames);
     run_read(dir.path(), &conf, &pcap);
     assert!(!conf_log.exists(), "the config's LogFile was written");
-    let c = dir.path().join("knockd.conf");
-    let out = server()
-        .arg("-c")
-        .arg(&c)
-        .arg("--read")
-        .arg(&pcap)
-        .arg("--dry-run")
-        .arg("-g")
-        .arg(&g_log)
-        .output()
-        .unwrap();
+    let g = g_log.to_str().unwrap();
+    let out = read_with(dir.path(), &conf, &pcap, &["--dry-run", "-g", g]);
     assert!(out.status.success());
     assert!(!conf_log.exists());
     let log = std::fs::read_to_string(&g_log).unwrap();
@@ -319,15 +316,7 @@ fn read_uses_one_time_sequences_once() {
         (7, k(4444)),
     ];
     let pcap = write_pcap(dir.path(), "ots.pcap", 1, &frames);
-    let c = dir.path().join("knockd.conf");
-    std::fs::write(&c, conf).unwrap();
-    let out = server()
-        .arg("-c")
-        .arg(&c)
-        .arg("--read")
-        .arg(&pcap)
-        .output()
-        .unwrap();
+    let out = read_with(dir.path(), &conf, &pcap, &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert_eq!(stderr.matches("OPEN SESAME").count(), 2, "{stderr}");
@@ -371,15 +360,7 @@ fn read_survives_a_shorter_one_time_sequence_mid_attempt() {
         frames.push((t, k(a, 4444)));
     }
     let pcap = write_pcap(dir.path(), "ots-short.pcap", 1, &frames);
-    let c = dir.path().join("knockd.conf");
-    std::fs::write(&c, conf).unwrap();
-    let out = server()
-        .arg("-c")
-        .arg(&c)
-        .arg("--read")
-        .arg(&pcap)
-        .output()
-        .unwrap();
+    let out = read_with(dir.path(), &conf, &pcap, &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
@@ -585,21 +566,9 @@ fn read_survives_huge_timestamps() {
     let frames = vec![(t, k(7000)), (t, k(8000)), (t, k(9000))];
     let pcap = dir.path().join("huge.pcapng");
     std::fs::write(&pcap, pcapng_seconds(&frames)).unwrap();
-    let conf = dir.path().join("knockd.conf");
-    std::fs::write(
-        &conf,
-        "[door]\nsequence = 7000,8000,9000\nstart_command = echo open %IP%\n\
-         cmd_timeout = 5\nstop_command = echo close %IP%\n",
-    )
-    .unwrap();
-    let out = server()
-        .arg("-c")
-        .arg(&conf)
-        .arg("--read")
-        .arg(&pcap)
-        .arg("--dry-run")
-        .output()
-        .unwrap();
+    let conf = "[door]\nsequence = 7000,8000,9000\nstart_command = echo open %IP%\n\
+                cmd_timeout = 5\nstop_command = echo close %IP%\n";
+    let out = read_with(dir.path(), conf, &pcap, &["--dry-run"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stderr}");

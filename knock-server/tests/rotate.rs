@@ -22,6 +22,16 @@ fn server() -> Command {
     Command::cargo_bin("knock-server").unwrap()
 }
 
+/// `knock-server -c CONF --check`.
+fn check(conf: &Path) -> std::process::Output {
+    server()
+        .arg("-c")
+        .arg(conf)
+        .arg("--check")
+        .output()
+        .unwrap()
+}
+
 fn secret_file(dir: &Path, name: &str, secret: &str, mode: u32) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, format!("{secret}\n")).unwrap();
@@ -155,12 +165,7 @@ fn a_secret_file_others_can_read_is_refused_naming_file_and_mode() {
     }
     // A missing file and a bad secret are named too.
     std::fs::remove_file(&secret).unwrap();
-    let out = server()
-        .arg("-c")
-        .arg(&conf)
-        .arg("--check")
-        .output()
-        .unwrap();
+    let out = check(&conf);
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains(&format!("{}: ", secret.display())),
@@ -168,12 +173,7 @@ fn a_secret_file_others_can_read_is_refused_naming_file_and_mode() {
         String::from_utf8_lossy(&out.stderr)
     );
     secret_file(dir.path(), "s", "AAAAAAAA", 0o600);
-    let out = server()
-        .arg("-c")
-        .arg(&conf)
-        .arg("--check")
-        .output()
-        .unwrap();
+    let out = check(&conf);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("at least 128 are needed"), "{stderr}");
@@ -183,12 +183,7 @@ fn a_secret_file_others_can_read_is_refused_naming_file_and_mode() {
 fn check_shows_a_rotating_door_but_never_its_sequence() {
     let dir = tempfile::tempdir().unwrap();
     let conf = config(dir.path(), &secret_file(dir.path(), "s", SECRET, 0o400));
-    let out = server()
-        .arg("-c")
-        .arg(&conf)
-        .arg("--check")
-        .output()
-        .unwrap();
+    let out = check(&conf);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.starts_with(&format!("config {}: 2 door(s)", conf.display())));
@@ -235,7 +230,7 @@ fn too_many_rotating_doors_are_refused_with_the_reason() {
     }
     let c = dir.path().join("knockd.conf");
     std::fs::write(&c, text).unwrap();
-    let out = server().arg("-c").arg(&c).arg("--check").output().unwrap();
+    let out = check(&c);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
