@@ -96,11 +96,14 @@ for t in "${targets[@]}"; do
     else
         failed+=("$t")
         say "    CRASH (exit status $rc), log: ${log#"$REPO"/}"
+        input=INPUT
         for a in "$artifacts"/*; do
-            [[ -f "$a" ]] && say "    input: ${a#"$REPO"/} ($(wc -c <"$a") bytes)"
+            [[ -f "$a" ]] || continue
+            input=${a#"$REPO"/}
+            say "    input: $input ($(wc -c <"$a") bytes)"
         done
         grep -E -A 4 'panicked at|ERROR: libFuzzer|SUMMARY:' "$log" | head -n 30 | sed 's/^/    | /'
-        say "    reproduce: cargo fuzz run ${FLAGS[*]} $t INPUT"
+        say "    reproduce: cargo fuzz run ${FLAGS[*]} $t $input"
     fi
     took "$t" "$step"
 done
