@@ -37,7 +37,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use knock_profiles::{Knock, Proto, TcpFlags};
 use knock_server::detector::{Destinations, Detector, DoorSpec, MAX_DOORS, MAX_KNOCKS, Notice};
-use knock_server::event::{Packet, Millis};
+use knock_server::event::{Millis, Packet};
 
 use crate::Bytes;
 

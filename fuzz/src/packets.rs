@@ -11,7 +11,7 @@
 //! packet built again (`event::build`) parses to the same event.
 
 use knock_profiles::Proto;
-use knock_server::event::{self, Packet, Link, Millis};
+use knock_server::event::{self, Link, Millis, Packet};
 
 const TS: Millis = 1_700_000_000_123;
 const LINKS: [Link; 5] = [

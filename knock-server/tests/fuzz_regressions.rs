@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use knock_profiles::{Knock, TcpFlags};
 use knock_server::detector::{Destinations, Detector, DoorSpec, Notice};
-use knock_server::event::{Packet, Millis};
+use knock_server::event::{Millis, Packet};
 
 fn knock(det: &mut Detector, port: u16, at: Millis) -> Vec<Notice> {
     let ev = Packet {
