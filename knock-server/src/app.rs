@@ -183,11 +183,12 @@ fn print_warnings(cfg: &KnockdConfig, log: &Logger) {
 fn summary(p: &Pipeline, r: &RunnerReport) -> String {
     let s = p.detector.stats();
     format!(
-        "{} packets, {} considered, {} opened, {} commands ({} failed, {} killed), \
+        "{} packets ({} TCP/UDP), {} considered, {} opened, {} commands ({} failed, {} killed), \
          {} stage-1 attempts evicted, {} first knocks dropped, {} replays refused, \
          {} opens refused (pending stops limit or journal), \
          {} opens not run (waiting queue full, or still waiting at exit), \
          {} opens lost (worker queue and backlog full)",
+        p.frames(),
         s.events,
         s.considered,
         r.opened,
@@ -306,7 +307,7 @@ fn replay(
         .join()
         .map_err(|_| anyhow::anyhow!("worker thread panicked"))?;
     ended?;
-    let n = pipeline.detector.stats().events;
+    let n = pipeline.frames();
     log.info(&format!(
         "read {}: {} in {:.3}s ({:.0} packets/s)",
         file.display(),

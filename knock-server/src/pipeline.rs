@@ -199,6 +199,12 @@ impl Pipeline {
             .carry_burns(&mut self.detector, &old.rotator, &old.detector);
         self.opens_lost += old.opens_lost;
         self.opens_lost_logged += old.opens_lost_logged;
+        self.packets += old.packets;
+    }
+
+    /// Frames fed so far (whatever they held), across reloads.
+    pub fn frames(&self) -> u64 {
+        self.packets
     }
 
     pub fn sender(&self) -> &ToWorker {

@@ -374,6 +374,27 @@ fn read_survives_a_shorter_one_time_sequence_mid_attempt() {
     assert!(stderr.contains("192.0.2.7: ots: OPEN SESAME"), "{stderr}");
 }
 
+/// The summary counts every frame of the capture as a packet, and says
+/// how many of them were TCP or UDP (it counted parsed knocks as packets).
+#[test]
+fn read_summary_counts_frames_not_only_knocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = |p: u16| frame("192.0.2.7", "192.0.2.1", Knock::tcp(p), SYN);
+    // An ARP-sized frame of junk and an IPv4 frame cut in its header.
+    let junk = vec![0u8; 42];
+    let cut = k(7000)[..20].to_vec();
+    let frames = vec![
+        (0, k(7000)),
+        (1, junk),
+        (2, cut),
+        (3, k(8000)),
+        (4, k(9000)),
+    ];
+    let pcap = write_pcap(dir.path(), "mixed.pcap", 1, &frames);
+    let (_, stderr) = run_read(dir.path(), CONF, &pcap);
+    assert!(stderr.contains(": 5 packets (3 TCP/UDP), "), "{stderr}");
+}
+
 #[test]
 fn check_prints_doors_and_fails_on_errors_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
