@@ -22,6 +22,7 @@ pub mod secret;
 pub mod send;
 pub mod sequence;
 pub mod spa;
+pub mod spa_replay;
 pub mod store;
 
 pub use sequence::{Knock, Proto, Sequence, SequenceError, TcpFlags, TcpFlagsError};
