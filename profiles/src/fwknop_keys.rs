@@ -23,9 +23,10 @@ use crate::spa::{EncryptionKey, HmacKey, KeyError, SpaKeys};
 /// What is wrong with key-gen text. `line` is 1-based; 0 means the whole text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyGenError {
-    #[error("line {line}: {source}")]
+    #[error("line {line}: {name}: {source}")]
     Key {
         line: usize,
+        name: &'static str,
         #[source]
         source: KeyError,
     },
@@ -94,7 +95,11 @@ pub fn parse_key_gen(text: &str) -> Result<SpaKeys, KeyGenError> {
                 name: canonical,
             });
         }
-        let wrap = |source| KeyGenError::Key { line, source };
+        let wrap = |source| KeyGenError::Key {
+            line,
+            name: canonical,
+            source,
+        };
         if is_hmac {
             if let Some((first, _)) = &hmac {
                 return Err(KeyGenError::Duplicate {
@@ -204,7 +209,11 @@ mod tests {
                 2,
                 "second KEY_BASE64",
             ),
-            ("KEY_BASE64: not*base64!\n", 1, "KEY_BASE64 is not base64"),
+            (
+                "KEY_BASE64: not*base64!\n",
+                1,
+                "KEY_BASE64: encryption key is not base64",
+            ),
             ("HMAC_KEY_BASE64:\n", 1, "HMAC_KEY_BASE64 has no value"),
             ("KEY_BASE64: AAAA\n", 0, "no HMAC_KEY_BASE64 line"),
             ("HMAC_KEY_BASE64: AAAA\n", 0, "no KEY_BASE64 line"),
@@ -224,6 +233,7 @@ mod tests {
             parse_key_gen(&long),
             Err(KeyGenError::Key {
                 line: 1,
+                name: "KEY_BASE64",
                 source: KeyError::TooLong {
                     which: KeyKind::Encryption,
                     len: 33,
@@ -235,7 +245,8 @@ mod tests {
             parse_key_gen("KEY_BASE64 __CHANGEME__\nHMAC_KEY_BASE64 __CHANGEME__\n"),
             Err(KeyGenError::Key {
                 line: 1,
-                source: KeyError::Placeholder { .. }
+                source: KeyError::Placeholder { .. },
+                ..
             })
         ));
     }

@@ -11,6 +11,7 @@
 //! in neither sockets for sending nor anything GUI- or keyring-related
 //! (feature `keyring`).
 
+pub mod fwknop_access;
 pub mod fwknop_keys;
 pub mod knockd_conf;
 pub mod launch;

@@ -151,7 +151,10 @@ impl KeyKind {
 
 impl fmt::Display for KeyKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        f.write_str(match self {
+            KeyKind::Encryption => "encryption key",
+            KeyKind::Hmac => "HMAC key",
+        })
     }
 }
 
