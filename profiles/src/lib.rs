@@ -13,6 +13,7 @@
 
 pub mod fwknop_access;
 pub mod fwknop_keys;
+pub mod fwknoprc;
 pub mod knockd_conf;
 pub mod launch;
 pub mod message;

@@ -732,9 +732,9 @@ impl Message {
         ports: PortList,
         client_timeout: Option<ClientTimeout>,
         timestamp: u64,
-    ) -> Result<Message, getrandom::Error> {
+    ) -> Result<Message, EncodeError> {
         Ok(Message {
-            random: RandomValue::generate()?,
+            random: RandomValue::generate().map_err(EncodeError::Random)?,
             user,
             timestamp,
             version: Version::CURRENT,
