@@ -15,6 +15,7 @@
 #   NAME.fields          `fwknop -v` output: every field of that packet
 #   fwknoprc             `--save-rc-stanza` output, two stanzas
 #   key-gen-file         `fwknop --key-gen --key-gen-file FILE` output
+#   access.conf          an fwknopd access.conf with the keys of ./keys and passphrase.*
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -32,8 +33,8 @@ fwknop --key-gen >keys
 KEY=$(sed -n 's/^KEY_BASE64: //p' keys)
 HMAC=$(sed -n 's/^HMAC_KEY_BASE64: //p' keys)
 
-# make NAME ARGS...: one packet and its field dump.
-make() {
+# packet NAME ARGS...: one packet and its field dump.
+packet() {
     local name=$1
     shift
     rm -f "$name.pkt"
@@ -43,15 +44,15 @@ make() {
 
 with_keys=(--key-base64-rijndael "$KEY" --key-base64-hmac "$HMAC" --use-hmac)
 
-make access -A tcp/22 -a 192.0.2.2 -U alice "${with_keys[@]}"
-make source-multi -A tcp/22,udp/53,tcp/443 -s -U bob "${with_keys[@]}"
-make client-timeout -A tcp/22 -a 198.51.100.7 -f 300 -U carol.d_e "${with_keys[@]}"
-make stale -A tcp/22 -a 192.0.2.2 -U alice --time-offset-minus 10m "${with_keys[@]}"
-make passphrase -A udp/1194 -a 203.0.113.9 -U dave \
+packet access -A tcp/22 -a 192.0.2.2 -U alice "${with_keys[@]}"
+packet source-multi -A tcp/22,udp/53,tcp/443 -s -U bob "${with_keys[@]}"
+packet client-timeout -A tcp/22 -a 198.51.100.7 -f 300 -U carol.d_e "${with_keys[@]}"
+packet stale -A tcp/22 -a 192.0.2.2 -U alice --time-offset-minus 10m "${with_keys[@]}"
+packet passphrase -A udp/1194 -a 203.0.113.9 -U dave \
     --key-rijndael 'correct horse battery' --key-hmac 'staple hmac key' --use-hmac
 # What we refuse: a SHA-512 message digest, and a packet without an HMAC.
-make sha512-digest -A tcp/22 -a 192.0.2.2 -U alice -m sha512 "${with_keys[@]}"
-make no-hmac -A tcp/22 -a 192.0.2.2 -U alice --key-base64-rijndael "$KEY"
+packet sha512-digest -A tcp/22 -a 192.0.2.2 -U alice -m sha512 "${with_keys[@]}"
+packet no-hmac -A tcp/22 -a 192.0.2.2 -U alice --key-base64-rijndael "$KEY"
 
 # A real .fwknoprc (the client writes it: --save-rc-stanza, -T so nothing is sent).
 rm -f fwknoprc
@@ -59,6 +60,28 @@ fwknop --rc-file "$PWD/fwknoprc" -n vault -T -A tcp/22,udp/53 -a 192.0.2.2 -D 19
     -p 62202 -f 120 -U alice "${with_keys[@]}" --save-rc-stanza >/dev/null
 fwknop --rc-file "$PWD/fwknoprc" -n web -T -A tcp/443 -a 198.51.100.7 -D 192.0.2.1 \
     --key-gen --use-hmac --save-rc-stanza >/dev/null
+
+# An access.conf with these keys (fwknopd reads it in tests/spa-e2e.sh).
+cat >access.conf <<EOF
+# fwknopd access.conf for knock's tests, in fwknopd 2.6.10's format
+# (tests/spa-e2e.sh gives it to the real fwknopd). The keys are those of
+# ./keys (the first stanza) and of passphrase.pkt (the second).
+
+SOURCE              192.0.2.0/24, 198.51.100.7
+OPEN_PORTS          tcp/22, udp/53
+KEY_BASE64          $KEY
+HMAC_KEY_BASE64     $HMAC
+FW_ACCESS_TIMEOUT   5    ; seconds
+MAX_FW_TIMEOUT      600
+REQUIRE_USERNAME    alice
+
+SOURCE:             ANY
+RESTRICT_PORTS      tcp/23
+KEY                 correct horse battery
+HMAC_KEY            staple hmac key
+REQUIRE_SOURCE_ADDRESS  Y
+ACCESS_EXPIRE_EPOCH 4102444800
+EOF
 
 rm -f key-gen-file
 fwknop --key-gen --key-gen-file "$PWD/key-gen-file" >/dev/null
