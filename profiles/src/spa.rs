@@ -637,14 +637,16 @@ pub fn parse_proto_port(token: &str) -> Result<ProtoPort, AccessError> {
             token: token.to_string(),
         });
     };
-    let proto = match proto.trim().to_ascii_lowercase().as_str() {
-        "tcp" => Proto::Tcp,
-        "udp" => Proto::Udp,
-        _ => {
-            return Err(AccessError::UnknownProto {
-                token: token.to_string(),
-            });
-        }
+    // No allocation here: the server parses requests with this.
+    let proto = proto.trim();
+    let proto = if proto.eq_ignore_ascii_case("tcp") {
+        Proto::Tcp
+    } else if proto.eq_ignore_ascii_case("udp") {
+        Proto::Udp
+    } else {
+        return Err(AccessError::UnknownProto {
+            token: token.to_string(),
+        });
     };
     let port = port.trim();
     let port = (!port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
