@@ -11,6 +11,8 @@
 #             keys of testdata/spa/keys, REQUIRE_USERNAME alice, 5 s
 #   stanza 2  SOURCE ANY  passphrase keys, REQUIRE_SOURCE_ADDRESS Y,
 #             RESTRICT_PORTS tcp/23
+#   stanza 3  SOURCE ANY  OPEN_PORTS tcp/2222, keys from our generator,
+#             the stanza written by our formatter
 # A packet it accepts shows as an ACCEPT rule for the allowed address and
 # port in its FWKNOP_INPUT chain; a refused one leaves no rule and a log line.
 # Packets go out of the client namespace with socat.
@@ -18,11 +20,12 @@
 # Checked: an access request opens tcp/22 for the address in the packet;
 # "source" (0.0.0.0) opens for the packet's source; a client timeout of 3 s
 # closes the rule after 3 s; the passphrase stanza accepts an explicit
-# address; refused: the same packet again (replay), a packet 10 minutes old,
+# address; our generated keys work in our stanza; refused: the same packet again (replay), a packet 10 minutes old,
 # a port OPEN_PORTS does not list, another user, a wrong HMAC key, 0.0.0.0
-# where REQUIRE_SOURCE_ADDRESS is set, a restricted port.
+# where REQUIRE_SOURCE_ADDRESS is set, a restricted port. And the other way:
+# a fresh packet of the real fwknop client (-T, not sent) opens in our decoder.
 #
-# apt-packages: fwknop-server iptables socat
+# apt-packages: fwknop-server fwknop-client iptables socat
 set -euo pipefail
 # shellcheck source=lib/netns.sh source-path=SCRIPTDIR
 . "$(dirname "${BASH_SOURCE[0]}")/lib/netns.sh"
@@ -40,7 +43,14 @@ netns_pair ksp
 # ------------------------------------------------------------------ fwknopd
 
 mkdir -p "$T/run"
-cp "$DATA/access.conf" "$T/access.conf"
+# The test access.conf, and a third stanza for keys our generator made,
+# written by our stanza formatter (what `knock --gen-keys` will print).
+"$SPA" gen-keys >"$T/ours.keys"
+{
+    cat "$DATA/access.conf"
+    echo
+    "$SPA" stanza --keys "$T/ours.keys" --access tcp/2222
+} >"$T/access.conf"
 chmod 600 "$T/access.conf"
 cat >"$T/fwknopd.conf" <<EOF
 PCAP_INTF                   $IF_SRV;
@@ -125,6 +135,11 @@ encode pass --keys "$T/passphrase.keys" --user bob --allow 203.0.113.9 --access 
 send "$T/pass.pkt"
 check "the passphrase stanza opens tcp/8080 for 203.0.113.9" wait_for 5 rule 203.0.113.9 tcp 8080
 
+encode ours --keys "$T/ours.keys" --user zoe --allow 192.0.2.30 --access tcp/2222
+send "$T/ours.pkt"
+check "keys from our generator in a stanza we wrote open tcp/2222" \
+    wait_for 5 rule 192.0.2.30 tcp 2222
+
 # ------------------------------------------------------------------ refused
 
 # refused NAME REGEX ADDR PROTO PORT: the packet left no rule and fwknopd said why.
@@ -169,5 +184,25 @@ check "a port in RESTRICT_PORTS is refused" \
     refused restricted 'was denied per access\.conf' 203.0.113.10 tcp 23
 
 check "fwknopd is still running" kill -0 "$FWKNOPD_PID"
+
+# ------------------------------------------------------------------ the other way
+
+# A fresh packet from the real fwknop client (built, not sent: -T) with the
+# keys our generator made, opened by our decoder.
+if command -v fwknop >/dev/null 2>&1; then
+    mkdir -p "$T/home"
+    in_cli env HOME="$T/home" fwknop --no-rc-file --no-save-args -T -D "$SRV4" -A tcp/2222,udp/53 -a 192.0.2.31 \
+        -U zoe -f 90 --key-base64-rijndael "$(sed -n 's/^KEY_BASE64: //p' "$T/ours.keys")" \
+        --key-base64-hmac "$(sed -n 's/^HMAC_KEY_BASE64: //p' "$T/ours.keys")" --use-hmac \
+        --save-packet "$T/fwknop.pkt" >"$T/fwknop.out" 2>&1 || true
+    "$SPA" decode --keys "$T/ours.keys" "$T/fwknop.pkt" >"$T/decoded.txt" 2>&1 || true
+    show_on_failure "$T/fwknop.out" "$T/decoded.txt"
+    check "our decoder opens a fresh packet of the real fwknop client" \
+        grep -qx ' Message String: 192.0.2.31,tcp/2222,udp/53' "$T/decoded.txt"
+    check "with its user and client timeout" \
+        bash -c "grep -qx '       Username: zoe' '$T/decoded.txt' && grep -qx ' Client Timeout: 90' '$T/decoded.txt'"
+else
+    note "fwknop (fwknop-client) is not installed: skipping the fwknop -> decoder check"
+fi
 
 summary

@@ -6,17 +6,22 @@
 //! cargo run -p knock-profiles --example spa -- encode --keys KEYFILE --access tcp/22 \
 //!     [--allow IP|source] [--user NAME] [--timeout SECS] [--time-offset SECS]
 //! cargo run -p knock-profiles --example spa -- decode --keys KEYFILE [PACKET_FILE]
+//! cargo run -p knock-profiles --example spa -- gen-keys
+//! cargo run -p knock-profiles --example spa -- stanza --keys KEYFILE [--access tcp/22]
 //! ```
 //!
 //! KEYFILE holds `fwknop --key-gen` output. `encode` prints the packet;
-//! `decode` prints its fields as `fwknop -v` does, or why it was refused.
+//! `decode` prints its fields as `fwknop -v` does, or why it was refused;
+//! `gen-keys` prints new keys as `fwknop --key-gen` does; `stanza` prints
+//! an access.conf stanza for the keys.
 
 use std::error::Error;
 use std::io::Read;
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use knock_profiles::fwknop_keys::parse_key_gen;
+use knock_profiles::fwknop_access::format_stanza;
+use knock_profiles::fwknop_keys::{format_key_gen, parse_key_gen};
 use knock_profiles::spa::{self, AllowIp, ClientTimeout, Message, PortList, SpaKeys, Username};
 
 fn main() -> ExitCode {
@@ -33,7 +38,11 @@ fn run() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args().skip(1);
     let cmd = args
         .next()
-        .ok_or("usage: spa encode|decode --keys FILE ...")?;
+        .ok_or("usage: spa encode|decode|stanza --keys FILE ... | spa gen-keys")?;
+    if cmd == "gen-keys" {
+        print!("{}", format_key_gen(&SpaKeys::generate()?).as_str());
+        return Ok(());
+    }
     let mut keys: Option<SpaKeys> = None;
     let mut access: Option<PortList> = None;
     let mut allow = AllowIp::Source;
@@ -93,7 +102,12 @@ fn run() -> Result<(), Box<dyn Error>> {
             let msg = spa::decode(packet, &keys)?;
             println!("{msg}");
         }
-        _ => return Err(format!("unknown command {cmd} (encode or decode)").into()),
+        "stanza" => print!("{}", format_stanza(&keys, access.as_ref()).as_str()),
+        _ => {
+            return Err(
+                format!("unknown command {cmd} (encode, decode, stanza or gen-keys)").into(),
+            );
+        }
     }
     Ok(())
 }

@@ -42,8 +42,10 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
+use zeroize::Zeroizing;
+
 use crate::spa::{
-    self, AllowIp, ClientTimeout, EncryptionKey, HmacKey, KeyError, ProtoPort, SpaKeys,
+    self, AllowIp, ClientTimeout, EncryptionKey, HmacKey, KeyError, PortList, ProtoPort, SpaKeys,
 };
 
 /// fwknopd's `DEF_FW_ACCESS_TIMEOUT`, in seconds.
@@ -355,6 +357,22 @@ impl AccessConf {
             .iter()
             .filter(move |s| s.matches_source(source))
     }
+}
+
+/// An access.conf stanza for these keys, as `knock --gen-keys` prints it
+/// for the server: `SOURCE ANY`, the ports (`OPEN_PORTS`, when given) and
+/// both keys in base64. fwknopd and [`AccessConf::parse`] read it as it is.
+pub fn format_stanza(keys: &SpaKeys, open_ports: Option<&PortList>) -> Zeroizing<String> {
+    let mut out = String::from("SOURCE              ANY\n");
+    if let Some(ports) = open_ports {
+        out.push_str(&format!("OPEN_PORTS          {ports}\n"));
+    }
+    out.push_str(&format!(
+        "KEY_BASE64          {}\nHMAC_KEY_BASE64     {}\n",
+        keys.encryption.to_base64().as_str(),
+        keys.hmac.to_base64().as_str()
+    ));
+    Zeroizing::new(out)
 }
 
 /// The keys fwknopd 2.6.10 knows that we refuse, and why.
@@ -1214,6 +1232,21 @@ mod tests {
         )
         .expect_err("loop");
         assert!(err.to_string().contains("nested more than 8 deep"), "{err}");
+    }
+
+    #[test]
+    fn a_formatted_stanza_reads_back_with_the_same_keys() {
+        let keys = SpaKeys::generate().expect("random");
+        let ports = PortList::parse("tcp/22,udp/53").expect("ports");
+        let text = format_stanza(&keys, Some(&ports));
+        let conf = parse(&text).expect("parses");
+        assert!(conf.warnings.is_empty());
+        let s = &conf.stanzas[0];
+        assert_eq!(s.keys, keys);
+        assert_eq!(s.source, AddrList::Any);
+        assert_eq!(s.open_ports.as_deref(), Some(ports.as_slice()));
+        let any = parse(&format_stanza(&keys, None)).expect("parses");
+        assert_eq!(any.stanzas[0].open_ports, None);
     }
 
     #[test]

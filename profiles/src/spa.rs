@@ -570,7 +570,7 @@ pub enum AccessError {
 
 /// A non-empty list of up to [`MAX_PORTS`] `proto/port` entries, in order,
 /// held inline (no allocation).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy)]
 pub struct PortList {
     items: [ProtoPort; MAX_PORTS],
     len: u8,
@@ -657,6 +657,20 @@ pub fn parse_proto_port(token: &str) -> Result<ProtoPort, AccessError> {
             token: token.to_string(),
         })?;
     Ok(ProtoPort { proto, port })
+}
+
+impl PartialEq for PortList {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for PortList {}
+
+impl std::hash::Hash for PortList {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_slice().hash(state);
+    }
 }
 
 impl fmt::Debug for PortList {
