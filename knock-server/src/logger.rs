@@ -70,7 +70,9 @@ impl Logger {
         }
     }
 
-    /// A logger that keeps lines in memory (for tests).
+    /// A logger that keeps lines in memory (a fake for tests: unit tests,
+    /// and integration tests through the `testing` feature).
+    #[cfg(any(test, feature = "testing"))]
     pub fn memory() -> Logger {
         let l = Logger::new(false, true);
         if let Ok(mut s) = l.inner.lock() {
@@ -80,7 +82,8 @@ impl Logger {
         l
     }
 
-    /// Lines logged so far by a [`Logger::memory`] logger.
+    /// Lines logged so far by a `Logger::memory` logger.
+    #[cfg(any(test, feature = "testing"))]
     pub fn lines(&self) -> Vec<String> {
         self.inner
             .lock()
