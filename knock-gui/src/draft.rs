@@ -76,6 +76,18 @@ impl LaunchChoice {
     }
 }
 
+/// The keys of [`Options`] the form has a field for.
+const SHOWN: &[&str] = &[
+    "delay_ms",
+    "family",
+    "open_port",
+    "wait_ms",
+    "retries",
+    "launch",
+    "user",
+    "ssh_port",
+];
+
 /// The keys both kinds of profile have, as typed; an empty field means
 /// "not set" (the profile inherits `[defaults]`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -90,6 +102,8 @@ pub struct Common {
     pub custom: String,
     pub user: String,
     pub ssh_port: String,
+    /// The profile's keys the form has no field for, kept as they are.
+    pub others: Options,
 }
 
 impl Common {
@@ -113,6 +127,7 @@ impl Common {
             custom,
             user: text("user"),
             ssh_port: text("ssh_port"),
+            others: k.clone().without(SHOWN),
         }
     }
 
@@ -341,16 +356,15 @@ impl Draft {
                 None
             }
         };
-        let options = Options {
-            delay_ms,
-            family: c.family,
-            open_port,
-            wait_ms,
-            retries,
-            launch,
-            user,
-            ssh_port,
-        };
+        let mut options = c.others.clone();
+        options.delay_ms = delay_ms;
+        options.family = c.family;
+        options.open_port = open_port;
+        options.wait_ms = wait_ms;
+        options.retries = retries;
+        options.launch = launch;
+        options.user = user;
+        options.ssh_port = ssh_port;
         match (host, sequence) {
             (Some(host), Some(sequence)) if problems.is_empty() => Ok(Profile {
                 host,

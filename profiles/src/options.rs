@@ -433,6 +433,14 @@ macro_rules! options {
                 }
             }
 
+            /// This layer without `keys`.
+            pub fn without(mut self, keys: &[&str]) -> Options {
+                $( if keys.contains(&stringify!($key)) {
+                    self.$key = None;
+                } )*
+                self
+            }
+
             /// Every key with its value as the file writes it (`None` = unset),
             /// in file order.
             pub fn values(&self) -> Vec<(&'static str, Option<toml_edit::Value>)> {

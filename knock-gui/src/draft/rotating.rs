@@ -134,7 +134,12 @@ impl RotatingDraft {
             let error = match ProfileFile::parse(&snippet, Path::new(name)) {
                 Ok(file) => {
                     return match file.rotating.get(name) {
-                        Some(profile) if problems.is_empty() => Ok(profile.clone()),
+                        Some(profile) if problems.is_empty() => {
+                            // The keys the form has no field for, as they were.
+                            let mut profile = profile.clone();
+                            profile.options = profile.options.or(&self.common.others);
+                            Ok(profile)
+                        }
                         Some(_) => Err(Box::new(problems)),
                         None => {
                             problems.other = Some(format!("{name} is not a rotating profile"));
