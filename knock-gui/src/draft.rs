@@ -428,6 +428,10 @@ mod tests {
         p.options.open_port = knock_profiles::options::Port::new(22);
         p.options.delay_ms = Some(knock_profiles::options::Millis::new(200));
         p.options.launch = Some("mosh {host}".parse().unwrap());
+        // A key the form has no field for is kept as it is.
+        p.options
+            .set_text("identity_file", "~/.ssh/id_lab")
+            .unwrap();
         p
     }
 

@@ -284,6 +284,7 @@ protocol = "both"
 open_port = 22
 launch = "mosh {host}"
 user = "admin"
+identity_file = "~/.ssh/id_vault"
 
 [profiles.plain]
 host = "192.0.2.7"
