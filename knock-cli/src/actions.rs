@@ -215,7 +215,6 @@ fn import(args: &Args, conf: &Path) -> Result<Code> {
     let mut store = open_store(args)?;
     let mut imported = 0;
     for door in &config.doors {
-        let name = profile_name_for(&door.name);
         if door.one_time_sequences.is_some() {
             eprintln!(
                 "knock: skipped door \"{}\": it uses One_Time_Sequences (a list, not one sequence)",
@@ -223,21 +222,11 @@ fn import(args: &Args, conf: &Path) -> Result<Code> {
             );
             continue;
         }
-        if !door.tcpflags.matches(knock_profiles::TcpFlags::SYN)
-            && door.sequence.iter().any(|k| k.proto == Proto::Tcp)
-        {
-            eprintln!(
-                "knock: warning: door \"{}\" wants TCP flags {} but knock sends SYN packets; it will not open",
-                door.name, door.tcpflags
-            );
-        }
-        if store.file().contains(&name) && !args.force {
-            eprintln!(
-                "knock: skipped door \"{}\": profile \"{name}\" exists (use --force to replace)",
-                door.name
-            );
+        let tcp = door.sequence.iter().any(|k| k.proto == Proto::Tcp);
+        let Some(name) = import_name(&store, args.force, "door", &door.name, door.tcpflags, tcp)
+        else {
             continue;
-        }
+        };
         let profile = Profile {
             options: options.clone(),
             ..Profile::new(host.clone(), door.sequence.clone())
@@ -251,22 +240,12 @@ fn import(args: &Args, conf: &Path) -> Result<Code> {
     }
     let mut next_steps = Vec::new();
     for door in &config.rotating {
-        let name = profile_name_for(&door.name);
-        if door.params.protos != knock_profiles::rotate::ProtoChoice::Udp
-            && !door.tcpflags.matches(knock_profiles::TcpFlags::SYN)
-        {
-            eprintln!(
-                "knock: warning: door \"{}\" wants TCP flags {} but knock sends SYN packets; it will not open",
-                door.name, door.tcpflags
-            );
-        }
-        if store.file().contains(&name) && !args.force {
-            eprintln!(
-                "knock: skipped rotating door \"{}\": profile \"{name}\" exists (use --force to replace)",
-                door.name
-            );
+        let tcp = door.params.protos != knock_profiles::rotate::ProtoChoice::Udp;
+        let kind = "rotating door";
+        let Some(name) = import_name(&store, args.force, kind, &door.name, door.tcpflags, tcp)
+        else {
             continue;
-        }
+        };
         let mut profile = RotatingProfile::new(host.clone(), door.name.clone());
         profile.rotation.params = door.params.clone();
         profile.options = options.clone();
@@ -299,6 +278,32 @@ fn import(args: &Args, conf: &Path) -> Result<Code> {
         }
     }
     Ok(Code::OK)
+}
+
+/// The profile name for `door` (a `kind`, "door" or "rotating door"), or
+/// `None` when a profile has that name and `force` is not given (said on
+/// stderr). Warns when the door's TCP flags do not match knock's SYNs.
+fn import_name(
+    store: &Store,
+    force: bool,
+    kind: &str,
+    door: &str,
+    flags: knock_profiles::TcpFlags,
+    tcp: bool,
+) -> Option<String> {
+    if tcp && !flags.matches(knock_profiles::TcpFlags::SYN) {
+        eprintln!(
+            "knock: warning: door \"{door}\" wants TCP flags {flags} but knock sends SYN packets; it will not open"
+        );
+    }
+    let name = profile_name_for(door);
+    if store.file().contains(&name) && !force {
+        eprintln!(
+            "knock: skipped {kind} \"{door}\": profile \"{name}\" exists (use --force to replace)"
+        );
+        return None;
+    }
+    Some(name)
 }
 
 /// A profile name from a knockd door name: `openSSH` stays, `[my door]` -> `my-door`.

@@ -7,6 +7,9 @@
 //! in neither sockets for sending nor anything GUI- or keyring-related
 //! (feature `keyring`).
 
+#[macro_use]
+mod words;
+
 pub mod field;
 pub mod knockd_conf;
 pub mod launch;
@@ -21,5 +24,7 @@ pub mod secret;
 pub mod send;
 pub mod sequence;
 pub mod store;
+#[cfg(test)]
+mod testing;
 
 pub use sequence::{Knock, Proto, Sequence, SequenceError, TcpFlags, TcpFlagsError};

@@ -20,6 +20,32 @@ use std::time::Duration;
 
 use crate::field::{self, FieldError, FieldValue, Reason, Value, int};
 
+/// `Display` and [`FieldValue`] of a number type, which the file writes as
+/// an integer; `$parse` reads the value of `$key`.
+macro_rules! number_field {
+    ($name:ident, |$key:ident, $value:ident| $parse:expr) => {
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.get().fmt(f)
+            }
+        }
+
+        impl FieldValue for $name {
+            fn from_value($key: &'static str, $value: &Value<'_>) -> Result<Self, FieldError> {
+                $parse
+            }
+
+            fn from_text(key: &'static str, text: &str) -> Result<Self, FieldError> {
+                Self::from_value(key, &Value::number(text))
+            }
+
+            fn to_toml(&self) -> toml_edit::Value {
+                int(self.get())
+            }
+        }
+    };
+}
+
 /// A TCP or UDP port, 1-65535.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Port(NonZeroU16);
@@ -38,29 +64,13 @@ impl Port {
     }
 }
 
-impl fmt::Display for Port {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.get().fmt(f)
-    }
-}
-
-impl FieldValue for Port {
-    fn from_value(key: &'static str, value: &Value<'_>) -> Result<Self, FieldError> {
-        let n = field::integer(key, value, "i64")?;
-        u16::try_from(n)
-            .ok()
-            .and_then(Port::new)
-            .ok_or(FieldError::new(key, Reason::PortRange(n)))
-    }
-
-    fn from_text(key: &'static str, text: &str) -> Result<Self, FieldError> {
-        Self::from_value(key, &Value::number(text))
-    }
-
-    fn to_toml(&self) -> toml_edit::Value {
-        int(self.get())
-    }
-}
+number_field!(Port, |key, value| {
+    let n = field::integer(key, value, "i64")?;
+    u16::try_from(n)
+        .ok()
+        .and_then(Port::new)
+        .ok_or(FieldError::new(key, Reason::PortRange(n)))
+});
 
 /// A number of milliseconds, 0 or more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -80,11 +90,33 @@ impl Millis {
     }
 }
 
-impl fmt::Display for Millis {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
+number_field!(Millis, |key, value| count(
+    key,
+    value,
+    "a number of milliseconds (0 or more)"
+)
+.map(Millis));
+
+/// How many times to knock again when the open port did not open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Retries(u32);
+
+impl Retries {
+    pub const fn new(n: u32) -> Retries {
+        Retries(n)
+    }
+
+    pub const fn get(self) -> u32 {
+        self.0
     }
 }
+
+number_field!(Retries, |key, value| count(
+    key,
+    value,
+    "a count (0 or more)"
+)
+.map(Retries));
 
 /// Reads a whole number of type `T` (0 or more), with serde's words.
 fn count<T: TryFrom<i128>>(
@@ -104,52 +136,36 @@ fn count<T: TryFrom<i128>>(
     })
 }
 
-impl FieldValue for Millis {
-    fn from_value(key: &'static str, value: &Value<'_>) -> Result<Self, FieldError> {
-        count(key, value, "a number of milliseconds (0 or more)").map(Millis)
-    }
+/// `as_str`, `Deref<Target = str>`, `AsRef<str>` and `Display` of a
+/// string that was checked when it was made.
+macro_rules! checked_string {
+    ($name:ident) => {
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
 
-    fn from_text(key: &'static str, text: &str) -> Result<Self, FieldError> {
-        Self::from_value(key, &Value::number(text))
-    }
+        impl Deref for $name {
+            type Target = str;
 
-    fn to_toml(&self) -> toml_edit::Value {
-        int(self.0)
-    }
-}
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
 
-/// How many times to knock again when the open port did not open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct Retries(u32);
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
 
-impl Retries {
-    pub const fn new(n: u32) -> Retries {
-        Retries(n)
-    }
-
-    pub const fn get(self) -> u32 {
-        self.0
-    }
-}
-
-impl fmt::Display for Retries {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl FieldValue for Retries {
-    fn from_value(key: &'static str, value: &Value<'_>) -> Result<Self, FieldError> {
-        count(key, value, "a count (0 or more)").map(Retries)
-    }
-
-    fn from_text(key: &'static str, text: &str) -> Result<Self, FieldError> {
-        Self::from_value(key, &Value::number(text))
-    }
-
-    fn to_toml(&self) -> toml_edit::Value {
-        int(self.0)
-    }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
 }
 
 /// A host name or address: not empty, no whitespace.
@@ -170,31 +186,9 @@ impl Host {
         }
         Ok(Host(text.to_string()))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl Deref for Host {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl AsRef<str> for Host {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for Host {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+checked_string!(Host);
 
 impl FromStr for Host {
     type Err = FieldError;
@@ -218,29 +212,15 @@ impl FieldValue for Host {
     }
 }
 
-/// Which address family to knock on: `"any"` (the resolver's first address),
-/// `"ipv4"` or `"ipv6"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Family {
-    #[default]
-    Any,
-    Ipv4,
-    Ipv6,
-}
-
-impl Family {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Family::Any => "any",
-            Family::Ipv4 => "ipv4",
-            Family::Ipv6 => "ipv6",
-        }
-    }
-}
-
-impl fmt::Display for Family {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+words! {
+    /// Which address family to knock on: `"any"` (the resolver's first
+    /// address), `"ipv4"` or `"ipv6"`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub enum Family {
+        #[default]
+        Any = "any",
+        Ipv4 = "ipv4",
+        Ipv6 = "ipv6",
     }
 }
 
@@ -249,15 +229,8 @@ impl FromStr for Family {
 
     /// Case-insensitive: `"IPv6"` is `ipv6`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "any" => Ok(Family::Any),
-            "ipv4" => Ok(Family::Ipv4),
-            "ipv6" => Ok(Family::Ipv6),
-            _ => Err(FieldError::new(
-                "family",
-                Reason::UnknownFamily(s.to_string()),
-            )),
-        }
+        Family::from_word(s)
+            .ok_or_else(|| FieldError::new("family", Reason::UnknownFamily(s.to_string())))
     }
 }
 
@@ -285,25 +258,9 @@ impl Template {
             Err(FieldError::new("launch", Reason::LaunchNeedsHost))
         }
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl Deref for Template {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for Template {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+checked_string!(Template);
 
 /// What to start after a successful knock.
 ///
@@ -568,28 +525,38 @@ mod tests {
     #[test]
     fn text_reads_like_the_file() {
         let mut o = Options::default();
-        let e = o.set_text("open_port", "0").unwrap_err();
-        assert_eq!(e.key, "open_port");
-        assert_eq!(
-            e.to_string(),
-            "open_port 0 is out of range (expected 1-65535)"
-        );
-        assert_eq!(
-            o.set_text("delay_ms", "soon").unwrap_err().to_string(),
-            "invalid type: string \"soon\", expected a number of milliseconds (0 or more)"
-        );
-        assert_eq!(
-            o.set_text("retries", "-1").unwrap_err().to_string(),
-            "invalid value: integer \"-1\", expected a count (0 or more)"
-        );
-        assert_eq!(
-            o.set_text("family", "ipv5").unwrap_err().to_string(),
-            "unknown family \"ipv5\" (expected \"any\", \"ipv4\" or \"ipv6\")"
-        );
-        assert_eq!(
-            o.set_text("launch", "mosh").unwrap_err().to_string(),
-            "custom launch command must contain {host}"
-        );
+        let cases = [
+            (
+                "open_port",
+                "0",
+                "open_port 0 is out of range (expected 1-65535)",
+            ),
+            (
+                "delay_ms",
+                "soon",
+                "invalid type: string \"soon\", expected a number of milliseconds (0 or more)",
+            ),
+            (
+                "retries",
+                "-1",
+                "invalid value: integer \"-1\", expected a count (0 or more)",
+            ),
+            (
+                "family",
+                "ipv5",
+                "unknown family \"ipv5\" (expected \"any\", \"ipv4\" or \"ipv6\")",
+            ),
+            (
+                "launch",
+                "mosh",
+                "custom launch command must contain {host}",
+            ),
+        ];
+        for (key, text, want) in cases {
+            let e = o.set_text(key, text).unwrap_err();
+            assert_eq!((e.key, e.to_string()), (key, want.to_string()));
+        }
+        assert_eq!(o, Options::default());
         o.set_text("launch", "mosh {host}").unwrap();
         o.set_text("ssh_port", " 2222 ").unwrap();
         assert_eq!(o.text("launch").as_deref(), Some("mosh {host}"));
@@ -626,18 +593,8 @@ mod tests {
     #[test]
     fn keys_come_from_the_table() {
         assert_eq!(
-            Options::KEYS,
-            [
-                "delay_ms",
-                "family",
-                "open_port",
-                "wait_ms",
-                "retries",
-                "launch",
-                "user",
-                "ssh_port",
-                "identity_file"
-            ]
+            Options::KEYS.join(" "),
+            "delay_ms family open_port wait_ms retries launch user ssh_port identity_file"
         );
         let o = Options {
             retries: Some(Retries::new(2)),

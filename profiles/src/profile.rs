@@ -76,13 +76,10 @@ impl Profile {
 
     /// This profile merged with `defaults` and the built-in defaults.
     pub fn settings(&self, name: &str, defaults: &Options) -> Settings {
-        Settings {
-            name: name.to_string(),
-            host: self.host.clone(),
-            options: self.options.clone().or(defaults).effective(),
-            knocks: Knocks::Fixed(self.sequence.clone()),
-            close_sequence: self.close_sequence.clone(),
-        }
+        let knocks = Knocks::Fixed(self.sequence.clone());
+        let mut settings = Settings::merged(name, &self.host, &self.options, defaults, knocks);
+        settings.close_sequence.clone_from(&self.close_sequence);
+        settings
     }
 }
 
@@ -121,13 +118,8 @@ impl RotatingProfile {
 
     /// This profile merged with `defaults` and the built-in defaults.
     pub fn settings(&self, name: &str, defaults: &Options) -> Settings {
-        Settings {
-            name: name.to_string(),
-            host: self.host.clone(),
-            options: self.options.clone().or(defaults).effective(),
-            knocks: Knocks::Rotating(self.rotation.clone()),
-            close_sequence: None,
-        }
+        let knocks = Knocks::Rotating(self.rotation.clone());
+        Settings::merged(name, &self.host, &self.options, defaults, knocks)
     }
 }
 
@@ -197,6 +189,25 @@ pub struct Settings {
     pub close_sequence: Option<Sequence>,
 }
 
+impl Settings {
+    /// `options` over `defaults` over the built-ins, without a close sequence.
+    fn merged(
+        name: &str,
+        host: &Host,
+        options: &Options,
+        defaults: &Options,
+        knocks: Knocks,
+    ) -> Self {
+        Settings {
+            name: name.to_string(),
+            host: host.clone(),
+            options: options.clone().or(defaults).effective(),
+            knocks,
+            close_sequence: None,
+        }
+    }
+}
+
 /// The whole profile file.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ProfileFile {
@@ -211,24 +222,11 @@ pub struct ProfileFile {
 /// Top-level tables of the file.
 const TOP_KEYS: &[&str] = &["defaults", "profiles"];
 
-/// The keys of a profile table besides the [`Options`], in file order.
-const OWN_KEYS: &[&str] = &[
-    "host",
-    "sequence",
-    "close_sequence",
-    "rotate",
-    "secret",
-    "secret_cmd",
-    "door",
-    "period_s",
-    "length",
-    "port_range",
-    "exclude_ports",
-    "protocol",
-];
+/// The keys of a fixed profile besides the [`Options`], and `rotate`.
+const OWN_KEYS: &[&str] = &["host", "sequence", "close_sequence", "rotate"];
 
 /// The keys of rotating profiles only, in file order.
-const ROTATION_KEYS: &[&str] = &[
+pub(crate) const ROTATION_KEYS: &[&str] = &[
     "secret",
     "secret_cmd",
     "door",
@@ -241,7 +239,11 @@ const ROTATION_KEYS: &[&str] = &[
 
 /// Every key a `[profiles.NAME]` table may have.
 pub fn profile_keys() -> impl Iterator<Item = &'static str> {
-    OWN_KEYS.iter().chain(Options::KEYS).copied()
+    OWN_KEYS
+        .iter()
+        .chain(ROTATION_KEYS)
+        .chain(Options::KEYS)
+        .copied()
 }
 
 /// The static name of a profile key, `None` if it is not one.
@@ -773,8 +775,9 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::options::{Family, Launch, Millis, Port, Retries};
+    use crate::options::{Family, Launch, Millis, Retries};
     use crate::sequence::Knock;
+    use crate::testing::{host, port, seq};
     use std::time::Duration;
 
     const FULL: &str = r#"
@@ -816,18 +819,6 @@ sequence = "1 2 3"
             Ok(f) => panic!("expected an error, parsed {f:?}"),
             Err(e) => e.to_string(),
         }
-    }
-
-    fn seq(s: &str) -> Sequence {
-        Sequence::parse(s).unwrap()
-    }
-
-    fn host(s: &str) -> Host {
-        Host::parse(s).unwrap()
-    }
-
-    fn port(n: u16) -> Port {
-        Port::new(n).unwrap()
     }
 
     fn key(path: &str) -> crate::options::FilePath {
@@ -889,26 +880,12 @@ sequence = "1 2 3"
     fn defaults_merge_profile_then_defaults_then_builtin() {
         let file = parse(FULL).unwrap();
         let s = file.settings("myserver").unwrap();
-        assert_eq!(
-            s,
-            Settings {
-                name: "myserver".into(),
-                host: host("myserver.example.org"),
-                options: Effective {
-                    delay_ms: Millis::new(200),
-                    family: Family::Ipv6,
-                    open_port: Some(port(22)),
-                    wait_ms: Millis::new(3000),
-                    retries: Retries::new(2),
-                    launch: Launch::Ssh,
-                    user: Some("admin".into()),
-                    ssh_port: port(22),
-                    identity_file: Some(key("~/.ssh/id_myserver")),
-                },
-                knocks: Knocks::Fixed(seq("7000,8000:udp,9000")),
-                close_sequence: Some(seq("9000,8000,7000")),
-            }
-        );
+        assert_eq!(s.name, "myserver");
+        assert_eq!(s.host, host("myserver.example.org"));
+        assert_eq!(s.knocks, Knocks::Fixed(seq("7000,8000:udp,9000")));
+        assert_eq!(s.close_sequence, Some(seq("9000,8000,7000")));
+        // myserver sets every key (every_key_parses): none comes from [defaults].
+        assert_eq!(s.options.to_options(), file.profiles["myserver"].options);
         // Everything from [defaults].
         let s = file.settings("bare").unwrap();
         let o = &s.options;

@@ -327,12 +327,7 @@ retries = 1
             panic!("not rotating");
         };
         assert_eq!(door, "myserver");
-        // The known-answer vector "defaults" (profiles/testdata/rotate-vectors.toml).
-        let step = rotation.params().step(1_700_000_000);
-        assert_eq!(
-            rotation.sequence_at(door, step).to_string(),
-            "23563,19361,17193,56572"
-        );
+        assert_eq!(*rotation.params(), crate::rotate::Params::default());
         let none = |account: &str, _: &SecretSource| {
             Err(SecretError::NotInKeyring {
                 account: account.to_string(),

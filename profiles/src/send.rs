@@ -656,6 +656,10 @@ mod tests {
         base: Instant,
         elapsed: Cell<Duration>,
         sleeps: RefCell<Vec<Duration>>,
+        /// The next sleep lasts this much longer than asked (a busy machine).
+        oversleep: Cell<Duration>,
+        /// Set the flag once the time passes this.
+        cancel_at: RefCell<Option<(Duration, Arc<AtomicBool>)>>,
     }
 
     impl FakeClock {
@@ -664,6 +668,8 @@ mod tests {
                 base: Instant::now(),
                 elapsed: Cell::new(Duration::ZERO),
                 sleeps: RefCell::new(Vec::new()),
+                oversleep: Cell::new(Duration::ZERO),
+                cancel_at: RefCell::new(None),
             })
         }
         fn at(&self) -> Duration {
@@ -680,7 +686,13 @@ mod tests {
         }
         fn sleep(&self, d: Duration) {
             self.sleeps.borrow_mut().push(d);
-            self.elapsed.set(self.elapsed.get() + d);
+            self.elapsed
+                .set(self.elapsed.get() + d + self.oversleep.take());
+            if let Some((at, flag)) = &*self.cancel_at.borrow()
+                && self.elapsed.get() > *at
+            {
+                flag.store(true, Ordering::Relaxed);
+            }
         }
     }
 
@@ -794,10 +806,17 @@ mod tests {
         progress: Vec<Progress>,
     }
 
-    fn go(plan: &KnockPlan, net: &mut FakeNet, clock: &FakeClock, cancel: &AtomicBool) -> Ran {
+    /// `run` on `net` and its clock (no wall clock: a fixed sequence).
+    fn go(plan: &KnockPlan, net: &mut FakeNet) -> Ran {
+        go_cancelled(plan, net, &AtomicBool::new(false))
+    }
+
+    /// [`go`] with a cancel flag.
+    fn go_cancelled(plan: &KnockPlan, net: &mut FakeNet, cancel: &AtomicBool) -> Ran {
+        let clock = Rc::clone(&net.clock);
         let mut progress = Vec::new();
         let no_wall = || Duration::ZERO;
-        let result = run(plan, net, clock, &no_wall, cancel, &mut |p| {
+        let result = run(plan, net, clock.as_ref(), &no_wall, cancel, &mut |p| {
             progress.push(p.clone())
         });
         Ran { result, progress }
@@ -815,12 +834,7 @@ mod tests {
     fn knocks_in_order_with_their_protocols() {
         let clock = FakeClock::new();
         let mut net = FakeNet::new(&clock, &["192.0.2.1"]);
-        let ran = go(
-            &plan("myhost", "7000,8000:udp,9000", 0),
-            &mut net,
-            &clock,
-            &AtomicBool::new(false),
-        );
+        let ran = go(&plan("myhost", "7000,8000:udp,9000", 0), &mut net);
         let sent: Vec<(SocketAddr, Proto)> = net.sent.iter().map(|s| (s.to, s.proto)).collect();
         assert_eq!(
             sent,
@@ -865,14 +879,7 @@ mod tests {
     fn knock_i_goes_out_at_i_times_delay_with_no_sleep_after_the_last() {
         let clock = FakeClock::new();
         let mut net = FakeNet::new(&clock, &["192.0.2.1"]);
-        go(
-            &plan("myhost", "1,2,3,4", 80),
-            &mut net,
-            &clock,
-            &AtomicBool::new(false),
-        )
-        .result
-        .unwrap();
+        go(&plan("myhost", "1,2,3,4", 80), &mut net).result.unwrap();
         let at: Vec<Duration> = net.sent.iter().map(|s| s.at).collect();
         assert_eq!(at, vec![ms(0), ms(80), ms(160), ms(240)]);
         assert_eq!(clock.sleeps().iter().sum::<Duration>(), ms(240));
@@ -883,14 +890,7 @@ mod tests {
     fn long_delays_sleep_in_slices_without_drifting() {
         let clock = FakeClock::new();
         let mut net = FakeNet::new(&clock, &["192.0.2.1"]);
-        go(
-            &plan("myhost", "1,2,3", 250),
-            &mut net,
-            &clock,
-            &AtomicBool::new(false),
-        )
-        .result
-        .unwrap();
+        go(&plan("myhost", "1,2,3", 250), &mut net).result.unwrap();
         let at: Vec<Duration> = net.sent.iter().map(|s| s.at).collect();
         assert_eq!(at, vec![ms(0), ms(250), ms(500)]);
         assert!(clock.sleeps().iter().all(|d| *d <= SLEEP_SLICE));
@@ -898,40 +898,11 @@ mod tests {
 
     #[test]
     fn oversleeping_does_not_push_later_knocks_back() {
-        /// Sleeps 30 ms longer than asked the first time.
-        struct Sloppy {
-            inner: Rc<FakeClock>,
-            first: Cell<bool>,
-        }
-        impl Timer for Sloppy {
-            fn now(&self) -> Instant {
-                self.inner.now()
-            }
-            fn sleep(&self, d: Duration) {
-                let extra = if self.first.replace(false) {
-                    ms(30)
-                } else {
-                    Duration::ZERO
-                };
-                self.inner.sleep(d + extra);
-            }
-        }
-        let inner = FakeClock::new();
-        let clock = Sloppy {
-            inner: Rc::clone(&inner),
-            first: Cell::new(true),
-        };
-        let mut net = FakeNet::new(&inner, &["192.0.2.1"]);
-        let mut progress = |_: &Progress| {};
-        run(
-            &plan("myhost", "1,2,3", 100),
-            &mut net,
-            &clock,
-            &|| Duration::ZERO,
-            &AtomicBool::new(false),
-            &mut progress,
-        )
-        .unwrap();
+        // The first sleep lasts 30 ms longer than asked.
+        let clock = FakeClock::new();
+        clock.oversleep.set(ms(30));
+        let mut net = FakeNet::new(&clock, &["192.0.2.1"]);
+        go(&plan("myhost", "1,2,3", 100), &mut net).result.unwrap();
         let at: Vec<Duration> = net.sent.iter().map(|s| s.at).collect();
         assert_eq!(at, vec![ms(0), ms(130), ms(200)]);
     }
@@ -946,7 +917,7 @@ mod tests {
             wait: ms(300),
         });
         p.retries = 2;
-        let ran = go(&p, &mut net, &clock, &AtomicBool::new(false));
+        let ran = go(&p, &mut net);
         assert!(matches!(ran.result, Err(SendError::NotOpened { .. })));
         assert_eq!(net.resolves, vec![("myhost".to_string(), Family::Any)]);
         assert_eq!(net.sent.len(), 6);
@@ -966,12 +937,7 @@ mod tests {
     fn any_takes_the_first_address_and_counts_the_others() {
         let clock = FakeClock::new();
         let mut net = FakeNet::new(&clock, &["2001:db8::7", "192.0.2.1", "192.0.2.2"]);
-        let ran = go(
-            &plan("myhost", "7000", 0),
-            &mut net,
-            &clock,
-            &AtomicBool::new(false),
-        );
+        let ran = go(&plan("myhost", "7000", 0), &mut net);
         assert_eq!(ran.result.unwrap().addr, ip("2001:db8::7"));
         assert_eq!(net.sent[0].to, sa("[2001:db8::7]:7000"));
         assert_eq!(
@@ -990,17 +956,13 @@ mod tests {
         let mut net = FakeNet::new(&clock, &["192.0.2.1", "2001:db8::7", "2001:db8::8"]);
         let mut p = plan("myhost", "7000,8000", 0);
         p.family = Family::Ipv6;
-        let out = go(&p, &mut net, &clock, &AtomicBool::new(false))
-            .result
-            .unwrap();
+        let out = go(&p, &mut net).result.unwrap();
         assert_eq!(out.addr, ip("2001:db8::7"));
         assert_eq!(net.resolves, vec![("myhost".to_string(), Family::Ipv6)]);
         assert!(net.sent.iter().all(|s| s.to.ip() == ip("2001:db8::7")));
 
         p.family = Family::Ipv4;
-        let out = go(&p, &mut net, &clock, &AtomicBool::new(false))
-            .result
-            .unwrap();
+        let out = go(&p, &mut net).result.unwrap();
         assert_eq!(out.addr, ip("192.0.2.1"));
     }
 
@@ -1010,9 +972,7 @@ mod tests {
         let mut net = FakeNet::new(&clock, &["192.0.2.1"]);
         let mut p = plan("myhost", "7000", 0);
         p.family = Family::Ipv6;
-        let err = go(&p, &mut net, &clock, &AtomicBool::new(false))
-            .result
-            .unwrap_err();
+        let err = go(&p, &mut net).result.unwrap_err();
         assert!(matches!(
             err,
             SendError::NoAddress {
@@ -1026,22 +986,13 @@ mod tests {
         // An IP literal of the other family: same error, no resolver.
         let mut p = plan("192.0.2.9", "7000", 0);
         p.family = Family::Ipv6;
-        let err = go(&p, &mut net, &clock, &AtomicBool::new(false))
-            .result
-            .unwrap_err();
+        let err = go(&p, &mut net).result.unwrap_err();
         assert_eq!(err.to_string(), "192.0.2.9 has no IPv6 address");
         assert_eq!(net.resolves.len(), 1);
 
         // A resolver that gives nothing at all.
         let mut net = FakeNet::new(&clock, &[]);
-        let err = go(
-            &plan("myhost", "7000", 0),
-            &mut net,
-            &clock,
-            &AtomicBool::new(false),
-        )
-        .result
-        .unwrap_err();
+        let err = go(&plan("myhost", "7000", 0), &mut net).result.unwrap_err();
         assert_eq!(err.to_string(), "myhost has no IP address");
     }
 
@@ -1050,14 +1001,7 @@ mod tests {
         let clock = FakeClock::new();
         let mut net = FakeNet::new(&clock, &[]);
         net.resolve_error = Some(io::ErrorKind::NotFound);
-        let err = go(
-            &plan("myhost", "7000", 0),
-            &mut net,
-            &clock,
-            &AtomicBool::new(false),
-        )
-        .result
-        .unwrap_err();
+        let err = go(&plan("myhost", "7000", 0), &mut net).result.unwrap_err();
         assert!(matches!(err, SendError::Resolve { .. }));
         assert_eq!(
             err.to_string(),
@@ -1075,14 +1019,7 @@ mod tests {
         ] {
             let clock = FakeClock::new();
             let mut net = FakeNet::new(&clock, &["198.51.100.1"]);
-            let out = go(
-                &plan(host, "7000", 0),
-                &mut net,
-                &clock,
-                &AtomicBool::new(false),
-            )
-            .result
-            .unwrap();
+            let out = go(&plan(host, "7000", 0), &mut net).result.unwrap();
             assert_eq!(out.addr, sa(want).ip(), "{host}");
             assert_eq!(net.sent[0].to, sa(want), "{host}");
             assert!(net.resolves.is_empty(), "{host} went to the resolver");
@@ -1100,7 +1037,7 @@ mod tests {
             wait: ms(3000),
         });
         p.retries = 2;
-        let ran = go(&p, &mut net, &clock, &AtomicBool::new(false));
+        let ran = go(&p, &mut net);
         assert_eq!(
             ran.result.unwrap(),
             Outcome {
@@ -1137,7 +1074,7 @@ mod tests {
             wait: ms(3000),
         });
         p.retries = 2;
-        let ran = go(&p, &mut net, &clock, &AtomicBool::new(false));
+        let ran = go(&p, &mut net);
         let err = ran.result.unwrap_err();
         assert!(matches!(err, SendError::NotOpened { attempts: 3, .. }));
         assert_eq!(
@@ -1181,9 +1118,7 @@ mod tests {
             port: 22,
             wait: ms(1000),
         });
-        let err = go(&p, &mut net, &clock, &AtomicBool::new(false))
-            .result
-            .unwrap_err();
+        let err = go(&p, &mut net).result.unwrap_err();
         assert_eq!(
             err.to_string(),
             "port 22 on 192.0.2.1 did not open within 1000 ms (after 1 attempt)"
@@ -1198,10 +1133,9 @@ mod tests {
     fn cancel_before_start_sends_nothing() {
         let clock = FakeClock::new();
         let mut net = FakeNet::new(&clock, &["192.0.2.1"]);
-        let ran = go(
+        let ran = go_cancelled(
             &plan("myhost", "7000,8000", 0),
             &mut net,
-            &clock,
             &AtomicBool::new(true),
         );
         assert!(matches!(ran.result, Err(SendError::Cancelled)));
@@ -1215,7 +1149,7 @@ mod tests {
         let cancel = Arc::new(AtomicBool::new(false));
         let mut net = FakeNet::new(&clock, &["192.0.2.1"]);
         net.cancel_after = Some((2, Arc::clone(&cancel)));
-        let ran = go(&plan("myhost", "1,2,3,4", 1000), &mut net, &clock, &cancel);
+        let ran = go_cancelled(&plan("myhost", "1,2,3,4", 1000), &mut net, &cancel);
         assert!(matches!(ran.result, Err(SendError::Cancelled)));
         assert_eq!(net.sent.len(), 2);
         // Noticed within one sleep slice, not after the whole delay.
@@ -1233,7 +1167,7 @@ mod tests {
             port: 22,
             wait: ms(3000),
         });
-        let ran = go(&p, &mut net, &clock, &cancel);
+        let ran = go_cancelled(&p, &mut net, &cancel);
         assert!(matches!(ran.result, Err(SendError::Cancelled)));
         assert!(net.probes.is_empty());
     }
@@ -1243,12 +1177,7 @@ mod tests {
         let clock = FakeClock::new();
         let mut net = FakeNet::new(&clock, &["192.0.2.1"]);
         net.fail_knock = Some(1);
-        let ran = go(
-            &plan("myhost", "6000,7000,8000", 0),
-            &mut net,
-            &clock,
-            &AtomicBool::new(false),
-        );
+        let ran = go(&plan("myhost", "6000,7000,8000", 0), &mut net);
         let err = ran.result.unwrap_err();
         match &err {
             SendError::Send { knock, to, .. } => {
@@ -1395,12 +1324,7 @@ sequence = "1,2,3"
             Err("192.0.2.1 has no IPv6 address".to_string())
         );
         // run sends to the very same address.
-        let ran = go(
-            &plan("myhost", "7000", 0),
-            &mut net,
-            &clock,
-            &AtomicBool::new(false),
-        );
+        let ran = go(&plan("myhost", "7000", 0), &mut net);
         assert_eq!(ran.result.unwrap().addr.to_string(), "2001:db8::7");
     }
 
@@ -1429,7 +1353,7 @@ sequence = "1,2,3"
                 wait: ms(1500)
             })
         );
-        let ran = go(&connect, &mut net, &clock, &AtomicBool::new(false));
+        let ran = go(&connect, &mut net);
         assert!(
             ran.progress.contains(&Progress::Verifying {
                 attempt: 1,
@@ -1649,28 +1573,11 @@ sequence = "1,2,3"
 
     #[test]
     fn rotating_wait_is_cancellable() {
-        /// Sets the flag once the fake time passes 1 s.
-        struct Cancelling {
-            inner: Rc<FakeClock>,
-            flag: Arc<AtomicBool>,
-        }
-        impl Timer for Cancelling {
-            fn now(&self) -> Instant {
-                self.inner.now()
-            }
-            fn sleep(&self, d: Duration) {
-                self.inner.sleep(d);
-                if self.inner.at() > ms(1_000) {
-                    self.flag.store(true, Ordering::Relaxed);
-                }
-            }
-        }
+        // The flag is set once the fake time passes 1 s.
         let inner = FakeClock::new();
         let flag = Arc::new(AtomicBool::new(false));
-        let clock = Cancelling {
-            inner: Rc::clone(&inner),
-            flag: Arc::clone(&flag),
-        };
+        *inner.cancel_at.borrow_mut() = Some((ms(1_000), Arc::clone(&flag)));
+        let clock = Rc::clone(&inner);
         let mut net = FakeNet::new(&inner, &[]);
         let wall = || ms(1_700_000_000_000) + inner.at();
         let mut p = rotating_plan(1);
@@ -1678,7 +1585,7 @@ sequence = "1,2,3"
             port: 22,
             wait: ms(500),
         });
-        let result = run(&p, &mut net, &clock, &wall, &flag, &mut |_| {});
+        let result = run(&p, &mut net, clock.as_ref(), &wall, &flag, &mut |_| {});
         assert!(matches!(result, Err(SendError::Cancelled)), "{result:?}");
         // Only attempt 1 went out; the wait for step T+1 stopped within a slice.
         assert_eq!(ports(&net.sent), SEQ_T);

@@ -17,7 +17,8 @@ use toml_edit::{DocumentMut, Item, Table, TableLike, Value};
 
 use crate::field::{FieldValue, int};
 use crate::profile::{
-    ConfigError, Knocks, NameError, Profile, ProfileFile, RotatingProfile, Settings, validate_name,
+    ConfigError, Knocks, NameError, Profile, ProfileFile, ROTATION_KEYS, RotatingProfile, Settings,
+    validate_name,
 };
 use crate::rotate::{self, Params, ProtoChoice};
 use crate::secret::SecretSource;
@@ -383,19 +384,6 @@ impl From<Option<Value>> for Want {
     }
 }
 
-/// The keys only a rotating profile has, all to be removed from a fixed one.
-const ROTATION_KEYS: &[&str] = &[
-    "rotate",
-    "secret",
-    "secret_cmd",
-    "door",
-    "period_s",
-    "length",
-    "port_range",
-    "exclude_ports",
-    "protocol",
-];
-
 /// A fixed profile's keys in file order, with the values to write; the keys
 /// of a rotating profile are removed.
 fn profile_values(p: &Profile) -> Vec<(&'static str, Want)> {
@@ -408,7 +396,8 @@ fn profile_values(p: &Profile) -> Vec<(&'static str, Want)> {
         ),
     ];
     values.extend(options_values(&p.options));
-    values.extend(ROTATION_KEYS.iter().map(|k| (*k, Want::Unset)));
+    let rotation = ["rotate"].iter().chain(ROTATION_KEYS);
+    values.extend(rotation.map(|k| (*k, Want::Unset)));
     values
 }
 
@@ -710,6 +699,7 @@ impl From<ConfigError> for StoreError {
 mod tests {
     use super::*;
     use crate::options::{Family, Host, Millis, Port, Retries};
+    use crate::testing::{host, port, seq};
 
     const COMMENTED: &str = r#"# My knock profiles.
 # Synced with my dotfiles.
@@ -739,18 +729,6 @@ sequence = "4000:udp"
 [extra]   # a table only some other tool knows
 keep = "me"
 "#;
-
-    fn seq(s: &str) -> Sequence {
-        Sequence::parse(s).unwrap()
-    }
-
-    fn host(s: &str) -> Host {
-        Host::parse(s).unwrap()
-    }
-
-    fn port(n: u16) -> Port {
-        Port::new(n).unwrap()
-    }
 
     fn write(dir: &Path, text: &str) -> PathBuf {
         let path = dir.join("profiles.toml");
@@ -1053,7 +1031,7 @@ retries = 2
             ),
             "{text}"
         );
-        for key in ROTATION_KEYS {
+        for key in ["rotate"].iter().chain(ROTATION_KEYS) {
             assert!(!text.contains(&format!("{key} =")), "{key} left in {text}");
         }
         let again = Store::open(&path).unwrap();
