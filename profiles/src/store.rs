@@ -6,6 +6,7 @@
 //! same directory, fsync, rename over the old file, keeping its permissions;
 //! a symlinked file is written through to its target).
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -254,31 +255,34 @@ impl Store {
     /// The named fixed-sequence profile, or [`StoreError::NotFound`] with a
     /// hint ([`StoreError::OtherKind`] if `name` is a rotating profile).
     pub fn get(&self, name: &str) -> Result<&Profile, StoreError> {
-        if let Some(profile) = self.file.profiles.get(name) {
-            return Ok(profile);
-        }
-        if self.file.rotating.contains_key(name) {
-            return Err(StoreError::OtherKind {
-                name: name.to_string(),
-                rotating: true,
-            });
-        }
-        Err(self.not_found(name))
+        let rotating = self.file.rotating.contains_key(name);
+        self.of_kind(name, &self.file.profiles, rotating.then_some(true))
     }
 
     /// The named rotating profile, or [`StoreError::NotFound`] with a hint
     /// ([`StoreError::OtherKind`] if `name` has a fixed sequence).
     pub fn get_rotating(&self, name: &str) -> Result<&RotatingProfile, StoreError> {
-        if let Some(profile) = self.file.rotating.get(name) {
-            return Ok(profile);
-        }
-        if self.file.profiles.contains_key(name) {
-            return Err(StoreError::OtherKind {
+        let fixed = self.file.profiles.contains_key(name);
+        self.of_kind(name, &self.file.rotating, fixed.then_some(false))
+    }
+
+    /// `name` in `wanted`; else [`StoreError::OtherKind`] if it is a
+    /// profile of the other kind (`other`: whether that kind is rotating),
+    /// else not found.
+    fn of_kind<'a, T>(
+        &self,
+        name: &str,
+        wanted: &'a BTreeMap<String, T>,
+        other: Option<bool>,
+    ) -> Result<&'a T, StoreError> {
+        match (wanted.get(name), other) {
+            (Some(profile), _) => Ok(profile),
+            (None, Some(rotating)) => Err(StoreError::OtherKind {
                 name: name.to_string(),
-                rotating: false,
-            });
+                rotating,
+            }),
+            (None, None) => Err(self.not_found(name)),
         }
-        Err(self.not_found(name))
     }
 
     /// Writes the file atomically: a temp file in the same directory
@@ -701,7 +705,10 @@ mod tests {
     use crate::options::{Family, Host, Millis, Port, Retries};
     use crate::testing::{host, port, seq};
 
-    const COMMENTED: &str = r#"# My knock profiles.
+    /// The top of the file the edit tests start from, up to myserver's sequence.
+    macro_rules! top {
+        () => {
+            r#"# My knock profiles.
 # Synced with my dotfiles.
 
 [defaults]
@@ -712,7 +719,13 @@ family = "any"          # "any" | "ipv4" | "ipv6"
 [profiles.myserver]
 host = "myserver.example.org"   # public name
 sequence = "7000, 8000, 9000"   # spaced on purpose
-delay_ms = 200
+"#
+        };
+    }
+
+    const COMMENTED: &str = concat!(
+        top!(),
+        r#"delay_ms = 200
 # verify ssh
 open_port = 22
 user = "admin"
@@ -728,7 +741,8 @@ sequence = "4000:udp"
 
 [extra]   # a table only some other tool knows
 keep = "me"
-"#;
+"#
+    );
 
     fn write(dir: &Path, text: &str) -> PathBuf {
         let path = dir.join("profiles.toml");
@@ -836,18 +850,9 @@ retries = 2
         store.save().unwrap();
 
         let text = fs::read_to_string(&path).unwrap();
-        let want = r#"# My knock profiles.
-# Synced with my dotfiles.
-
-[defaults]
-delay_ms = 100          # pause between knocks
-family = "any"          # "any" | "ipv4" | "ipv6"
-
-# The main box.
-[profiles.myserver]
-host = "myserver.example.org"   # public name
-sequence = "7000, 8000, 9000"   # spaced on purpose
-delay_ms = 250
+        let want = concat!(
+            top!(),
+            r#"delay_ms = 250
 # verify ssh
 open_port = 22
 retries = 3
@@ -861,7 +866,8 @@ host = "203.0.113.5"
 sequence = "1111,2222:udp"
 family = "ipv4"
 launch = "mosh {host}"
-"#;
+"#
+        );
         assert_eq!(text, want);
 
         // And it reads back as the same profiles.
