@@ -744,6 +744,14 @@ keep = "me"
 "#
     );
 
+    /// The store of a new profile file holding `text` (in a temp dir).
+    fn opened(text: &str) -> (tempfile::TempDir, PathBuf, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), text);
+        let store = Store::open(&path).unwrap();
+        (dir, path, store)
+    }
+
     fn write(dir: &Path, text: &str) -> PathBuf {
         let path = dir.join("profiles.toml");
         fs::write(&path, text).unwrap();
@@ -828,9 +836,7 @@ retries = 2
 
     #[test]
     fn edits_keep_comments_order_and_formatting() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = write(dir.path(), &commented());
-        let mut store = Store::open(&path).unwrap();
+        let (_dir, path, mut store) = opened(&commented());
         assert_eq!(store.file().profiles.len(), 3);
 
         // Update myserver: change delay, drop user, keep the rest.
@@ -883,12 +889,9 @@ launch = "mosh {host}"
 
     #[test]
     fn rotating_profiles_can_be_renamed_and_removed() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = write(
-            dir.path(),
+        let (_dir, path, mut store) = opened(
             "# mine\n[defaults]\ndelay_ms = 50\n\n[profiles.rot]\nhost = \"192.0.2.1\"\nrotate = true\nsecret_cmd = \"cat k\"\n",
         );
-        let mut store = Store::open(&path).unwrap();
         store.rename("rot", "rot2").unwrap();
         assert!(store.file().rotating.contains_key("rot2"));
         assert!(matches!(
@@ -908,9 +911,7 @@ launch = "mosh {host}"
 
     #[test]
     fn upsert_rotating_adds_a_table_with_only_what_is_not_default() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = write(dir.path(), &commented());
-        let mut store = Store::open(&path).unwrap();
+        let (_dir, path, mut store) = opened(&commented());
         let mut vault = rotating("vault.example.org", "vault");
         vault.options.open_port = Some(port(22));
         store.upsert_rotating("vault", &vault).unwrap();
@@ -956,9 +957,7 @@ open_port = 22
 
     #[test]
     fn upsert_rotating_updates_in_place_keeping_comments() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = write(dir.path(), ROTATING_COMMENTED);
-        let mut store = Store::open(&path).unwrap();
+        let (_dir, path, mut store) = opened(ROTATING_COMMENTED);
         // Unchanged: the text stays exactly as it was.
         let same = store.get_rotating("vault").unwrap().clone();
         store.upsert_rotating("vault", &same).unwrap();
@@ -996,9 +995,7 @@ retries = 2
 
     #[test]
     fn upsert_replaces_a_profile_of_the_other_kind_cleanly() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = write(dir.path(), &commented());
-        let mut store = Store::open(&path).unwrap();
+        let (_dir, path, mut store) = opened(&commented());
         // Fixed -> rotating: the sequence goes, shared keys keep their comments.
         let mut r = rotating("myserver.example.org", "myserver");
         r.options.delay_ms = Some(Millis::new(200));
@@ -1065,12 +1062,9 @@ retries = 2
 
     #[test]
     fn renaming_a_rotating_profile_keeps_its_door() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = write(
-            dir.path(),
+        let (_dir, _path, mut store) = opened(
             "[profiles.vault]\nhost = \"192.0.2.1\"\nrotate = true\n\n[profiles.lab]\nhost = \"192.0.2.2\"\nrotate = true\ndoor = \"openSSH\"\n",
         );
-        let mut store = Store::open(&path).unwrap();
         store.rename("vault", "vault2").unwrap();
         store.rename("lab", "lab2").unwrap();
         assert_eq!(
@@ -1082,9 +1076,7 @@ retries = 2
 
     #[test]
     fn changed_value_keeps_its_trailing_comment() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = write(dir.path(), &commented());
-        let mut store = Store::open(&path).unwrap();
+        let (_dir, _path, mut store) = opened(&commented());
         let mut p = store.get("myserver").unwrap().clone();
         p.host = host("192.0.2.1");
         p.sequence = seq("7000,8000:udp");
@@ -1126,9 +1118,7 @@ retries = 2
 
     #[test]
     fn new_profile_after_defaults_only_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = write(dir.path(), "# settings\n[defaults]\nretries = 1 # once\n");
-        let mut store = Store::open(&path).unwrap();
+        let (_dir, _path, mut store) = opened("# settings\n[defaults]\nretries = 1 # once\n");
         store
             .upsert("x", &Profile::new(host("192.0.2.1"), seq("5")))
             .unwrap();
@@ -1166,9 +1156,7 @@ retries = 2
 
     #[test]
     fn invalid_edits_are_refused_and_undone() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = write(dir.path(), &commented());
-        let mut store = Store::open(&path).unwrap();
+        let (_dir, _path, mut store) = opened(&commented());
         let before = store.text();
         // A port 0 cannot be made; rotation parameters can be out of range.
         assert_eq!(Port::new(0), None);
@@ -1300,9 +1288,7 @@ retries = 2
 
     #[test]
     fn notices_outside_edits() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = write(dir.path(), &commented());
-        let mut store = Store::open(&path).unwrap();
+        let (_dir, path, mut store) = opened(&commented());
         assert!(!store.changed_on_disk());
         // Same length, different modification time.
         let file = OpenOptions::new().write(true).open(&path).unwrap();
