@@ -250,14 +250,7 @@ fn show_prints_toml_that_parses_back() {
         let shown = String::from_utf8(out.stdout).unwrap();
         let back = knock_profiles::profile::ProfileFile::parse(&shown, origin)
             .unwrap_or_else(|e| panic!("{e}\n{shown}"));
-        match name {
-            "web" => assert_eq!(back.settings(name), file.settings(name), "{shown}"),
-            _ => assert_eq!(
-                back.rotating_settings(name),
-                file.rotating_settings(name),
-                "{shown}"
-            ),
-        }
+        assert_eq!(back.settings(name), file.settings(name), "{shown}");
     }
 }
 
@@ -570,6 +563,19 @@ fn show_of_an_unknown_profile_names_the_file() {
             "no profile named \"lbb\" in {} (did you mean \"lab\"?)",
             path.display()
         )));
+}
+
+#[test]
+fn dry_run_with_ssh_shows_the_identity_file() {
+    let env = Env::new();
+    env.write(
+        "[profiles.lab]\nhost = \"127.0.0.1\"\nsequence = \"7000\"\nidentity_file = \"~/.ssh/id_lab\"\n",
+    );
+    env.knock()
+        .args(["lab", "--ssh", "--dry-run"])
+        .assert()
+        .success()
+        .stdout(contains("then start: ssh -4 -i ~/.ssh/id_lab 127.0.0.1\n"));
 }
 
 #[test]

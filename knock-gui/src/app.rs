@@ -16,12 +16,11 @@ use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::time::Duration;
 
 use knock_profiles::launch::Target;
-use knock_profiles::profile::{
-    Defaults, Launch, Profile, RotatingProfile, Settings, validate_name,
-};
+use knock_profiles::options::{Host, Launch, Options};
+use knock_profiles::profile::{Profile, RotatingProfile, Settings, validate_name};
+use knock_profiles::resolve::{Overrides, resolve};
 use knock_profiles::rotate;
 use knock_profiles::secret::{KEYRING_SERVICE, Secret, SecretError, SecretSource};
-use knock_profiles::send::Plan;
 use knock_profiles::store::Store;
 use knock_profiles::store::StoreError;
 use knock_profiles::{Proto, Sequence};
@@ -134,9 +133,7 @@ impl Quick {
     pub fn check(&self) -> (Option<String>, Result<Sequence, String>) {
         let proto = if self.udp { Proto::Udp } else { Proto::Tcp };
         let ports = Sequence::parse_with_default(&self.ports, proto).map_err(|e| e.to_string());
-        let host = Sequence::parse("1")
-            .ok()
-            .and_then(|one| Profile::new(self.host.trim(), one).validate().err());
+        let host = Host::parse(self.host.trim()).err().map(|e| e.to_string());
         (host, ports)
     }
 }
@@ -356,7 +353,7 @@ impl App {
         Some(self.rotating(name)?.settings(name, &self.defaults()))
     }
 
-    fn defaults(&self) -> Defaults {
+    fn defaults(&self) -> Options {
         self.store
             .as_ref()
             .map(|s| s.file().defaults.clone())
@@ -617,8 +614,7 @@ impl App {
         let target = Target {
             host: &c.host,
             addr,
-            port: c.port,
-            user: c.user.as_deref(),
+            options: &c.options,
         };
         let putty = Some(PathBuf::from(self.putty.trim())).filter(|p| !p.as_os_str().is_empty());
         let terminal = std::env::var("TERMINAL").ok();
@@ -894,7 +890,7 @@ impl App {
     fn rename(&mut self, old: &str, new: &str, ctx: &egui::Context) {
         let new = new.trim();
         if let Err(e) = validate_name(new) {
-            self.fail(e);
+            self.fail(e.to_string());
             return;
         }
         // The keyring holds a rotating profile's secret under its name.
@@ -1023,9 +1019,10 @@ impl App {
             Selection::Nothing => Err("nothing selected".to_string()),
             Selection::Quick => {
                 let (host, ports) = self.quick.check();
-                let profile = Profile::new(self.quick.host.trim(), ports?);
+                let ports = ports?;
                 host.map_or(Ok(()), Err)?;
-                Ok(Settings::merge("quick knock", &profile, &self.defaults()))
+                let host = Host::parse(self.quick.host.trim()).map_err(|e| e.to_string())?;
+                Ok(Profile::new(host, ports).settings("quick knock", &self.defaults()))
             }
             Selection::Profile(name) => {
                 let profile = match self.drafts.get(name) {
@@ -1042,7 +1039,7 @@ impl App {
                         .cloned()
                         .ok_or_else(|| format!("no profile named {name}"))?,
                 };
-                Ok(Settings::merge(name, &profile, &self.defaults()))
+                Ok(profile.settings(name, &self.defaults()))
             }
         }
     }
@@ -1052,6 +1049,10 @@ impl App {
     /// `connect`, the knock waits for the ssh port when no `open_port` is
     /// set, like `knock NAME --ssh` (`Plan::for_connect`).
     fn knock_work(&self, connect: bool) -> Result<(Work, Settings), String> {
+        let overrides = Overrides {
+            connect,
+            ..Overrides::default()
+        };
         if let Selection::Profile(name) = &self.selection
             && self.rotating(name).is_some()
         {
@@ -1068,19 +1069,16 @@ impl App {
             };
             let settings = profile.settings(name, &self.defaults());
             let prep = Prep {
-                name: name.clone(),
-                profile,
-                defaults: self.defaults(),
+                resolved: resolve(settings.clone(), &overrides).map_err(|e| e.to_string())?,
                 secrets: Arc::clone(&self.env.secrets),
-                connect,
             };
             return Ok((Work::Rotating(Box::new(prep)), settings));
         }
         let settings = self.knock_settings()?;
-        let mut plan = Plan::from_settings(&settings);
-        if connect {
-            plan = plan.for_connect(settings.ssh_port, settings.wait);
-        }
+        let resolved = resolve(settings.clone(), &overrides).map_err(|e| e.to_string())?;
+        let plan = resolved
+            .fixed_plan()
+            .ok_or_else(|| format!("{} is a rotating profile", settings.name))?;
         Ok((Work::Fixed(plan), settings))
     }
 
@@ -1100,16 +1098,12 @@ impl App {
                 // "Knock & connect" means connect: a quick knock opens ssh,
                 // and so does a profile that launches nothing.
                 Selection::Quick => Launch::Ssh,
-                _ => knock_profiles::launch::for_connect(&settings.launch),
+                _ => knock_profiles::launch::for_connect(&settings.options.launch),
             },
-            host: settings.host.clone(),
-            port: settings.ssh_port,
-            user: settings.user.clone(),
+            host: settings.host.to_string(),
+            options: settings.options.clone(),
         });
-        let total = match &work {
-            Work::Fixed(plan) => plan.sequence.len(),
-            Work::Rotating(prep) => prep.profile.rotation.params.length,
-        };
+        let total = settings.knocks.len();
         let waker = ctx.clone();
         let job = self
             .knocker
@@ -1120,7 +1114,7 @@ impl App {
         };
         self.run = Some(Run::new(
             title,
-            settings.host.clone(),
+            settings.host.to_string(),
             total,
             Some(job),
             connect,
@@ -1165,7 +1159,7 @@ pub(crate) fn add_check(
     rotating: bool,
     exists: bool,
 ) -> Result<NewProfile, String> {
-    validate_name(name)?;
+    validate_name(name).map_err(|e| e.to_string())?;
     if exists {
         return Err(format!("a profile named {name} already exists"));
     }

@@ -12,7 +12,8 @@ pub mod rotating;
 
 use std::path::Path;
 
-use knock_profiles::profile::{Defaults, Family, Launch, Profile, ProfileFile, SharedKeys};
+use knock_profiles::options::{Family, Host, Launch, Options};
+use knock_profiles::profile::{Profile, ProfileFile};
 use knock_profiles::{Knock, Proto, Sequence};
 
 /// One knock of the sequence editor.
@@ -75,6 +76,18 @@ impl LaunchChoice {
     }
 }
 
+/// The keys of [`Options`] the form has a field for.
+const SHOWN: &[&str] = &[
+    "delay_ms",
+    "family",
+    "open_port",
+    "wait_ms",
+    "retries",
+    "launch",
+    "user",
+    "ssh_port",
+];
+
 /// The keys both kinds of profile have, as typed; an empty field means
 /// "not set" (the profile inherits `[defaults]`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -89,29 +102,32 @@ pub struct Common {
     pub custom: String,
     pub user: String,
     pub ssh_port: String,
+    /// The profile's keys the form has no field for, kept as they are.
+    pub others: Options,
 }
 
 impl Common {
-    pub fn from_keys(host: &str, k: SharedKeys<'_>) -> Common {
-        let (launch, custom) = match k.launch {
+    pub fn from_options(host: &str, k: &Options) -> Common {
+        let (launch, custom) = match &k.launch {
             None => (LaunchChoice::Inherit, String::new()),
             Some(Launch::Ssh) => (LaunchChoice::Ssh, String::new()),
             Some(Launch::Putty) => (LaunchChoice::Putty, String::new()),
             Some(Launch::None) => (LaunchChoice::None, String::new()),
-            Some(Launch::Custom(t)) => (LaunchChoice::Custom, t.clone()),
+            Some(Launch::Custom(t)) => (LaunchChoice::Custom, t.to_string()),
         };
-        let text = |v: Option<String>| v.unwrap_or_default();
+        let text = |key: &str| k.text(key).unwrap_or_default();
         Common {
             host: host.to_string(),
             family: k.family,
-            delay_ms: text(k.delay_ms.map(|v| v.to_string())),
-            open_port: text(k.open_port.map(|v| v.to_string())),
-            wait_ms: text(k.wait_ms.map(|v| v.to_string())),
-            retries: text(k.retries.map(|v| v.to_string())),
+            delay_ms: text("delay_ms"),
+            open_port: text("open_port"),
+            wait_ms: text("wait_ms"),
+            retries: text("retries"),
             launch,
             custom,
-            user: text(k.user.map(str::to_string)),
-            ssh_port: text(k.ssh_port.map(|v| v.to_string())),
+            user: text("user"),
+            ssh_port: text("ssh_port"),
+            others: k.clone().without(SHOWN),
         }
     }
 
@@ -213,7 +229,7 @@ impl Draft {
             .iter()
             .map(|k| KnockRow::new(k.port.to_string(), k.proto))
             .collect();
-        let common = Common::from_keys(&p.host, p.shared_keys());
+        let common = Common::from_options(&p.host, &p.options);
         let mut draft = Draft {
             common,
             knocks,
@@ -327,47 +343,35 @@ impl Draft {
             LaunchChoice::Custom => match c.custom.parse::<Launch>() {
                 Ok(l) => Some(l),
                 Err(e) => {
-                    problems.launch = Some(e);
+                    problems.launch = Some(e.to_string());
                     None
                 }
             },
         };
         let user = c.user();
-
-        // While the sequence is broken, check the other keys with a stand-in
-        // sequence (its problem is already recorded).
-        let checked_sequence = sequence.clone().or_else(|| Sequence::parse("1").ok());
-        let Some(checked_sequence) = checked_sequence else {
-            return Err(Box::new(problems));
-        };
-        let profile = Profile {
-            host: c.host.trim().to_string(),
-            sequence: checked_sequence,
-            delay_ms,
-            family: c.family,
-            open_port,
-            wait_ms,
-            retries,
-            close_sequence,
-            launch,
-            user,
-            ssh_port,
-        };
-        if let Err(e) = profile.validate() {
-            // What the types cannot catch (the host, mostly); skip messages
-            // a field already shows.
-            if problems.messages().all(|m| m != e) {
-                if e.contains("host") {
-                    problems.host = Some(e);
-                } else if e.contains("launch") {
-                    problems.launch = Some(e);
-                } else {
-                    problems.sequence.get_or_insert(e);
-                }
+        let host = match Host::parse(c.host.trim()) {
+            Ok(host) => Some(host),
+            Err(e) => {
+                problems.host = Some(e.to_string());
+                None
             }
-        }
-        match sequence {
-            Some(_) if problems.is_empty() => Ok(profile),
+        };
+        let mut options = c.others.clone();
+        options.delay_ms = delay_ms;
+        options.family = c.family;
+        options.open_port = open_port;
+        options.wait_ms = wait_ms;
+        options.retries = retries;
+        options.launch = launch;
+        options.user = user;
+        options.ssh_port = ssh_port;
+        match (host, sequence) {
+            (Some(host), Some(sequence)) if problems.is_empty() => Ok(Profile {
+                host,
+                sequence,
+                close_sequence,
+                options,
+            }),
             _ => Err(Box::new(problems)),
         }
     }
@@ -380,7 +384,7 @@ fn value<T>(
     text: &str,
     key: &str,
     problem: &mut Option<String>,
-    get: impl FnOnce(&Defaults) -> Option<T>,
+    get: impl FnOnce(&Options) -> Option<T>,
 ) -> Option<T> {
     let text = text.trim();
     if text.is_empty() {
@@ -417,10 +421,17 @@ mod tests {
     use super::*;
 
     fn profile() -> Profile {
-        let mut p = Profile::new("192.0.2.1", Sequence::parse("7000,8000:udp,9000").unwrap());
-        p.open_port = Some(22);
-        p.delay_ms = Some(200);
-        p.launch = Some(Launch::Custom("mosh {host}".into()));
+        let mut p = Profile::new(
+            Host::parse("192.0.2.1").unwrap(),
+            Sequence::parse("7000,8000:udp,9000").unwrap(),
+        );
+        p.options.open_port = knock_profiles::options::Port::new(22);
+        p.options.delay_ms = Some(knock_profiles::options::Millis::new(200));
+        p.options.launch = Some("mosh {host}".parse().unwrap());
+        // A key the form has no field for is kept as it is.
+        p.options
+            .set_text("identity_file", "~/.ssh/id_lab")
+            .unwrap();
         p
     }
 
@@ -460,8 +471,8 @@ mod tests {
         d.common.open_port = "2222".into();
         d.common.delay_ms = String::new();
         let p = d.check().unwrap();
-        assert_eq!(p.open_port, Some(2222));
-        assert_eq!(p.delay_ms, None);
+        assert_eq!(p.options.text("open_port").as_deref(), Some("2222"));
+        assert_eq!(p.options.delay_ms, None);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use std::process::ExitCode;
 
-use knock_profiles::send::Plan;
+use knock_profiles::resolve::{Overrides, resolve};
 use knock_profiles::send::exit_code as code;
 use knock_profiles::store::{self, Store};
 
@@ -22,29 +22,29 @@ pub fn run(name: &str) -> ExitCode {
             return ExitCode::from(code::CONFIG);
         }
     };
-    let file = store.file();
-    // A rotating profile derives its sequence on the worker, like in the window.
-    let (work, host, total) = if let Some(settings) = file.settings(name) {
-        let plan = Plan::from_settings(&settings);
-        let total = plan.sequence.len();
-        (Work::Fixed(plan), settings.host, total)
-    } else if let Some(profile) = file.rotating.get(name) {
-        let env = Env::os();
-        let prep = Prep {
-            name: name.to_string(),
-            profile: profile.clone(),
-            defaults: file.defaults.clone(),
-            secrets: env.secrets,
-            connect: false,
-        };
-        (
-            Work::Rotating(Box::new(prep)),
-            profile.host.clone(),
-            profile.rotation.params.length,
-        )
-    } else {
-        eprintln!("knock-gui: {}", store.not_found(name));
-        return ExitCode::from(code::CONFIG);
+    let resolved = match store
+        .settings(name)
+        .map(|s| resolve(s, &Overrides::default()))
+    {
+        Ok(Ok(resolved)) => resolved,
+        Ok(Err(e)) => {
+            eprintln!("knock-gui: {e}");
+            return ExitCode::from(code::CONFIG);
+        }
+        Err(e) => {
+            eprintln!("knock-gui: {e}");
+            return ExitCode::from(code::CONFIG);
+        }
+    };
+    let host = resolved.host.to_string();
+    let total = resolved.knocks.len();
+    // A rotating profile loads its secret on the worker, like in the window.
+    let work = match resolved.fixed_plan() {
+        Some(plan) => Work::Fixed(plan),
+        None => Work::Rotating(Box::new(Prep {
+            resolved,
+            secrets: Env::os().secrets,
+        })),
     };
     let mut job = ThreadKnocker.start(work, Box::new(|| {}));
     let mut view = Run::new(name, &host, total, None, None);

@@ -6,23 +6,24 @@
 //! on a worker thread; tests plug in a fake (scripted events, or
 //! [`run_work`] on a fake network and clock). A rotating profile's secret
 //! is loaded on the same worker ([`Prep`]), then
-//! [`knock_profiles::send::run_rotating`] derives, waits and knocks.
+//! [`knock_profiles::send::run`] derives, waits and knocks.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 
+use knock_profiles::resolve::LoadError;
 use knock_profiles::send::{
-    self, Clock, Net, Outcome, Plan, Progress, SendError, SystemClock, SystemNet, SystemWall,
+    self, KnockPlan, Net, Outcome, Progress, SendError, SystemNet, SystemTimer, SystemWall, Timer,
     WallClock,
 };
 
-use crate::rotation::{Prep, PrepError};
+use crate::rotation::Prep;
 
 /// What to knock.
 pub enum Work {
     /// A fixed sequence (a profile or the quick knock).
-    Fixed(Plan),
+    Fixed(KnockPlan),
     /// A rotating profile: its secret is loaded and its sequences derived
     /// on the worker.
     Rotating(Box<Prep>),
@@ -34,7 +35,7 @@ pub enum Event {
     Progress(Progress),
     /// The knock could not start (a rotating profile's secret); nothing
     /// was sent. The last event of a job.
-    NotStarted(PrepError),
+    NotStarted(LoadError),
     /// The last event of a job.
     Finished(Result<Outcome, SendError>),
 }
@@ -46,36 +47,30 @@ impl Event {
     }
 }
 
-/// Knocks `work` to the end: a fixed plan with [`send::run`]; a rotating
-/// profile's secret first (if it cannot be read, [`Event::NotStarted`] and
-/// nothing is sent), then [`send::run_rotating`], with time steps from
-/// `wall`. Every event, the last one included, goes to `emit`.
+/// Knocks `work` to the end with [`send::run`]: a rotating profile's
+/// secret first (if it cannot be read, [`Event::NotStarted`] and nothing is
+/// sent), with time steps from `wall`. Every event, the last one included,
+/// goes to `emit`.
 pub fn run_work(
     work: Work,
     net: &mut dyn Net,
-    clock: &dyn Clock,
+    clock: &dyn Timer,
     wall: &dyn WallClock,
     cancel: &AtomicBool,
     emit: &mut dyn FnMut(Event),
 ) {
-    let mut progress = |p: &Progress| emit(Event::Progress(p.clone()));
-    let result = match work {
-        Work::Fixed(plan) => send::run(&plan, net, clock, cancel, &mut progress),
+    let plan = match work {
+        Work::Fixed(plan) => plan,
         Work::Rotating(prep) => match prep.load() {
-            Ok(ready) => send::run_rotating(
-                &ready.plan,
-                &ready.rotating(wall),
-                net,
-                clock,
-                cancel,
-                &mut progress,
-            ),
+            Ok(plan) => plan,
             Err(e) => {
                 emit(Event::NotStarted(e));
                 return;
             }
         },
     };
+    let mut progress = |p: &Progress| emit(Event::Progress(p.clone()));
+    let result = send::run(&plan, net, clock, wall, cancel, &mut progress);
     emit(Event::Finished(result));
 }
 
@@ -162,7 +157,7 @@ impl Knocker for ThreadKnocker {
                 run_work(
                     work,
                     &mut SystemNet,
-                    &SystemClock,
+                    &SystemTimer,
                     &SystemWall,
                     &cancel,
                     &mut |e| {

@@ -15,7 +15,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use knock_profiles::launch::{Platform, Target, argv};
-use knock_profiles::profile::Launch;
+use knock_profiles::options::Launch;
 
 /// The desktop the command is built for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,10 +110,10 @@ pub enum LaunchError {
         "no terminal found to run ssh in (set $TERMINAL, or install x-terminal-emulator, gnome-terminal, konsole or xterm)"
     )]
     NoTerminal,
-    #[error("cannot start {program}: {source}")]
+    #[error("cannot start {program}: {error}")]
     Spawn {
         program: String,
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -193,11 +193,11 @@ pub fn ssh_url(target: &Target<'_>) -> String {
         Ok(IpAddr::V6(v6)) => format!("[{v6}]"),
         _ => target.host.to_string(),
     };
-    let user = target.user.map(|u| format!("{u}@")).unwrap_or_default();
-    let port = if target.port == 22 {
+    let user = target.user().map(|u| format!("{u}@")).unwrap_or_default();
+    let port = if target.port() == 22 {
         String::new()
     } else {
-        format!(":{}", target.port)
+        format!(":{}", target.port())
     };
     format!("ssh://{user}{host}{port}")
 }
@@ -249,9 +249,9 @@ impl Launcher for SystemLauncher {
             const CREATE_NEW_CONSOLE: u32 = 0x0000_0010;
             process.creation_flags(CREATE_NEW_CONSOLE);
         }
-        let mut child = process.spawn().map_err(|source| LaunchError::Spawn {
+        let mut child = process.spawn().map_err(|error| LaunchError::Spawn {
             program: cmd.program.clone(),
-            source,
+            error,
         })?;
         // Reap it when it exits, so no zombie is left behind.
         std::thread::spawn(move || child.wait());
@@ -260,15 +260,26 @@ impl Launcher for SystemLauncher {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use knock_profiles::options::Effective;
+
+    /// The options of a profile with this user and ssh port.
+    fn options(user: Option<&str>, port: u16) -> &'static Effective {
+        let options = knock_profiles::options::Options {
+            user: user.map(str::to_string),
+            ssh_port: knock_profiles::options::Port::new(port),
+            ..Default::default()
+        };
+        Box::leak(Box::new(options.effective()))
+    }
 
     fn target(user: Option<&'static str>, port: u16) -> Target<'static> {
         Target {
             host: "myserver",
             addr: "192.0.2.1".parse().ok(),
-            port,
-            user,
+            options: options(user, port),
         }
     }
 
@@ -383,8 +394,7 @@ mod tests {
         let v6 = Target {
             host: "2001:db8::1",
             addr: None,
-            port: 22,
-            user: None,
+            options: options(None, 22),
         };
         assert_eq!(ssh_url(&v6), "ssh://[2001:db8::1]");
     }
@@ -440,7 +450,7 @@ mod tests {
     fn custom_and_none() {
         let t = target(Some("admin"), 22);
         let none = Options::default();
-        let custom = Launch::Custom("mosh {user}@{host}".into());
+        let custom: Launch = "mosh {user}@{host}".parse().unwrap();
         assert_eq!(
             argv_of(Os::Linux, &custom, &t, &none, &[]),
             Ok(Some(strings(&["/bin/sh", "-c", "mosh admin@myserver"])))

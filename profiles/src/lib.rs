@@ -11,13 +11,20 @@
 //! in neither sockets for sending nor anything GUI- or keyring-related
 //! (feature `keyring`).
 
+#[macro_use]
+mod words;
+
+pub mod field;
 pub mod fwknop_access;
 pub mod fwknop_keys;
 pub mod fwknoprc;
 pub mod knockd_conf;
 pub mod launch;
 pub mod message;
+pub mod options;
 pub mod profile;
+#[cfg(feature = "send")]
+pub mod resolve;
 pub mod rotate;
 pub mod secret;
 #[cfg(feature = "send")]
@@ -26,5 +33,7 @@ pub mod sequence;
 pub mod spa;
 pub mod spa_replay;
 pub mod store;
+#[cfg(test)]
+mod testing;
 
 pub use sequence::{Knock, Proto, Sequence, SequenceError, TcpFlags, TcpFlagsError};

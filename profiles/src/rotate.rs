@@ -103,29 +103,15 @@ pub const MAX_ATTEMPTS: u32 = 64;
 /// the knocks take) is left in the current one.
 pub const BOUNDARY_MARGIN: Duration = Duration::from_secs(1);
 
-/// Which protocols a rotating door uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum ProtoChoice {
-    #[default]
-    Tcp,
-    Udp,
-    /// Chosen per knock by the HMAC (bit 0 of byte 8).
-    Both,
-}
-
-impl ProtoChoice {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ProtoChoice::Tcp => "tcp",
-            ProtoChoice::Udp => "udp",
-            ProtoChoice::Both => "both",
-        }
-    }
-}
-
-impl fmt::Display for ProtoChoice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+words! {
+    /// Which protocols a rotating door uses.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub enum ProtoChoice {
+        #[default]
+        Tcp = "tcp",
+        Udp = "udp",
+        /// Chosen per knock by the HMAC (bit 0 of byte 8).
+        Both = "both",
     }
 }
 
@@ -133,11 +119,11 @@ impl FromStr for ProtoChoice {
     type Err = RotateError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "tcp" => Ok(ProtoChoice::Tcp),
-            "udp" => Ok(ProtoChoice::Udp),
-            "both" | "tcp,udp" | "udp,tcp" => Ok(ProtoChoice::Both),
-            _ => Err(RotateError::BadProtocol {
+        let both = ["tcp,udp", "udp,tcp"].map(|w| w.eq_ignore_ascii_case(s.trim()));
+        match ProtoChoice::from_word(s) {
+            Some(choice) => Ok(choice),
+            None if both.contains(&true) => Ok(ProtoChoice::Both),
+            None => Err(RotateError::BadProtocol {
                 text: s.to_string(),
             }),
         }

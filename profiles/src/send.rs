@@ -6,14 +6,14 @@
 //! packet per knock: a TCP knock is one non-blocking `connect()` (one SYN)
 //! whose socket is dropped at once; a UDP knock is one 1-byte datagram.
 //!
-//! Sockets and time sit behind [`Net`] and [`Clock`] so that [`run`] can be
-//! tested with fakes; [`SystemNet`] and [`SystemClock`] are the real ones.
+//! Sockets and time sit behind [`Net`] and [`Timer`] so that [`run`] can be
+//! tested with fakes; [`SystemNet`] and [`SystemTimer`] are the real ones.
 //!
-//! A rotating profile ([`crate::rotate`]) knocks with [`run_rotating`]: each
-//! attempt derives the sequence of its own time step from the wall clock
-//! ([`WallClock`]), waiting for the next period first when too little of the
-//! current one is left, and, on a retry, because the server burns a (door,
-//! step) sequence once it opened and refuses it again as a replay.
+//! A rotating profile ([`crate::rotate`]) knocks [`Sequences::Rotating`]:
+//! each attempt derives the sequence of its own time step from the wall
+//! clock ([`WallClock`]), waiting for the next period first when too little
+//! of the current one is left, and, on a retry, because the server burns a
+//! (door, step) sequence once it opened and refuses it again as a replay.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -24,9 +24,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use crate::profile::{Defaults, Family, RotatingProfile, Settings};
-use crate::rotate::{RotateError, Rotation};
-use crate::secret::Secret;
+use crate::options::Family;
+use crate::rotate::Rotation;
 use crate::sequence::{Knock, Proto, Sequence};
 
 /// The network as the sender sees it.
@@ -42,13 +41,13 @@ pub trait Net {
 }
 
 /// A monotonic clock that can sleep.
-pub trait Clock {
+pub trait Timer {
     fn now(&self) -> Instant;
     fn sleep(&self, d: Duration);
 }
 
 /// Wall-clock time, which picks a rotation's time step. Waiting is the
-/// [`Clock`]'s job; a fake wall clock in tests moves with the fake [`Clock`].
+/// [`Timer`]'s job; a fake wall clock in tests moves with the fake [`Timer`].
 pub trait WallClock {
     /// Time since the Unix epoch.
     fn since_epoch(&self) -> Duration;
@@ -73,75 +72,13 @@ impl WallClock for SystemWall {
     }
 }
 
-/// What a rotating profile knocks: the sequence of `door` for the time step
-/// of `wall`, derived with `rotation` (which holds the secret).
-#[derive(Clone, Copy)]
-pub struct Rotating<'a> {
-    pub rotation: &'a Rotation,
-    pub door: &'a str,
-    pub wall: &'a dyn WallClock,
-}
-
-impl fmt::Debug for Rotating<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Rotating")
-            .field("rotation", self.rotation)
-            .field("door", &self.door)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A rotating profile with its secret loaded, ready for [`run_rotating`]
-/// (the CLI and the GUI load one the same way).
-#[derive(Debug)]
-pub struct RotatingPlan {
-    /// The profile merged with `[defaults]` (launch, user, ssh port...);
-    /// its `sequence` is a stand-in ([`RotatingProfile::settings`]).
-    pub settings: Settings,
-    /// Host, delay, family, verify, retries. Its sequence is not sent:
-    /// [`run_rotating`] derives each attempt's.
-    pub plan: Plan,
-    pub rotation: Rotation,
-    pub door: String,
-}
-
-impl RotatingPlan {
-    /// Rotating profile `name` merged with `defaults`, knocking with
-    /// `secret` (read from its `secret` / `secret_cmd` by the caller).
-    pub fn new(
-        name: &str,
-        profile: &RotatingProfile,
-        defaults: &Defaults,
-        secret: Secret,
-    ) -> Result<RotatingPlan, RotateError> {
-        let spec = &profile.rotation;
-        let rotation = Rotation::new(spec.params.clone(), secret)?;
-        let settings = profile.settings(name, defaults);
-        Ok(RotatingPlan {
-            plan: Plan::from_settings(&settings),
-            settings,
-            rotation,
-            door: spec.door.clone(),
-        })
-    }
-
-    /// What [`run_rotating`] needs, with time steps from `wall`.
-    pub fn rotating<'a>(&'a self, wall: &'a dyn WallClock) -> Rotating<'a> {
-        Rotating {
-            rotation: &self.rotation,
-            door: &self.door,
-            wall,
-        }
-    }
-}
-
 /// Real sockets (socket2) and the system resolver.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemNet;
 
 /// `Instant::now` and `std::thread::sleep`.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
+pub struct SystemTimer;
 
 /// After the knocks, wait until TCP `port` accepts a connection, for at most
 /// `wait` after the last knock.
@@ -151,47 +88,42 @@ pub struct Verify {
     pub wait: Duration,
 }
 
-/// What to send, and where.
+/// What each attempt knocks.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
+pub enum Sequences {
+    /// The same sequence every attempt.
+    Fixed(Sequence),
+    /// The sequence of `door` for the attempt's time step, derived with
+    /// `rotation` (which holds the secret).
+    Rotating { rotation: Rotation, door: String },
+}
+
+impl Sequences {
+    /// How many knocks one attempt sends.
+    pub fn len(&self) -> usize {
+        match self {
+            Sequences::Fixed(sequence) => sequence.len(),
+            Sequences::Rotating { rotation, .. } => rotation.params().length,
+        }
+    }
+
+    /// Always false: a sequence has at least one knock.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What to send, where, and how: a knock ready to [`run`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnockPlan {
     pub host: String,
-    pub sequence: Sequence,
+    pub sequences: Sequences,
     /// Pause between knocks (none after the last).
     pub delay: Duration,
     pub family: Family,
     pub verify: Option<Verify>,
     /// Extra attempts of the whole sequence when verify fails.
     pub retries: u32,
-}
-
-impl Plan {
-    /// The plan of a saved profile: its sequence (not the close sequence),
-    /// verifying `open_port` if set.
-    pub fn from_settings(s: &Settings) -> Plan {
-        Plan {
-            host: s.host.clone(),
-            sequence: s.sequence.clone(),
-            delay: s.delay,
-            family: s.family,
-            verify: s.open_port.map(|port| Verify { port, wait: s.wait }),
-            retries: s.retries,
-        }
-    }
-
-    /// The plan for "knock, then connect" (`knock NAME --ssh`, the GUI's
-    /// "Knock & connect"): when no port is verified yet, wait up to `wait`
-    /// for `ssh_port` to accept connections, so the client never starts
-    /// before the door is open. A plan that already verifies a port keeps it.
-    pub fn for_connect(&self, ssh_port: u16, wait: Duration) -> Plan {
-        let mut plan = self.clone();
-        if plan.verify.is_none() {
-            plan.verify = Some(Verify {
-                port: ssh_port,
-                wait,
-            });
-        }
-        plan
-    }
 }
 
 /// What happened so far; a CLI prints it, a GUI shows it.
@@ -218,7 +150,7 @@ pub enum Progress {
     Opened { to: SocketAddr, after: Duration },
     /// `to` did not open within the wait of this attempt.
     NotOpened { attempt: u32, to: SocketAddr },
-    /// Rotating profiles ([`run_rotating`]): waiting `wait` for the next
+    /// Rotating profiles ([`Sequences::Rotating`]): waiting `wait` for the next
     /// period (of `period`) before attempt `attempt`. For attempt 1, too
     /// little of the current period was left for the knocks; for a retry,
     /// the step just knocked is used up on the server.
@@ -249,18 +181,18 @@ pub struct Outcome {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
-    #[error("cannot resolve {host}: {source}")]
-    Resolve { host: String, source: io::Error },
+    #[error("cannot resolve {host}: {error}")]
+    Resolve { host: String, error: io::Error },
     #[error("{host} has no {} address", family_word(*.family))]
     NoAddress { host: String, family: Family },
-    #[error("cannot send {} knock to {to}: {source}", .knock.proto)]
+    #[error("cannot send {} knock to {to}: {error}", .knock.proto)]
     Send {
         knock: Knock,
         to: SocketAddr,
-        source: io::Error,
+        error: io::Error,
     },
-    #[error("cannot check whether {to} is open: {source}")]
-    Probe { to: SocketAddr, source: io::Error },
+    #[error("cannot check whether {to} is open: {error}")]
+    Probe { to: SocketAddr, error: io::Error },
     #[error(
         "port {} on {} did not open within {} ms (after {})",
         .to.port(), .to.ip(), .wait.as_millis(), Attempts(*.attempts)
@@ -345,84 +277,26 @@ const SLEEP_SLICE: Duration = Duration::from_millis(100);
 /// Resolve once, knock each in order with `delay` between knocks (monotonic
 /// clock), then verify/retry. `cancel` is checked before each knock and each
 /// probe (and during long pauses). Progress goes to `on_progress`.
-pub fn run(
-    plan: &Plan,
-    net: &mut dyn Net,
-    clock: &dyn Clock,
-    cancel: &AtomicBool,
-    on_progress: &mut dyn FnMut(&Progress),
-) -> Result<Outcome, SendError> {
-    attempts(plan, None, net, clock, cancel, on_progress)
-}
-
-/// [`run`] for a rotating profile: `plan.sequence` is not sent; each attempt
-/// knocks the sequence of its own time step instead.
 ///
-/// After resolving, and before the first knock, it waits for the next
-/// period if less than [`crate::rotate::BOUNDARY_MARGIN`] plus the time the
-/// knocks take is left of the current one, so a sequence never straddles
-/// two steps. When verify fails and retries remain, it waits for the period
-/// after the step it just knocked (the server refuses a step's sequence
-/// once it opened) and knocks that step's sequence. Each wait is reported
-/// as [`Progress::WaitingForPeriod`], each sequence as [`Progress::Derived`];
-/// waits sleep on `clock` in slices, checking `cancel`.
-pub fn run_rotating(
-    plan: &Plan,
-    rotating: &Rotating<'_>,
+/// [`Sequences::Rotating`] knocks the sequence of each attempt's time step
+/// (from `wall`). After resolving, and before the first knock, it waits for
+/// the next period if less than [`crate::rotate::BOUNDARY_MARGIN`] plus the
+/// time the knocks take is left of the current one, so a sequence never
+/// straddles two steps. When verify fails and retries remain, it waits for
+/// the period after the step it just knocked (the server refuses a step's
+/// sequence once it opened) and knocks that step's sequence. Each wait is
+/// reported as [`Progress::WaitingForPeriod`], each sequence as
+/// [`Progress::Derived`]; waits sleep on `timer` in slices, checking `cancel`.
+pub fn run(
+    plan: &KnockPlan,
     net: &mut dyn Net,
-    clock: &dyn Clock,
-    cancel: &AtomicBool,
-    on_progress: &mut dyn FnMut(&Progress),
-) -> Result<Outcome, SendError> {
-    attempts(plan, Some(rotating), net, clock, cancel, on_progress)
-}
-
-/// Resolves `host` once, the way [`run`] does before its first knock: an
-/// IP literal (also `[v6]`) is itself; a name is the first address of
-/// `family` that the resolver gives. [`run`] reports the answer as
-/// [`Progress::Resolved`] (with how many other
-/// addresses there were), so a dry run shows exactly what would be knocked.
-pub fn resolve_once(host: &str, family: Family, net: &mut dyn Net) -> Result<Resolved, SendError> {
-    let addrs = match parse_literal(host) {
-        Some(ip) => vec![ip],
-        None => net
-            .resolve(host, family)
-            .map_err(|source| SendError::Resolve {
-                host: host.to_string(),
-                source,
-            })?,
-    };
-    let mut matching = addrs.into_iter().filter(|ip| family_matches(family, *ip));
-    let addr = matching.next().ok_or_else(|| SendError::NoAddress {
-        host: host.to_string(),
-        family,
-    })?;
-    Ok(Resolved {
-        addr,
-        others: matching.filter(|ip| *ip != addr).count(),
-    })
-}
-
-/// Where [`resolve_once`] sends the knocks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Resolved {
-    pub addr: IpAddr,
-    /// How many more addresses of the family the resolver gave.
-    pub others: usize,
-}
-
-/// Resolve once, then knock (a fixed sequence, or a rotating one per
-/// attempt), verify and retry.
-fn attempts(
-    plan: &Plan,
-    rotating: Option<&Rotating<'_>>,
-    net: &mut dyn Net,
-    clock: &dyn Clock,
+    timer: &dyn Timer,
+    wall: &dyn WallClock,
     cancel: &AtomicBool,
     on_progress: &mut dyn FnMut(&Progress),
 ) -> Result<Outcome, SendError> {
     check(cancel)?;
-    let Resolved { addr, others } = resolve_once(&plan.host, plan.family, net)?;
+    let Address { addr, others } = resolve_once(&plan.host, plan.family, net)?;
     on_progress(&Progress::Resolved {
         host: plan.host.clone(),
         addr,
@@ -433,15 +307,17 @@ fn attempts(
     let mut attempt = 1;
     let mut last_step = None;
     loop {
-        let sequence = match rotating {
-            None => Cow::Borrowed(&plan.sequence),
-            Some(r) => {
+        let sequence = match &plan.sequences {
+            Sequences::Fixed(sequence) => Cow::Borrowed(sequence),
+            Sequences::Rotating { rotation, door } => {
                 let (step, sequence) = next_step(
-                    r,
+                    rotation,
+                    door,
+                    wall,
                     plan.delay,
                     attempt,
                     last_step,
-                    clock,
+                    timer,
                     cancel,
                     on_progress,
                 )?;
@@ -460,7 +336,7 @@ fn attempts(
             addr,
             attempt,
             net,
-            clock,
+            timer,
             cancel,
             on_progress,
         )?;
@@ -473,7 +349,7 @@ fn attempts(
         };
         let to = SocketAddr::new(addr, verify.port);
         on_progress(&Progress::Verifying { attempt, to });
-        if let Some(after) = wait_open(to, verify.wait, net, clock, cancel)? {
+        if let Some(after) = wait_open(to, verify.wait, net, timer, cancel)? {
             on_progress(&Progress::Opened { to, after });
             return Ok(Outcome {
                 addr,
@@ -493,24 +369,61 @@ fn attempts(
     }
 }
 
+/// Resolves `host` once, the way [`run`] does before its first knock: an
+/// IP literal (also `[v6]`) is itself; a name is the first address of
+/// `family` that the resolver gives. [`run`] reports the answer as
+/// [`Progress::Resolved`] (with how many other
+/// addresses there were), so a dry run shows exactly what would be knocked.
+pub fn resolve_once(host: &str, family: Family, net: &mut dyn Net) -> Result<Address, SendError> {
+    let addrs = match parse_literal(host) {
+        Some(ip) => vec![ip],
+        None => net
+            .resolve(host, family)
+            .map_err(|error| SendError::Resolve {
+                host: host.to_string(),
+                error,
+            })?,
+    };
+    let mut matching = addrs.into_iter().filter(|ip| family_matches(family, *ip));
+    let addr = matching.next().ok_or_else(|| SendError::NoAddress {
+        host: host.to_string(),
+        family,
+    })?;
+    Ok(Address {
+        addr,
+        others: matching.filter(|ip| *ip != addr).count(),
+    })
+}
+
+/// Where [`resolve_once`] sends the knocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Address {
+    pub addr: IpAddr,
+    /// How many more addresses of the family the resolver gave.
+    pub others: usize,
+}
+
 /// The step (and its sequence) that attempt `attempt` knocks: a step after
 /// `last` (the one the previous attempt used up) with enough of its period
 /// left for the knocks; waits on `clock` until there is one.
+#[allow(clippy::too_many_arguments)]
 fn next_step(
-    r: &Rotating<'_>,
+    rotation: &Rotation,
+    door: &str,
+    wall: &dyn WallClock,
     delay: Duration,
     attempt: u32,
     last: Option<u64>,
-    clock: &dyn Clock,
+    clock: &dyn Timer,
     cancel: &AtomicBool,
     on_progress: &mut dyn FnMut(&Progress),
 ) -> Result<(u64, Sequence), SendError> {
-    let params = r.rotation.params();
+    let params = rotation.params();
     let sending = params.sending_time(delay);
     let mut told = false;
     loop {
         check(cancel)?;
-        let now = r.wall.since_epoch();
+        let now = wall.since_epoch();
         let step = params.step(now.as_secs());
         let wait = if last.is_some_and(|last| step <= last) {
             Some(params.until_boundary(now))
@@ -518,7 +431,7 @@ fn next_step(
             params.boundary_wait(now, sending)
         };
         let Some(wait) = wait else {
-            return Ok((step, r.rotation.sequence_at(r.door, step)));
+            return Ok((step, rotation.sequence_at(door, step)));
         };
         // The wall clock may lag the monotonic one by a hair after the
         // sleep; the next round then waits the rest without a second report.
@@ -546,7 +459,7 @@ fn knock_sequence(
     addr: IpAddr,
     attempt: u32,
     net: &mut dyn Net,
-    clock: &dyn Clock,
+    clock: &dyn Timer,
     cancel: &AtomicBool,
     on_progress: &mut dyn FnMut(&Progress),
 ) -> Result<(), SendError> {
@@ -560,7 +473,7 @@ fn knock_sequence(
         let sent_at = clock.now();
         let to = SocketAddr::new(addr, knock.port);
         net.knock(to, knock.proto)
-            .map_err(|source| SendError::Send { knock, to, source })?;
+            .map_err(|error| SendError::Send { knock, to, error })?;
         on_progress(&Progress::Knocked {
             attempt,
             index,
@@ -582,7 +495,7 @@ fn wait_open(
     to: SocketAddr,
     wait: Duration,
     net: &mut dyn Net,
-    clock: &dyn Clock,
+    clock: &dyn Timer,
     cancel: &AtomicBool,
 ) -> Result<Option<Duration>, SendError> {
     let start = clock.now();
@@ -593,7 +506,7 @@ fn wait_open(
         let left = deadline.saturating_duration_since(clock.now());
         let opened = net
             .probe(to, step.min(left).max(Duration::from_millis(1)))
-            .map_err(|source| SendError::Probe { to, source })?;
+            .map_err(|error| SendError::Probe { to, error })?;
         let now = clock.now();
         if opened {
             return Ok(Some(now.saturating_duration_since(start)));
@@ -616,7 +529,7 @@ fn check(cancel: &AtomicBool) -> Result<(), SendError> {
 }
 
 /// Sleeps until `due`, in slices so that `cancel` is noticed.
-fn sleep_until(clock: &dyn Clock, due: Instant, cancel: &AtomicBool) -> Result<(), SendError> {
+fn sleep_until(clock: &dyn Timer, due: Instant, cancel: &AtomicBool) -> Result<(), SendError> {
     loop {
         let left = due.saturating_duration_since(clock.now());
         if left.is_zero() {
@@ -717,7 +630,7 @@ fn connect_in_progress(e: &io::Error) -> bool {
     false
 }
 
-impl Clock for SystemClock {
+impl Timer for SystemTimer {
     fn now(&self) -> Instant {
         Instant::now()
     }
@@ -731,6 +644,7 @@ impl Clock for SystemClock {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::resolve::{Overrides, resolve};
     use std::cell::{Cell, RefCell};
     use std::collections::VecDeque;
     use std::net::{Ipv4Addr, Ipv6Addr, TcpListener, UdpSocket};
@@ -742,6 +656,10 @@ mod tests {
         base: Instant,
         elapsed: Cell<Duration>,
         sleeps: RefCell<Vec<Duration>>,
+        /// The next sleep lasts this much longer than asked (a busy machine).
+        oversleep: Cell<Duration>,
+        /// Set the flag once the time passes this.
+        cancel_at: RefCell<Option<(Duration, Arc<AtomicBool>)>>,
     }
 
     impl FakeClock {
@@ -750,6 +668,8 @@ mod tests {
                 base: Instant::now(),
                 elapsed: Cell::new(Duration::ZERO),
                 sleeps: RefCell::new(Vec::new()),
+                oversleep: Cell::new(Duration::ZERO),
+                cancel_at: RefCell::new(None),
             })
         }
         fn at(&self) -> Duration {
@@ -760,13 +680,19 @@ mod tests {
         }
     }
 
-    impl Clock for FakeClock {
+    impl Timer for FakeClock {
         fn now(&self) -> Instant {
             self.base + self.elapsed.get()
         }
         fn sleep(&self, d: Duration) {
             self.sleeps.borrow_mut().push(d);
-            self.elapsed.set(self.elapsed.get() + d);
+            self.elapsed
+                .set(self.elapsed.get() + d + self.oversleep.take());
+            if let Some((at, flag)) = &*self.cancel_at.borrow()
+                && self.elapsed.get() > *at
+            {
+                flag.store(true, Ordering::Relaxed);
+            }
         }
     }
 
@@ -864,10 +790,10 @@ mod tests {
         }
     }
 
-    fn plan(host: &str, seq: &str, delay_ms: u64) -> Plan {
-        Plan {
+    fn plan(host: &str, seq: &str, delay_ms: u64) -> KnockPlan {
+        KnockPlan {
             host: host.to_string(),
-            sequence: Sequence::parse(seq).unwrap(),
+            sequences: Sequences::Fixed(Sequence::parse(seq).unwrap()),
             delay: Duration::from_millis(delay_ms),
             family: Family::Any,
             verify: None,
@@ -880,9 +806,19 @@ mod tests {
         progress: Vec<Progress>,
     }
 
-    fn go(plan: &Plan, net: &mut FakeNet, clock: &FakeClock, cancel: &AtomicBool) -> Ran {
+    /// `run` on `net` and its clock (no wall clock: a fixed sequence).
+    fn go(plan: &KnockPlan, net: &mut FakeNet) -> Ran {
+        go_cancelled(plan, net, &AtomicBool::new(false))
+    }
+
+    /// [`go`] with a cancel flag.
+    fn go_cancelled(plan: &KnockPlan, net: &mut FakeNet, cancel: &AtomicBool) -> Ran {
+        let clock = Rc::clone(&net.clock);
         let mut progress = Vec::new();
-        let result = run(plan, net, clock, cancel, &mut |p| progress.push(p.clone()));
+        let no_wall = || Duration::ZERO;
+        let result = run(plan, net, clock.as_ref(), &no_wall, cancel, &mut |p| {
+            progress.push(p.clone())
+        });
         Ran { result, progress }
     }
 
@@ -898,12 +834,7 @@ mod tests {
     fn knocks_in_order_with_their_protocols() {
         let clock = FakeClock::new();
         let mut net = FakeNet::new(&clock, &["192.0.2.1"]);
-        let ran = go(
-            &plan("myhost", "7000,8000:udp,9000", 0),
-            &mut net,
-            &clock,
-            &AtomicBool::new(false),
-        );
+        let ran = go(&plan("myhost", "7000,8000:udp,9000", 0), &mut net);
         let sent: Vec<(SocketAddr, Proto)> = net.sent.iter().map(|s| (s.to, s.proto)).collect();
         assert_eq!(
             sent,
@@ -948,14 +879,7 @@ mod tests {
     fn knock_i_goes_out_at_i_times_delay_with_no_sleep_after_the_last() {
         let clock = FakeClock::new();
         let mut net = FakeNet::new(&clock, &["192.0.2.1"]);
-        go(
-            &plan("myhost", "1,2,3,4", 80),
-            &mut net,
-            &clock,
-            &AtomicBool::new(false),
-        )
-        .result
-        .unwrap();
+        go(&plan("myhost", "1,2,3,4", 80), &mut net).result.unwrap();
         let at: Vec<Duration> = net.sent.iter().map(|s| s.at).collect();
         assert_eq!(at, vec![ms(0), ms(80), ms(160), ms(240)]);
         assert_eq!(clock.sleeps().iter().sum::<Duration>(), ms(240));
@@ -966,14 +890,7 @@ mod tests {
     fn long_delays_sleep_in_slices_without_drifting() {
         let clock = FakeClock::new();
         let mut net = FakeNet::new(&clock, &["192.0.2.1"]);
-        go(
-            &plan("myhost", "1,2,3", 250),
-            &mut net,
-            &clock,
-            &AtomicBool::new(false),
-        )
-        .result
-        .unwrap();
+        go(&plan("myhost", "1,2,3", 250), &mut net).result.unwrap();
         let at: Vec<Duration> = net.sent.iter().map(|s| s.at).collect();
         assert_eq!(at, vec![ms(0), ms(250), ms(500)]);
         assert!(clock.sleeps().iter().all(|d| *d <= SLEEP_SLICE));
@@ -981,39 +898,11 @@ mod tests {
 
     #[test]
     fn oversleeping_does_not_push_later_knocks_back() {
-        /// Sleeps 30 ms longer than asked the first time.
-        struct Sloppy {
-            inner: Rc<FakeClock>,
-            first: Cell<bool>,
-        }
-        impl Clock for Sloppy {
-            fn now(&self) -> Instant {
-                self.inner.now()
-            }
-            fn sleep(&self, d: Duration) {
-                let extra = if self.first.replace(false) {
-                    ms(30)
-                } else {
-                    Duration::ZERO
-                };
-                self.inner.sleep(d + extra);
-            }
-        }
-        let inner = FakeClock::new();
-        let clock = Sloppy {
-            inner: Rc::clone(&inner),
-            first: Cell::new(true),
-        };
-        let mut net = FakeNet::new(&inner, &["192.0.2.1"]);
-        let mut progress = |_: &Progress| {};
-        run(
-            &plan("myhost", "1,2,3", 100),
-            &mut net,
-            &clock,
-            &AtomicBool::new(false),
-            &mut progress,
-        )
-        .unwrap();
+        // The first sleep lasts 30 ms longer than asked.
+        let clock = FakeClock::new();
+        clock.oversleep.set(ms(30));
+        let mut net = FakeNet::new(&clock, &["192.0.2.1"]);
+        go(&plan("myhost", "1,2,3", 100), &mut net).result.unwrap();
         let at: Vec<Duration> = net.sent.iter().map(|s| s.at).collect();
         assert_eq!(at, vec![ms(0), ms(130), ms(200)]);
     }
@@ -1028,7 +917,7 @@ mod tests {
             wait: ms(300),
         });
         p.retries = 2;
-        let ran = go(&p, &mut net, &clock, &AtomicBool::new(false));
+        let ran = go(&p, &mut net);
         assert!(matches!(ran.result, Err(SendError::NotOpened { .. })));
         assert_eq!(net.resolves, vec![("myhost".to_string(), Family::Any)]);
         assert_eq!(net.sent.len(), 6);
@@ -1048,12 +937,7 @@ mod tests {
     fn any_takes_the_first_address_and_counts_the_others() {
         let clock = FakeClock::new();
         let mut net = FakeNet::new(&clock, &["2001:db8::7", "192.0.2.1", "192.0.2.2"]);
-        let ran = go(
-            &plan("myhost", "7000", 0),
-            &mut net,
-            &clock,
-            &AtomicBool::new(false),
-        );
+        let ran = go(&plan("myhost", "7000", 0), &mut net);
         assert_eq!(ran.result.unwrap().addr, ip("2001:db8::7"));
         assert_eq!(net.sent[0].to, sa("[2001:db8::7]:7000"));
         assert_eq!(
@@ -1072,17 +956,13 @@ mod tests {
         let mut net = FakeNet::new(&clock, &["192.0.2.1", "2001:db8::7", "2001:db8::8"]);
         let mut p = plan("myhost", "7000,8000", 0);
         p.family = Family::Ipv6;
-        let out = go(&p, &mut net, &clock, &AtomicBool::new(false))
-            .result
-            .unwrap();
+        let out = go(&p, &mut net).result.unwrap();
         assert_eq!(out.addr, ip("2001:db8::7"));
         assert_eq!(net.resolves, vec![("myhost".to_string(), Family::Ipv6)]);
         assert!(net.sent.iter().all(|s| s.to.ip() == ip("2001:db8::7")));
 
         p.family = Family::Ipv4;
-        let out = go(&p, &mut net, &clock, &AtomicBool::new(false))
-            .result
-            .unwrap();
+        let out = go(&p, &mut net).result.unwrap();
         assert_eq!(out.addr, ip("192.0.2.1"));
     }
 
@@ -1092,9 +972,7 @@ mod tests {
         let mut net = FakeNet::new(&clock, &["192.0.2.1"]);
         let mut p = plan("myhost", "7000", 0);
         p.family = Family::Ipv6;
-        let err = go(&p, &mut net, &clock, &AtomicBool::new(false))
-            .result
-            .unwrap_err();
+        let err = go(&p, &mut net).result.unwrap_err();
         assert!(matches!(
             err,
             SendError::NoAddress {
@@ -1108,22 +986,13 @@ mod tests {
         // An IP literal of the other family: same error, no resolver.
         let mut p = plan("192.0.2.9", "7000", 0);
         p.family = Family::Ipv6;
-        let err = go(&p, &mut net, &clock, &AtomicBool::new(false))
-            .result
-            .unwrap_err();
+        let err = go(&p, &mut net).result.unwrap_err();
         assert_eq!(err.to_string(), "192.0.2.9 has no IPv6 address");
         assert_eq!(net.resolves.len(), 1);
 
         // A resolver that gives nothing at all.
         let mut net = FakeNet::new(&clock, &[]);
-        let err = go(
-            &plan("myhost", "7000", 0),
-            &mut net,
-            &clock,
-            &AtomicBool::new(false),
-        )
-        .result
-        .unwrap_err();
+        let err = go(&plan("myhost", "7000", 0), &mut net).result.unwrap_err();
         assert_eq!(err.to_string(), "myhost has no IP address");
     }
 
@@ -1132,14 +1001,7 @@ mod tests {
         let clock = FakeClock::new();
         let mut net = FakeNet::new(&clock, &[]);
         net.resolve_error = Some(io::ErrorKind::NotFound);
-        let err = go(
-            &plan("myhost", "7000", 0),
-            &mut net,
-            &clock,
-            &AtomicBool::new(false),
-        )
-        .result
-        .unwrap_err();
+        let err = go(&plan("myhost", "7000", 0), &mut net).result.unwrap_err();
         assert!(matches!(err, SendError::Resolve { .. }));
         assert_eq!(
             err.to_string(),
@@ -1157,14 +1019,7 @@ mod tests {
         ] {
             let clock = FakeClock::new();
             let mut net = FakeNet::new(&clock, &["198.51.100.1"]);
-            let out = go(
-                &plan(host, "7000", 0),
-                &mut net,
-                &clock,
-                &AtomicBool::new(false),
-            )
-            .result
-            .unwrap();
+            let out = go(&plan(host, "7000", 0), &mut net).result.unwrap();
             assert_eq!(out.addr, sa(want).ip(), "{host}");
             assert_eq!(net.sent[0].to, sa(want), "{host}");
             assert!(net.resolves.is_empty(), "{host} went to the resolver");
@@ -1182,7 +1037,7 @@ mod tests {
             wait: ms(3000),
         });
         p.retries = 2;
-        let ran = go(&p, &mut net, &clock, &AtomicBool::new(false));
+        let ran = go(&p, &mut net);
         assert_eq!(
             ran.result.unwrap(),
             Outcome {
@@ -1219,7 +1074,7 @@ mod tests {
             wait: ms(3000),
         });
         p.retries = 2;
-        let ran = go(&p, &mut net, &clock, &AtomicBool::new(false));
+        let ran = go(&p, &mut net);
         let err = ran.result.unwrap_err();
         assert!(matches!(err, SendError::NotOpened { attempts: 3, .. }));
         assert_eq!(
@@ -1263,9 +1118,7 @@ mod tests {
             port: 22,
             wait: ms(1000),
         });
-        let err = go(&p, &mut net, &clock, &AtomicBool::new(false))
-            .result
-            .unwrap_err();
+        let err = go(&p, &mut net).result.unwrap_err();
         assert_eq!(
             err.to_string(),
             "port 22 on 192.0.2.1 did not open within 1000 ms (after 1 attempt)"
@@ -1280,10 +1133,9 @@ mod tests {
     fn cancel_before_start_sends_nothing() {
         let clock = FakeClock::new();
         let mut net = FakeNet::new(&clock, &["192.0.2.1"]);
-        let ran = go(
+        let ran = go_cancelled(
             &plan("myhost", "7000,8000", 0),
             &mut net,
-            &clock,
             &AtomicBool::new(true),
         );
         assert!(matches!(ran.result, Err(SendError::Cancelled)));
@@ -1297,7 +1149,7 @@ mod tests {
         let cancel = Arc::new(AtomicBool::new(false));
         let mut net = FakeNet::new(&clock, &["192.0.2.1"]);
         net.cancel_after = Some((2, Arc::clone(&cancel)));
-        let ran = go(&plan("myhost", "1,2,3,4", 1000), &mut net, &clock, &cancel);
+        let ran = go_cancelled(&plan("myhost", "1,2,3,4", 1000), &mut net, &cancel);
         assert!(matches!(ran.result, Err(SendError::Cancelled)));
         assert_eq!(net.sent.len(), 2);
         // Noticed within one sleep slice, not after the whole delay.
@@ -1315,7 +1167,7 @@ mod tests {
             port: 22,
             wait: ms(3000),
         });
-        let ran = go(&p, &mut net, &clock, &cancel);
+        let ran = go_cancelled(&p, &mut net, &cancel);
         assert!(matches!(ran.result, Err(SendError::Cancelled)));
         assert!(net.probes.is_empty());
     }
@@ -1325,12 +1177,7 @@ mod tests {
         let clock = FakeClock::new();
         let mut net = FakeNet::new(&clock, &["192.0.2.1"]);
         net.fail_knock = Some(1);
-        let ran = go(
-            &plan("myhost", "6000,7000,8000", 0),
-            &mut net,
-            &clock,
-            &AtomicBool::new(false),
-        );
+        let ran = go(&plan("myhost", "6000,7000,8000", 0), &mut net);
         let err = ran.result.unwrap_err();
         match &err {
             SendError::Send { knock, to, .. } => {
@@ -1367,12 +1214,20 @@ sequence = "1,2,3"
 "#;
         let file = crate::profile::ProfileFile::parse(text, std::path::Path::new("profiles.toml"))
             .unwrap();
-        let web = Plan::from_settings(&file.settings("web").unwrap());
+        let fixed = |name: &str| {
+            let s = file.settings(name).unwrap();
+            let none = |_: &str, _: &crate::secret::SecretSource| unreachable!();
+            resolve(s, &Overrides::default())
+                .unwrap()
+                .load(&none)
+                .unwrap()
+        };
+        let web = fixed("web");
         assert_eq!(
             web,
-            Plan {
+            KnockPlan {
                 host: "web.example.org".into(),
-                sequence: Sequence::parse("7000,8000:udp").unwrap(),
+                sequences: Sequences::Fixed(Sequence::parse("7000,8000:udp").unwrap()),
                 delay: ms(40),
                 family: Family::Ipv6,
                 verify: Some(Verify {
@@ -1382,10 +1237,13 @@ sequence = "1,2,3"
                 retries: 2,
             }
         );
-        let plain = Plan::from_settings(&file.settings("plain").unwrap());
+        let plain = fixed("plain");
         assert_eq!(plain.verify, None);
         assert_eq!(plain.retries, 0);
-        assert_eq!(plain.sequence.to_string(), "1,2,3");
+        assert_eq!(
+            plain.sequences,
+            Sequences::Fixed(Sequence::parse("1,2,3").unwrap())
+        );
     }
 
     #[test]
@@ -1396,7 +1254,7 @@ sequence = "1,2,3"
             (
                 SendError::Resolve {
                     host: "h".into(),
-                    source: io(),
+                    error: io(),
                 },
                 4,
             ),
@@ -1411,11 +1269,11 @@ sequence = "1,2,3"
                 SendError::Send {
                     knock: Knock::tcp(7000),
                     to,
-                    source: io(),
+                    error: io(),
                 },
                 5,
             ),
-            (SendError::Probe { to, source: io() }, 6),
+            (SendError::Probe { to, error: io() }, 6),
             (
                 SendError::NotOpened {
                     to,
@@ -1438,13 +1296,13 @@ sequence = "1,2,3"
         let got = |net: &mut FakeNet, host, family| {
             resolve_once(host, family, net).map_err(|e| e.to_string())
         };
-        let v4 = |s: &str| Resolved {
+        let v4 = |s: &str| Address {
             addr: s.parse().unwrap(),
             others: 0,
         };
         assert_eq!(
             got(&mut net, "myhost", Family::Ipv4),
-            Ok(Resolved {
+            Ok(Address {
                 addr: "192.0.2.7".parse().unwrap(),
                 others: 1
             })
@@ -1466,12 +1324,7 @@ sequence = "1,2,3"
             Err("192.0.2.1 has no IPv6 address".to_string())
         );
         // run sends to the very same address.
-        let ran = go(
-            &plan("myhost", "7000", 0),
-            &mut net,
-            &clock,
-            &AtomicBool::new(false),
-        );
+        let ran = go(&plan("myhost", "7000", 0), &mut net);
         assert_eq!(ran.result.unwrap().addr.to_string(), "2001:db8::7");
     }
 
@@ -1479,7 +1332,20 @@ sequence = "1,2,3"
     fn connecting_waits_for_the_ssh_port_unless_a_port_is_verified() {
         let clock = FakeClock::new();
         let mut net = FakeNet::new(&clock, &["192.0.2.1"]);
-        let connect = plan("myhost", "7000,8000", 0).for_connect(2222, ms(1500));
+        let file = crate::profile::ProfileFile::parse(
+            "[defaults]\nwait_ms = 1500\nssh_port = 2222\n\n[profiles.my]\nhost = \"myhost\"\nsequence = \"7000,8000\"\n",
+            std::path::Path::new("profiles.toml"),
+        )
+        .unwrap();
+        let overrides = Overrides {
+            connect: true,
+            ..Overrides::default()
+        };
+        let none = |_: &str, _: &crate::secret::SecretSource| unreachable!();
+        let connect = resolve(file.settings("my").unwrap(), &overrides)
+            .unwrap()
+            .load(&none)
+            .unwrap();
         assert_eq!(
             connect.verify,
             Some(Verify {
@@ -1487,7 +1353,7 @@ sequence = "1,2,3"
                 wait: ms(1500)
             })
         );
-        let ran = go(&connect, &mut net, &clock, &AtomicBool::new(false));
+        let ran = go(&connect, &mut net);
         assert!(
             ran.progress.contains(&Progress::Verifying {
                 attempt: 1,
@@ -1496,12 +1362,24 @@ sequence = "1,2,3"
             "{:?}",
             ran.progress
         );
-        let mut verified = plan("myhost", "7000", 0);
-        verified.verify = Some(Verify {
-            port: 443,
-            wait: ms(800),
-        });
-        assert_eq!(verified.for_connect(22, ms(3000)), verified);
+        let verified = crate::profile::ProfileFile::parse(
+            "[profiles.verified]\nhost = \"myhost\"\nsequence = \"7000\"\nopen_port = 443\nwait_ms = 800\n",
+            std::path::Path::new("profiles.toml"),
+        )
+        .unwrap()
+        .settings("verified")
+        .unwrap();
+        let overrides = Overrides {
+            connect: true,
+            ..Overrides::default()
+        };
+        assert_eq!(
+            resolve(verified, &overrides).unwrap().verify,
+            Some(Verify {
+                port: 443,
+                wait: ms(800)
+            })
+        );
     }
 
     // Rotating profiles: the known-answer vectors "defaults" (step
@@ -1516,24 +1394,18 @@ sequence = "1,2,3"
         Rotation::new(crate::rotate::Params::default(), secret).unwrap()
     }
 
-    /// `run_rotating` with the wall clock at `start_ms` (since the epoch)
-    /// when the fake clock starts, moving with it.
+    /// `run` of a rotating plan with the wall clock at `start_ms` (since
+    /// the epoch) when the fake clock starts, moving with it.
     fn go_rotating(
-        plan: &Plan,
+        plan: &KnockPlan,
         start_ms: u64,
         net: &mut FakeNet,
         clock: &Rc<FakeClock>,
         cancel: &AtomicBool,
     ) -> Ran {
-        let rotation = rotation();
         let wall = || ms(start_ms) + clock.at();
-        let rotating = Rotating {
-            rotation: &rotation,
-            door: "myserver",
-            wall: &wall,
-        };
         let mut progress = Vec::new();
-        let result = run_rotating(plan, &rotating, net, clock.as_ref(), cancel, &mut |p| {
+        let result = run(plan, net, clock.as_ref(), &wall, cancel, &mut |p| {
             progress.push(p.clone())
         });
         Ran { result, progress }
@@ -1543,8 +1415,12 @@ sequence = "1,2,3"
         sent.iter().map(|s| s.to.port()).collect()
     }
 
-    fn rotating_plan(retries: u32) -> Plan {
+    fn rotating_plan(retries: u32) -> KnockPlan {
         let mut p = plan("192.0.2.1", "1", 100);
+        p.sequences = Sequences::Rotating {
+            rotation: rotation(),
+            door: "myserver".into(),
+        };
         p.verify = Some(Verify {
             port: 22,
             wait: ms(3000),
@@ -1697,42 +1573,19 @@ sequence = "1,2,3"
 
     #[test]
     fn rotating_wait_is_cancellable() {
-        /// Sets the flag once the fake time passes 1 s.
-        struct Cancelling {
-            inner: Rc<FakeClock>,
-            flag: Arc<AtomicBool>,
-        }
-        impl Clock for Cancelling {
-            fn now(&self) -> Instant {
-                self.inner.now()
-            }
-            fn sleep(&self, d: Duration) {
-                self.inner.sleep(d);
-                if self.inner.at() > ms(1_000) {
-                    self.flag.store(true, Ordering::Relaxed);
-                }
-            }
-        }
+        // The flag is set once the fake time passes 1 s.
         let inner = FakeClock::new();
         let flag = Arc::new(AtomicBool::new(false));
-        let clock = Cancelling {
-            inner: Rc::clone(&inner),
-            flag: Arc::clone(&flag),
-        };
+        *inner.cancel_at.borrow_mut() = Some((ms(1_000), Arc::clone(&flag)));
+        let clock = Rc::clone(&inner);
         let mut net = FakeNet::new(&inner, &[]);
-        let rotation = rotation();
         let wall = || ms(1_700_000_000_000) + inner.at();
-        let rotating = Rotating {
-            rotation: &rotation,
-            door: "myserver",
-            wall: &wall,
-        };
         let mut p = rotating_plan(1);
         p.verify = Some(Verify {
             port: 22,
             wait: ms(500),
         });
-        let result = run_rotating(&p, &rotating, &mut net, &clock, &flag, &mut |_| {});
+        let result = run(&p, &mut net, clock.as_ref(), &wall, &flag, &mut |_| {});
         assert!(matches!(result, Err(SendError::Cancelled)), "{result:?}");
         // Only attempt 1 went out; the wait for step T+1 stopped within a slice.
         assert_eq!(ports(&net.sent), SEQ_T);
@@ -1829,7 +1682,8 @@ sequence = "1,2,3"
         let out = run(
             &p,
             &mut SystemNet,
-            &SystemClock,
+            &SystemTimer,
+            &SystemWall,
             &AtomicBool::new(false),
             &mut progress,
         )

@@ -13,26 +13,13 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// Transport protocol of one knock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub enum Proto {
-    #[default]
-    Tcp,
-    Udp,
-}
-
-impl Proto {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Proto::Tcp => "tcp",
-            Proto::Udp => "udp",
-        }
-    }
-}
-
-impl fmt::Display for Proto {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+words! {
+    /// Transport protocol of one knock.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+    pub enum Proto {
+        #[default]
+        Tcp = "tcp",
+        Udp = "udp",
     }
 }
 
@@ -40,13 +27,9 @@ impl FromStr for Proto {
     type Err = SequenceError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "tcp" => Ok(Proto::Tcp),
-            "udp" => Ok(Proto::Udp),
-            _ => Err(SequenceError::UnknownProto {
-                token: s.trim().to_string(),
-            }),
-        }
+        Proto::from_word(s).ok_or_else(|| SequenceError::UnknownProto {
+            token: s.trim().to_string(),
+        })
     }
 }
 

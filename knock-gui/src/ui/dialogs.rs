@@ -76,6 +76,7 @@ pub(super) fn show(ctx: &egui::Context, app: &mut App, intents: &mut Vec<Intent>
                     .show(ui, |ui| text_row(ui, "New name", new, "name"));
                 let problem = knock_profiles::profile::validate_name(new.trim())
                     .err()
+                    .map(|e| e.to_string())
                     .or_else(|| {
                         (new.trim() != old && names.iter().any(|n| n == new.trim()))
                             .then(|| format!("a profile named {} already exists", new.trim()))

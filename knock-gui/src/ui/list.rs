@@ -68,7 +68,7 @@ pub(super) fn show(ui: &mut egui::Ui, app: &mut App, intents: &mut Vec<Intent>) 
                 let (subtitle, tag) = if let Some(profile) = app.profile(name) {
                     (format!("{}  ·  {}", profile.host, profile.sequence), None)
                 } else if let Some(profile) = app.rotating(name) {
-                    (profile.host.clone(), Some("rotating"))
+                    (profile.host.to_string(), Some("rotating"))
                 } else {
                     continue;
                 };
