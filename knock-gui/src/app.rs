@@ -12,7 +12,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::time::Duration;
 
 use knock_profiles::launch::Target;
@@ -28,10 +27,11 @@ use knock_profiles::{Proto, Sequence};
 
 use crate::draft::Draft;
 use crate::draft::rotating::RotatingDraft;
-use crate::knocker::{Knocker, ThreadKnocker, Work};
+use crate::knocker::{Knocker, SystemKnocker, Work};
 use crate::launch::{self, Launcher, SystemLauncher};
 use crate::progress::{Connect, Run, RunState, StepKind};
-use crate::rotation::{self, Env, Prep, SecretAction, SecretOutcome};
+use crate::rotation::{self, OsSecrets, Prep, SecretAction, SecretBackend, SecretOutcome};
+use crate::worker::{Poll, Task, Worker};
 
 /// How often the profile file is checked for outside changes.
 pub const DISK_CHECK_INTERVAL: Duration = Duration::from_secs(1);
@@ -178,7 +178,7 @@ pub struct SecretPanel {
     pub message: Option<Status>,
     pub revealed: Option<Revealed>,
     /// The action running off the UI thread.
-    task: Option<Receiver<Result<SecretOutcome, SecretError>>>,
+    task: Option<Task<Result<SecretOutcome, SecretError>>>,
 }
 
 impl SecretPanel {
@@ -191,7 +191,25 @@ impl SecretPanel {
 struct SecretMove {
     old: String,
     new: String,
-    task: Receiver<Result<bool, SecretError>>,
+    task: Task<Result<bool, SecretError>>,
+}
+
+/// What the app needs from the outside world besides the sender and the
+/// launcher: where secrets live and where background work runs.
+#[derive(Clone)]
+pub struct Env {
+    pub secrets: Arc<dyn SecretBackend>,
+    pub worker: Worker,
+}
+
+impl Env {
+    /// The OS keyring, a thread per job.
+    pub fn os() -> Env {
+        Env {
+            secrets: Arc::new(OsSecrets),
+            worker: Worker::Threads,
+        }
+    }
 }
 
 pub struct App {
@@ -214,7 +232,7 @@ pub struct App {
     pub(crate) secret_panel: Option<SecretPanel>,
     /// A renamed profile's secret moving in the keyring, off the UI thread.
     secret_move: Option<SecretMove>,
-    knocker: Box<dyn Knocker>,
+    knocker: Arc<dyn Knocker>,
     launcher: Box<dyn Launcher>,
     env: Env,
     last_disk_check: Option<f64>,
@@ -244,7 +262,7 @@ impl App {
             putty: String::new(),
             secret_panel: None,
             secret_move: None,
-            knocker,
+            knocker: Arc::from(knocker),
             launcher,
             env: Env::os(),
             last_disk_check: None,
@@ -267,7 +285,7 @@ impl App {
     /// selection and settings restored from eframe's storage.
     pub fn from_creation_context(cc: &eframe::CreationContext<'_>) -> anyhow::Result<App> {
         let path = knock_profiles::store::locate(None)?;
-        let mut app = App::new(&path, Box::new(ThreadKnocker), Box::new(SystemLauncher));
+        let mut app = App::new(&path, Box::new(SystemKnocker), Box::new(SystemLauncher));
         if let Some(storage) = cc.storage {
             app.restore_state(storage);
         }
@@ -481,23 +499,23 @@ impl App {
         };
         let source = profile.rotation.secret.clone();
         let secrets = Arc::clone(&self.env.secrets);
-        let (tx, rx) = mpsc::channel();
-        let waker = ctx.clone();
         let account = name.to_string();
+        let task = self
+            .env
+            .worker
+            .start("knock-secret", Some(ctx), move |emit| {
+                emit.send(rotation::secret_task(
+                    secrets.as_ref(),
+                    &account,
+                    &source,
+                    action,
+                ));
+            });
         self.secret_panel = Some(SecretPanel {
             name: name.to_string(),
             message: None,
             revealed: None,
-            task: Some(rx),
-        });
-        self.env.background.run(move || {
-            let _ = tx.send(rotation::secret_task(
-                secrets.as_ref(),
-                &account,
-                &source,
-                action,
-            ));
-            waker.request_repaint();
+            task: Some(task),
         });
         self.poll_secret();
     }
@@ -510,10 +528,10 @@ impl App {
         let Some(task) = &panel.task else {
             return;
         };
-        let result = match task.try_recv() {
-            Ok(result) => result,
-            Err(TryRecvError::Empty) => return,
-            Err(TryRecvError::Disconnected) => Err(SecretError::Keyring {
+        let result = match task.poll() {
+            Poll::Report(result) => result,
+            Poll::Pending => return,
+            Poll::Closed => Err(SecretError::Keyring {
                 account: panel.name.clone(),
                 detail: "the keyring task ended without an answer".to_string(),
             }),
@@ -923,21 +941,22 @@ impl App {
     /// UI thread (keyring access can block on a D-Bus round trip or an
     /// unlock prompt); [`App::poll_secret_move`] reports how it went.
     fn move_secret(&mut self, old: &str, new: &str, ctx: &egui::Context) {
-        let (tx, rx) = mpsc::channel();
         let secrets = Arc::clone(&self.env.secrets);
         let (from, to) = (old.to_string(), new.to_string());
-        let waker = ctx.clone();
+        let task = self
+            .env
+            .worker
+            .start("knock-secret", Some(ctx), move |emit| {
+                emit.send(
+                    secrets
+                        .keyring(&from)
+                        .and_then(|ring| ring.rename(&from, &to)),
+                );
+            });
         self.secret_move = Some(SecretMove {
             old: old.to_string(),
             new: new.to_string(),
-            task: rx,
-        });
-        self.env.background.run(move || {
-            let moved = secrets
-                .keyring(&from)
-                .and_then(|ring| ring.rename(&from, &to));
-            let _ = tx.send(moved);
-            waker.request_repaint();
+            task,
         });
         self.poll_secret_move();
     }
@@ -947,10 +966,10 @@ impl App {
         let Some(task) = &self.secret_move else {
             return;
         };
-        let moved = match task.task.try_recv() {
-            Ok(moved) => moved,
-            Err(TryRecvError::Empty) => return,
-            Err(TryRecvError::Disconnected) => Err(SecretError::Keyring {
+        let moved = match task.task.poll() {
+            Poll::Report(moved) => moved,
+            Poll::Pending => return,
+            Poll::Closed => Err(SecretError::Keyring {
                 account: task.old.clone(),
                 detail: "the keyring task ended without an answer".to_string(),
             }),
@@ -1110,10 +1129,11 @@ impl App {
             Work::Fixed(plan) => plan.sequence.len(),
             Work::Rotating(prep) => prep.profile.rotation.params.length,
         };
-        let waker = ctx.clone();
-        let job = self
-            .knocker
-            .start(work, Box::new(move || waker.request_repaint()));
+        let knocker = Arc::clone(&self.knocker);
+        let task = self
+            .env
+            .worker
+            .start("knock", Some(ctx), move |emit| knocker.knock(work, emit));
         let title = match &self.selection {
             Selection::Quick => "Quick knock".to_string(),
             _ => settings.name.clone(),
@@ -1122,7 +1142,7 @@ impl App {
             title,
             settings.host.clone(),
             total,
-            Some(job),
+            Some(task),
             connect,
         ));
         self.status = None;

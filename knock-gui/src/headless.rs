@@ -1,18 +1,19 @@
 //! `knock-gui --knock-headless NAME`: knock a saved profile through the
-//! app's own worker ([`ThreadKnocker`]) and progress model, printing each
-//! step, without opening a window. Used by the end-to-end test against
+//! app's own worker, sender ([`SystemKnocker`]) and progress model,
+//! printing each step, without opening a window. Used by the end-to-end test against
 //! knockd; exit codes follow the `knock` CLI (a rotating profile whose
 //! secret cannot be read is a config error, 3).
 
 use std::process::ExitCode;
 
-use knock_profiles::send::Plan;
 use knock_profiles::send::exit_code as code;
+use knock_profiles::send::{Plan, SendError};
 use knock_profiles::store::{self, Store};
 
-use crate::knocker::{Event, Knocker, ThreadKnocker, Work};
+use crate::knocker::{KnockEvent, Knocker, SystemKnocker, Work};
 use crate::progress::Run;
-use crate::rotation::{Env, Prep};
+use crate::rotation::{OsSecrets, Prep};
+use crate::worker::Worker;
 
 pub fn run(name: &str) -> ExitCode {
     let store = match store::locate(None).and_then(|path| Store::open(&path)) {
@@ -29,12 +30,11 @@ pub fn run(name: &str) -> ExitCode {
         let total = plan.sequence.len();
         (Work::Fixed(plan), settings.host, total)
     } else if let Some(profile) = file.rotating.get(name) {
-        let env = Env::os();
         let prep = Prep {
             name: name.to_string(),
             profile: profile.clone(),
             defaults: file.defaults.clone(),
-            secrets: env.secrets,
+            secrets: std::sync::Arc::new(OsSecrets),
             connect: false,
         };
         (
@@ -46,17 +46,22 @@ pub fn run(name: &str) -> ExitCode {
         eprintln!("knock-gui: {}", store.not_found(name));
         return ExitCode::from(code::CONFIG);
     };
-    let mut job = ThreadKnocker.start(work, Box::new(|| {}));
+    let task = Worker::Threads.start("knock", None, move |emit| SystemKnocker.knock(work, emit));
     let mut view = Run::new(name, &host, total, None, None);
     let mut status = code::OTHER;
     let mut printed = 0;
     let mut last: Option<String> = None;
-    while let Some(event) = job.wait() {
-        if let Event::NotStarted(_) = &event {
+    loop {
+        // A worker that went away without finishing counts as cancelled.
+        let event = task
+            .wait()
+            .unwrap_or(KnockEvent::Finished(Err(SendError::Cancelled)));
+        let last_event = event.is_last();
+        if let KnockEvent::NotStarted(_) = &event {
             // No secret: a config problem, as in the CLI.
             status = code::CONFIG;
         }
-        if let Event::Finished(result) = &event {
+        if let KnockEvent::Finished(result) = &event {
             status = match result {
                 Ok(_) => code::OK,
                 Err(e) => e.exit_code(),
@@ -73,6 +78,9 @@ pub fn run(name: &str) -> ExitCode {
         }
         printed = view.steps.len();
         last = view.steps.last().map(|s| s.text.clone());
+        if last_event {
+            break;
+        }
     }
     if let crate::progress::RunState::Done(text) = &view.state {
         println!("{text}");

@@ -3,9 +3,10 @@
 //! Everything a user does goes through `knock_profiles`: the same profile
 //! file, parser and sender as the `knock` CLI. The app is one [`App`]
 //! (state), views in [`ui`] that return [`app::Intent`]s, and a [`Knocker`]
-//! that runs the sender on a worker thread (tests inject a fake). Rotating
-//! profiles get their secrets from a [`rotation::Env`] (tests inject the
-//! keyring crate's mock store) and are knocked by the library's
+//! that runs the sender as a job of the [`worker::Worker`], like every
+//! other piece of background work (tests inject a fake). Rotating profiles
+//! get their secrets from the [`app::Env`] (tests inject the keyring
+//! crate's mock store) and are knocked by the library's
 //! `send::run_rotating` on the same worker.
 
 pub mod app;
@@ -16,6 +17,7 @@ pub mod launch;
 pub mod progress;
 pub mod rotation;
 pub mod ui;
+pub mod worker;
 
 pub use app::App;
 pub use knocker::Knocker;

@@ -1,7 +1,7 @@
 //! Rotating profiles in the GUI: where their secrets live
 //! ([`SecretBackend`]), the worker stage that loads a rotating profile's
 //! secret ([`Prep`]), and the Secret actions ([`secret_task`]), which run
-//! off the UI thread ([`Background`]).
+//! on the app's [`crate::worker::Worker`].
 //!
 //! Deriving the sequences, waiting out a period boundary and knocking a
 //! fresh step on each retry is `knock_profiles::send::run_rotating` (the
@@ -52,50 +52,6 @@ impl SecretBackend for StoreSecrets {
         match source {
             SecretSource::Keyring => self.0.get(account),
             SecretSource::Command(_) => source.load(account),
-        }
-    }
-}
-
-/// How keyring work is kept off the UI thread.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Background {
-    /// A short-lived thread per task (the app).
-    #[default]
-    Thread,
-    /// Right away on the caller's thread (tests with an in-memory keyring).
-    Inline,
-}
-
-impl Background {
-    pub fn run(self, task: impl FnOnce() + Send + 'static) {
-        match self {
-            Background::Inline => task(),
-            Background::Thread => {
-                let spawned = std::thread::Builder::new()
-                    .name("knock-secret".into())
-                    .spawn(task);
-                // If no thread can start, the task's channel is dropped and
-                // the app reports the failure on its next poll.
-                let _ = spawned;
-            }
-        }
-    }
-}
-
-/// What rotating profiles need from the outside world (the clock is the
-/// [`crate::Knocker`]'s).
-#[derive(Clone)]
-pub struct Env {
-    pub secrets: Arc<dyn SecretBackend>,
-    pub background: Background,
-}
-
-impl Env {
-    /// The OS keyring, threads.
-    pub fn os() -> Env {
-        Env {
-            secrets: Arc::new(OsSecrets),
-            background: Background::Thread,
         }
     }
 }

@@ -16,10 +16,11 @@ use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use knock_gui::App;
-use knock_gui::app::Selection;
-use knock_gui::knocker::{self, Event, Job, Knocker, Work};
+use knock_gui::app::{Env, Selection};
+use knock_gui::knocker::{self, KnockEvent, Knocker, Work};
 use knock_gui::launch::{Command, LaunchError, Launcher};
-use knock_gui::rotation::{Background, Env, SecretBackend, StoreSecrets};
+use knock_gui::rotation::{SecretBackend, StoreSecrets};
+use knock_gui::worker::{Emitter, Worker};
 use knock_profiles::profile::Family;
 use knock_profiles::rotate::{self, Params, Rotation};
 use knock_profiles::secret::{Keyring, Secret, SecretError, SecretSource};
@@ -144,14 +145,7 @@ enum Ending {
 }
 
 /// The worker's ends of a hanging job.
-type Hanging = Arc<
-    Mutex<
-        Option<(
-            std::sync::mpsc::Sender<Event>,
-            Arc<std::sync::atomic::AtomicBool>,
-        )>,
-    >,
->;
+type Hanging = Arc<Mutex<Option<(Emitter<KnockEvent>, Arc<std::sync::atomic::AtomicBool>)>>>;
 
 /// Replays, at once, the events `send::run` sends for a fixed plan; runs
 /// the library's `send::run_rotating` on the fake network and clock for a
@@ -167,8 +161,7 @@ struct FakeKnocker {
 }
 
 impl Knocker for FakeKnocker {
-    fn start(&mut self, work: Work, wake: Box<dyn Fn() + Send>) -> Job {
-        let (job, tx, cancel) = Job::channel();
+    fn knock(&self, work: Work, tx: Emitter<KnockEvent>) {
         let plan = match work {
             Work::Fixed(plan) => plan,
             rotating @ Work::Rotating(_) => {
@@ -177,28 +170,26 @@ impl Knocker for FakeKnocker {
                     opens: matches!(self.ending, Ending::Opens),
                 };
                 let wall = &*self.wall;
-                knocker::run_work(rotating, &mut net, wall, wall, &cancel, &mut |e| {
-                    tx.send(e).unwrap();
+                knocker::run_work(rotating, &mut net, wall, wall, tx.cancel_flag(), &mut |e| {
+                    tx.send(e);
                 });
-                wake();
-                return job;
+                return;
             }
         };
         self.plans.lock().unwrap().push(plan.clone());
         let addr: IpAddr = plan.host.parse().unwrap();
         if let Ending::Hangs = self.ending {
             let knock = plan.sequence.knocks()[0];
-            tx.send(Event::Progress(Progress::Knocked {
+            tx.send(KnockEvent::Progress(Progress::Knocked {
                 attempt: 1,
                 index: 0,
                 total: plan.sequence.len(),
                 knock,
                 to: SocketAddr::new(addr, knock.port),
-            }))
-            .unwrap();
+            }));
+            let cancel = Arc::clone(tx.cancel_flag());
             *self.hanging.lock().unwrap() = Some((tx, cancel));
-            wake();
-            return job;
+            return;
         }
         let total = plan.sequence.len();
         let mut events = vec![Progress::Resolved {
@@ -247,11 +238,9 @@ impl Knocker for FakeKnocker {
             }
         }
         for e in events {
-            tx.send(Event::Progress(e)).unwrap();
+            tx.send(KnockEvent::Progress(e));
         }
-        tx.send(Event::Finished(result)).unwrap();
-        wake();
-        job
+        tx.send(KnockEvent::Finished(result));
     }
 }
 
@@ -306,11 +295,11 @@ impl Fixture {
         }
     }
 
-    /// The mock keyring and the fixed clock; keyring work runs inline.
+    /// The mock keyring; keyring work and knocks run inline.
     fn env(&self) -> Env {
         Env {
             secrets: Arc::new(StoreSecrets(self.ring.clone())),
-            background: Background::Inline,
+            worker: Worker::Inline,
         }
     }
 
@@ -745,7 +734,7 @@ fn a_running_knock_can_be_cancelled() {
     let (tx, cancel) = f.hanging.lock().unwrap().take().unwrap();
     assert!(cancel.load(std::sync::atomic::Ordering::Relaxed));
     // The worker notices at its next step and ends the run.
-    tx.send(Event::Finished(Err(SendError::Cancelled))).unwrap();
+    tx.send(KnockEvent::Finished(Err(SendError::Cancelled)));
     harness.run();
     assert!(harness.query_all_by_label("Cancelled").next().is_some());
     assert!(!disabled(&harness, "Knock"));
@@ -790,7 +779,7 @@ fn selection_and_putty_path_are_persisted() {
     harness.state().save_state(&mut storage);
     let mut app = App::new(
         &f.path,
-        Box::new(knock_gui::knocker::ThreadKnocker),
+        Box::new(knock_gui::knocker::SystemKnocker),
         Box::new(FakeLauncher::default()),
     );
     app.restore_state(&storage);
