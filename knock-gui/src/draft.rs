@@ -12,8 +12,13 @@ pub mod rotating;
 
 use std::path::Path;
 
-use knock_profiles::profile::{Defaults, Family, Launch, Profile, ProfileFile, SharedKeys};
+use knock_profiles::profile::{
+    Defaults, Family, Launch, Profile, ProfileFile, RotatingProfile, SharedKeys, validate_name,
+};
+use knock_profiles::store::{Store, StoreError};
 use knock_profiles::{Knock, Proto, Sequence};
+
+use rotating::RotatingDraft;
 
 /// One knock of the sequence editor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,6 +180,11 @@ pub struct Problems {
 impl Problems {
     pub fn is_empty(&self) -> bool {
         self.messages().next().is_none()
+    }
+
+    /// The first message, in form order (what a one-line status says).
+    pub fn first(&self) -> &str {
+        self.messages().next().unwrap_or("invalid profile")
     }
 
     /// All messages, in form order.
@@ -369,6 +379,57 @@ impl Draft {
         match sequence {
             Some(_) if problems.is_empty() => Ok(profile),
             _ => Err(Box::new(problems)),
+        }
+    }
+}
+
+/// The unsaved form of one profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Edit {
+    Fixed(Draft),
+    Rotating(RotatingDraft),
+}
+
+/// A profile a form checked, ready to write.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NewProfile {
+    Fixed(Profile),
+    Rotating(RotatingProfile),
+}
+
+impl NewProfile {
+    /// Checks a new profile from the New dialog: a fixed one with its
+    /// sequence, or a rotating one with the library's defaults.
+    pub fn check(
+        name: &str,
+        host: &str,
+        sequence: &str,
+        rotating: bool,
+        exists: bool,
+    ) -> Result<NewProfile, String> {
+        validate_name(name)?;
+        if exists {
+            return Err(format!("a profile named {name} already exists"));
+        }
+        let first = |p: Box<Problems>| p.first().to_string();
+        if rotating {
+            RotatingDraft::new_profile(host)
+                .check(name)
+                .map(NewProfile::Rotating)
+                .map_err(first)
+        } else {
+            Draft::new_profile(host, sequence)
+                .check()
+                .map(NewProfile::Fixed)
+                .map_err(first)
+        }
+    }
+
+    /// Writes the profile into `store` as `name` (added or replaced).
+    pub fn upsert(&self, store: &mut Store, name: &str) -> Result<(), StoreError> {
+        match self {
+            NewProfile::Fixed(p) => store.upsert(name, p),
+            NewProfile::Rotating(p) => store.upsert_rotating(name, p),
         }
     }
 }

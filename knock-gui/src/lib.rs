@@ -2,7 +2,7 @@
 //!
 //! Everything a user does goes through `knock_profiles`: the same profile
 //! file, parser and sender as the `knock` CLI. The app is one [`App`]
-//! (state), views in [`ui`] that return [`app::Intent`]s, and a [`Knocker`]
+//! (state), views in [`ui`] that return [`state::Intent`]s, and a [`Knocker`]
 //! that runs the sender as a job of the [`worker::Worker`], like every
 //! other piece of background work (tests inject a fake). Rotating profiles
 //! get their secrets from the [`app::Env`] (tests inject the keyring
@@ -10,12 +10,14 @@
 //! `send::run_rotating` on the same worker.
 
 pub mod app;
+pub mod document;
 pub mod draft;
 pub mod headless;
 pub mod knocker;
 pub mod launch;
 pub mod progress;
 pub mod rotation;
+pub mod state;
 pub mod ui;
 pub mod worker;
 

@@ -1,7 +1,8 @@
 //! Rotating profiles in the GUI: where their secrets live
 //! ([`SecretBackend`]), the worker stage that loads a rotating profile's
-//! secret ([`Prep`]), and the Secret actions ([`secret_task`]), which run
-//! on the app's [`crate::worker::Worker`].
+//! secret ([`Prep`]), the Secret actions ([`secret_task`]), which run on
+//! the app's [`crate::worker::Worker`], and what the Secret area says about
+//! them ([`tell`]).
 //!
 //! Deriving the sequences, waiting out a period boundary and knocking a
 //! fresh step on each retry is `knock_profiles::send::run_rotating` (the
@@ -11,9 +12,13 @@
 use std::sync::Arc;
 
 use knock_profiles::profile::{Defaults, RotatingProfile};
-use knock_profiles::rotate::RotateError;
-use knock_profiles::secret::{Generated, Keyring, Secret, SecretError, SecretSource};
+use knock_profiles::rotate::{self, RotateError};
+use knock_profiles::secret::{
+    Generated, KEYRING_SERVICE, Keyring, Secret, SecretError, SecretSource,
+};
 use knock_profiles::send::RotatingPlan;
+
+use crate::state::{Revealed, Status};
 
 /// Where the secrets of rotating profiles are read and stored.
 pub trait SecretBackend: Send + Sync {
@@ -149,6 +154,94 @@ pub fn secret_task(
                 Generated::Exists => Ok(SecretOutcome::Exists),
             }
         }
+    }
+}
+
+/// What the Secret area says after an action.
+#[derive(Debug)]
+pub struct Told {
+    pub message: Status,
+    pub revealed: Option<Revealed>,
+    /// The keyring already has a secret: ask before replacing it.
+    pub ask_replace: bool,
+}
+
+/// What the Secret area of rotating profile `name` (`profile` as saved, if
+/// it still is) says about an action's `result`.
+pub fn tell(
+    name: &str,
+    profile: Option<&RotatingProfile>,
+    result: Result<SecretOutcome, SecretError>,
+) -> Told {
+    let source = profile.map(|p| p.rotation.secret.clone());
+    let reveal = |secret: Secret| {
+        let uri = profile
+            .map(|p| rotate::share_uri(&p.rotation.door, &p.rotation.params, &secret))
+            .unwrap_or_default();
+        Some(Revealed { secret, uri })
+    };
+    let told = |text: String, revealed: Option<Revealed>| Told {
+        message: Status { text, error: false },
+        revealed,
+        ask_replace: false,
+    };
+    match result {
+        Ok(SecretOutcome::Stored(secret)) => told(
+            format!(
+                "Stored a new {}-bit secret in the OS keyring (service \"{KEYRING_SERVICE}\", account \"{name}\"). Put it in the server's Secret_File: it is shown below.",
+                secret.bits()
+            ),
+            reveal(secret),
+        ),
+        Ok(SecretOutcome::Generated(secret)) => {
+            let cmd = match &source {
+                Some(SecretSource::Command(cmd)) => cmd.clone(),
+                _ => "secret_cmd".to_string(),
+            };
+            told(
+                format!(
+                    "New {}-bit secret, not stored: this profile reads its secret with `{cmd}`, so store it there (and in the server's Secret_File).",
+                    secret.bits()
+                ),
+                reveal(secret),
+            )
+        }
+        Ok(SecretOutcome::Loaded(secret)) => told(
+            format!("The secret of {name}, from {}:", source.unwrap_or_default()),
+            reveal(secret),
+        ),
+        Ok(SecretOutcome::Exists) => Told {
+            ask_replace: true,
+            ..told(format!("{name} already has a secret in the keyring."), None)
+        },
+        Err(e) => Told {
+            message: Status {
+                text: e.to_string(),
+                error: true,
+            },
+            revealed: None,
+            ask_replace: false,
+        },
+    }
+}
+
+/// What the Secret area says about a rotating profile that was just
+/// created (`from` = None) or duplicated from `from`: secrets belong to a
+/// profile name, so a keyring profile starts without one.
+pub fn no_secret_yet(name: &str, p: &RotatingProfile, from: Option<&str>) -> String {
+    match (&p.rotation.secret, from) {
+        (SecretSource::Keyring, None) => format!(
+            "{name} has no secret yet: generate one into the keyring (account \"{name}\"), then put it in the server's Secret_File."
+        ),
+        (SecretSource::Keyring, Some(from)) => format!(
+            "{name} has no secret yet: the keyring holds secrets per profile name (account \"{name}\"), so it does not share {from}'s. Generate one, then put it in the server's Secret_File."
+        ),
+        (SecretSource::Command(cmd), None) => format!(
+            "{name} reads its secret with `{cmd}`: generate one and store it there (and in the server's Secret_File)."
+        ),
+        (SecretSource::Command(cmd), Some(from)) => format!(
+            "{name} reads its secret with `{cmd}`, the same command as {from}: change secret_cmd if the copy needs a secret of its own."
+        ),
     }
 }
 

@@ -3,18 +3,32 @@
 
 use egui::{Id, RichText, TextEdit};
 
-use crate::app::{App, Dialog, Intent, add_check};
+use crate::draft::NewProfile;
+use crate::state::{Dialog, Intent};
 
-pub(super) fn show(ctx: &egui::Context, app: &mut App, intents: &mut Vec<Intent>) {
-    if app.dialog == Dialog::None {
-        return;
-    }
-    let path = app.path.display().to_string();
-    let names = app.names();
-    let dirty: Vec<String> = names.iter().filter(|n| app.is_dirty(n)).cloned().collect();
+/// The open dialog and what it needs to know.
+pub struct DialogView<'a> {
+    pub dialog: &'a mut Dialog,
+    /// Saved profile names (a new name must not be one of them).
+    pub names: Vec<String>,
+    /// Profiles with unsaved edits.
+    pub dirty: Vec<String>,
+}
+
+pub(super) fn show(
+    ctx: &egui::Context,
+    view: DialogView<'_>,
+    path: &str,
+    intents: &mut Vec<Intent>,
+) {
+    let DialogView {
+        dialog,
+        names,
+        dirty,
+    } = view;
     let modal = egui::Modal::new(Id::unique("knock-dialog")).show(ctx, |ui| {
         ui.set_width(420.0);
-        match &mut app.dialog {
+        match &mut *dialog {
             Dialog::None => {}
             Dialog::Add {
                 name,
@@ -47,7 +61,7 @@ pub(super) fn show(ctx: &egui::Context, app: &mut App, intents: &mut Vec<Intent>
                     );
                 }
                 let exists = names.iter().any(|n| n == name.trim());
-                let checked = add_check(name.trim(), host, sequence, *rotating, exists);
+                let checked = NewProfile::check(name.trim(), host, sequence, *rotating, exists);
                 let untouched = name.is_empty() && host.is_empty() && sequence.is_empty();
                 if let (Err(e), false) = (&checked, untouched) {
                     ui.label(RichText::new(e).color(ui.visuals().error_fg_color));
@@ -186,7 +200,7 @@ pub(super) fn show(ctx: &egui::Context, app: &mut App, intents: &mut Vec<Intent>
             }
         }
     });
-    if modal.should_close() && app.dialog != Dialog::Conflict {
+    if modal.should_close() && *dialog != Dialog::Conflict {
         intents.push(Intent::CloseDialog);
     }
 }

@@ -6,62 +6,46 @@ use egui::{RichText, TextEdit};
 use knock_profiles::Proto;
 use knock_profiles::profile::{Defaults, Family, Launch, Settings};
 
-use super::widgets::{RowAction, field_ui, knock_row_ui, problem_ui, tag_label_ui};
-use crate::app::{App, Dialog, Intent};
+use super::widgets::{
+    RowAction, field_ui, knock_buttons_ui, knock_row_ui, problem_ui, tag_label_ui,
+};
 use crate::draft::{Common, Draft, KnockRow, LaunchChoice, Problems};
+use crate::state::{Dialog, Intent};
 
 pub(super) const LABEL_WIDTH: f32 = 120.0;
 pub(super) const FIELD_WIDTH: f32 = 260.0;
 pub(super) const SMALL_WIDTH: f32 = 120.0;
 
-pub(super) fn show(ui: &mut egui::Ui, app: &mut App, name: &str, intents: &mut Vec<Intent>) {
-    let dirty = app.is_dirty(name);
-    let running = app.run.as_ref().is_some_and(|r| r.is_running());
-    let can_save = app.can_save();
-    // What a field left empty falls back to.
-    let inherited = app.store.as_ref().and_then(|s| {
-        let p = s.file().profiles.get(name)?;
-        Some(Settings::merge(name, p, &s.file().defaults))
-    });
-    let defaults = app
-        .store
-        .as_ref()
-        .map(|s| s.file().defaults.clone())
-        .unwrap_or_default();
-    let Some(draft) = app.draft_mut(name) else {
-        ui.label(format!("The profile {name} is no longer in the file."));
-        return;
+/// The form of a profile with a fixed sequence.
+pub struct FormView<'a> {
+    pub name: &'a str,
+    pub draft: &'a mut Draft,
+    /// What is wrong with the form as typed (empty when it is valid).
+    pub problems: Problems,
+    pub state: ActionState,
+    /// The saved profile with `[defaults]` applied: what an empty field
+    /// falls back to.
+    pub inherited: Option<Settings>,
+    pub defaults: Defaults,
+}
+
+pub(super) fn show(ui: &mut egui::Ui, view: FormView<'_>, intents: &mut Vec<Intent>) {
+    let FormView {
+        name,
+        draft,
+        problems,
+        state,
+        inherited,
+        defaults,
+    } = view;
+    let frame = PageFrame {
+        name,
+        tag: None,
+        about: None,
+        knock_hover: "Send the knock sequence (Enter)",
+        actions_id: "knock-form-actions",
     };
-    let checked = draft.check();
-    let problems = checked
-        .as_ref()
-        .err()
-        .map(|p| (**p).clone())
-        .unwrap_or_default();
-    let valid = checked.is_ok();
-
-    header_ui(ui, name, None, dirty, can_save, intents);
-    ui.add_space(6.0);
-
-    // Actions sit at the bottom so they stay in view.
-    egui::Panel::bottom("knock-form-actions")
-        .frame(egui::Frame::NONE.inner_margin(egui::Margin::symmetric(0, 10)))
-        .show(ui, |ui| {
-            let state = ActionState {
-                valid,
-                dirty,
-                running,
-                can_save,
-            };
-            actions(
-                ui,
-                name,
-                state,
-                &problems,
-                "Send the knock sequence (Enter)",
-                intents,
-            );
-        });
+    page_frame_ui(ui, &frame, state, &problems, intents);
 
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
@@ -100,13 +84,49 @@ pub(super) fn show(ui: &mut egui::Ui, app: &mut App, name: &str, intents: &mut V
         });
 }
 
+/// What frames a profile's form: its heading and its actions.
+pub(super) struct PageFrame<'a> {
+    pub name: &'a str,
+    /// A tag after the name ("rotating").
+    pub tag: Option<&'a str>,
+    /// A line under the heading.
+    pub about: Option<&'a str>,
+    /// The Knock button's tooltip.
+    pub knock_hover: &'a str,
+    /// The id of the bottom panel with the actions.
+    pub actions_id: &'a str,
+}
+
+/// The heading and, at the bottom so they stay in view, the actions; the
+/// caller then draws the fields in what is left.
+pub(super) fn page_frame_ui(
+    ui: &mut egui::Ui,
+    frame: &PageFrame<'_>,
+    state: ActionState,
+    problems: &Problems,
+    intents: &mut Vec<Intent>,
+) {
+    header_ui(ui, frame.name, frame.tag, state, intents);
+    match frame.about {
+        Some(about) => {
+            ui.label(RichText::new(about).weak());
+            ui.add_space(4.0);
+        }
+        None => ui.add_space(6.0),
+    }
+    egui::Panel::bottom(frame.actions_id)
+        .frame(egui::Frame::NONE.inner_margin(egui::Margin::symmetric(0, 10)))
+        .show(ui, |ui| {
+            actions(ui, frame.name, state, problems, frame.knock_hover, intents);
+        });
+}
+
 /// The form's heading: name, an optional tag, "unsaved changes", Rename.
-pub(super) fn header_ui(
+fn header_ui(
     ui: &mut egui::Ui,
     name: &str,
     tag: Option<&str>,
-    dirty: bool,
-    can_save: bool,
+    state: ActionState,
     intents: &mut Vec<Intent>,
 ) {
     ui.horizontal(|ui| {
@@ -114,7 +134,7 @@ pub(super) fn header_ui(
         if let Some(tag) = tag {
             tag_label_ui(ui, tag);
         }
-        if dirty {
+        if state.dirty {
             ui.label(
                 RichText::new("unsaved changes")
                     .color(ui.visuals().warn_fg_color)
@@ -123,7 +143,7 @@ pub(super) fn header_ui(
         }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             if ui
-                .add_enabled(can_save, egui::Button::new("Rename…"))
+                .add_enabled(state.can_save, egui::Button::new("Rename…"))
                 .clicked()
             {
                 intents.push(Intent::OpenDialog(Dialog::Rename {
@@ -380,7 +400,7 @@ fn launch_ui(ui: &mut egui::Ui, common: &mut Common, label: egui::Id, default: O
 
 /// What the Knock / Save / Revert buttons depend on.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct ActionState {
+pub struct ActionState {
     /// The form has no problems.
     pub valid: bool,
     pub dirty: bool,
@@ -390,7 +410,7 @@ pub(super) struct ActionState {
 }
 
 /// Knock, Knock & connect, Save, Revert; and the first problem, if any.
-pub(super) fn actions(
+fn actions(
     ui: &mut egui::Ui,
     name: &str,
     state: ActionState,
@@ -405,25 +425,11 @@ pub(super) fn actions(
         can_save,
     } = state;
     ui.horizontal(|ui| {
-        let accent = super::accent(ui.visuals());
-        let knock = egui::Button::new(RichText::new("Knock").strong().color(egui::Color32::WHITE))
-            .fill(accent)
-            .min_size(egui::vec2(110.0, 34.0));
-        if ui
-            .add_enabled(valid && !running, knock)
-            .on_hover_text(knock_hover)
-            .clicked()
+        let connect_hover = "Knock, wait for the port, then start ssh / PuTTY";
+        if let Some(connect) =
+            knock_buttons_ui(ui, valid && !running, Some(knock_hover), connect_hover)
         {
-            intents.push(Intent::Knock { connect: false });
-        }
-        let connect = egui::Button::new(RichText::new("Knock & connect").strong())
-            .min_size(egui::vec2(150.0, 34.0));
-        if ui
-            .add_enabled(valid && !running, connect)
-            .on_hover_text("Knock, wait for the port, then start ssh / PuTTY")
-            .clicked()
-        {
-            intents.push(Intent::Knock { connect: true });
+            intents.push(Intent::Knock { connect });
         }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             if ui

@@ -1,0 +1,265 @@
+//! The profile file as the window has it: the loaded [`Store`] (or why it
+//! could not be loaded) and the unsaved form of each profile the user
+//! opened.
+//!
+//! A form equal to its saved profile is clean; saving, reverting or
+//! deleting a profile forgets its form.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use knock_profiles::profile::{Defaults, Profile, RotatingProfile};
+use knock_profiles::store::{Store, StoreError};
+
+use crate::draft::rotating::RotatingDraft;
+use crate::draft::{Draft, Edit, NewProfile, Problems};
+
+#[derive(Debug)]
+pub struct Document {
+    path: PathBuf,
+    store: Option<Store>,
+    /// Why the file could not be (re)loaded; saving is off while set.
+    load_error: Option<String>,
+    /// Form state per profile.
+    drafts: BTreeMap<String, Edit>,
+}
+
+/// How a reload went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reload {
+    /// The file is loaded again; `announce` when it replaced a loaded file
+    /// or an error (worth a status line).
+    Loaded { announce: bool },
+    /// It could not be read or parsed; [`Document::load_error`] says why.
+    Failed,
+}
+
+impl Document {
+    /// The file at `path`, or why it cannot be loaded.
+    pub fn open(path: &Path) -> Document {
+        let (store, load_error) = match Store::open(path) {
+            Ok(store) => (Some(store), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        Document {
+            path: path.to_path_buf(),
+            store,
+            load_error,
+            drafts: BTreeMap::new(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn load_error(&self) -> Option<&str> {
+        self.load_error.as_deref()
+    }
+
+    /// Whether edits can be written: the file is loaded without error.
+    pub fn can_save(&self) -> bool {
+        self.store.is_some() && self.load_error.is_none()
+    }
+
+    /// Saved profile names, fixed and rotating, sorted.
+    pub fn names(&self) -> Vec<String> {
+        self.filtered_names("")
+    }
+
+    /// Names matching `filter` (name or host, case-insensitive), sorted.
+    pub fn filtered_names(&self, filter: &str) -> Vec<String> {
+        let needle = filter.trim().to_lowercase();
+        let Some(store) = &self.store else {
+            return Vec::new();
+        };
+        let file = store.file();
+        let hosts = file
+            .profiles
+            .iter()
+            .map(|(name, p)| (name, &p.host))
+            .chain(file.rotating.iter().map(|(name, p)| (name, &p.host)));
+        let mut names: Vec<String> = hosts
+            .filter(|(name, host)| {
+                needle.is_empty()
+                    || name.to_lowercase().contains(&needle)
+                    || host.to_lowercase().contains(&needle)
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// A saved profile with a fixed sequence.
+    pub fn profile(&self, name: &str) -> Option<&Profile> {
+        self.store.as_ref()?.file().profiles.get(name)
+    }
+
+    /// A saved rotating profile.
+    pub fn rotating(&self, name: &str) -> Option<&RotatingProfile> {
+        self.store.as_ref()?.file().rotating.get(name)
+    }
+
+    /// Whether a saved profile, fixed or rotating, has this name.
+    pub fn exists(&self, name: &str) -> bool {
+        self.store.as_ref().is_some_and(|s| s.file().contains(name))
+    }
+
+    /// The file's `[defaults]`.
+    pub fn defaults(&self) -> Defaults {
+        self.store
+            .as_ref()
+            .map(|s| s.file().defaults.clone())
+            .unwrap_or_default()
+    }
+
+    /// The form of `name`, if it was opened.
+    pub fn edit(&self, name: &str) -> Option<&Edit> {
+        self.drafts.get(name)
+    }
+
+    /// The form of fixed profile `name`, created from the saved profile on
+    /// first use (or when the file turned it into the other kind).
+    pub fn fixed_mut(&mut self, name: &str) -> Option<&mut Draft> {
+        if !matches!(self.drafts.get(name), Some(Edit::Fixed(_))) {
+            let draft = Draft::from_profile(self.profile(name)?);
+            self.drafts.insert(name.to_string(), Edit::Fixed(draft));
+        }
+        match self.drafts.get_mut(name) {
+            Some(Edit::Fixed(draft)) => Some(draft),
+            _ => None,
+        }
+    }
+
+    /// The form of rotating profile `name`, like [`Document::fixed_mut`].
+    pub fn rotating_mut(&mut self, name: &str) -> Option<&mut RotatingDraft> {
+        if !matches!(self.drafts.get(name), Some(Edit::Rotating(_))) {
+            let draft = RotatingDraft::from_profile(name, self.rotating(name)?);
+            self.drafts.insert(name.to_string(), Edit::Rotating(draft));
+        }
+        match self.drafts.get_mut(name) {
+            Some(Edit::Rotating(draft)) => Some(draft),
+            _ => None,
+        }
+    }
+
+    /// Forgets the form of `name` (it shows the saved profile again).
+    pub fn forget_edit(&mut self, name: &str) {
+        self.drafts.remove(name);
+    }
+
+    /// The form of renamed profile `old` follows it to `new`.
+    pub fn rename_edit(&mut self, old: &str, new: &str) {
+        if let Some(draft) = self.drafts.remove(old) {
+            self.drafts.insert(new.to_string(), draft);
+        }
+    }
+
+    /// Whether `name` has edits not saved to the file.
+    pub fn is_dirty(&self, name: &str) -> bool {
+        match self.drafts.get(name) {
+            None => false,
+            Some(Edit::Fixed(draft)) => self
+                .profile(name)
+                .is_none_or(|saved| *draft != Draft::from_profile(saved)),
+            Some(Edit::Rotating(draft)) => self
+                .rotating(name)
+                .is_none_or(|saved| *draft != RotatingDraft::from_profile(name, saved)),
+        }
+    }
+
+    pub fn any_dirty(&self) -> bool {
+        self.drafts.keys().any(|name| self.is_dirty(name))
+    }
+
+    /// The names with unsaved edits.
+    pub fn dirty_names(&self) -> Vec<String> {
+        self.drafts
+            .keys()
+            .filter(|name| self.is_dirty(name))
+            .cloned()
+            .collect()
+    }
+
+    /// The form of `name` checked, if it was opened.
+    pub fn checked(&self, name: &str) -> Option<Result<NewProfile, Box<Problems>>> {
+        Some(match self.drafts.get(name)? {
+            Edit::Fixed(draft) => draft.check().map(NewProfile::Fixed),
+            Edit::Rotating(draft) => draft.check(name).map(NewProfile::Rotating),
+        })
+    }
+
+    /// Saved profile `name` as the form has it when that is valid, else as
+    /// saved.
+    pub fn as_typed(&self, name: &str) -> Option<NewProfile> {
+        let typed = self.checked(name).and_then(Result::ok);
+        match (typed, self.rotating(name), self.profile(name)) {
+            (Some(typed @ NewProfile::Rotating(_)), _, _) => Some(typed),
+            (_, Some(saved), _) => Some(NewProfile::Rotating(saved.clone())),
+            (Some(typed @ NewProfile::Fixed(_)), None, Some(_)) => Some(typed),
+            (_, None, Some(saved)) => Some(NewProfile::Fixed(saved.clone())),
+            (_, None, None) => None,
+        }
+    }
+
+    /// Applies a store edit and saves; on failure reloads the file so the
+    /// in-memory document matches the disk again.
+    pub fn change(
+        &mut self,
+        change: impl FnOnce(&mut Store) -> Result<(), StoreError>,
+    ) -> Result<(), String> {
+        if let Some(e) = &self.load_error {
+            return Err(format!("cannot save while the file has an error: {e}"));
+        }
+        let Some(store) = &mut self.store else {
+            return Err("no profile file loaded".to_string());
+        };
+        let result = change(store).and_then(|()| store.save());
+        if let Err(e) = result {
+            if let Ok(fresh) = Store::open(&self.path) {
+                self.store = Some(fresh);
+            }
+            return Err(e.to_string());
+        }
+        Ok(())
+    }
+
+    /// Whether the file changed on disk since it was loaded (or could not
+    /// be loaded: always worth another try).
+    pub fn changed_on_disk(&self) -> bool {
+        self.store.as_ref().is_none_or(Store::changed_on_disk)
+    }
+
+    /// Loads the file again; keeps unsaved edits or not. Clean forms are
+    /// forgotten, so they show the new file.
+    pub fn reload(&mut self, keep_edits: bool) -> Reload {
+        let had_error = self.load_error.is_some();
+        match Store::open(&self.path) {
+            Ok(store) => {
+                let was_loaded = self.store.is_some();
+                self.store = Some(store);
+                self.load_error = None;
+                if !keep_edits {
+                    self.drafts.clear();
+                }
+                let clean: Vec<String> = self
+                    .drafts
+                    .keys()
+                    .filter(|n| !self.is_dirty(n))
+                    .cloned()
+                    .collect();
+                for name in clean {
+                    self.drafts.remove(&name);
+                }
+                Reload::Loaded {
+                    announce: was_loaded || had_error,
+                }
+            }
+            Err(e) => {
+                self.load_error = Some(e.to_string());
+                Reload::Failed
+            }
+        }
+    }
+}
