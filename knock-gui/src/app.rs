@@ -21,7 +21,7 @@ use knock_profiles::secret::{SecretError, SecretSource};
 use knock_profiles::send::Plan;
 
 use crate::document::{Document, Reload};
-use crate::draft::{Edit, NewProfile, Problems};
+use crate::draft::{Edit, NewProfile};
 use crate::knocker::{Knocker, SystemKnocker, Work};
 use crate::launch::{self, Launcher, SystemLauncher};
 use crate::progress::{Connect, Run, RunState, StepKind};
@@ -847,51 +847,40 @@ fn page<'a>(
     running: bool,
     secret: Option<&'a SecretPanel>,
 ) -> ui::Page<'a> {
-    let (dirty, can_save) = (doc.is_dirty(name), doc.can_save());
-    let state = |problems: &Option<Box<Problems>>| ui::ActionState {
-        valid: problems.is_none(),
-        dirty,
+    let state = ui::ActionState {
+        valid: false,
+        dirty: doc.is_dirty(name),
         running,
-        can_save,
+        can_save: doc.can_save(),
     };
     let defaults = doc.defaults();
     if let Some(saved) = doc.rotating(name) {
         let inherited = saved.settings(name, &defaults);
         let saved_source = saved.rotation.secret.clone();
-        let Some(draft) = doc.rotating_mut(name) else {
+        let Some((draft, problems)) = doc.rotating_mut(name) else {
             return ui::Page::Gone(name.to_string());
         };
-        let problems = draft.check(name).err();
+        let form = ui::FormView::new(name, draft, problems, state, Some(inherited), defaults);
+        let secret = secret.map_or_else(ui::SecretView::default, |p| ui::SecretView {
+            busy: p.is_busy(),
+            message: p.message.as_ref(),
+            revealed: p.revealed.as_ref(),
+        });
         return ui::Page::Rotating(ui::RotatingView {
-            name,
-            state: state(&problems),
-            problems: problems.map(|p| *p).unwrap_or_default(),
-            draft,
-            inherited,
-            defaults,
+            form,
             saved_source,
-            secret: secret.map_or_else(ui::SecretView::default, |p| ui::SecretView {
-                busy: p.is_busy(),
-                message: p.message.as_ref(),
-                revealed: p.revealed.as_ref(),
-            }),
+            secret,
         });
     }
     let inherited = doc
         .profile(name)
         .map(|p| Settings::merge(name, p, &defaults));
-    let Some(draft) = doc.fixed_mut(name) else {
-        return ui::Page::Gone(name.to_string());
-    };
-    let problems = draft.check().err();
-    ui::Page::Fixed(ui::FormView {
-        name,
-        state: state(&problems),
-        problems: problems.map(|p| *p).unwrap_or_default(),
-        draft,
-        inherited,
-        defaults,
-    })
+    match doc.fixed_mut(name) {
+        Some((draft, problems)) => ui::Page::Fixed(ui::FormView::new(
+            name, draft, problems, state, inherited, defaults,
+        )),
+        None => ui::Page::Gone(name.to_string()),
+    }
 }
 
 impl eframe::App for App {

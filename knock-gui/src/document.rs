@@ -3,7 +3,8 @@
 //! opened.
 //!
 //! A form equal to its saved profile is clean; saving, reverting or
-//! deleting a profile forgets its form.
+//! deleting a profile forgets its form. A form is checked again only when
+//! it changed, not every frame.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,7 +22,47 @@ pub struct Document {
     /// Why the file could not be (re)loaded; saving is off while set.
     load_error: Option<String>,
     /// Form state per profile.
-    drafts: BTreeMap<String, Edit>,
+    drafts: BTreeMap<String, Form>,
+}
+
+/// A profile checked from its form, or what is wrong with the form.
+pub type Checked = Result<NewProfile, Box<Problems>>;
+
+/// One profile's form, and the form as last checked with what the check
+/// found.
+#[derive(Debug)]
+struct Form {
+    edit: Edit,
+    checked: Option<(Edit, Checked)>,
+}
+
+impl Form {
+    fn new(edit: Edit) -> Form {
+        Form {
+            edit,
+            checked: None,
+        }
+    }
+
+    /// What is wrong with the form as it is now (`None`: nothing),
+    /// checking it again if it changed since the last check.
+    fn problems(&mut self, name: &str) -> Option<Problems> {
+        if self.checked.as_ref().is_none_or(|(of, _)| *of != self.edit) {
+            self.checked = Some((self.edit.clone(), self.edit.check(name)));
+        }
+        match &self.checked {
+            Some((_, Err(problems))) => Some((**problems).clone()),
+            _ => None,
+        }
+    }
+
+    /// The form checked as it is now.
+    fn checked(&self, name: &str) -> Checked {
+        match &self.checked {
+            Some((of, checked)) if *of == self.edit => checked.clone(),
+            _ => self.edit.check(name),
+        }
+    }
 }
 
 /// How a reload went.
@@ -116,31 +157,38 @@ impl Document {
 
     /// The form of `name`, if it was opened.
     pub fn edit(&self, name: &str) -> Option<&Edit> {
-        self.drafts.get(name)
+        self.drafts.get(name).map(|form| &form.edit)
     }
 
     /// The form of fixed profile `name`, created from the saved profile on
-    /// first use (or when the file turned it into the other kind).
-    pub fn fixed_mut(&mut self, name: &str) -> Option<&mut Draft> {
-        if !matches!(self.drafts.get(name), Some(Edit::Fixed(_))) {
+    /// first use (or when the file turned it into the other kind), and
+    /// what is wrong with it.
+    pub fn fixed_mut(&mut self, name: &str) -> Option<(&mut Draft, Option<Problems>)> {
+        if !matches!(self.edit(name), Some(Edit::Fixed(_))) {
             let draft = Draft::from_profile(self.profile(name)?);
-            self.drafts.insert(name.to_string(), Edit::Fixed(draft));
+            self.drafts
+                .insert(name.to_string(), Form::new(Edit::Fixed(draft)));
         }
-        match self.drafts.get_mut(name) {
-            Some(Edit::Fixed(draft)) => Some(draft),
-            _ => None,
+        let form = self.drafts.get_mut(name)?;
+        let problems = form.problems(name);
+        match &mut form.edit {
+            Edit::Fixed(draft) => Some((draft, problems)),
+            Edit::Rotating(_) => None,
         }
     }
 
     /// The form of rotating profile `name`, like [`Document::fixed_mut`].
-    pub fn rotating_mut(&mut self, name: &str) -> Option<&mut RotatingDraft> {
-        if !matches!(self.drafts.get(name), Some(Edit::Rotating(_))) {
+    pub fn rotating_mut(&mut self, name: &str) -> Option<(&mut RotatingDraft, Option<Problems>)> {
+        if !matches!(self.edit(name), Some(Edit::Rotating(_))) {
             let draft = RotatingDraft::from_profile(name, self.rotating(name)?);
-            self.drafts.insert(name.to_string(), Edit::Rotating(draft));
+            self.drafts
+                .insert(name.to_string(), Form::new(Edit::Rotating(draft)));
         }
-        match self.drafts.get_mut(name) {
-            Some(Edit::Rotating(draft)) => Some(draft),
-            _ => None,
+        let form = self.drafts.get_mut(name)?;
+        let problems = form.problems(name);
+        match &mut form.edit {
+            Edit::Rotating(draft) => Some((draft, problems)),
+            Edit::Fixed(_) => None,
         }
     }
 
@@ -151,14 +199,16 @@ impl Document {
 
     /// The form of renamed profile `old` follows it to `new`.
     pub fn rename_edit(&mut self, old: &str, new: &str) {
-        if let Some(draft) = self.drafts.remove(old) {
-            self.drafts.insert(new.to_string(), draft);
+        if let Some(mut form) = self.drafts.remove(old) {
+            // A rotating profile's default door is its name: check again.
+            form.checked = None;
+            self.drafts.insert(new.to_string(), form);
         }
     }
 
     /// Whether `name` has edits not saved to the file.
     pub fn is_dirty(&self, name: &str) -> bool {
-        match self.drafts.get(name) {
+        match self.edit(name) {
             None => false,
             Some(Edit::Fixed(draft)) => self
                 .profile(name)
@@ -183,11 +233,8 @@ impl Document {
     }
 
     /// The form of `name` checked, if it was opened.
-    pub fn checked(&self, name: &str) -> Option<Result<NewProfile, Box<Problems>>> {
-        Some(match self.drafts.get(name)? {
-            Edit::Fixed(draft) => draft.check().map(NewProfile::Fixed),
-            Edit::Rotating(draft) => draft.check(name).map(NewProfile::Rotating),
-        })
+    pub fn checked(&self, name: &str) -> Option<Checked> {
+        Some(self.drafts.get(name)?.checked(name))
     }
 
     /// Saved profile `name` as the form has it when that is valid, else as
@@ -261,5 +308,70 @@ impl Document {
                 Reload::Failed
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = "[profiles.vault]\nhost = \"192.0.2.7\"\nrotate = true\n\n[profiles.alpha]\nhost = \"192.0.2.1\"\nsequence = \"7000,8000\"\n";
+
+    fn doc() -> (tempfile::TempDir, Document) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("profiles.toml");
+        std::fs::write(&path, FILE).unwrap();
+        let doc = Document::open(&path);
+        (dir, doc)
+    }
+
+    #[test]
+    fn a_form_is_checked_again_only_when_it_changed() {
+        let (_dir, mut doc) = doc();
+        let (draft, problems) = doc.rotating_mut("vault").unwrap();
+        assert_eq!(problems, None);
+        draft.period_s = "3".into();
+        let (_, problems) = doc.rotating_mut("vault").unwrap();
+        let message = "period_s 3 is out of range (expected 5-86400 seconds)";
+        assert_eq!(problems.unwrap().period_s.as_deref(), Some(message));
+
+        // An unchanged form keeps what its last check found: plant another
+        // finding and see that it is what comes back.
+        let planted = Problems {
+            other: Some("planted".into()),
+            ..Problems::default()
+        };
+        let form = doc.drafts.get_mut("vault").unwrap();
+        form.checked.as_mut().unwrap().1 = Err(Box::new(planted.clone()));
+        let (draft, problems) = doc.rotating_mut("vault").unwrap();
+        assert_eq!(problems, Some(planted));
+
+        // An edit is checked again.
+        draft.period_s = "45".into();
+        let (_, problems) = doc.rotating_mut("vault").unwrap();
+        assert_eq!(problems, None);
+        assert!(matches!(
+            doc.checked("vault"),
+            Some(Ok(NewProfile::Rotating(_)))
+        ));
+    }
+
+    #[test]
+    fn checked_never_answers_for_an_older_form() {
+        let (_dir, mut doc) = doc();
+        let (draft, _) = doc.fixed_mut("alpha").unwrap();
+        // Edited after the last check, and not shown since.
+        draft.common.open_port = "0".into();
+        let Some(Err(problems)) = doc.checked("alpha") else {
+            panic!("the edit was not checked");
+        };
+        assert_eq!(
+            problems.open_port.as_deref(),
+            Some("open_port 0 is out of range (expected 1-65535)")
+        );
+        assert!(doc.is_dirty("alpha"));
+        doc.forget_edit("alpha");
+        assert!(!doc.is_dirty("alpha"));
     }
 }

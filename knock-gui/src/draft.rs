@@ -390,6 +390,16 @@ pub enum Edit {
     Rotating(RotatingDraft),
 }
 
+impl Edit {
+    /// The profile `name` as the form has it, or what is wrong with it.
+    pub fn check(&self, name: &str) -> Result<NewProfile, Box<Problems>> {
+        match self {
+            Edit::Fixed(draft) => draft.check().map(NewProfile::Fixed),
+            Edit::Rotating(draft) => draft.check(name).map(NewProfile::Rotating),
+        }
+    }
+}
+
 /// A profile a form checked, ready to write.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NewProfile {

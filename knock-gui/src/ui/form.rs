@@ -16,10 +16,11 @@ pub(super) const LABEL_WIDTH: f32 = 120.0;
 pub(super) const FIELD_WIDTH: f32 = 260.0;
 pub(super) const SMALL_WIDTH: f32 = 120.0;
 
-/// The form of a profile with a fixed sequence.
-pub struct FormView<'a> {
+/// The form of a profile: its draft (a [`Draft`] for a fixed sequence,
+/// a rotating one for the rotating form) and what it shows around it.
+pub struct FormView<'a, D> {
     pub name: &'a str,
-    pub draft: &'a mut Draft,
+    pub draft: &'a mut D,
     /// What is wrong with the form as typed (empty when it is valid).
     pub problems: Problems,
     pub state: ActionState,
@@ -29,7 +30,32 @@ pub struct FormView<'a> {
     pub defaults: Defaults,
 }
 
-pub(super) fn show(ui: &mut egui::Ui, view: FormView<'_>, intents: &mut Vec<Intent>) {
+impl<'a, D> FormView<'a, D> {
+    /// The form of `name`; `problems` is `None` when it is valid (and
+    /// Knock and Save may be on).
+    pub fn new(
+        name: &'a str,
+        draft: &'a mut D,
+        problems: Option<Problems>,
+        state: ActionState,
+        inherited: Option<Settings>,
+        defaults: Defaults,
+    ) -> Self {
+        FormView {
+            name,
+            draft,
+            state: ActionState {
+                valid: problems.is_none(),
+                ..state
+            },
+            problems: problems.unwrap_or_default(),
+            inherited,
+            defaults,
+        }
+    }
+}
+
+pub(super) fn show(ui: &mut egui::Ui, view: FormView<'_, Draft>, intents: &mut Vec<Intent>) {
     let FormView {
         name,
         draft,

@@ -14,6 +14,7 @@ pub mod widgets;
 
 use egui::{Color32, Key, KeyboardShortcut, Modifiers, RichText};
 
+use crate::draft::Draft;
 use crate::progress::Run;
 use crate::state::{Dialog, Intent, Status};
 
@@ -42,7 +43,7 @@ pub struct Window<'a> {
 pub enum Page<'a> {
     Nothing,
     Quick(QuickView<'a>),
-    Fixed(FormView<'a>),
+    Fixed(FormView<'a, Draft>),
     Rotating(RotatingView<'a>),
     /// The selected profile is no longer in the file.
     Gone(String),

@@ -4,29 +4,22 @@
 //! Save buttons.
 
 use egui::{RichText, TextWrapMode};
-use knock_profiles::profile::{Defaults, Settings};
 use knock_profiles::rotate::ProtoChoice;
 use knock_profiles::secret::{KEYRING_SERVICE, SecretSource};
 
 use super::form::{
-    ActionState, FIELD_WIDTH, PageFrame, SMALL_WIDTH, connect_ui, delay_ui, grid, page_frame_ui,
+    FIELD_WIDTH, FormView, PageFrame, SMALL_WIDTH, connect_ui, delay_ui, grid, page_frame_ui,
     section, target_ui, verify_ui,
 };
 use super::widgets::{field_ui, problem_ui};
-use crate::draft::Problems;
 use crate::draft::rotating::{RotatingDraft, SecretChoice};
 use crate::state::{Intent, Revealed, Status};
 
 /// The form of a rotating profile and its Secret area.
 pub struct RotatingView<'a> {
-    pub name: &'a str,
-    pub draft: &'a mut RotatingDraft,
-    /// What is wrong with the form as typed (empty when it is valid).
-    pub problems: Problems,
-    pub state: ActionState,
-    /// The saved profile with `[defaults]` applied, but its sequence.
-    pub inherited: Settings,
-    pub defaults: Defaults,
+    /// `inherited` is the saved profile with `[defaults]` applied, but its
+    /// sequence.
+    pub form: FormView<'a, RotatingDraft>,
     /// Where the saved profile reads its secret (what Generate and Show
     /// act on).
     pub saved_source: SecretSource,
@@ -45,15 +38,12 @@ pub struct SecretView<'a> {
 
 pub(super) fn show(ui: &mut egui::Ui, view: RotatingView<'_>, intents: &mut Vec<Intent>) {
     let RotatingView {
-        name,
-        draft,
-        problems,
-        state,
-        inherited,
-        defaults,
+        form,
         saved_source,
         secret,
     } = view;
+    let (name, draft, problems) = (form.name, form.draft, &form.problems);
+    let (inherited, defaults) = (form.inherited.as_ref(), &form.defaults);
     // Generate / Show act on the saved source of the secret.
     let source_edited = draft.secret_source() != saved_source;
 
@@ -66,13 +56,13 @@ pub(super) fn show(ui: &mut egui::Ui, view: RotatingView<'_>, intents: &mut Vec<
         knock_hover: "Load the secret, then knock the sequence of the current period (Enter)",
         actions_id: "knock-rotating-actions",
     };
-    page_frame_ui(ui, &frame, state, &problems, intents);
+    page_frame_ui(ui, &frame, form.state, problems, intents);
 
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| {
             section(ui, "Target");
-            target_ui(ui, &mut draft.common, &problems, &defaults);
+            target_ui(ui, &mut draft.common, problems, defaults);
 
             section(ui, "Rotation");
             grid(ui, "knock-rotating-rotation", |ui| {
@@ -122,7 +112,7 @@ pub(super) fn show(ui: &mut egui::Ui, view: RotatingView<'_>, intents: &mut Vec<
                     problem_ui(ui, problems.protocol.as_deref());
                 });
                 ui.end_row();
-                delay_ui(ui, &mut draft.common, &problems, Some(&inherited));
+                delay_ui(ui, &mut draft.common, problems, inherited);
             });
 
             section(ui, "Secret");
@@ -130,16 +120,10 @@ pub(super) fn show(ui: &mut egui::Ui, view: RotatingView<'_>, intents: &mut Vec<
             secret_ui(ui, name, &saved_source, source_edited, secret, intents);
 
             section(ui, "Verify");
-            verify_ui(ui, &mut draft.common, &problems, Some(&inherited));
+            verify_ui(ui, &mut draft.common, problems, inherited);
 
             section(ui, "Connect");
-            connect_ui(
-                ui,
-                &mut draft.common,
-                &problems,
-                Some(&inherited),
-                &defaults,
-            );
+            connect_ui(ui, &mut draft.common, problems, inherited, defaults);
         });
 }
 
