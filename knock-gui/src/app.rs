@@ -376,7 +376,7 @@ impl App {
         };
         let putty = Some(PathBuf::from(self.putty.trim())).filter(|p| !p.as_os_str().is_empty());
         let terminal = std::env::var("TERMINAL").ok();
-        let opts = launch::Options {
+        let programs = launch::Programs {
             putty: putty.as_deref(),
             terminal: terminal.as_deref(),
         };
@@ -384,7 +384,7 @@ impl App {
             launch::Os::current(),
             &c.launch,
             &target,
-            &opts,
+            &programs,
             &launch::which,
         )
         .and_then(|cmd| match cmd {

@@ -164,32 +164,37 @@ impl Document {
     /// first use (or when the file turned it into the other kind), and
     /// what is wrong with it.
     pub fn fixed_mut(&mut self, name: &str) -> Option<(&mut Draft, Option<Problems>)> {
-        if !matches!(self.edit(name), Some(Edit::Fixed(_))) {
-            let draft = Draft::from_profile(self.profile(name)?);
-            self.drafts
-                .insert(name.to_string(), Form::new(Edit::Fixed(draft)));
-        }
-        let form = self.drafts.get_mut(name)?;
-        let problems = form.problems(name);
-        match &mut form.edit {
-            Edit::Fixed(draft) => Some((draft, problems)),
-            Edit::Rotating(_) => None,
+        match self.form_mut(name, false)? {
+            (Edit::Fixed(draft), problems) => Some((draft, problems)),
+            _ => None,
         }
     }
 
     /// The form of rotating profile `name`, like [`Document::fixed_mut`].
     pub fn rotating_mut(&mut self, name: &str) -> Option<(&mut RotatingDraft, Option<Problems>)> {
-        if !matches!(self.edit(name), Some(Edit::Rotating(_))) {
-            let draft = RotatingDraft::from_profile(name, self.rotating(name)?);
-            self.drafts
-                .insert(name.to_string(), Form::new(Edit::Rotating(draft)));
+        match self.form_mut(name, true)? {
+            (Edit::Rotating(draft), problems) => Some((draft, problems)),
+            _ => None,
+        }
+    }
+
+    fn form_mut(&mut self, name: &str, rotating: bool) -> Option<(&mut Edit, Option<Problems>)> {
+        let fits = match self.edit(name) {
+            Some(Edit::Fixed(_)) => !rotating,
+            Some(Edit::Rotating(_)) => rotating,
+            None => false,
+        };
+        if !fits {
+            let edit = if rotating {
+                Edit::Rotating(RotatingDraft::from_profile(name, self.rotating(name)?))
+            } else {
+                Edit::Fixed(Draft::from_profile(self.profile(name)?))
+            };
+            self.drafts.insert(name.to_string(), Form::new(edit));
         }
         let form = self.drafts.get_mut(name)?;
         let problems = form.problems(name);
-        match &mut form.edit {
-            Edit::Rotating(draft) => Some((draft, problems)),
-            Edit::Fixed(_) => None,
-        }
+        Some((&mut form.edit, problems))
     }
 
     /// Forgets the form of `name` (it shows the saved profile again).

@@ -367,6 +367,19 @@ fn set_text(harness: &mut Harness<'_, App>, label: &str, text: &str) {
     harness.run();
 }
 
+/// Clicks the widget named `label` and lets the app react.
+fn click(harness: &mut Harness<'_, App>, label: &str) {
+    harness.get_by_label(label).click();
+    harness.run();
+}
+
+/// Clicks a profile's row in the list (the form's heading has the same
+/// text).
+fn click_row(harness: &mut Harness<'_, App>, name: &str) {
+    harness.get_by_role_and_label(Role::Button, name).click();
+    harness.run();
+}
+
 fn shows(harness: &Harness<'_, App>, text: &str) -> bool {
     harness.query_by_label(text).is_some()
 }
@@ -388,8 +401,7 @@ fn edit_a_port_see_the_error_fix_it_and_save_keeping_comments() {
     let mut harness = f.harness(Ending::Opens);
     assert_eq!(path_of(&harness), f.path);
 
-    harness.get_by_role_and_label(Role::Button, "beta").click();
-    harness.run();
+    click_row(&mut harness, "beta");
     assert_eq!(
         *harness.state().selection(),
         Selection::Profile("beta".into())
@@ -416,8 +428,7 @@ fn edit_a_port_see_the_error_fix_it_and_save_keeping_comments() {
     ));
     assert!(!disabled(&harness, "Knock"));
     assert!(!disabled(&harness, "Save"));
-    harness.get_by_label("Save").click();
-    harness.run();
+    click(&mut harness, "Save");
 
     let text = f.text();
     assert!(text.contains("sequence = \"1212,2222\""), "{text}");
@@ -461,8 +472,7 @@ fn knock_shows_each_knock_then_the_verify_result() {
         *harness.state().selection(),
         Selection::Profile("alpha".into())
     );
-    harness.get_by_label("Knock").click();
-    harness.run();
+    click(&mut harness, "Knock");
 
     let plans = f.plans.lock().unwrap().clone();
     assert_eq!(plans.len(), 1);
@@ -490,8 +500,7 @@ fn knock_shows_each_knock_then_the_verify_result() {
 fn a_port_that_stays_shut_is_reported() {
     let f = Fixture::new();
     let mut harness = f.harness(Ending::StaysShut);
-    harness.get_by_label("Knock & connect").click();
-    harness.run();
+    click(&mut harness, "Knock & connect");
     assert!(shows(&harness, "Port 22 did not open (attempt 1)"));
     let headline = "port 22 on 192.0.2.1 did not open within 3000 ms (after 1 attempt)";
     assert!(harness.query_all_by_label(headline).next().is_some());
@@ -505,10 +514,8 @@ fn a_port_that_stays_shut_is_reported() {
 fn knock_and_connect_starts_the_launch_command() {
     let f = Fixture::new();
     let mut harness = f.harness(Ending::Opens);
-    harness.get_by_role_and_label(Role::Button, "beta").click();
-    harness.run();
-    harness.get_by_label("Knock & connect").click();
-    harness.run();
+    click_row(&mut harness, "beta");
+    click(&mut harness, "Knock & connect");
     let started = f.started.lock().unwrap().clone();
     let shell = if cfg!(windows) {
         vec!["cmd", "/C", "true 192.0.2.2"]
@@ -530,29 +537,23 @@ fn knock_and_connect_waits_for_the_ssh_port_before_launching() {
     };
     let f = Fixture::new();
     let mut harness = f.harness(Ending::Opens);
-    harness.get_by_role_and_label(Role::Button, "beta").click();
-    harness.run();
-    harness.get_by_label("Knock & connect").click();
-    harness.run();
+    click_row(&mut harness, "beta");
+    click(&mut harness, "Knock & connect");
     assert_eq!(*f.log.lock().unwrap(), ["verify 192.0.2.2:22", shell]);
     assert!(shows(&harness, "Door open on 192.0.2.2"));
 
     let f = Fixture::new();
     let mut harness = f.harness(Ending::StaysShut);
-    harness.get_by_role_and_label(Role::Button, "beta").click();
-    harness.run();
-    harness.get_by_label("Knock & connect").click();
-    harness.run();
+    click_row(&mut harness, "beta");
+    click(&mut harness, "Knock & connect");
     assert_eq!(*f.log.lock().unwrap(), ["verify 192.0.2.2:22"]);
     assert!(f.started.lock().unwrap().is_empty(), "nothing launched");
 
     // A plain Knock of beta does not wait for anything.
     let f = Fixture::new();
     let mut harness = f.harness(Ending::StaysShut);
-    harness.get_by_role_and_label(Role::Button, "beta").click();
-    harness.run();
-    harness.get_by_label("Knock").click();
-    harness.run();
+    click_row(&mut harness, "beta");
+    click(&mut harness, "Knock");
     assert!(f.log.lock().unwrap().is_empty());
     assert_eq!(f.plans.lock().unwrap()[0].verify, None);
 }
@@ -561,13 +562,11 @@ fn knock_and_connect_waits_for_the_ssh_port_before_launching() {
 fn add_then_delete_a_profile() {
     let f = Fixture::new();
     let mut harness = f.harness(Ending::Opens);
-    harness.get_by_label("New…").click();
-    harness.run();
+    click(&mut harness, "New…");
     set_text(&mut harness, "Name", "gamma");
     set_text(&mut harness, "Host or address", "192.0.2.3");
     set_text(&mut harness, "Sequence", "5000:udp 6000");
-    harness.get_by_label("Add").click();
-    harness.run();
+    click(&mut harness, "Add");
 
     assert_eq!(
         *harness.state().selection(),
@@ -579,11 +578,9 @@ fn add_then_delete_a_profile() {
     assert!(text.contains("# The main box."), "{text}");
     assert!(in_list(&harness, "gamma"));
 
-    harness.get_by_label("Delete…").click();
-    harness.run();
+    click(&mut harness, "Delete…");
     assert!(shows(&harness, "Delete gamma?"));
-    harness.get_by_label("Delete").click();
-    harness.run();
+    click(&mut harness, "Delete");
     let text = f.text();
     assert!(!text.contains("gamma"), "{text}");
     assert!(text.contains("[profiles.beta]"));
@@ -595,8 +592,7 @@ fn add_then_delete_a_profile() {
 fn add_dialog_refuses_a_bad_name() {
     let f = Fixture::new();
     let mut harness = f.harness(Ending::Opens);
-    harness.get_by_label("New…").click();
-    harness.run();
+    click(&mut harness, "New…");
     set_text(&mut harness, "Name", "-x");
     set_text(&mut harness, "Host or address", "192.0.2.3");
     set_text(&mut harness, "Sequence", "1");
@@ -607,8 +603,7 @@ fn add_dialog_refuses_a_bad_name() {
     assert!(disabled(&harness, "Add"));
     set_text(&mut harness, "Name", "alpha");
     assert!(shows(&harness, "a profile named alpha already exists"));
-    harness.get_by_label("Cancel").click();
-    harness.run();
+    click(&mut harness, "Cancel");
     assert_eq!(f.text(), FILE);
 }
 
@@ -616,19 +611,15 @@ fn add_dialog_refuses_a_bad_name() {
 fn sequence_rows_reorder_add_remove_and_paste() {
     let f = Fixture::new();
     let mut harness = f.harness(Ending::Opens);
-    harness.get_by_label("Move knock 1 down").click();
-    harness.run();
+    click(&mut harness, "Move knock 1 down");
     assert_eq!(
         harness.get_by_label("knockd syntax").value().as_deref(),
         Some("8000:udp,7000,9000")
     );
-    harness.get_by_label("Remove knock 3").click();
-    harness.run();
-    harness.get_by_label("+ Add knock").click();
-    harness.run();
+    click(&mut harness, "Remove knock 3");
+    click(&mut harness, "+ Add knock");
     set_text(&mut harness, "Knock 3 port", "4444");
-    harness.get_by_label("Knock 3 protocol TCP").click();
-    harness.run();
+    click(&mut harness, "Knock 3 protocol TCP");
     assert_eq!(
         harness.get_by_label("knockd syntax").value().as_deref(),
         Some("8000:udp,7000,4444:udp")
@@ -676,16 +667,14 @@ fn keyboard_moves_filters_and_knocks() {
 fn quick_knock_without_a_profile() {
     let f = Fixture::new();
     let mut harness = f.harness(Ending::Opens);
-    harness.get_by_label("Quick knock").click();
-    harness.run();
+    click(&mut harness, "Quick knock");
     set_text(&mut harness, "Host", "192.0.2.9");
     set_text(&mut harness, "Ports", "7000 8000");
     harness
         .get_by_role_and_label(Role::CheckBox, "UDP for ports without :tcp/:udp")
         .click();
     harness.run();
-    harness.get_by_label("Knock").click();
-    harness.run();
+    click(&mut harness, "Knock");
     let plans = f.plans.lock().unwrap().clone();
     assert_eq!(plans.len(), 1);
     assert_eq!(plans[0].sequence.to_string(), "7000:udp,8000:udp");
@@ -710,8 +699,7 @@ fn outside_edits_reload_and_unsaved_edits_ask_first() {
     std::fs::write(&f.path, &text).unwrap();
     harness.run_steps(90);
     assert!(shows(&harness, "The profile file changed"));
-    harness.get_by_label("Reload, keep my edits").click();
-    harness.run();
+    click(&mut harness, "Reload, keep my edits");
     assert!(in_list(&harness, "epsilon"));
     assert!(harness.state().is_dirty("alpha"));
     assert_eq!(
@@ -724,14 +712,12 @@ fn outside_edits_reload_and_unsaved_edits_ask_first() {
 fn a_running_knock_can_be_cancelled() {
     let f = Fixture::new();
     let mut harness = f.harness(Ending::Hangs);
-    harness.get_by_label("Knock").click();
-    harness.run();
+    click(&mut harness, "Knock");
     assert!(shows(&harness, "Knock 1 of 3: TCP 7000 to 192.0.2.1"));
     assert!(shows(&harness, "Knocking…"));
     assert!(disabled(&harness, "Knock"), "one knock at a time");
 
-    harness.get_by_label("Cancel").click();
-    harness.run();
+    click(&mut harness, "Cancel");
     let (tx, cancel) = f.hanging.lock().unwrap().take().unwrap();
     assert!(cancel.load(std::sync::atomic::Ordering::Relaxed));
     // The worker notices at its next step and ends the run.
@@ -739,8 +725,7 @@ fn a_running_knock_can_be_cancelled() {
     harness.run();
     assert!(harness.query_all_by_label("Cancelled").next().is_some());
     assert!(!disabled(&harness, "Knock"));
-    harness.get_by_label("Clear").click();
-    harness.run();
+    click(&mut harness, "Clear");
     assert!(harness.state().run().is_none());
 }
 
@@ -765,16 +750,12 @@ impl eframe::Storage for Memory {
 fn selection_and_putty_path_are_persisted() {
     let f = Fixture::new();
     let mut harness = f.harness(Ending::Opens);
-    harness.get_by_role_and_label(Role::Button, "beta").click();
-    harness.run();
-    harness.get_by_label("Settings").click();
-    harness.run();
+    click_row(&mut harness, "beta");
+    click(&mut harness, "Settings");
     set_text(&mut harness, "PuTTY", r"C:\Tools\putty.exe");
-    harness.get_by_label("Light").click();
-    harness.run();
+    click(&mut harness, "Light");
     assert_eq!(harness.ctx.theme(), egui::Theme::Light);
-    harness.get_by_label("OK").click();
-    harness.run();
+    click(&mut harness, "OK");
 
     let mut storage = Memory::default();
     harness.state().save_state(&mut storage);
@@ -792,13 +773,11 @@ fn selection_and_putty_path_are_persisted() {
 fn rename_and_duplicate_keep_the_file_tidy() {
     let f = Fixture::new();
     let mut harness = f.harness(Ending::Opens);
-    harness.get_by_label("Rename…").click();
-    harness.run();
+    click(&mut harness, "Rename…");
     set_text(&mut harness, "New name", "bad name");
     assert!(disabled(&harness, "Rename"));
     set_text(&mut harness, "New name", "main");
-    harness.get_by_label("Rename").click();
-    harness.run();
+    click(&mut harness, "Rename");
     let text = f.text();
     assert!(text.contains("[profiles.main]"), "{text}");
     assert!(!text.contains("[profiles.alpha]"), "{text}");
@@ -811,8 +790,7 @@ fn rename_and_duplicate_keep_the_file_tidy() {
         Selection::Profile("main".into())
     );
 
-    harness.get_by_label("Duplicate").click();
-    harness.run();
+    click(&mut harness, "Duplicate");
     assert_eq!(
         *harness.state().selection(),
         Selection::Profile("main-copy".into())
@@ -826,15 +804,11 @@ fn rename_and_duplicate_keep_the_file_tidy() {
 fn launch_errors_show_in_the_window() {
     let f = Fixture::new();
     let mut harness = f.harness(Ending::Opens);
-    harness.get_by_label("Settings").click();
-    harness.run();
+    click(&mut harness, "Settings");
     set_text(&mut harness, "PuTTY", "/nonexistent/putty.exe");
-    harness.get_by_label("OK").click();
-    harness.run();
-    harness.get_by_role_and_label(Role::Button, "zeta").click();
-    harness.run();
-    harness.get_by_label("Knock & connect").click();
-    harness.run();
+    click(&mut harness, "OK");
+    click_row(&mut harness, "zeta");
+    click(&mut harness, "Knock & connect");
     let message = "PuTTY not found at /nonexistent/putty.exe (fix the path in Settings, or clear it to search PATH)";
     assert!(harness.query_all_by_label(message).next().is_some());
     assert!(f.started.lock().unwrap().is_empty());
@@ -856,8 +830,7 @@ fn a_broken_file_is_shown_and_never_overwritten() {
     assert_eq!(*harness.state().selection(), Selection::Quick);
     set_text(&mut harness, "Host", "192.0.2.9");
     set_text(&mut harness, "Ports", "1 2");
-    harness.get_by_label("Knock").click();
-    harness.run();
+    click(&mut harness, "Knock");
     assert_eq!(f.plans.lock().unwrap().len(), 1);
     assert_eq!(f.text(), broken);
 
@@ -869,8 +842,7 @@ fn a_broken_file_is_shown_and_never_overwritten() {
 }
 
 fn select(harness: &mut Harness<'_, App>, name: &str) {
-    harness.get_by_role_and_label(Role::Button, name).click();
-    harness.run();
+    click_row(harness, name);
     assert_eq!(
         *harness.state().selection(),
         Selection::Profile(name.into())
@@ -956,8 +928,7 @@ fn generate_stores_the_secret_in_the_keyring_and_never_in_the_file() {
     let mut harness = f.harness(Ending::Opens);
     select(&mut harness, "vault");
     assert!(f.ring.get("vault").is_err(), "no secret yet");
-    harness.get_by_label("Generate & store in keyring").click();
-    harness.run();
+    click(&mut harness, "Generate & store in keyring");
 
     let stored = f.ring.get("vault").expect("the mock keyring has it");
     assert_eq!(stored.bits(), 160);
@@ -975,16 +946,12 @@ fn generate_stores_the_secret_in_the_keyring_and_never_in_the_file() {
     );
 
     // A second Generate asks before replacing it.
-    harness.get_by_label("Generate & store in keyring").click();
-    harness.run();
+    click(&mut harness, "Generate & store in keyring");
     assert!(shows(&harness, "Replace the secret of vault?"));
-    harness.get_by_label("Keep the old one").click();
-    harness.run();
+    click(&mut harness, "Keep the old one");
     assert_eq!(f.ring.get("vault").unwrap(), stored);
-    harness.get_by_label("Generate & store in keyring").click();
-    harness.run();
-    harness.get_by_label("Replace").click();
-    harness.run();
+    click(&mut harness, "Generate & store in keyring");
+    click(&mut harness, "Replace");
     let replaced = f.ring.get("vault").unwrap();
     assert_ne!(replaced, stored);
     assert!(shows(&harness, &replaced.to_base32_grouped()));
@@ -998,19 +965,16 @@ fn show_secret_reveals_it_until_hidden_or_another_profile_is_picked() {
     let mut harness = f.harness(Ending::Opens);
     select(&mut harness, "vault");
     assert!(!shows(&harness, &known_secret().to_base32_grouped()));
-    harness.get_by_label("Show secret").click();
-    harness.run();
+    click(&mut harness, "Show secret");
     assert!(shows(&harness, "GAYT EMZU GU3D OOBZ MFRG GZDF MZTW Q2LK"));
     assert!(shows(
         &harness,
         "knock://rotate?door=vault&secret=GAYTEMZUGU3DOOBZMFRGGZDFMZTWQ2LK&period=30&length=4&range=10000-60000"
     ));
-    harness.get_by_label("Hide secret").click();
-    harness.run();
+    click(&mut harness, "Hide secret");
     assert!(!shows(&harness, "GAYT EMZU GU3D OOBZ MFRG GZDF MZTW Q2LK"));
 
-    harness.get_by_label("Show secret").click();
-    harness.run();
+    click(&mut harness, "Show secret");
     select(&mut harness, "beta");
     select(&mut harness, "vault");
     assert!(!shows(&harness, "GAYT EMZU GU3D OOBZ MFRG GZDF MZTW Q2LK"));
@@ -1022,8 +986,7 @@ fn knock_on_a_rotating_profile_sends_the_sequence_of_the_current_step() {
     f.ring.set("vault", &known_secret()).unwrap();
     let mut harness = f.harness(Ending::Opens);
     select(&mut harness, "vault");
-    harness.get_by_label("Knock").click();
-    harness.run();
+    click(&mut harness, "Knock");
 
     let (step, want) = derived(0);
     assert_eq!(step, 56_666_666);
@@ -1058,8 +1021,7 @@ fn near_the_end_of_a_period_the_knock_waits_for_the_next_one() {
     *f.wall.now.lock().unwrap() += Duration::from_millis(9_400);
     let mut harness = f.harness(Ending::Opens);
     select(&mut harness, "vault");
-    harness.get_by_label("Knock").click();
-    harness.run();
+    click(&mut harness, "Knock");
 
     assert!(shows(&harness, "Waiting 600 ms for the next period (30 s)"));
     // The wait, then the 3 gaps between the knocks.
@@ -1080,8 +1042,7 @@ fn a_missing_secret_is_shown_and_nothing_is_sent() {
     let f = Fixture::new();
     let mut harness = f.harness(Ending::Opens);
     select(&mut harness, "vault");
-    harness.get_by_label("Knock & connect").click();
-    harness.run();
+    click(&mut harness, "Knock & connect");
     let message = "cannot get the secret of \"vault\" from the OS keyring (service \"knock\"): no secret for \"vault\" in the keyring (service \"knock\"); create one with knock --gen-secret vault";
     assert!(harness.query_all_by_label(message).next().is_some());
     assert!(f.destinations().is_empty(), "nothing sent");
@@ -1098,14 +1059,12 @@ fn without_a_keyring_service_the_window_points_to_secret_cmd() {
     };
     let mut harness = f.harness_with(Ending::Opens, env);
     select(&mut harness, "vault");
-    harness.get_by_label("Generate & store in keyring").click();
-    harness.run();
+    click(&mut harness, "Generate & store in keyring");
     let message = "no keyring service is available (no D-Bus session bus); use secret_cmd = \"pass show knock/vault\" instead";
     // In the Secret area and the status bar.
     assert_eq!(harness.query_all_by_label(message).count(), 2);
     assert_eq!(f.text(), FILE);
-    harness.get_by_label("Show secret").click();
-    harness.run();
+    click(&mut harness, "Show secret");
     assert_eq!(harness.query_all_by_label(message).count(), 2);
 }
 
@@ -1124,17 +1083,13 @@ fn a_secret_cmd_profile_generates_without_touching_the_keyring() {
         Some(format!("echo {SECRET}"))
     );
     assert_eq!(value_of(&harness, "Door").as_deref(), Some("openSSH"));
-    harness.get_by_label("Generate new secret").click();
-    harness.run();
+    click(&mut harness, "Generate new secret");
     assert!(f.ring.get("lab").is_err());
     assert_eq!(f.text(), text);
-    harness.get_by_label("Hide secret").click();
-    harness.run();
-    harness.get_by_label("Show secret").click();
-    harness.run();
+    click(&mut harness, "Hide secret");
+    click(&mut harness, "Show secret");
     assert!(shows(&harness, "GAYT EMZU GU3D OOBZ MFRG GZDF MZTW Q2LK"));
-    harness.get_by_label("Knock").click();
-    harness.run();
+    click(&mut harness, "Knock");
     let rotation = Rotation::new(Params::default(), known_secret()).unwrap();
     let want = rotation.sequence_at("openSSH", Params::default().step(NOW_MS / 1000));
     assert_eq!(f.knocked(), want.knocks());
@@ -1146,11 +1101,9 @@ fn a_rotating_profile_can_be_renamed_and_deleted() {
     f.ring.set("vault", &known_secret()).unwrap();
     let mut harness = f.harness(Ending::Opens);
     select(&mut harness, "vault");
-    harness.get_by_label("Rename…").click();
-    harness.run();
+    click(&mut harness, "Rename…");
     set_text(&mut harness, "New name", "vault2");
-    harness.get_by_label("Rename").click();
-    harness.run();
+    click(&mut harness, "Rename");
     let text = f.text();
     assert!(
         text.contains("[profiles.vault2]\nhost = \"192.0.2.7\"\nrotate = true"),
@@ -1167,10 +1120,8 @@ fn a_rotating_profile_can_be_renamed_and_deleted() {
         &harness,
         "Renamed vault to vault2; its secret moved with it in the keyring"
     ));
-    harness.get_by_label("Delete…").click();
-    harness.run();
-    harness.get_by_label("Delete").click();
-    harness.run();
+    click(&mut harness, "Delete…");
+    click(&mut harness, "Delete");
     let text = f.text();
     assert!(!text.contains("vault"), "{text}");
     assert!(text.contains("[profiles.zeta]"), "{text}");
@@ -1206,8 +1157,7 @@ fn edit_a_rotating_period_see_the_error_fix_it_and_save_keeping_comments() {
     assert!(!shows(&harness, message));
     assert!(!disabled(&harness, "Knock"));
     assert!(!disabled(&harness, "Save"));
-    harness.get_by_label("Save").click();
-    harness.run();
+    click(&mut harness, "Save");
 
     let text = f.text();
     assert_ne!(text, FILE);
@@ -1238,8 +1188,7 @@ fn edit_a_rotating_period_see_the_error_fix_it_and_save_keeping_comments() {
     );
 
     // The knock derives the sequence with the saved period.
-    harness.get_by_label("Knock").click();
-    harness.run();
+    click(&mut harness, "Knock");
     let params = Params {
         period: Duration::from_secs(60),
         ..Params::default()
@@ -1254,8 +1203,7 @@ fn a_rotating_profile_switches_to_secret_cmd_and_back_to_the_keyring() {
     let f = Fixture::new();
     let mut harness = f.harness(Ending::Opens);
     select(&mut harness, "vault");
-    harness.get_by_label("A command").click();
-    harness.run();
+    click(&mut harness, "A command");
     // The command is required, in the parser's words.
     assert!(
         harness
@@ -1267,8 +1215,7 @@ fn a_rotating_profile_switches_to_secret_cmd_and_back_to_the_keyring() {
     // Until saved, the Secret actions would use the old source.
     assert!(disabled(&harness, "Generate & store in keyring"));
     set_text(&mut harness, "Secret command", &format!("echo {SECRET}"));
-    harness.get_by_label("Save").click();
-    harness.run();
+    click(&mut harness, "Save");
     let text = f.text();
     assert!(
         text.contains(&format!("secret_cmd = \"echo {SECRET}\"")),
@@ -1277,10 +1224,8 @@ fn a_rotating_profile_switches_to_secret_cmd_and_back_to_the_keyring() {
     assert!(!text.contains("secret = \"keyring\""), "{text}");
     assert!(!disabled(&harness, "Generate new secret"));
 
-    harness.get_by_label("OS keyring").click();
-    harness.run();
-    harness.get_by_label("Save").click();
-    harness.run();
+    click(&mut harness, "OS keyring");
+    click(&mut harness, "Save");
     let text = f.text();
     assert!(!text.contains("secret_cmd"), "{text}");
     assert_eq!(
@@ -1296,8 +1241,7 @@ fn duplicate_a_rotating_profile_without_its_secret() {
     let mut harness = f.harness(Ending::Opens);
     select(&mut harness, "vault");
     set_text(&mut harness, "Length", "6");
-    harness.get_by_label("Duplicate").click();
-    harness.run();
+    click(&mut harness, "Duplicate");
 
     assert_eq!(
         *harness.state().selection(),
@@ -1323,8 +1267,7 @@ fn duplicate_a_rotating_profile_without_its_secret() {
         "vault-copy has no secret yet: the keyring holds secrets per profile name (account \"vault-copy\"), so it does not share vault's. Generate one, then put it in the server's Secret_File."
     ));
     assert_eq!(value_of(&harness, "Length").as_deref(), Some("6"));
-    harness.get_by_label("Knock").click();
-    harness.run();
+    click(&mut harness, "Knock");
     assert!(
         harness
             .query_all_by_label_contains("no secret for \"vault-copy\" in the keyring")
@@ -1332,8 +1275,7 @@ fn duplicate_a_rotating_profile_without_its_secret() {
             .is_some()
     );
     assert!(f.destinations().is_empty(), "nothing sent");
-    harness.get_by_label("Generate & store in keyring").click();
-    harness.run();
+    click(&mut harness, "Generate & store in keyring");
     assert_ne!(f.ring.get("vault-copy").unwrap(), known_secret());
     assert_eq!(f.ring.get("vault").unwrap(), known_secret());
 }
@@ -1342,8 +1284,7 @@ fn duplicate_a_rotating_profile_without_its_secret() {
 fn create_a_new_rotating_profile() {
     let f = Fixture::new();
     let mut harness = f.harness(Ending::Opens);
-    harness.get_by_label("New…").click();
-    harness.run();
+    click(&mut harness, "New…");
     assert!(harness.query_by_label("Sequence").is_some());
     harness
         .get_by_role_and_label(Role::CheckBox, "Rotating sequence")
@@ -1361,8 +1302,7 @@ fn create_a_new_rotating_profile() {
     ));
     assert!(disabled(&harness, "Add"));
     set_text(&mut harness, "Host or address", "192.0.2.30");
-    harness.get_by_label("Add").click();
-    harness.run();
+    click(&mut harness, "Add");
 
     assert_eq!(
         *harness.state().selection(),
@@ -1387,8 +1327,7 @@ fn create_a_new_rotating_profile() {
         &harness,
         "lab has no secret yet: generate one into the keyring (account \"lab\"), then put it in the server's Secret_File."
     ));
-    harness.get_by_label("Generate & store in keyring").click();
-    harness.run();
+    click(&mut harness, "Generate & store in keyring");
     assert_eq!(f.ring.get("lab").unwrap().bits(), 160);
     assert_eq!(f.text(), text, "the secret is not in the file");
 }
@@ -1401,8 +1340,7 @@ fn a_rotating_retry_waits_for_the_next_period_and_knocks_its_sequence() {
     select(&mut harness, "vault");
     // An unsaved edit counts: the form is what knocks.
     set_text(&mut harness, "Retries", "1");
-    harness.get_by_label("Knock").click();
-    harness.run();
+    click(&mut harness, "Knock");
 
     let (step, first) = derived(0);
     let (next, second) = derived(10_000);

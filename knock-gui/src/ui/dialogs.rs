@@ -36,12 +36,8 @@ pub(super) fn show(
                 sequence,
                 rotating,
             } => {
-                ui.heading("New profile");
-                ui.add_space(6.0);
-                egui::Grid::new("knock-add")
-                    .num_columns(2)
-                    .spacing([12.0, 8.0])
-                    .show(ui, |ui| {
+                heading_ui(ui, "New profile");
+                grid(ui, "knock-add", |ui| {
                         text_row(ui, "Name", name, "myserver");
                         text_row(ui, "Host or address", host, "myserver.example.org");
                         if !*rotating {
@@ -82,12 +78,8 @@ pub(super) fn show(
                 });
             }
             Dialog::Rename { old, new } => {
-                ui.heading(format!("Rename {old}"));
-                ui.add_space(6.0);
-                egui::Grid::new("knock-rename")
-                    .num_columns(2)
-                    .spacing([12.0, 8.0])
-                    .show(ui, |ui| text_row(ui, "New name", new, "name"));
+                heading_ui(ui, format!("Rename {old}"));
+                grid(ui, "knock-rename", |ui| text_row(ui, "New name", new, "name"));
                 let problem = knock_profiles::profile::validate_name(new.trim())
                     .err()
                     .or_else(|| {
@@ -114,8 +106,7 @@ pub(super) fn show(
                 });
             }
             Dialog::ConfirmDelete(name) => {
-                ui.heading(format!("Delete {name}?"));
-                ui.add_space(6.0);
+                heading_ui(ui, format!("Delete {name}?"));
                 ui.label(format!("This removes [profiles.{name}] from {path}."));
                 ui.add_space(8.0);
                 ui.horizontal(|ui| {
@@ -132,8 +123,7 @@ pub(super) fn show(
                 });
             }
             Dialog::Conflict => {
-                ui.heading("The profile file changed");
-                ui.add_space(6.0);
+                heading_ui(ui, "The profile file changed");
                 ui.label(format!(
                     "{path} was changed by another program, and you have unsaved edits ({}).",
                     dirty.join(", ")
@@ -153,8 +143,7 @@ pub(super) fn show(
                 });
             }
             Dialog::ReplaceSecret(name) => {
-                ui.heading(format!("Replace the secret of {name}?"));
-                ui.add_space(6.0);
+                heading_ui(ui, format!("Replace the secret of {name}?"));
                 ui.label(format!(
                     "The keyring already holds a secret for {name}. A new one stops the old sequences: put the new secret in the server's Secret_File (and on your other devices) right after."
                 ));
@@ -172,12 +161,8 @@ pub(super) fn show(
                 });
             }
             Dialog::Settings { putty } => {
-                ui.heading("Settings");
-                ui.add_space(6.0);
-                egui::Grid::new("knock-settings")
-                    .num_columns(2)
-                    .spacing([12.0, 8.0])
-                    .show(ui, |ui| {
+                heading_ui(ui, "Settings");
+                grid(ui, "knock-settings", |ui| {
                         text_row(ui, "PuTTY", putty, "found on PATH");
                         ui.label("Theme");
                         theme_ui(ui);
@@ -203,6 +188,20 @@ pub(super) fn show(
     if modal.should_close() && *dialog != Dialog::Conflict {
         intents.push(Intent::CloseDialog);
     }
+}
+
+/// A dialog's title and the space under it.
+fn heading_ui(ui: &mut egui::Ui, title: impl Into<RichText>) {
+    ui.heading(title);
+    ui.add_space(6.0);
+}
+
+/// A dialog's two-column grid of fields.
+fn grid(ui: &mut egui::Ui, id: &str, rows: impl FnOnce(&mut egui::Ui)) {
+    egui::Grid::new(id)
+        .num_columns(2)
+        .spacing([12.0, 8.0])
+        .show(ui, rows);
 }
 
 fn text_row(ui: &mut egui::Ui, label: &str, text: &mut String, hint: &str) {
