@@ -3,56 +3,46 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
-use knock_profiles::launch::{self, Platform, Target};
-use knock_profiles::profile::{Family, Launch, Profile, RotatingProfile, Settings, builtin};
-use knock_profiles::send::{self, Net, Plan, Progress, SystemClock, SystemNet, Verify};
+use knock_profiles::launch::{self, Platform};
+use knock_profiles::options::{Host, Launch, Millis, Options, Port, Retries};
+use knock_profiles::profile::{Knocks, Profile, RotatingProfile, Settings};
+use knock_profiles::resolve::{self, Overrides, ResolveError, Resolved};
+use knock_profiles::secret::SystemSecrets;
+use knock_profiles::send::{
+    self, KnockPlan, Net, Progress, Sequences, SystemNet, SystemTimer, SystemWall,
+};
 use knock_profiles::store::{self, Store, StoreError};
 use knock_profiles::{Proto, Sequence};
 
-use crate::cli::Args;
+use crate::cli::{Args, Mode};
 use crate::exit::{Code, ConfigMessage, LaunchError, UsageError};
 
 /// Runs the mode the arguments ask for.
 pub fn run(args: &Args) -> Result<Code> {
-    if let Some(shell) = args.completions {
-        let mut cmd = crate::cli::command();
-        clap_complete::generate(shell, &mut cmd, "knock", &mut io::stdout());
-        return Ok(Code::OK);
+    match args.mode() {
+        Mode::Completions(shell) => {
+            let mut cmd = crate::cli::command();
+            clap_complete::generate(shell, &mut cmd, "knock", &mut io::stdout());
+            Ok(Code::OK)
+        }
+        Mode::Man => {
+            clap_mangen::Man::new(crate::cli::command())
+                .render(&mut io::stdout())
+                .context("cannot write the man page")?;
+            Ok(Code::OK)
+        }
+        Mode::List => list(args),
+        Mode::Show(name) => show(args, name),
+        Mode::Save(name) => save(args, name),
+        Mode::Remove(name) => remove(args, name),
+        Mode::Import(conf) => import(args, conf),
+        Mode::GenSecret(name) => crate::secrets::gen_secret(&open_store(args)?, name, args.force),
+        Mode::ShowSecret(name) => crate::secrets::show_secret(&open_store(args)?, name),
+        Mode::SetSecret(name) => crate::secrets::set_secret(&open_store(args)?, name, args.force),
+        Mode::Knock => knock(args),
     }
-    if args.man {
-        clap_mangen::Man::new(crate::cli::command())
-            .render(&mut io::stdout())
-            .context("cannot write the man page")?;
-        return Ok(Code::OK);
-    }
-    if args.list {
-        return list(args);
-    }
-    if let Some(name) = &args.show {
-        return show(args, name);
-    }
-    if let Some(name) = &args.save {
-        return save(args, name);
-    }
-    if let Some(name) = &args.remove {
-        return remove(args, name);
-    }
-    if let Some(conf) = &args.import {
-        return import(args, conf);
-    }
-    if let Some(name) = &args.gen_secret {
-        return crate::secrets::gen_secret(&open_store(args)?, name, args.force);
-    }
-    if let Some(name) = &args.show_secret {
-        return crate::secrets::show_secret(&open_store(args)?, name);
-    }
-    if let Some(name) = &args.set_secret {
-        return crate::secrets::set_secret(&open_store(args)?, name, args.force);
-    }
-    knock(args)
 }
 
 fn usage(msg: impl Into<String>) -> anyhow::Error {
@@ -108,21 +98,43 @@ fn list(args: &Args) -> Result<Code> {
 /// that the profile file reads back.
 fn show(args: &Args, name: &str) -> Result<Code> {
     let store = open_store(args)?;
-    let text = match store.file().rotating.get(name) {
-        Some(profile) => store::rotating_toml(name, profile, &store.file().defaults),
-        None => store::settings_toml(&settings_of(&store, name)?),
-    };
+    let text = store::settings_toml(&store.settings(name)?);
     let mut out = io::stdout().lock();
     writeln!(out, "# {} (defaults filled in)", store.path().display())?;
     write!(out, "{text}")?;
     Ok(Code::OK)
 }
 
-fn settings_of(store: &Store, name: &str) -> Result<Settings> {
-    store
-        .file()
-        .settings(name)
-        .ok_or_else(|| store.not_found(name).into())
+/// A port given with `flag`; 0 is a usage error.
+fn port_flag(port: Option<u16>, flag: &str) -> Result<Option<Port>> {
+    match port {
+        None => Ok(None),
+        Some(n) => Port::new(n)
+            .map(Some)
+            .ok_or_else(|| usage(format!("{flag}: port {n} is not a port (expected 1-65535)"))),
+    }
+}
+
+/// The shared keys the flags set (`-d`, `-4`/`-6`, `--open-port`,
+/// `--wait`, `--retries`, `--user`, `--ssh-port`; `--launch` with `launch`).
+fn flag_options(args: &Args, launch: bool) -> Result<Options> {
+    let launch = match args.launch.as_deref() {
+        Some(l) if launch => Some(
+            l.parse::<Launch>()
+                .map_err(|e| usage(format!("--launch: {e}")))?,
+        ),
+        _ => None,
+    };
+    Ok(Options {
+        delay_ms: args.delay.map(Millis::new),
+        family: args.family(),
+        open_port: port_flag(args.open_port, "--open-port")?,
+        wait_ms: args.wait_ms.map(Millis::new),
+        retries: args.retries.map(Retries::new),
+        launch,
+        user: args.user.clone(),
+        ssh_port: port_flag(args.ssh_port, "--ssh-port")?,
+    })
 }
 
 /// `--save NAME HOST PORTS... [options]`
@@ -146,30 +158,13 @@ fn save(args: &Args, name: &str) -> Result<Code> {
                 .map_err(|e| usage(format!("--close-sequence: {e}")))
         })
         .transpose()?;
-    let launch = args
-        .launch
-        .as_deref()
-        .map(|l| {
-            l.parse::<Launch>()
-                .map_err(|e| usage(format!("--launch: {e}")))
-        })
-        .transpose()?;
+    let host = Host::parse(&host).map_err(|e| usage(format!("--save {name}: {e}")))?;
     let profile = Profile {
         host,
         sequence,
-        delay_ms: args.delay,
-        family: args.family(),
-        open_port: args.open_port,
-        wait_ms: args.wait_ms,
-        retries: args.retries,
         close_sequence,
-        launch,
-        user: args.user.clone(),
-        ssh_port: args.ssh_port,
+        options: flag_options(args, true)?,
     };
-    profile
-        .validate()
-        .map_err(|e| usage(format!("--save {name}: {e}")))?;
     let mut store = open_store(args)?;
     let existed = store.file().contains(name);
     if existed && !args.force {
@@ -207,8 +202,10 @@ fn import(args: &Args, conf: &Path) -> Result<Code> {
     use knock_profiles::knockd_conf::KnockdConfig;
     let host = args
         .host
-        .clone()
+        .as_deref()
         .ok_or_else(|| usage("--import needs --host HOST (the knockd server's address)"))?;
+    let host = Host::parse(host).map_err(|e| usage(format!("--host: {e}")))?;
+    let options = flag_options(args, false)?;
     let text =
         std::fs::read_to_string(conf).with_context(|| format!("cannot read {}", conf.display()))?;
     let config = KnockdConfig::parse(&text, conf)?;
@@ -239,17 +236,8 @@ fn import(args: &Args, conf: &Path) -> Result<Code> {
             continue;
         }
         let profile = Profile {
-            host: host.clone(),
-            sequence: door.sequence.clone(),
-            delay_ms: args.delay,
-            family: args.family(),
-            open_port: args.open_port,
-            wait_ms: args.wait_ms,
-            retries: args.retries,
-            close_sequence: None,
-            launch: None,
-            user: args.user.clone(),
-            ssh_port: args.ssh_port,
+            options: options.clone(),
+            ..Profile::new(host.clone(), door.sequence.clone())
         };
         store.upsert(&name, &profile)?;
         eprintln!(
@@ -276,20 +264,9 @@ fn import(args: &Args, conf: &Path) -> Result<Code> {
             );
             continue;
         }
-        let mut rotation = RotatingProfile::new(host.clone(), door.name.clone()).rotation;
-        rotation.params = door.params.clone();
-        let profile = RotatingProfile {
-            host: host.clone(),
-            rotation,
-            delay_ms: args.delay,
-            family: args.family(),
-            open_port: args.open_port,
-            wait_ms: args.wait_ms,
-            retries: args.retries,
-            launch: None,
-            user: args.user.clone(),
-            ssh_port: args.ssh_port,
-        };
+        let mut profile = RotatingProfile::new(host.clone(), door.name.clone());
+        profile.rotation.params = door.params.clone();
+        profile.options = options.clone();
         store.upsert_rotating(&name, &profile)?;
         eprintln!(
             "knock: imported rotating door \"{}\" as profile \"{name}\" ({})",
@@ -369,27 +346,15 @@ fn ports_sequence(args: &Args) -> Result<Sequence> {
         .map_err(|e| usage(format!("{e}")))
 }
 
-/// What to knock: from the command line or a profile, with flags overriding.
-struct Job {
-    plan: Plan,
-    /// Set for profiles: what `--ssh` starts.
-    launch: Launch,
-    user: Option<String>,
-    ssh_port: u16,
-    label: String,
-    /// Set for rotating profiles: the rotation and its door.
-    rotation: Option<(knock_profiles::rotate::Rotation, String)>,
-}
-
-fn job(args: &Args) -> Result<Job> {
-    let Some(target) = args.target.clone() else {
+/// What to knock: the settings of the profile named, or of HOST PORT...
+/// as knock(1) knocks them; and how to name it in messages.
+fn target(args: &Args) -> Result<(Settings, String)> {
+    let Some(target) = args.target.as_deref() else {
         return Err(usage(
             "nothing to knock: give HOST PORT... or a profile NAME (knock --help; saved profiles: knock --list)",
         ));
     };
-    let mut rotation = None;
-    // `wait` is how long --ssh waits for the ssh port when nothing else is verified.
-    let (mut plan, launch, user, ssh_port, wait, mut label) = if args.ports.is_empty() {
+    if args.ports.is_empty() {
         // A profile.
         if args.udp {
             return Err(usage(
@@ -397,138 +362,93 @@ fn job(args: &Args) -> Result<Job> {
             ));
         }
         let store = open_store(args)?;
-        let settings = match store.file().settings(&target) {
-            Some(s) => s,
-            None if store.file().rotating.contains_key(&target) => {
-                let ready = crate::secrets::rotating_plan(&store, &target)?;
-                rotation = Some((ready.rotation, ready.door));
-                ready.settings
-            }
-            None => return Err(no_such_profile(&store, &target)),
-        };
-        let mut plan = Plan::from_settings(&settings);
-        if args.close {
-            plan.sequence = settings.close_sequence.clone().ok_or_else(|| {
-                usage(format!(
-                    "--close: profile \"{target}\" has no close_sequence in {}",
-                    store.path().display()
-                ))
-            })?;
-            // Closing never waits for the port to open.
-            plan.verify = None;
+        if !store.file().contains(target) {
+            return Err(no_such_profile(&store, target));
+        }
+        let settings = store.settings(target)?;
+        if args.close && settings.close_sequence.is_none() {
+            return Err(usage(format!(
+                "--close: profile \"{target}\" has no close_sequence in {}",
+                store.path().display()
+            )));
         }
         let label = format!("profile \"{target}\" ({})", settings.host);
-        (
-            plan,
-            settings.launch,
-            settings.user,
-            settings.ssh_port,
-            settings.wait,
-            label,
-        )
-    } else {
-        if args.close {
-            return Err(usage("--close needs a profile NAME with a close_sequence"));
-        }
-        let plan = Plan {
-            host: target.clone(),
-            sequence: ports_sequence(args)?,
-            delay: Duration::ZERO,
-            family: Family::Any,
-            verify: None,
-            retries: 0,
-        };
-        let wait = Duration::from_millis(builtin::WAIT_MS);
-        (plan, Launch::Ssh, None, builtin::SSH_PORT, wait, target)
+        return Ok((settings, label));
+    }
+    if args.close {
+        return Err(usage("--close needs a profile NAME with a close_sequence"));
+    }
+    // Like knock(1): no delay, no verify, nothing from the profile file.
+    let options = Options {
+        delay_ms: Some(Millis::new(0)),
+        ..Options::default()
     };
-    // Command-line flags override the profile.
-    if let Some(ms) = args.delay {
-        plan.delay = Duration::from_millis(ms);
-    }
-    if let Some(family) = args.family() {
-        plan.family = family;
-    }
-    let user = args.user.clone().or(user);
-    let ssh_port = args.ssh_port.unwrap_or(ssh_port);
-    if let Some(port) = args.open_port {
-        if port == 0 {
-            return Err(usage(
-                "--open-port: port 0 is not a port (expected 1-65535)",
-            ));
+    let settings = Settings {
+        name: target.to_string(),
+        host: Host::parse(target).map_err(|e| usage(e.to_string()))?,
+        options: options.effective(),
+        knocks: Knocks::Fixed(ports_sequence(args)?),
+        close_sequence: None,
+    };
+    Ok((settings, target.to_string()))
+}
+
+/// A knock as the arguments ask for it, with its secret loaded.
+struct Job {
+    resolved: Resolved,
+    plan: KnockPlan,
+    label: String,
+}
+
+fn job(args: &Args) -> Result<Job> {
+    let (settings, label) = target(args)?;
+    let overrides = Overrides {
+        options: flag_options(args, false)?,
+        close: args.close,
+        connect: args.ssh,
+    };
+    let resolved = resolve::resolve(settings, &overrides).map_err(|e| match e {
+        ResolveError::WaitWithoutPort => {
+            usage("--wait needs a port to wait for: add --open-port PORT")
         }
-        let wait = plan
-            .verify
-            .map(|v| v.wait)
-            .unwrap_or(Duration::from_millis(builtin::WAIT_MS));
-        plan.verify = Some(Verify { port, wait });
-    }
-    if args.ssh {
-        // Connecting: check that the ssh port opened before starting ssh.
-        plan = plan.for_connect(ssh_port, wait);
-    }
-    if let Some(ms) = args.wait_ms {
-        match plan.verify.as_mut() {
-            Some(v) => v.wait = Duration::from_millis(ms),
-            None => {
-                return Err(usage(
-                    "--wait needs a port to wait for: add --open-port PORT",
-                ));
-            }
-        }
-    }
-    if let Some(n) = args.retries {
-        plan.retries = n;
-    }
-    if let Some((r, door)) = &rotation
-        && args.dry_run
-    {
-        // A real knock derives each attempt's sequence as it goes
-        // (send::run_rotating); a dry run shows the step in force now.
-        let (step, sequence) = crate::secrets::dry_run_sequence(r, door, plan.delay);
-        plan.sequence = sequence;
-        label = format!("{label}, step {step} of {} s", r.params().period_secs());
-    }
+        other => usage(format!("--close: {other}")),
+    })?;
+    let plan = resolved.load(&SystemSecrets)?;
     Ok(Job {
+        resolved,
         plan,
-        launch,
-        user,
-        ssh_port,
         label,
-        rotation,
     })
+}
+
+impl Job {
+    /// The rotation and its door, for a rotating profile.
+    fn rotation(&self) -> Option<(&knock_profiles::rotate::Rotation, &str)> {
+        match &self.plan.sequences {
+            Sequences::Rotating { rotation, door } => Some((rotation, door)),
+            Sequences::Fixed(_) => None,
+        }
+    }
 }
 
 /// Knocks (and verifies, and launches with --ssh).
 fn knock(args: &Args) -> Result<Code> {
     let job = job(args)?;
     let mut net = SystemNet;
-    if args.dry_run {
-        if args.verbose > 0 && job.rotation.is_some() {
-            eprintln!("knock: {}: {}", job.label, job.plan.sequence);
-        }
-        return dry_run(args, &job, &mut net, args.verbose > 0);
-    }
     let verbose = args.verbose > 0;
+    if args.dry_run {
+        return dry_run(args, &job, &mut net, verbose);
+    }
     let cancel = AtomicBool::new(false);
     let mut report = |p: &Progress| report_progress(p, verbose, &job);
-    let outcome = match &job.rotation {
-        None => send::run(&job.plan, &mut net, &SystemClock, &cancel, &mut report)?,
-        Some((rotation, door)) => {
-            let rotating = send::Rotating {
-                rotation,
-                door,
-                wall: &send::SystemWall,
-            };
-            send::run_rotating(
-                &job.plan,
-                &rotating,
-                &mut net,
-                &SystemClock,
-                &cancel,
-                &mut report,
-            )?
-        }
-    };
+    let outcome = send::run(
+        &job.plan,
+        &mut net,
+        &SystemTimer,
+        &SystemWall,
+        &cancel,
+        &mut report,
+    )?;
     if !args.ssh {
         return Ok(Code::OK);
     }
@@ -540,10 +460,11 @@ fn knock(args: &Args) -> Result<Code> {
 }
 
 fn report_progress(p: &Progress, verbose: bool, job: &Job) {
-    let family = job.plan.family;
+    let plan = &job.plan;
+    let family = plan.family;
     match p {
         Progress::Resolved { host, addr, others } => {
-            if *others > 0 && family == Family::Any {
+            if *others > 0 && family == knock_profiles::options::Family::Any {
                 eprintln!(
                     "knock: {host} has {} addresses; knocking {addr} (use -4 or -6 to choose)",
                     others + 1
@@ -565,9 +486,9 @@ fn report_progress(p: &Progress, verbose: bool, job: &Job) {
         // Said only when a retry follows (the final error says the rest);
         // for a rotating profile, the wait for the next period says it.
         Progress::NotOpened { attempt, to }
-            if verbose || (job.rotation.is_none() && *attempt <= job.plan.retries) =>
+            if verbose || (job.rotation().is_none() && *attempt <= plan.retries) =>
         {
-            let total = job.plan.retries.saturating_add(1);
+            let total = plan.retries.saturating_add(1);
             let next = if *attempt < total {
                 "; knocking again"
             } else {
@@ -587,17 +508,14 @@ fn report_progress(p: &Progress, verbose: bool, job: &Job) {
             );
         }
         Progress::WaitingForPeriod { wait, .. } => {
-            let port = job.plan.verify.map_or(0, |v| v.port);
+            let port = plan.verify.map_or(0, |v| v.port);
             eprintln!(
                 "knock: port {port} did not open; waiting {} ms for the next period to knock again",
                 wait.as_millis()
             );
         }
         Progress::Derived { step, sequence, .. } if verbose => {
-            let period = job
-                .rotation
-                .as_ref()
-                .map_or(0, |(r, _)| r.params().period_secs());
+            let period = job.rotation().map_or(0, |(r, _)| r.params().period_secs());
             eprintln!(
                 "knock: {}, step {step} of {period} s: {sequence}",
                 job.label
@@ -609,26 +527,39 @@ fn report_progress(p: &Progress, verbose: bool, job: &Job) {
 
 /// What `--ssh` starts after knocking `addr`.
 fn connect_argv(job: &Job, addr: std::net::IpAddr, extra: &[String]) -> Result<Vec<String>> {
-    let launch = launch::for_connect(&job.launch);
+    let resolved = &job.resolved;
+    let launch = resolved.connect.clone().unwrap_or(Launch::Ssh);
     if !extra.is_empty() && !matches!(launch, Launch::Ssh) {
         eprintln!(
             "knock: warning: arguments after -- are for ssh; launch = \"{launch}\" does not take them"
         );
     }
-    let target = Target {
-        host: &job.plan.host,
-        addr: Some(addr),
-        port: job.ssh_port,
-        user: job.user.as_deref(),
-    };
+    let target = resolved.target(Some(addr));
     Ok(launch::argv(&launch, &target, extra, Platform::current())
         .ok_or_else(|| LaunchError("nothing to launch".into()))?)
 }
 
 fn dry_run(args: &Args, job: &Job, net: &mut dyn Net, verbose: bool) -> Result<Code> {
     let plan = &job.plan;
+    // A real knock derives each attempt's sequence as it goes; a dry run
+    // shows the step in force now.
+    let (sequence, label) = match &plan.sequences {
+        Sequences::Fixed(sequence) => (sequence.clone(), job.label.clone()),
+        Sequences::Rotating { rotation, door } => {
+            let (step, sequence) = crate::secrets::dry_run_sequence(rotation, door, plan.delay);
+            let label = format!(
+                "{}, step {step} of {} s",
+                job.label,
+                rotation.params().period_secs()
+            );
+            if verbose {
+                eprintln!("knock: {label}: {sequence}");
+            }
+            (sequence, label)
+        }
+    };
     // The address a real knock would use, found the same way.
-    let send::Resolved { addr, others } = send::resolve_once(&plan.host, plan.family, net)?;
+    let send::Address { addr, others } = send::resolve_once(&plan.host, plan.family, net)?;
     report_progress(
         &Progress::Resolved {
             host: plan.host.clone(),
@@ -639,8 +570,8 @@ fn dry_run(args: &Args, job: &Job, net: &mut dyn Net, verbose: bool) -> Result<C
         job,
     );
     let mut out = io::stdout().lock();
-    writeln!(out, "would knock {} at {addr}:", job.label)?;
-    for (i, k) in plan.sequence.iter().enumerate() {
+    writeln!(out, "would knock {label} at {addr}:")?;
+    for (i, k) in sequence.iter().enumerate() {
         if i > 0 && !plan.delay.is_zero() {
             writeln!(out, "  wait {} ms", plan.delay.as_millis())?;
         }

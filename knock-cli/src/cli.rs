@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, ArgGroup, Parser, ValueHint};
 use clap_complete::Shell;
+use knock_profiles::options::Family;
 
 use crate::exit::EXIT_CODES_HELP;
 
@@ -171,10 +172,57 @@ pub struct Args {
     pub man: bool,
 }
 
+/// What `knock` was asked to do: one of the mutually exclusive modes, or
+/// (without one) a knock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode<'a> {
+    Completions(Shell),
+    Man,
+    List,
+    Show(&'a str),
+    Save(&'a str),
+    Remove(&'a str),
+    Import(&'a std::path::Path),
+    GenSecret(&'a str),
+    ShowSecret(&'a str),
+    SetSecret(&'a str),
+    /// Knock HOST PORT..., or a profile.
+    Knock,
+}
+
 impl Args {
+    /// The mode (clap's "mode" group lets at most one be given).
+    pub fn mode(&self) -> Mode<'_> {
+        fn name(flag: &Option<String>) -> Option<&str> {
+            flag.as_deref()
+        }
+        if let Some(shell) = self.completions {
+            Mode::Completions(shell)
+        } else if self.man {
+            Mode::Man
+        } else if self.list {
+            Mode::List
+        } else if let Some(n) = name(&self.show) {
+            Mode::Show(n)
+        } else if let Some(n) = name(&self.save) {
+            Mode::Save(n)
+        } else if let Some(n) = name(&self.remove) {
+            Mode::Remove(n)
+        } else if let Some(conf) = &self.import {
+            Mode::Import(conf)
+        } else if let Some(n) = name(&self.gen_secret) {
+            Mode::GenSecret(n)
+        } else if let Some(n) = name(&self.show_secret) {
+            Mode::ShowSecret(n)
+        } else if let Some(n) = name(&self.set_secret) {
+            Mode::SetSecret(n)
+        } else {
+            Mode::Knock
+        }
+    }
+
     /// The address family asked for on the command line, if any.
-    pub fn family(&self) -> Option<knock_profiles::profile::Family> {
-        use knock_profiles::profile::Family;
+    pub fn family(&self) -> Option<Family> {
         if self.ipv4 {
             Some(Family::Ipv4)
         } else if self.ipv6 {
@@ -220,6 +268,20 @@ mod tests {
             a.map(|a| (a.ssh, a.ssh_args)),
             Ok((true, vec!["-L".into(), "1:h:2".into()]))
         );
+    }
+
+    #[test]
+    fn each_mode_flag_picks_its_mode() {
+        let mode = |args: &[&str]| {
+            let mut all = vec!["knock"];
+            all.extend(args);
+            Args::try_parse_from(all).map_or_else(|e| e.to_string(), |a| format!("{:?}", a.mode()))
+        };
+        assert_eq!(mode(&["--list"]), "List");
+        assert_eq!(mode(&["--show", "x"]), "Show(\"x\")");
+        assert_eq!(mode(&["--gen-secret", "v"]), "GenSecret(\"v\")");
+        assert_eq!(mode(&["h", "1"]), "Knock");
+        assert_eq!(mode(&["x", "--close"]), "Knock");
     }
 
     #[test]

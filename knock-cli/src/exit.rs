@@ -67,6 +67,7 @@ pub fn classify(err: &anyhow::Error) -> Code {
         }
         if cause.is::<knock_profiles::knockd_conf::KnockdConfError>()
             || cause.is::<knock_profiles::secret::SecretError>()
+            || cause.is::<knock_profiles::resolve::LoadError>()
         {
             return Code::CONFIG;
         }

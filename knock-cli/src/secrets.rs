@@ -1,6 +1,6 @@
-//! Rotating profiles on the command line: their settings and rotation
-//! (the knocking itself is `send::run_rotating`), `--gen-secret`,
-//! `--show-secret` and `--set-secret`.
+//! Rotating profiles on the command line: the sequence a dry run shows,
+//! `--gen-secret`, `--show-secret` and `--set-secret`. (Knocking one is
+//! `resolve` and `send::run`, like any profile.)
 
 use std::io::{BufRead, IsTerminal, Read, Write};
 use std::time::Duration;
@@ -12,7 +12,7 @@ use knock_profiles::rotate::{self, Params, ProtoChoice, Rotation};
 use knock_profiles::secret::{
     Generated, KEYRING_SERVICE, Keyring, Secret, SecretError, SecretSource,
 };
-use knock_profiles::send::{RotatingPlan, SystemWall, WallClock};
+use knock_profiles::send::{SystemWall, WallClock};
 use knock_profiles::store::Store;
 use zeroize::Zeroizing;
 
@@ -21,21 +21,6 @@ use crate::exit::{Code, ConfigMessage, UsageError};
 /// Wall-clock time since the Unix epoch.
 fn wall_now() -> Duration {
     SystemWall.since_epoch()
-}
-
-/// Rotating profile `name` with its secret loaded, ready to knock.
-pub fn rotating_plan(store: &Store, name: &str) -> Result<RotatingPlan> {
-    let profile = rotating(store, name, "knock")?;
-    let spec = &profile.rotation;
-    let secret = spec.secret.load(name).with_context(|| {
-        format!(
-            "profile \"{name}\": cannot get its secret from {}",
-            spec.secret
-        )
-    })?;
-    // The parameters were checked when the file was parsed.
-    RotatingPlan::new(name, profile, &store.file().defaults, secret)
-        .map_err(|e| ConfigMessage(format!("profile \"{name}\": {e}")).into())
 }
 
 /// For `--dry-run`: the step and sequence in force now; says on stderr if
@@ -127,7 +112,10 @@ fn gen_secret_with(
 
 /// The knock-server door section to paste, and how to create its secret file.
 pub fn server_stanza(door: &str, params: &Params, settings: &Settings, secret: &Secret) -> String {
-    let port = settings.open_port.unwrap_or(settings.ssh_port);
+    let port = settings
+        .options
+        .open_port
+        .unwrap_or(settings.options.ssh_port);
     let file = format!("/etc/knock/{door}.secret");
     let mut s = format!(
         "# knock-server door for profile \"{name}\" (paste into the server's knockd.conf):\n\

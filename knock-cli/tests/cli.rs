@@ -250,14 +250,7 @@ fn show_prints_toml_that_parses_back() {
         let shown = String::from_utf8(out.stdout).unwrap();
         let back = knock_profiles::profile::ProfileFile::parse(&shown, origin)
             .unwrap_or_else(|e| panic!("{e}\n{shown}"));
-        match name {
-            "web" => assert_eq!(back.settings(name), file.settings(name), "{shown}"),
-            _ => assert_eq!(
-                back.rotating_settings(name),
-                file.rotating_settings(name),
-                "{shown}"
-            ),
-        }
+        assert_eq!(back.settings(name), file.settings(name), "{shown}");
     }
 }
 

@@ -480,7 +480,13 @@ fn import_turns_rotating_doors_into_rotating_profiles() {
             protos: ProtoChoice::Both,
         }
     );
-    assert_eq!(vault.open_port, Some(22));
+    assert_eq!(
+        vault
+            .options
+            .open_port
+            .map(knock_profiles::options::Port::get),
+        Some(22)
+    );
     assert!(file.profiles.contains_key("openSSH"));
 
     // --force replaces the fixed "plain" with the rotating door, cleanly.

@@ -16,16 +16,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use knock_profiles::launch::Target;
-use knock_profiles::profile::{Launch, Profile, Settings, validate_name};
+use knock_profiles::options::Launch;
+use knock_profiles::profile::{AnyProfile, Profile, validate_name};
+use knock_profiles::resolve::{Overrides, Resolved, resolve};
 use knock_profiles::secret::{SecretError, SecretSource};
-use knock_profiles::send::Plan;
 
 use crate::document::{Document, Reload};
-use crate::draft::{Edit, NewProfile};
+use crate::draft::check_new;
 use crate::knocker::{Knocker, SystemKnocker, Work};
 use crate::launch::{self, Launcher, SystemLauncher};
 use crate::progress::{Connect, Run, RunState, StepKind};
-use crate::rotation::{self, OsSecrets, Prep, SecretAction, SecretBackend, SecretOutcome};
+use crate::rotation::{self, OsSecrets, SecretAction, SecretBackend, SecretOutcome};
 use crate::state::{Dialog, Intent, Quick, Revealed, Selection, Status};
 use crate::ui;
 use crate::worker::{Poll, Task, Worker};
@@ -271,7 +272,7 @@ impl App {
         let (subtitle, tag) = if let Some(profile) = self.doc.profile(&name) {
             (format!("{}  ·  {}", profile.host, profile.sequence), None)
         } else {
-            (self.doc.rotating(&name)?.host.clone(), Some("rotating"))
+            (self.doc.rotating(&name)?.host.to_string(), Some("rotating"))
         };
         Some(ui::ListRow {
             dirty: self.doc.is_dirty(&name),
@@ -371,8 +372,7 @@ impl App {
         let target = Target {
             host: &c.host,
             addr,
-            port: c.port,
-            user: c.user.as_deref(),
+            options: &c.options,
         };
         let putty = Some(PathBuf::from(self.putty.trim())).filter(|p| !p.as_os_str().is_empty());
         let terminal = std::env::var("TERMINAL").ok();
@@ -517,20 +517,20 @@ impl App {
     fn add(&mut self, name: &str, host: &str, sequence: &str, rotating: bool) {
         let name = name.trim();
         let exists = self.doc.exists(name);
-        let profile = match NewProfile::check(name, host, sequence, rotating, exists) {
+        let profile = match check_new(name, host, sequence, rotating, exists) {
             Ok(p) => p,
             Err(e) => {
                 self.fail(e);
                 return;
             }
         };
-        match self.doc.change(|s| profile.upsert(s, name)) {
+        match self.doc.put(name, &profile) {
             Ok(()) => {
                 self.dialog = Dialog::None;
                 self.filter.clear();
                 self.selection = Selection::Profile(name.to_string());
                 self.ok(format!("Added {name} to {}", self.doc.path().display()));
-                if let NewProfile::Rotating(p) = &profile {
+                if let AnyProfile::Rotating(p) = &profile {
                     let note = rotation::no_secret_yet(name, p, None);
                     self.secret_note(name, note);
                 }
@@ -552,16 +552,16 @@ impl App {
         };
         // A door left at its default (the profile's name) follows the
         // copy's name, as if the table had been copied by hand.
-        if let NewProfile::Rotating(rotating) = &mut profile
+        if let AnyProfile::Rotating(rotating) = &mut profile
             && rotating.rotation.door == name
         {
             rotating.rotation.door.clone_from(&copy);
         }
-        match self.doc.change(|s| profile.upsert(s, &copy)) {
+        match self.doc.put(&copy, &profile) {
             Ok(()) => {
                 self.selection = Selection::Profile(copy.clone());
                 self.ok(format!("Duplicated {name} as {copy}"));
-                if let NewProfile::Rotating(p) = &profile {
+                if let AnyProfile::Rotating(p) = &profile {
                     let note = rotation::no_secret_yet(&copy, p, Some(name));
                     self.secret_note(&copy, note);
                 }
@@ -583,7 +583,7 @@ impl App {
     fn rename(&mut self, old: &str, new: &str, ctx: &egui::Context) {
         let new = new.trim();
         if let Err(e) = validate_name(new) {
-            self.fail(e);
+            self.fail(e.to_string());
             return;
         }
         // The keyring holds a rotating profile's secret under its name.
@@ -689,7 +689,7 @@ impl App {
                 return;
             }
         };
-        match self.doc.change(|s| profile.upsert(s, name)) {
+        match self.doc.put(name, &profile) {
             Ok(()) => {
                 self.doc.forget_edit(name);
                 self.ok(format!("Saved {name} to {}", self.doc.path().display()));
@@ -698,121 +698,71 @@ impl App {
         }
     }
 
-    /// The settings to knock with for what is selected: the form as typed
-    /// (saved or not) merged with `[defaults]`.
-    fn knock_settings(&self) -> Result<Settings, String> {
-        match &self.selection {
-            Selection::Nothing => Err("nothing selected".to_string()),
+    /// What is selected, ready to knock: the form as typed (saved or not)
+    /// with `[defaults]` applied, resolved like `knock NAME` (with
+    /// `connect`, like `knock NAME --ssh`: the knock waits for the ssh port
+    /// when no `open_port` is set).
+    fn knock_resolved(&self, connect: bool) -> Result<Resolved, String> {
+        let defaults = self.doc.defaults();
+        let settings = match &self.selection {
+            Selection::Nothing => return Err("nothing selected".to_string()),
             Selection::Quick => {
-                let (host, ports) = self.quick.check();
-                let profile = Profile::new(self.quick.host.trim(), ports?);
-                host.map_or(Ok(()), Err)?;
-                Ok(Settings::merge(
-                    "quick knock",
-                    &profile,
-                    &self.doc.defaults(),
-                ))
+                let ports = self.quick.ports().map_err(|e| e.to_string())?;
+                let host = self.quick.host().map_err(|e| e.to_string())?;
+                Profile::new(host, ports).settings("quick knock", &defaults)
             }
             Selection::Profile(name) => {
-                let profile = match self.doc.edit(name) {
-                    Some(Edit::Fixed(draft)) => draft.check().map_err(|p| p.first().to_string())?,
-                    _ if self.doc.rotating(name).is_some() => {
-                        return Err(format!(
-                            "{name} is a rotating profile: its sequence is derived when it knocks"
-                        ));
-                    }
-                    _ => self
+                // Knock is off while the form has a problem.
+                let profile = match self.doc.checked(name) {
+                    Some(checked) => checked.map_err(|p| p.first().to_string())?,
+                    None => self
                         .doc
-                        .profile(name)
-                        .cloned()
+                        .saved(name)
                         .ok_or_else(|| format!("no profile named {name}"))?,
                 };
-                Ok(Settings::merge(name, &profile, &self.doc.defaults()))
+                profile.settings(name, &defaults)
             }
-        }
-    }
-
-    /// What to knock for the selection, and its settings (for a rotating
-    /// profile, all but the sequence, which the worker derives). With
-    /// `connect`, the knock waits for the ssh port when no `open_port` is
-    /// set, like `knock NAME --ssh` (`Plan::for_connect`).
-    fn knock_work(&self, connect: bool) -> Result<(Work, Settings), String> {
-        if let Selection::Profile(name) = &self.selection
-            && self.doc.rotating(name).is_some()
-        {
-            // The form as typed, like a fixed profile (Knock is off while
-            // it has a problem).
-            let profile = match self.doc.edit(name) {
-                Some(Edit::Rotating(draft)) => {
-                    draft.check(name).map_err(|p| p.first().to_string())?
-                }
-                _ => self
-                    .doc
-                    .rotating(name)
-                    .cloned()
-                    .ok_or_else(|| format!("no profile named {name}"))?,
-            };
-            let defaults = self.doc.defaults();
-            let settings = profile.settings(name, &defaults);
-            let prep = Prep {
-                name: name.clone(),
-                profile,
-                defaults,
-                secrets: Arc::clone(&self.env.secrets),
-                connect,
-            };
-            return Ok((Work::Rotating(Box::new(prep)), settings));
-        }
-        let settings = self.knock_settings()?;
-        let mut plan = Plan::from_settings(&settings);
-        if connect {
-            plan = plan.for_connect(settings.ssh_port, settings.wait);
-        }
-        Ok((Work::Fixed(plan), settings))
+        };
+        let overrides = Overrides {
+            connect,
+            ..Overrides::default()
+        };
+        resolve(settings, &overrides).map_err(|e| e.to_string())
     }
 
     fn knock(&mut self, connect: bool, ctx: &egui::Context) {
         if self.run.as_ref().is_some_and(Run::is_running) {
             return;
         }
-        let (work, settings) = match self.knock_work(connect) {
-            Ok(w) => w,
+        let resolved = match self.knock_resolved(connect) {
+            Ok(resolved) => resolved,
             Err(e) => {
                 self.fail(format!("Cannot knock: {e}"));
                 return;
             }
         };
-        let connect = connect.then(|| Connect {
-            launch: match &self.selection {
-                // "Knock & connect" means connect: a quick knock opens ssh,
-                // and so does a profile that launches nothing.
-                Selection::Quick => Launch::Ssh,
-                _ => knock_profiles::launch::for_connect(&settings.launch),
-            },
-            host: settings.host.clone(),
-            port: settings.ssh_port,
-            user: settings.user.clone(),
+        let quick = self.selection == Selection::Quick;
+        let connect = resolved.connect.as_ref().map(|launch| Connect {
+            // "Knock & connect" means connect: a quick knock opens ssh (a
+            // profile that launches nothing connects with ssh too).
+            launch: if quick { Launch::Ssh } else { launch.clone() },
+            host: resolved.host.to_string(),
+            options: resolved.options.clone(),
         });
-        let total = match &work {
-            Work::Fixed(plan) => plan.sequence.len(),
-            Work::Rotating(prep) => prep.profile.rotation.params.length,
+        let title = if quick {
+            "Quick knock".to_string()
+        } else {
+            resolved.name.clone()
         };
+        let (host, total) = (resolved.host.to_string(), resolved.knocks.len());
+        // A rotating profile's secret is loaded on the worker.
+        let work = Work::new(resolved, Arc::clone(&self.env.secrets));
         let knocker = Arc::clone(&self.knocker);
         let task = self
             .env
             .worker
             .start("knock", Some(ctx), move |emit| knocker.knock(work, emit));
-        let title = match &self.selection {
-            Selection::Quick => "Quick knock".to_string(),
-            _ => settings.name.clone(),
-        };
-        self.run = Some(Run::new(
-            title,
-            settings.host.clone(),
-            total,
-            Some(task),
-            connect,
-        ));
+        self.run = Some(Run::new(title, host, total, Some(task), connect));
         self.status = None;
         self.poll_run();
     }
@@ -872,9 +822,7 @@ fn page<'a>(
             secret,
         });
     }
-    let inherited = doc
-        .profile(name)
-        .map(|p| Settings::merge(name, p, &defaults));
+    let inherited = doc.profile(name).map(|p| p.settings(name, &defaults));
     match doc.fixed_mut(name) {
         Some((draft, problems)) => ui::Page::Fixed(ui::FormView::new(
             name, draft, problems, state, inherited, defaults,

@@ -9,11 +9,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use knock_profiles::profile::{Defaults, Profile, RotatingProfile};
+use knock_profiles::options::Options;
+use knock_profiles::profile::{AnyProfile, Profile, RotatingProfile};
 use knock_profiles::store::{Store, StoreError};
 
 use crate::draft::rotating::RotatingDraft;
-use crate::draft::{Draft, Edit, NewProfile, Problems};
+use crate::draft::{Draft, Edit, Problems};
 
 #[derive(Debug)]
 pub struct Document {
@@ -26,7 +27,7 @@ pub struct Document {
 }
 
 /// A profile checked from its form, or what is wrong with the form.
-pub type Checked = Result<NewProfile, Box<Problems>>;
+pub type Checked = Result<AnyProfile, Box<Problems>>;
 
 /// One profile's form, and the form as last checked with what the check
 /// found.
@@ -148,7 +149,7 @@ impl Document {
     }
 
     /// The file's `[defaults]`.
-    pub fn defaults(&self) -> Defaults {
+    pub fn defaults(&self) -> Options {
         self.store
             .as_ref()
             .map(|s| s.file().defaults.clone())
@@ -242,15 +243,32 @@ impl Document {
         Some(self.drafts.get(name)?.checked(name))
     }
 
+    /// Saved profile `name`.
+    pub fn saved(&self, name: &str) -> Option<AnyProfile> {
+        self.rotating(name)
+            .cloned()
+            .map(AnyProfile::Rotating)
+            .or_else(|| self.profile(name).cloned().map(AnyProfile::Fixed))
+    }
+
+    /// Writes `profile` into the file as `name` (added or replaced) and
+    /// saves.
+    pub fn put(&mut self, name: &str, profile: &AnyProfile) -> Result<(), String> {
+        self.change(|store| match profile {
+            AnyProfile::Fixed(p) => store.upsert(name, p),
+            AnyProfile::Rotating(p) => store.upsert_rotating(name, p),
+        })
+    }
+
     /// Saved profile `name` as the form has it when that is valid, else as
     /// saved.
-    pub fn as_typed(&self, name: &str) -> Option<NewProfile> {
+    pub fn as_typed(&self, name: &str) -> Option<AnyProfile> {
         let typed = self.checked(name).and_then(Result::ok);
         match (typed, self.rotating(name), self.profile(name)) {
-            (Some(typed @ NewProfile::Rotating(_)), _, _) => Some(typed),
-            (_, Some(saved), _) => Some(NewProfile::Rotating(saved.clone())),
-            (Some(typed @ NewProfile::Fixed(_)), None, Some(_)) => Some(typed),
-            (_, None, Some(saved)) => Some(NewProfile::Fixed(saved.clone())),
+            (Some(typed @ AnyProfile::Rotating(_)), _, _) => Some(typed),
+            (_, Some(saved), _) => Some(AnyProfile::Rotating(saved.clone())),
+            (Some(typed @ AnyProfile::Fixed(_)), None, Some(_)) => Some(typed),
+            (_, None, Some(saved)) => Some(AnyProfile::Fixed(saved.clone())),
             (_, None, None) => None,
         }
     }
@@ -343,10 +361,8 @@ mod tests {
 
         // An unchanged form keeps what its last check found: plant another
         // finding and see that it is what comes back.
-        let planted = Problems {
-            other: Some("planted".into()),
-            ..Problems::default()
-        };
+        let mut planted = Problems::default();
+        planted.knocks.push(Some("planted".into()));
         let form = doc.drafts.get_mut("vault").unwrap();
         form.checked.as_mut().unwrap().1 = Err(Box::new(planted.clone()));
         let (draft, problems) = doc.rotating_mut("vault").unwrap();
@@ -358,7 +374,7 @@ mod tests {
         assert_eq!(problems, None);
         assert!(matches!(
             doc.checked("vault"),
-            Some(Ok(NewProfile::Rotating(_)))
+            Some(Ok(AnyProfile::Rotating(_)))
         ));
     }
 

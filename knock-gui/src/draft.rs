@@ -12,10 +12,8 @@ pub mod rotating;
 
 use std::path::Path;
 
-use knock_profiles::profile::{
-    Defaults, Family, Launch, Profile, ProfileFile, RotatingProfile, SharedKeys, validate_name,
-};
-use knock_profiles::store::{Store, StoreError};
+use knock_profiles::options::{Family, Host, Launch, Options};
+use knock_profiles::profile::{AnyProfile, Profile, ProfileFile, validate_name};
 use knock_profiles::{Knock, Proto, Sequence};
 
 use rotating::RotatingDraft;
@@ -97,26 +95,26 @@ pub struct Common {
 }
 
 impl Common {
-    pub fn from_keys(host: &str, k: SharedKeys<'_>) -> Common {
-        let (launch, custom) = match k.launch {
+    pub fn from_options(host: &str, k: &Options) -> Common {
+        let (launch, custom) = match &k.launch {
             None => (LaunchChoice::Inherit, String::new()),
             Some(Launch::Ssh) => (LaunchChoice::Ssh, String::new()),
             Some(Launch::Putty) => (LaunchChoice::Putty, String::new()),
             Some(Launch::None) => (LaunchChoice::None, String::new()),
-            Some(Launch::Custom(t)) => (LaunchChoice::Custom, t.clone()),
+            Some(Launch::Custom(t)) => (LaunchChoice::Custom, t.to_string()),
         };
-        let text = |v: Option<String>| v.unwrap_or_default();
+        let text = |key: &str| k.text(key).unwrap_or_default();
         Common {
             host: host.to_string(),
             family: k.family,
-            delay_ms: text(k.delay_ms.map(|v| v.to_string())),
-            open_port: text(k.open_port.map(|v| v.to_string())),
-            wait_ms: text(k.wait_ms.map(|v| v.to_string())),
-            retries: text(k.retries.map(|v| v.to_string())),
+            delay_ms: text("delay_ms"),
+            open_port: text("open_port"),
+            wait_ms: text("wait_ms"),
+            retries: text("retries"),
             launch,
             custom,
-            user: text(k.user.map(str::to_string)),
-            ssh_port: text(k.ssh_port.map(|v| v.to_string())),
+            user: text("user"),
+            ssh_port: text("ssh_port"),
         }
     }
 
@@ -223,7 +221,7 @@ impl Draft {
             .iter()
             .map(|k| KnockRow::new(k.port.to_string(), k.proto))
             .collect();
-        let common = Common::from_keys(&p.host, p.shared_keys());
+        let common = Common::from_options(&p.host, &p.options);
         let mut draft = Draft {
             common,
             knocks,
@@ -337,47 +335,36 @@ impl Draft {
             LaunchChoice::Custom => match c.custom.parse::<Launch>() {
                 Ok(l) => Some(l),
                 Err(e) => {
-                    problems.launch = Some(e);
+                    problems.launch = Some(e.to_string());
                     None
                 }
             },
         };
         let user = c.user();
-
-        // While the sequence is broken, check the other keys with a stand-in
-        // sequence (its problem is already recorded).
-        let checked_sequence = sequence.clone().or_else(|| Sequence::parse("1").ok());
-        let Some(checked_sequence) = checked_sequence else {
-            return Err(Box::new(problems));
+        let host = match Host::parse(c.host.trim()) {
+            Ok(host) => Some(host),
+            Err(e) => {
+                problems.host = Some(e.to_string());
+                None
+            }
         };
-        let profile = Profile {
-            host: c.host.trim().to_string(),
-            sequence: checked_sequence,
+        let options = Options {
             delay_ms,
             family: c.family,
             open_port,
             wait_ms,
             retries,
-            close_sequence,
             launch,
             user,
             ssh_port,
         };
-        if let Err(e) = profile.validate() {
-            // What the types cannot catch (the host, mostly); skip messages
-            // a field already shows.
-            if problems.messages().all(|m| m != e) {
-                if e.contains("host") {
-                    problems.host = Some(e);
-                } else if e.contains("launch") {
-                    problems.launch = Some(e);
-                } else {
-                    problems.sequence.get_or_insert(e);
-                }
-            }
-        }
-        match sequence {
-            Some(_) if problems.is_empty() => Ok(profile),
+        match (host, sequence) {
+            (Some(host), Some(sequence)) if problems.is_empty() => Ok(Profile {
+                host,
+                sequence,
+                close_sequence,
+                options,
+            }),
             _ => Err(Box::new(problems)),
         }
     }
@@ -392,56 +379,33 @@ pub enum Edit {
 
 impl Edit {
     /// The profile `name` as the form has it, or what is wrong with it.
-    pub fn check(&self, name: &str) -> Result<NewProfile, Box<Problems>> {
+    pub fn check(&self, name: &str) -> Result<AnyProfile, Box<Problems>> {
         match self {
-            Edit::Fixed(draft) => draft.check().map(NewProfile::Fixed),
-            Edit::Rotating(draft) => draft.check(name).map(NewProfile::Rotating),
+            Edit::Fixed(draft) => draft.check().map(AnyProfile::Fixed),
+            Edit::Rotating(draft) => draft.check(name).map(AnyProfile::Rotating),
         }
     }
 }
 
-/// A profile a form checked, ready to write.
-#[derive(Debug, Clone, PartialEq)]
-pub enum NewProfile {
-    Fixed(Profile),
-    Rotating(RotatingProfile),
-}
-
-impl NewProfile {
-    /// Checks a new profile from the New dialog: a fixed one with its
-    /// sequence, or a rotating one with the library's defaults.
-    pub fn check(
-        name: &str,
-        host: &str,
-        sequence: &str,
-        rotating: bool,
-        exists: bool,
-    ) -> Result<NewProfile, String> {
-        validate_name(name)?;
-        if exists {
-            return Err(format!("a profile named {name} already exists"));
-        }
-        let first = |p: Box<Problems>| p.first().to_string();
-        if rotating {
-            RotatingDraft::new_profile(host)
-                .check(name)
-                .map(NewProfile::Rotating)
-                .map_err(first)
-        } else {
-            Draft::new_profile(host, sequence)
-                .check()
-                .map(NewProfile::Fixed)
-                .map_err(first)
-        }
+/// Checks a new profile from the New dialog: a fixed one with its
+/// sequence, or a rotating one with the library's defaults.
+pub fn check_new(
+    name: &str,
+    host: &str,
+    sequence: &str,
+    rotating: bool,
+    exists: bool,
+) -> Result<AnyProfile, String> {
+    validate_name(name).map_err(|e| e.to_string())?;
+    if exists {
+        return Err(format!("a profile named {name} already exists"));
     }
-
-    /// Writes the profile into `store` as `name` (added or replaced).
-    pub fn upsert(&self, store: &mut Store, name: &str) -> Result<(), StoreError> {
-        match self {
-            NewProfile::Fixed(p) => store.upsert(name, p),
-            NewProfile::Rotating(p) => store.upsert_rotating(name, p),
-        }
-    }
+    let edit = if rotating {
+        Edit::Rotating(RotatingDraft::new_profile(host))
+    } else {
+        Edit::Fixed(Draft::new_profile(host, sequence))
+    };
+    edit.check(name).map_err(|p| p.first().to_string())
 }
 
 /// One optional number, checked by the profile-file parser itself (as the
@@ -451,7 +415,7 @@ fn value<T>(
     text: &str,
     key: &str,
     problem: &mut Option<String>,
-    get: impl FnOnce(&Defaults) -> Option<T>,
+    get: impl FnOnce(&Options) -> Option<T>,
 ) -> Option<T> {
     let text = text.trim();
     if text.is_empty() {
@@ -488,10 +452,13 @@ mod tests {
     use super::*;
 
     fn profile() -> Profile {
-        let mut p = Profile::new("192.0.2.1", Sequence::parse("7000,8000:udp,9000").unwrap());
-        p.open_port = Some(22);
-        p.delay_ms = Some(200);
-        p.launch = Some(Launch::Custom("mosh {host}".into()));
+        let mut p = Profile::new(
+            Host::parse("192.0.2.1").unwrap(),
+            Sequence::parse("7000,8000:udp,9000").unwrap(),
+        );
+        p.options.open_port = knock_profiles::options::Port::new(22);
+        p.options.delay_ms = Some(knock_profiles::options::Millis::new(200));
+        p.options.launch = Some("mosh {host}".parse().unwrap());
         p
     }
 
@@ -531,8 +498,8 @@ mod tests {
         d.common.open_port = "2222".into();
         d.common.delay_ms = String::new();
         let p = d.check().unwrap();
-        assert_eq!(p.open_port, Some(2222));
-        assert_eq!(p.delay_ms, None);
+        assert_eq!(p.options.text("open_port").as_deref(), Some("2222"));
+        assert_eq!(p.options.delay_ms, None);
     }
 
     #[test]

@@ -1,18 +1,21 @@
 //! `knock-gui --knock-headless NAME`: knock a saved profile through the
 //! app's own worker, sender ([`SystemKnocker`]) and progress model,
-//! printing each step, without opening a window. Used by the end-to-end test against
-//! knockd; exit codes follow the `knock` CLI (a rotating profile whose
+//! printing each step, without opening a window. Used by the end-to-end
+//! test against knockd; exit codes follow the `knock` CLI (a rotating profile whose
 //! secret cannot be read is a config error, 3).
 
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
+use knock_profiles::resolve::{Overrides, resolve};
+use knock_profiles::send::SendError;
 use knock_profiles::send::exit_code as code;
-use knock_profiles::send::{Plan, SendError};
 use knock_profiles::store::{self, Store};
 
 use crate::knocker::{KnockEvent, Knocker, SystemKnocker, Work};
 use crate::progress::Run;
-use crate::rotation::{OsSecrets, Prep};
+use crate::rotation::OsSecrets;
 use crate::worker::Worker;
 
 pub fn run(name: &str) -> ExitCode {
@@ -23,29 +26,20 @@ pub fn run(name: &str) -> ExitCode {
             return ExitCode::from(code::CONFIG);
         }
     };
-    let file = store.file();
-    // A rotating profile derives its sequence on the worker, like in the window.
-    let (work, host, total) = if let Some(settings) = file.settings(name) {
-        let plan = Plan::from_settings(&settings);
-        let total = plan.sequence.len();
-        (Work::Fixed(plan), settings.host, total)
-    } else if let Some(profile) = file.rotating.get(name) {
-        let prep = Prep {
-            name: name.to_string(),
-            profile: profile.clone(),
-            defaults: file.defaults.clone(),
-            secrets: std::sync::Arc::new(OsSecrets),
-            connect: false,
-        };
-        (
-            Work::Rotating(Box::new(prep)),
-            profile.host.clone(),
-            profile.rotation.params.length,
-        )
-    } else {
-        eprintln!("knock-gui: {}", store.not_found(name));
-        return ExitCode::from(code::CONFIG);
+    let resolved = match store
+        .settings(name)
+        .map_err(|e| e.to_string())
+        .and_then(|s| resolve(s, &Overrides::default()).map_err(|e| e.to_string()))
+    {
+        Ok(resolved) => resolved,
+        Err(e) => {
+            eprintln!("knock-gui: {e}");
+            return ExitCode::from(code::CONFIG);
+        }
     };
+    let (host, total) = (resolved.host.to_string(), resolved.knocks.len());
+    // A rotating profile loads its secret on the worker, like in the window.
+    let work = Work::new(resolved, Arc::new(OsSecrets));
     let task = Worker::Threads.start("knock", None, move |emit| SystemKnocker.knock(work, emit));
     let mut view = Run::new(name, &host, total, None, None);
     let mut status = code::OTHER;

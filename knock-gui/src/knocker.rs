@@ -3,26 +3,39 @@
 //! A [`Knocker`] knocks a [`Work`] and reports [`KnockEvent`]s on the
 //! job's emitter. The real [`SystemKnocker`] runs [`run_work`] with the
 //! system's sockets and clocks. A rotating profile's secret is loaded on
-//! the same worker ([`Prep`]), then [`knock_profiles::send::run_rotating`]
-//! derives, waits and knocks.
+//! the same worker ([`Prep`]), then [`knock_profiles::send::run`] derives,
+//! waits and knocks.
 
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use knock_profiles::resolve::{LoadError, Resolved};
 use knock_profiles::send::{
-    self, Clock, Net, Outcome, Plan, Progress, SendError, SystemClock, SystemNet, SystemWall,
+    self, KnockPlan, Net, Outcome, Progress, SendError, SystemNet, SystemTimer, SystemWall, Timer,
     WallClock,
 };
 
-use crate::rotation::{Prep, PrepError};
+use crate::rotation::{Prep, SecretBackend};
 use crate::worker::Emitter;
 
 /// What to knock.
 pub enum Work {
     /// A fixed sequence (a profile or the quick knock).
-    Fixed(Plan),
+    Fixed(KnockPlan),
     /// A rotating profile: its secret is loaded and its sequences derived
     /// on the worker.
     Rotating(Box<Prep>),
+}
+
+impl Work {
+    /// The work for a resolved knock: a fixed sequence as it is, a rotating
+    /// profile with where its secret is loaded from.
+    pub fn new(resolved: Resolved, secrets: Arc<dyn SecretBackend>) -> Work {
+        match resolved.fixed_plan() {
+            Some(plan) => Work::Fixed(plan),
+            None => Work::Rotating(Box::new(Prep { resolved, secrets })),
+        }
+    }
 }
 
 /// What a running knock reports.
@@ -31,7 +44,7 @@ pub enum KnockEvent {
     Progress(Progress),
     /// The knock could not start (a rotating profile's secret); nothing
     /// was sent. The last event of a job.
-    NotStarted(PrepError),
+    NotStarted(LoadError),
     /// The last event of a job.
     Finished(Result<Outcome, SendError>),
 }
@@ -43,36 +56,30 @@ impl KnockEvent {
     }
 }
 
-/// Knocks `work` to the end: a fixed plan with [`send::run`]; a rotating
-/// profile's secret first (if it cannot be read, [`KnockEvent::NotStarted`]
-/// and nothing is sent), then [`send::run_rotating`], with time steps from
-/// `wall`. Every event, the last one included, goes to `emit`.
+/// Knocks `work` to the end with [`send::run`]: a rotating profile's
+/// secret first (if it cannot be read, [`KnockEvent::NotStarted`] and
+/// nothing is sent), with time steps from `wall`. Every event, the last one
+/// included, goes to `emit`.
 pub fn run_work(
     work: Work,
     net: &mut dyn Net,
-    clock: &dyn Clock,
+    timer: &dyn Timer,
     wall: &dyn WallClock,
     cancel: &AtomicBool,
     emit: &mut dyn FnMut(KnockEvent),
 ) {
-    let mut progress = |p: &Progress| emit(KnockEvent::Progress(p.clone()));
-    let result = match work {
-        Work::Fixed(plan) => send::run(&plan, net, clock, cancel, &mut progress),
+    let plan = match work {
+        Work::Fixed(plan) => plan,
         Work::Rotating(prep) => match prep.load() {
-            Ok(ready) => send::run_rotating(
-                &ready.plan,
-                &ready.rotating(wall),
-                net,
-                clock,
-                cancel,
-                &mut progress,
-            ),
+            Ok(plan) => plan,
             Err(e) => {
                 emit(KnockEvent::NotStarted(e));
                 return;
             }
         },
     };
+    let mut progress = |p: &Progress| emit(KnockEvent::Progress(p.clone()));
+    let result = send::run(&plan, net, timer, wall, cancel, &mut progress);
     emit(KnockEvent::Finished(result));
 }
 
@@ -94,7 +101,7 @@ impl Knocker for SystemKnocker {
         run_work(
             work,
             &mut SystemNet,
-            &SystemClock,
+            &SystemTimer,
             &SystemWall,
             emit.cancel_flag(),
             &mut |e| emit.send(e),

@@ -15,7 +15,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use knock_profiles::launch::{Platform, Target, argv};
-use knock_profiles::profile::Launch;
+use knock_profiles::options::Launch;
 
 /// The desktop the command is built for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,11 +193,11 @@ pub fn ssh_url(target: &Target<'_>) -> String {
         Ok(IpAddr::V6(v6)) => format!("[{v6}]"),
         _ => target.host.to_string(),
     };
-    let user = target.user.map(|u| format!("{u}@")).unwrap_or_default();
-    let port = if target.port == 22 {
+    let user = target.user().map(|u| format!("{u}@")).unwrap_or_default();
+    let port = if target.port() == 22 {
         String::new()
     } else {
-        format!(":{}", target.port)
+        format!(":{}", target.port())
     };
     format!("ssh://{user}{host}{port}")
 }
@@ -260,15 +260,26 @@ impl Launcher for SystemLauncher {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use knock_profiles::options::Effective;
+
+    /// The options of a profile with this user and ssh port.
+    fn options(user: Option<&str>, port: u16) -> &'static Effective {
+        let options = knock_profiles::options::Options {
+            user: user.map(str::to_string),
+            ssh_port: knock_profiles::options::Port::new(port),
+            ..Default::default()
+        };
+        Box::leak(Box::new(options.effective()))
+    }
 
     fn target(user: Option<&'static str>, port: u16) -> Target<'static> {
         Target {
             host: "myserver",
             addr: "192.0.2.1".parse().ok(),
-            port,
-            user,
+            options: options(user, port),
         }
     }
 
@@ -366,8 +377,7 @@ mod tests {
         let v6 = Target {
             host: "2001:db8::1",
             addr: None,
-            port: 22,
-            user: None,
+            options: options(None, 22),
         };
         assert_eq!(ssh_url(&v6), "ssh://[2001:db8::1]");
     }
@@ -423,7 +433,7 @@ mod tests {
     fn custom_and_none() {
         let t = target(Some("admin"), 22);
         let none = Programs::default();
-        let custom = Launch::Custom("mosh {user}@{host}".into());
+        let custom: Launch = "mosh {user}@{host}".parse().unwrap();
         assert_eq!(
             argv_of(Os::Linux, &custom, &t, &none, &[]),
             Ok(Some(strings(&["/bin/sh", "-c", "mosh admin@myserver"])))

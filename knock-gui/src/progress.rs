@@ -37,10 +37,10 @@ pub enum RunState {
 /// What to connect with after the knock (for "Knock & connect").
 #[derive(Debug, Clone, PartialEq)]
 pub struct Connect {
-    pub launch: knock_profiles::profile::Launch,
+    pub launch: knock_profiles::options::Launch,
     pub host: String,
-    pub port: u16,
-    pub user: Option<String>,
+    /// The profile's options (ssh port, user, ...).
+    pub options: knock_profiles::options::Effective,
 }
 
 #[derive(Debug)]

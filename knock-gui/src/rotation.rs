@@ -5,18 +5,19 @@
 //! them ([`tell`]).
 //!
 //! Deriving the sequences, waiting out a period boundary and knocking a
-//! fresh step on each retry is `knock_profiles::send::run_rotating` (the
-//! same code as the CLI); this module only wires it to the keyring, which
-//! tests replace with the keyring crate's mock store.
+//! fresh step on each retry is `knock_profiles::send::run` (the same code
+//! as the CLI); this module only wires it to the keyring, which tests
+//! replace with the keyring crate's mock store.
 
 use std::sync::Arc;
 
-use knock_profiles::profile::{Defaults, RotatingProfile};
-use knock_profiles::rotate::{self, RotateError};
+use knock_profiles::profile::RotatingProfile;
+use knock_profiles::resolve::{LoadError, Resolved};
+use knock_profiles::rotate;
 use knock_profiles::secret::{
     Generated, KEYRING_SERVICE, Keyring, Secret, SecretError, SecretSource,
 };
-use knock_profiles::send::RotatingPlan;
+use knock_profiles::send::KnockPlan;
 
 use crate::state::{Revealed, Status};
 
@@ -61,53 +62,19 @@ impl SecretBackend for StoreSecrets {
     }
 }
 
-/// Why a rotating profile could not be knocked; nothing was sent.
-#[derive(Debug, thiserror::Error)]
-pub enum PrepError {
-    #[error("cannot get the secret of \"{name}\" from {from}: {source}")]
-    Secret {
-        name: String,
-        from: String,
-        source: SecretError,
-    },
-    #[error("profile \"{name}\": {source}")]
-    Params { name: String, source: RotateError },
-}
-
 /// The first stage of a rotating knock, run on the worker: load the secret.
 pub struct Prep {
-    pub name: String,
-    pub profile: RotatingProfile,
-    pub defaults: Defaults,
+    /// The knock, resolved (`knock_profiles::resolve`).
+    pub resolved: Resolved,
     pub secrets: Arc<dyn SecretBackend>,
-    /// "Knock & connect": wait for the ssh port when no `open_port` is set
-    /// (`Plan::for_connect`).
-    pub connect: bool,
 }
 
 impl Prep {
     /// Loads the secret (keyring or command access: call it off the UI
-    /// thread) into the library's [`RotatingPlan`], like the CLI.
-    pub fn load(&self) -> Result<RotatingPlan, PrepError> {
-        let spec = &self.profile.rotation;
-        let secret = self
-            .secrets
-            .load(&self.name, &spec.secret)
-            .map_err(|source| PrepError::Secret {
-                name: self.name.clone(),
-                from: spec.secret.to_string(),
-                source,
-            })?;
-        let mut ready = RotatingPlan::new(&self.name, &self.profile, &self.defaults, secret)
-            .map_err(|source| PrepError::Params {
-                name: self.name.clone(),
-                source,
-            })?;
-        if self.connect {
-            let s = &ready.settings;
-            ready.plan = ready.plan.for_connect(s.ssh_port, s.wait);
-        }
-        Ok(ready)
+    /// thread), like the CLI.
+    pub fn load(&self) -> Result<KnockPlan, LoadError> {
+        let secrets = |account: &str, source: &SecretSource| self.secrets.load(account, source);
+        self.resolved.load(&secrets)
     }
 }
 
@@ -265,12 +232,10 @@ mod tests {
         let ring = Keyring::mock().unwrap();
         ring.set("myserver", &Secret::parse_base32(SECRET).unwrap())
             .unwrap();
+        let settings = file.settings("myserver").unwrap();
         let prep = Prep {
-            name: "myserver".into(),
-            profile: file.rotating["myserver"].clone(),
-            defaults: file.defaults.clone(),
+            resolved: knock_profiles::resolve::resolve(settings, &Default::default()).unwrap(),
             secrets: Arc::new(StoreSecrets(ring.clone())),
-            connect: false,
         };
         (prep, ring)
     }
@@ -278,22 +243,20 @@ mod tests {
     #[test]
     fn loads_the_secret_and_the_settings_for_run_rotating() {
         let (prep, _) = prep();
-        let ready = prep.load().unwrap();
-        assert_eq!(ready.plan.host, "192.0.2.1");
-        assert_eq!(ready.plan.delay, Duration::from_millis(100));
-        assert_eq!(ready.plan.verify.map(|v| v.port), Some(22));
-        assert_eq!(ready.plan.retries, 1);
-        assert_eq!(ready.door, "myserver");
+        let plan = prep.load().unwrap();
+        assert_eq!(plan.host, "192.0.2.1");
+        assert_eq!(plan.delay, Duration::from_millis(100));
+        assert_eq!(plan.verify.map(|v| v.port), Some(22));
+        assert_eq!(plan.retries, 1);
+        let knock_profiles::send::Sequences::Rotating { rotation, door } = &plan.sequences else {
+            panic!("not rotating");
+        };
+        assert_eq!(door, "myserver");
         // The known-answer vector "defaults" (profiles/testdata/rotate-vectors.toml),
         // whose door is the profile name.
-        let wall = || Duration::from_secs(1_700_000_000);
-        let rotating = ready.rotating(&wall);
-        let step = rotating.rotation.params().step(wall().as_secs());
+        let step = rotation.params().step(1_700_000_000);
         assert_eq!(
-            rotating
-                .rotation
-                .sequence_at(rotating.door, step)
-                .to_string(),
+            rotation.sequence_at(door, step).to_string(),
             "23563,19361,17193,56572"
         );
     }

@@ -2,9 +2,10 @@
 //! [`crate::app`], which owns the state and applies the intents, and
 //! [`crate::ui`], which draws it and never sees the app.
 
-use knock_profiles::profile::Profile;
+use knock_profiles::field::FieldError;
+use knock_profiles::options::Host;
 use knock_profiles::secret::Secret;
-use knock_profiles::{Proto, Sequence};
+use knock_profiles::{Proto, Sequence, SequenceError};
 
 /// What the right-hand side shows.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -95,15 +96,16 @@ pub struct Quick {
 }
 
 impl Quick {
-    /// The host's problem (if any) and the ports as a sequence, checked by
-    /// the library (the same messages as the CLI).
-    pub fn check(&self) -> (Option<String>, Result<Sequence, String>) {
+    /// The host, checked by the library's [`Host`] (the CLI's message).
+    pub fn host(&self) -> Result<Host, FieldError> {
+        Host::parse(self.host.trim())
+    }
+
+    /// The ports as a sequence (UDP for ports without `:tcp`/`:udp` when
+    /// `udp` is set), checked by the library.
+    pub fn ports(&self) -> Result<Sequence, SequenceError> {
         let proto = if self.udp { Proto::Udp } else { Proto::Tcp };
-        let ports = Sequence::parse_with_default(&self.ports, proto).map_err(|e| e.to_string());
-        let host = Sequence::parse("1")
-            .ok()
-            .and_then(|one| Profile::new(self.host.trim(), one).validate().err());
-        (host, ports)
+        Sequence::parse_with_default(&self.ports, proto)
     }
 }
 

@@ -2,7 +2,7 @@
 //! sender replays what `send::run` would report, a fake launcher records
 //! what would be started, and the profile file is a temp file. Rotating
 //! profiles get the keyring crate's in-memory mock store, and the library's
-//! `send::run_rotating` runs for real on a fake network and a fixed clock.
+//! `send::run` runs for real on a fake network and a fixed clock.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -22,11 +22,11 @@ use knock_gui::launch::{Command, LaunchError, Launcher};
 use knock_gui::rotation::{SecretBackend, StoreSecrets};
 use knock_gui::state::Selection;
 use knock_gui::worker::{Emitter, Worker};
-use knock_profiles::profile::Family;
+use knock_profiles::options::Family;
 use knock_profiles::rotate::{self, Params, Rotation};
 use knock_profiles::secret::{Keyring, Secret, SecretError, SecretSource};
-use knock_profiles::send::{Clock, Net, WallClock};
-use knock_profiles::send::{Outcome, Plan, Progress, SendError};
+use knock_profiles::send::{KnockPlan, Outcome, Progress, SendError, Sequences};
+use knock_profiles::send::{Net, Timer, WallClock};
 use knock_profiles::{Knock, Proto};
 
 const FILE: &str = r#"# My servers. Comments like this one must survive the GUI's edits.
@@ -78,7 +78,7 @@ impl WallClock for FakeWall {
     }
 }
 
-impl Clock for FakeWall {
+impl Timer for FakeWall {
     fn now(&self) -> Instant {
         self.base + *self.now.lock().unwrap()
     }
@@ -148,11 +148,19 @@ enum Ending {
 /// The worker's ends of a hanging job.
 type Hanging = Arc<Mutex<Option<(Emitter<KnockEvent>, Arc<std::sync::atomic::AtomicBool>)>>>;
 
+/// The sequence of a fixed plan.
+fn fixed(plan: &KnockPlan) -> &knock_profiles::Sequence {
+    match &plan.sequences {
+        Sequences::Fixed(sequence) => sequence,
+        Sequences::Rotating { .. } => panic!("not a fixed plan: {plan:?}"),
+    }
+}
+
 /// Replays, at once, the events `send::run` sends for a fixed plan; runs
-/// the library's `send::run_rotating` on the fake network and clock for a
+/// the library's `send::run` on the fake network and clock for a
 /// rotating profile.
 struct FakeKnocker {
-    plans: Arc<Mutex<Vec<Plan>>>,
+    plans: Arc<Mutex<Vec<KnockPlan>>>,
     ending: Ending,
     hanging: Hanging,
     wire: Arc<Mutex<Wire>>,
@@ -179,12 +187,13 @@ impl Knocker for FakeKnocker {
         };
         self.plans.lock().unwrap().push(plan.clone());
         let addr: IpAddr = plan.host.parse().unwrap();
+        let sequence = fixed(&plan);
         if let Ending::Hangs = self.ending {
-            let knock = plan.sequence.knocks()[0];
+            let knock = sequence.knocks()[0];
             tx.send(KnockEvent::Progress(Progress::Knocked {
                 attempt: 1,
                 index: 0,
-                total: plan.sequence.len(),
+                total: sequence.len(),
                 knock,
                 to: SocketAddr::new(addr, knock.port),
             }));
@@ -192,13 +201,13 @@ impl Knocker for FakeKnocker {
             *self.hanging.lock().unwrap() = Some((tx, cancel));
             return;
         }
-        let total = plan.sequence.len();
+        let total = sequence.len();
         let mut events = vec![Progress::Resolved {
             host: plan.host.clone(),
             addr,
             others: 0,
         }];
-        for (index, knock) in plan.sequence.knocks().iter().enumerate() {
+        for (index, knock) in sequence.knocks().iter().enumerate() {
             events.push(Progress::Knocked {
                 attempt: 1,
                 index,
@@ -265,7 +274,7 @@ impl Launcher for FakeLauncher {
 struct Fixture {
     _dir: tempfile::TempDir,
     path: PathBuf,
-    plans: Arc<Mutex<Vec<Plan>>>,
+    plans: Arc<Mutex<Vec<KnockPlan>>>,
     started: Arc<Mutex<Vec<Vec<String>>>>,
     hanging: Hanging,
     wire: Arc<Mutex<Wire>>,
@@ -476,7 +485,7 @@ fn knock_shows_each_knock_then_the_verify_result() {
 
     let plans = f.plans.lock().unwrap().clone();
     assert_eq!(plans.len(), 1);
-    assert_eq!(plans[0].sequence.to_string(), "7000,8000:udp,9000");
+    assert_eq!(fixed(&plans[0]).to_string(), "7000,8000:udp,9000");
     assert_eq!(plans[0].delay, Duration::from_millis(100));
     assert_eq!(plans[0].verify.map(|v| v.port), Some(22));
 
@@ -677,7 +686,7 @@ fn quick_knock_without_a_profile() {
     click(&mut harness, "Knock");
     let plans = f.plans.lock().unwrap().clone();
     assert_eq!(plans.len(), 1);
-    assert_eq!(plans[0].sequence.to_string(), "7000:udp,8000:udp");
+    assert_eq!(fixed(&plans[0]).to_string(), "7000:udp,8000:udp");
     assert!(shows(&harness, "Knock 2 of 2: UDP 8000 to 192.0.2.9"));
     assert_eq!(f.text(), FILE, "a quick knock saves nothing");
 }
@@ -1178,7 +1187,7 @@ fn edit_a_rotating_period_see_the_error_fix_it_and_save_keeping_comments() {
     let vault = &file.rotating["vault"];
     assert_eq!(vault.rotation.params.period, Duration::from_secs(60));
     assert_eq!(vault.rotation.door, "vault");
-    assert_eq!(vault.open_port, Some(2222));
+    assert_eq!(vault.options.text("open_port").as_deref(), Some("2222"));
     assert_eq!(file.profiles.len(), 3, "the fixed profiles are untouched");
     assert!(!harness.state().is_dirty("vault"));
     assert!(disabled(&harness, "Save"));
@@ -1255,8 +1264,8 @@ fn duplicate_a_rotating_profile_without_its_secret() {
     let file = parsed(&f);
     let copy = &file.rotating["vault-copy"];
     // The form as typed; a default door follows the copy's name.
-    assert_eq!(copy.host, "192.0.2.7");
-    assert_eq!(copy.open_port, Some(2222));
+    assert_eq!(&*copy.host, "192.0.2.7");
+    assert_eq!(copy.options.text("open_port").as_deref(), Some("2222"));
     assert_eq!(copy.rotation.params.length, 6);
     assert_eq!(copy.rotation.door, "vault-copy");
     assert_eq!(file.rotating["vault"].rotation.params.length, 4);

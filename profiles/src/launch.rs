@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use crate::profile::Launch;
+use crate::options::{Effective, Launch};
 
 /// Where the launched program should connect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,8 +14,18 @@ pub struct Target<'a> {
     /// The address that was knocked; ssh is pinned to its family so that a
     /// dual-stack host is reached over the family that was opened.
     pub addr: Option<IpAddr>,
-    pub port: u16,
-    pub user: Option<&'a str>,
+    /// The profile's options: `ssh_port`, `user`, ...
+    pub options: &'a Effective,
+}
+
+impl Target<'_> {
+    pub fn port(&self) -> u16 {
+        self.options.ssh_port.get()
+    }
+
+    pub fn user(&self) -> Option<&str> {
+        self.options.user.as_deref()
+    }
 }
 
 /// The platform a command line is built for.
@@ -69,11 +79,11 @@ pub fn ssh_argv(target: &Target<'_>, extra: &[String]) -> Vec<String> {
         Some(IpAddr::V6(_)) => argv.push("-6".into()),
         None => {}
     }
-    if target.port != 22 {
+    if target.port() != 22 {
         argv.push("-p".into());
-        argv.push(target.port.to_string());
+        argv.push(target.port().to_string());
     }
-    if let Some(user) = target.user {
+    if let Some(user) = target.user() {
         argv.push("-l".into());
         argv.push(user.to_string());
     }
@@ -116,7 +126,7 @@ pub fn putty_argv(target: &Target<'_>, platform: Platform) -> Vec<String> {
         Platform::Windows => "putty.exe",
         Platform::Unix => "putty",
     };
-    let dest = match target.user {
+    let dest = match target.user() {
         Some(user) => format!("{user}@{}", target.host),
         None => target.host.to_string(),
     };
@@ -125,7 +135,7 @@ pub fn putty_argv(target: &Target<'_>, platform: Platform) -> Vec<String> {
         "-ssh".to_string(),
         dest,
         "-P".to_string(),
-        target.port.to_string(),
+        target.port().to_string(),
     ]
 }
 
@@ -139,8 +149,8 @@ pub fn custom_argv(template: &str, target: &Target<'_>, platform: Platform) -> V
     let addr = target.addr.map(|a| a.to_string()).unwrap_or_default();
     let values = [
         ("{host}", quote(target.host)),
-        ("{port}", target.port.to_string()),
-        ("{user}", quote(target.user.unwrap_or(""))),
+        ("{port}", target.port().to_string()),
+        ("{user}", quote(target.user().unwrap_or(""))),
         ("{addr}", quote(&addr)),
     ];
     let line = substitute(template, &values);
@@ -224,15 +234,26 @@ fn cmd_quote(s: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::options::{Options, Port};
 
-    fn target(addr: Option<&str>, port: u16, user: Option<&'static str>) -> Target<'static> {
+    /// The options of a profile with this ssh port and user.
+    fn options(port: u16, user: Option<&str>) -> Effective {
+        Options {
+            ssh_port: Port::new(port),
+            user: user.map(str::to_string),
+            ..Options::default()
+        }
+        .effective()
+    }
+
+    fn target<'a>(addr: Option<&str>, options: &'a Effective) -> Target<'a> {
         Target {
             host: "myserver",
             addr: addr.and_then(|a| a.parse().ok()),
-            port,
-            user,
+            options,
         }
     }
 
@@ -242,18 +263,21 @@ mod tests {
 
     #[test]
     fn ssh_pins_the_knocked_family_and_passes_port_and_user() {
-        let t = target(Some("2001:db8::1"), 2222, Some("admin"));
+        let o = options(2222, Some("admin"));
+        let t = target(Some("2001:db8::1"), &o);
         assert_eq!(
             ssh_argv(&t, &[]),
             strings(&["ssh", "-6", "-p", "2222", "-l", "admin", "myserver"])
         );
-        let t = target(Some("192.0.2.1"), 22, None);
+        let o = options(22, None);
+        let t = target(Some("192.0.2.1"), &o);
         assert_eq!(ssh_argv(&t, &[]), strings(&["ssh", "-4", "myserver"]));
     }
 
     #[test]
     fn ssh_extra_options_go_before_the_host_and_commands_after() {
-        let t = target(None, 22, None);
+        let o = options(22, None);
+        let t = target(None, &o);
         let extra = strings(&["-L", "8080:localhost:80", "-v", "uptime", "-a"]);
         assert_eq!(
             ssh_argv(&t, &extra),
@@ -281,7 +305,8 @@ mod tests {
 
     #[test]
     fn putty_like_the_article() {
-        let t = target(None, 22, Some("admin"));
+        let o = options(22, Some("admin"));
+        let t = target(None, &o);
         assert_eq!(
             putty_argv(&t, Platform::Windows),
             strings(&["putty.exe", "-ssh", "admin@myserver", "-P", "22"])
@@ -289,7 +314,7 @@ mod tests {
         assert_eq!(
             argv(
                 &Launch::Putty,
-                &target(None, 2200, None),
+                &target(None, &options(2200, None)),
                 &[],
                 Platform::Unix
             ),
@@ -299,11 +324,11 @@ mod tests {
 
     #[test]
     fn custom_commands_are_quoted_for_the_shell() {
+        let o = options(22, Some("o'neil"));
         let t = Target {
             host: "my host",
             addr: None,
-            port: 22,
-            user: Some("o'neil"),
+            options: &o,
         };
         let line = custom_argv("mosh {user}@{host} -p {port}", &t, Platform::Unix);
         assert_eq!(
@@ -320,11 +345,11 @@ mod tests {
         assert_eq!(sh_quote("host*"), "'host*'");
         assert_eq!(sh_quote("a?b"), "'a?b'");
         assert_eq!(sh_quote("192.0.2.1"), "192.0.2.1");
+        let o = options(22, None);
         let t = Target {
             host: "[2001:db8::1]",
             addr: None,
-            port: 22,
-            user: None,
+            options: &o,
         };
         assert_eq!(
             custom_argv("mosh {host}", &t, Platform::Unix),
@@ -334,11 +359,11 @@ mod tests {
 
     #[test]
     fn placeholders_inside_values_are_not_substituted_again() {
+        let o = options(2222, Some("{port}"));
         let t = Target {
             host: "{user}",
             addr: "192.0.2.1".parse().ok(),
-            port: 2222,
-            user: Some("{port}"),
+            options: &o,
         };
         assert_eq!(
             custom_argv(
@@ -372,14 +397,19 @@ mod tests {
     fn connecting_with_launch_none_starts_ssh() {
         assert_eq!(for_connect(&Launch::None), Launch::Ssh);
         assert_eq!(for_connect(&Launch::Putty), Launch::Putty);
-        let custom = Launch::Custom("mosh {host}".into());
+        let custom: Launch = "mosh {host}".parse().unwrap();
         assert_eq!(for_connect(&custom), custom);
     }
 
     #[test]
     fn none_launches_nothing() {
         assert_eq!(
-            argv(&Launch::None, &target(None, 22, None), &[], Platform::Unix),
+            argv(
+                &Launch::None,
+                &target(None, &options(22, None)),
+                &[],
+                Platform::Unix
+            ),
             None
         );
     }

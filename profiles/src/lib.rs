@@ -7,10 +7,14 @@
 //! in neither sockets for sending nor anything GUI- or keyring-related
 //! (feature `keyring`).
 
+pub mod field;
 pub mod knockd_conf;
 pub mod launch;
 pub mod message;
+pub mod options;
 pub mod profile;
+#[cfg(feature = "send")]
+pub mod resolve;
 pub mod rotate;
 pub mod secret;
 #[cfg(feature = "send")]

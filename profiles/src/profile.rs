@@ -31,351 +31,59 @@
 //!
 //! The secret itself is never written in the file: `secret` accepts only
 //! `"keyring"`. Rotating profiles are in [`ProfileFile::rotating`], apart
-//! from the fixed ones in [`ProfileFile::profiles`]; both share one name space.
+//! from the fixed ones in [`ProfileFile::profiles`]; both share one name
+//! space. The keys both kinds have, which `[defaults]` sets for all, are
+//! [`Options`] (see [`crate::options`]).
 //!
 //! [`ProfileFile::parse`] is pure (text in, profiles or one error out); the
 //! error names the spot as `PATH:LINE:COL: message (did you mean "x"?)`.
+//! A form that edits one profile as text reads it with [`from_fields`],
+//! which says what is wrong key by key, in the same words.
 //! Reading and writing the file is [`crate::store`]'s job.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
-use std::time::Duration;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use toml::de::{DeTable, DeValue};
 
-use crate::rotate::{self, Params, ProtoChoice, RotateError};
+use crate::field::{self, FieldError, FieldValue, Reason, Value};
+use crate::options::{Effective, Host, Options};
+use crate::rotate::{self, LENGTH_LIMITS, PERIOD_S_LIMITS, Params, ProtoChoice};
 use crate::secret::SecretSource;
 use crate::sequence::Sequence;
 
-/// The built-in defaults, used when neither the profile nor `[defaults]`
-/// sets a key. This is the only place they are written down.
-pub mod builtin {
-    use super::{Family, Launch};
-
-    pub const DELAY_MS: u64 = 100;
-    pub const FAMILY: Family = Family::Any;
-    pub const OPEN_PORT: Option<u16> = None;
-    pub const WAIT_MS: u64 = 3000;
-    pub const RETRIES: u32 = 0;
-    pub const LAUNCH: Launch = Launch::Ssh;
-    pub const SSH_PORT: u16 = 22;
-}
-
-/// Keys of a `[profiles.NAME]` table, in the order the file format lists them.
-pub const PROFILE_KEYS: &[&str] = &[
-    "host",
-    "sequence",
-    "delay_ms",
-    "family",
-    "open_port",
-    "wait_ms",
-    "retries",
-    "close_sequence",
-    "launch",
-    "user",
-    "ssh_port",
-    "rotate",
-    "secret",
-    "secret_cmd",
-    "door",
-    "period_s",
-    "length",
-    "port_range",
-    "exclude_ports",
-    "protocol",
-];
-
-/// Keys of the `[defaults]` table.
-pub const DEFAULTS_KEYS: &[&str] = &[
-    "delay_ms",
-    "family",
-    "open_port",
-    "wait_ms",
-    "retries",
-    "launch",
-    "user",
-    "ssh_port",
-];
-
-/// Top-level tables of the file.
-const TOP_KEYS: &[&str] = &["defaults", "profiles"];
-
-/// Which address family to knock on: `"any"` (the resolver's first address),
-/// `"ipv4"` or `"ipv6"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase", try_from = "String")]
-pub enum Family {
-    #[default]
-    Any,
-    Ipv4,
-    Ipv6,
-}
-
-impl Family {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Family::Any => "any",
-            Family::Ipv4 => "ipv4",
-            Family::Ipv6 => "ipv6",
-        }
-    }
-}
-
-impl fmt::Display for Family {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Family {
-    type Err = String;
-
-    /// Case-insensitive: `"IPv6"` is `ipv6`.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "any" => Ok(Family::Any),
-            "ipv4" => Ok(Family::Ipv4),
-            "ipv6" => Ok(Family::Ipv6),
-            _ => Err(format!(
-                "unknown family \"{s}\" (expected \"any\", \"ipv4\" or \"ipv6\")"
-            )),
-        }
-    }
-}
-
-impl TryFrom<String> for Family {
-    type Error = String;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-
-const LAUNCH_NEEDS_HOST: &str = "custom launch command must contain {host}";
-
-/// What to start after a successful knock.
-///
-/// Written as `"ssh"`, `"putty"`, `"none"`, or any other string: a custom
-/// command template with `{host}`, `{port}` and `{user}` placeholders, which
-/// must contain `{host}` (expanded by [`crate::launch::argv`]).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub enum Launch {
-    #[default]
-    Ssh,
-    Putty,
-    None,
-    Custom(String),
-}
-
-impl fmt::Display for Launch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Launch::Ssh => f.write_str("ssh"),
-            Launch::Putty => f.write_str("putty"),
-            Launch::None => f.write_str("none"),
-            Launch::Custom(template) => f.write_str(template),
-        }
-    }
-}
-
-impl FromStr for Launch {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim() {
-            "ssh" => Ok(Launch::Ssh),
-            "putty" => Ok(Launch::Putty),
-            "none" => Ok(Launch::None),
-            _ if s.contains("{host}") => Ok(Launch::Custom(s.to_string())),
-            _ => Err(LAUNCH_NEEDS_HOST.to_string()),
-        }
-    }
-}
-
-impl TryFrom<String> for Launch {
-    type Error = String;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        value.parse()
-    }
-}
-
-impl From<Launch> for String {
-    fn from(value: Launch) -> Self {
-        value.to_string()
-    }
-}
-
-/// One `[profiles.NAME]` table as written in the file (unset keys = `None`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A profile with a fixed `sequence`: one `[profiles.NAME]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
-    #[serde(deserialize_with = "de_host")]
-    pub host: String,
+    pub host: Host,
     pub sequence: Sequence,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delay_ms: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub family: Option<Family>,
-    #[serde(
-        default,
-        deserialize_with = "de_open_port",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub open_port: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wait_ms: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retries: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `knock --close NAME` sends it.
     pub close_sequence: Option<Sequence>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub launch: Option<Launch>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "de_ssh_port",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub ssh_port: Option<u16>,
-}
-
-/// A borrowed view of the keys fixed and rotating profiles share, apart
-/// from `host` (what the store writes and the GUI's form edits alike).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SharedKeys<'a> {
-    pub delay_ms: Option<u64>,
-    pub family: Option<Family>,
-    pub open_port: Option<u16>,
-    pub wait_ms: Option<u64>,
-    pub retries: Option<u32>,
-    pub launch: Option<&'a Launch>,
-    pub user: Option<&'a str>,
-    pub ssh_port: Option<u16>,
+    pub options: Options,
 }
 
 impl Profile {
-    /// The keys it shares with a rotating profile.
-    pub fn shared_keys(&self) -> SharedKeys<'_> {
-        SharedKeys {
-            delay_ms: self.delay_ms,
-            family: self.family,
-            open_port: self.open_port,
-            wait_ms: self.wait_ms,
-            retries: self.retries,
-            launch: self.launch.as_ref(),
-            user: self.user.as_deref(),
-            ssh_port: self.ssh_port,
-        }
-    }
-
     /// A profile with only the required keys set.
-    pub fn new(host: impl Into<String>, sequence: Sequence) -> Self {
+    pub fn new(host: Host, sequence: Sequence) -> Self {
         Profile {
-            host: host.into(),
+            host,
             sequence,
-            delay_ms: None,
-            family: None,
-            open_port: None,
-            wait_ms: None,
-            retries: None,
             close_sequence: None,
-            launch: None,
-            user: None,
-            ssh_port: None,
+            options: Options::default(),
         }
     }
 
-    /// Checks what the types cannot (same messages as [`ProfileFile::parse`]).
-    pub fn validate(&self) -> Result<(), String> {
-        check_host(&self.host)?;
-        if let Some(port) = self.open_port {
-            check_port("open_port", u64::from(port))?;
+    /// This profile merged with `defaults` and the built-in defaults.
+    pub fn settings(&self, name: &str, defaults: &Options) -> Settings {
+        Settings {
+            name: name.to_string(),
+            host: self.host.clone(),
+            options: self.options.clone().or(defaults).effective(),
+            knocks: Knocks::Fixed(self.sequence.clone()),
+            close_sequence: self.close_sequence.clone(),
         }
-        if let Some(port) = self.ssh_port {
-            check_port("ssh_port", u64::from(port))?;
-        }
-        check_launch(self.launch.as_ref())
     }
-}
-
-/// `[defaults]`: the optional keys of a profile minus host and sequences.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Defaults {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delay_ms: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub family: Option<Family>,
-    #[serde(
-        default,
-        deserialize_with = "de_open_port",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub open_port: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wait_ms: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retries: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub launch: Option<Launch>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "de_ssh_port",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub ssh_port: Option<u16>,
-}
-
-impl Defaults {
-    /// Checks what the types cannot (same messages as [`ProfileFile::parse`]).
-    pub fn validate(&self) -> Result<(), String> {
-        if let Some(port) = self.open_port {
-            check_port("open_port", u64::from(port))?;
-        }
-        if let Some(port) = self.ssh_port {
-            check_port("ssh_port", u64::from(port))?;
-        }
-        check_launch(self.launch.as_ref())
-    }
-}
-
-/// The whole profile file.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ProfileFile {
-    pub defaults: Defaults,
-    /// Profiles with a fixed `sequence`.
-    pub profiles: BTreeMap<String, Profile>,
-    /// Rotating profiles (`rotate = true`); their names differ from those in `profiles`.
-    pub rotating: BTreeMap<String, RotatingProfile>,
-}
-
-/// A profile merged with `[defaults]` and the built-in defaults ([`builtin`]).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Settings {
-    pub name: String,
-    pub host: String,
-    pub sequence: Sequence,
-    pub delay: Duration,
-    pub family: Family,
-    /// `None`: do not verify.
-    pub open_port: Option<u16>,
-    pub wait: Duration,
-    pub retries: u32,
-    pub close_sequence: Option<Sequence>,
-    pub launch: Launch,
-    pub user: Option<String>,
-    pub ssh_port: u16,
-    /// `Some` for a rotating profile: `sequence` is then a stand-in
-    /// ([`RotatingProfile::settings`]); `send::run_rotating` derives the
-    /// sequence of each attempt's time step.
-    pub rotation: Option<RotationSpec>,
 }
 
 /// The rotation of a rotating profile, with the built-in defaults applied.
@@ -387,394 +95,543 @@ pub struct RotationSpec {
     pub secret: SecretSource,
 }
 
-/// A rotating `[profiles.NAME]` table (`rotate = true`): the keys of
-/// [`Profile`] except the sequences, plus its [`RotationSpec`].
-#[derive(Debug, Clone, PartialEq)]
+/// A rotating `[profiles.NAME]` table (`rotate = true`): a host, its
+/// [`RotationSpec`] and the shared [`Options`]; no sequence.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RotatingProfile {
-    pub host: String,
+    pub host: Host,
     pub rotation: RotationSpec,
-    pub delay_ms: Option<u64>,
-    pub family: Option<Family>,
-    pub open_port: Option<u16>,
-    pub wait_ms: Option<u64>,
-    pub retries: Option<u32>,
-    pub launch: Option<Launch>,
-    pub user: Option<String>,
-    pub ssh_port: Option<u16>,
+    pub options: Options,
 }
 
 impl RotatingProfile {
-    /// The keys it shares with a fixed profile.
-    pub fn shared_keys(&self) -> SharedKeys<'_> {
-        SharedKeys {
-            delay_ms: self.delay_ms,
-            family: self.family,
-            open_port: self.open_port,
-            wait_ms: self.wait_ms,
-            retries: self.retries,
-            launch: self.launch.as_ref(),
-            user: self.user.as_deref(),
-            ssh_port: self.ssh_port,
-        }
-    }
-
     /// A rotating profile of `door` on `host` with the default parameters
     /// ([`Params::default`]), its secret in the OS keyring, and no other key set.
-    pub fn new(host: impl Into<String>, door: impl Into<String>) -> Self {
+    pub fn new(host: Host, door: impl Into<String>) -> Self {
         RotatingProfile {
-            host: host.into(),
+            host,
             rotation: RotationSpec {
                 door: door.into(),
                 params: Params::default(),
                 secret: SecretSource::Keyring,
             },
-            delay_ms: None,
-            family: None,
-            open_port: None,
-            wait_ms: None,
-            retries: None,
-            launch: None,
-            user: None,
-            ssh_port: None,
+            options: Options::default(),
         }
     }
 
-    /// Merged settings. A rotating profile has no fixed sequence: the
-    /// `sequence` of these settings is a one-knock stand-in (TCP port 1)
-    /// that nothing sends, since `send::run_rotating` derives the sequence
-    /// of each attempt's time step from the secret.
-    pub fn settings(&self, name: &str, defaults: &Defaults) -> Settings {
-        let profile = Profile {
-            host: self.host.clone(),
-            sequence: stand_in(),
-            delay_ms: self.delay_ms,
-            family: self.family,
-            open_port: self.open_port,
-            wait_ms: self.wait_ms,
-            retries: self.retries,
-            close_sequence: None,
-            launch: self.launch.clone(),
-            user: self.user.clone(),
-            ssh_port: self.ssh_port,
-        };
-        Settings {
-            rotation: Some(self.rotation.clone()),
-            ..Settings::merge(name, &profile, defaults)
-        }
-    }
-}
-
-/// The one-knock sequence (TCP port 1) in a rotating profile's settings,
-/// which nothing sends.
-fn stand_in() -> Sequence {
-    // One knock is never an empty list.
-    #[allow(clippy::expect_used)]
-    Sequence::new(vec![crate::sequence::Knock::tcp(1)]).expect("one knock")
-}
-
-impl Settings {
-    /// Merges: the profile's key, else `[defaults]`, else [`builtin`].
-    pub fn merge(name: &str, profile: &Profile, defaults: &Defaults) -> Settings {
-        let p = profile;
-        let d = defaults;
+    /// This profile merged with `defaults` and the built-in defaults.
+    pub fn settings(&self, name: &str, defaults: &Options) -> Settings {
         Settings {
             name: name.to_string(),
-            host: p.host.clone(),
-            sequence: p.sequence.clone(),
-            delay: Duration::from_millis(p.delay_ms.or(d.delay_ms).unwrap_or(builtin::DELAY_MS)),
-            family: p.family.or(d.family).unwrap_or(builtin::FAMILY),
-            open_port: p.open_port.or(d.open_port).or(builtin::OPEN_PORT),
-            wait: Duration::from_millis(p.wait_ms.or(d.wait_ms).unwrap_or(builtin::WAIT_MS)),
-            retries: p.retries.or(d.retries).unwrap_or(builtin::RETRIES),
-            close_sequence: p.close_sequence.clone(),
-            launch: p
-                .launch
-                .clone()
-                .or_else(|| d.launch.clone())
-                .unwrap_or(builtin::LAUNCH),
-            user: p.user.clone().or_else(|| d.user.clone()),
-            ssh_port: p.ssh_port.or(d.ssh_port).unwrap_or(builtin::SSH_PORT),
-            rotation: None,
+            host: self.host.clone(),
+            options: self.options.clone().or(defaults).effective(),
+            knocks: Knocks::Rotating(self.rotation.clone()),
+            close_sequence: None,
         }
     }
 }
 
-/// The file's top level as deserialized; profile names keep their spans so
-/// a bad name can be pointed at.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFile {
-    #[serde(default)]
-    defaults: Defaults,
-    #[serde(default)]
-    profiles: BTreeMap<toml::Spanned<String>, toml::Spanned<RawProfile>>,
-}
-
-/// A `[profiles.NAME]` table as written, fixed or rotating; split by
-/// [`split_profile`].
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawProfile {
-    #[serde(deserialize_with = "de_host")]
-    host: String,
-    #[serde(default)]
-    sequence: Option<toml::Spanned<Sequence>>,
-    #[serde(default)]
-    delay_ms: Option<u64>,
-    #[serde(default)]
-    family: Option<Family>,
-    #[serde(default, deserialize_with = "de_open_port")]
-    open_port: Option<u16>,
-    #[serde(default)]
-    wait_ms: Option<u64>,
-    #[serde(default)]
-    retries: Option<u32>,
-    #[serde(default)]
-    close_sequence: Option<toml::Spanned<Sequence>>,
-    #[serde(default)]
-    launch: Option<Launch>,
-    #[serde(default)]
-    user: Option<String>,
-    #[serde(default, deserialize_with = "de_ssh_port")]
-    ssh_port: Option<u16>,
-    #[serde(default)]
-    rotate: Option<toml::Spanned<bool>>,
-    #[serde(default)]
-    secret: Option<toml::Spanned<String>>,
-    #[serde(default)]
-    secret_cmd: Option<toml::Spanned<String>>,
-    #[serde(default)]
-    door: Option<toml::Spanned<String>>,
-    #[serde(default)]
-    period_s: Option<toml::Spanned<i64>>,
-    #[serde(default)]
-    length: Option<toml::Spanned<i64>>,
-    #[serde(default)]
-    port_range: Option<toml::Spanned<String>>,
-    #[serde(default)]
-    exclude_ports: Option<toml::Spanned<Vec<i64>>>,
-    #[serde(default)]
-    protocol: Option<toml::Spanned<String>>,
-}
-
-/// The message for a secret written in the file.
-pub const SECRET_IN_FILE: &str =
-    "secret must not be written in this file; use secret = \"keyring\" or secret_cmd = \"...\"";
-
-enum Entry {
+/// Either kind of profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnyProfile {
     Fixed(Profile),
     Rotating(RotatingProfile),
 }
 
-/// Splits a table into a fixed or a rotating profile; errors point at the key.
-fn split_profile(
-    name: &str,
-    raw: toml::Spanned<RawProfile>,
-    text: &str,
-    origin: &Path,
-) -> Result<Entry, ConfigError> {
-    let table_at = raw.span().start;
-    let r = raw.into_inner();
-    let at = |offset: usize, message: String| ConfigError::at(origin, text, offset, message, None);
-    let rotating = r.rotate.as_ref().is_some_and(|v| *v.get_ref());
-    if let Some(s) = r.secret.as_ref().filter(|s| s.get_ref() != "keyring") {
-        return Err(at(s.span().start, SECRET_IN_FILE.to_string()));
-    }
-    if !rotating {
-        let rotation_keys = [
-            ("secret", r.secret.as_ref().map(|v| v.span().start)),
-            ("secret_cmd", r.secret_cmd.as_ref().map(|v| v.span().start)),
-            ("door", r.door.as_ref().map(|v| v.span().start)),
-            ("period_s", r.period_s.as_ref().map(|v| v.span().start)),
-            ("length", r.length.as_ref().map(|v| v.span().start)),
-            ("port_range", r.port_range.as_ref().map(|v| v.span().start)),
-            (
-                "exclude_ports",
-                r.exclude_ports.as_ref().map(|v| v.span().start),
-            ),
-            ("protocol", r.protocol.as_ref().map(|v| v.span().start)),
-        ];
-        if let Some((key, Some(offset))) = rotation_keys.iter().find(|(_, o)| o.is_some()) {
-            return Err(at(
-                *offset,
-                format!("\"{key}\" applies to rotating profiles only (add rotate = true)"),
-            ));
+impl AnyProfile {
+    pub fn host(&self) -> &Host {
+        match self {
+            AnyProfile::Fixed(p) => &p.host,
+            AnyProfile::Rotating(p) => &p.host,
         }
-        let Some(sequence) = r.sequence else {
-            return Err(at(table_at, "missing key \"sequence\"".to_string()));
-        };
-        return Ok(Entry::Fixed(Profile {
-            host: r.host,
-            sequence: sequence.into_inner(),
-            delay_ms: r.delay_ms,
-            family: r.family,
-            open_port: r.open_port,
-            wait_ms: r.wait_ms,
-            retries: r.retries,
-            close_sequence: r.close_sequence.map(toml::Spanned::into_inner),
-            launch: r.launch,
-            user: r.user,
-            ssh_port: r.ssh_port,
-        }));
     }
 
-    if let Some(s) = &r.sequence {
-        return Err(at(
-            s.span().start,
-            "a rotating profile has no fixed sequence (its knocks come from the secret and the clock); remove \"sequence\" or \"rotate\"".to_string(),
-        ));
+    pub fn options(&self) -> &Options {
+        match self {
+            AnyProfile::Fixed(p) => &p.options,
+            AnyProfile::Rotating(p) => &p.options,
+        }
     }
-    if let Some(s) = &r.close_sequence {
-        return Err(at(
-            s.span().start,
-            "a rotating profile has no close_sequence".to_string(),
-        ));
+
+    /// This profile merged with `defaults` and the built-in defaults.
+    pub fn settings(&self, name: &str, defaults: &Options) -> Settings {
+        match self {
+            AnyProfile::Fixed(p) => p.settings(name, defaults),
+            AnyProfile::Rotating(p) => p.settings(name, defaults),
+        }
     }
-    let secret = match (&r.secret, &r.secret_cmd) {
-        (Some(s), _) if s.get_ref() != "keyring" => {
-            return Err(at(s.span().start, SECRET_IN_FILE.to_string()));
+}
+
+/// What a profile knocks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Knocks {
+    /// The same sequence every time.
+    Fixed(Sequence),
+    /// A sequence derived from a secret and the clock for each attempt.
+    Rotating(RotationSpec),
+}
+
+impl Knocks {
+    /// How many knocks one attempt sends.
+    pub fn len(&self) -> usize {
+        match self {
+            Knocks::Fixed(sequence) => sequence.len(),
+            Knocks::Rotating(spec) => spec.params.length,
         }
-        (Some(_), Some(cmd)) => {
-            return Err(at(
-                cmd.span().start,
-                "secret and secret_cmd are alternatives; keep one".to_string(),
-            ));
+    }
+
+    /// Always false: a sequence has at least one knock.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A profile merged with `[defaults]` and the built-in defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub name: String,
+    pub host: Host,
+    pub options: Effective,
+    pub knocks: Knocks,
+    /// The fixed profile's `close_sequence` (a rotating profile has none).
+    pub close_sequence: Option<Sequence>,
+}
+
+/// The whole profile file.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProfileFile {
+    /// `[defaults]`.
+    pub defaults: Options,
+    /// Profiles with a fixed `sequence`.
+    pub profiles: BTreeMap<String, Profile>,
+    /// Rotating profiles (`rotate = true`); their names differ from those in `profiles`.
+    pub rotating: BTreeMap<String, RotatingProfile>,
+}
+
+/// Top-level tables of the file.
+const TOP_KEYS: &[&str] = &["defaults", "profiles"];
+
+/// The keys of a profile table besides the [`Options`], in file order.
+const OWN_KEYS: &[&str] = &[
+    "host",
+    "sequence",
+    "close_sequence",
+    "rotate",
+    "secret",
+    "secret_cmd",
+    "door",
+    "period_s",
+    "length",
+    "port_range",
+    "exclude_ports",
+    "protocol",
+];
+
+/// The keys of rotating profiles only, in file order.
+const ROTATION_KEYS: &[&str] = &[
+    "secret",
+    "secret_cmd",
+    "door",
+    "period_s",
+    "length",
+    "port_range",
+    "exclude_ports",
+    "protocol",
+];
+
+/// Every key a `[profiles.NAME]` table may have.
+pub fn profile_keys() -> impl Iterator<Item = &'static str> {
+    OWN_KEYS.iter().chain(Options::KEYS).copied()
+}
+
+/// The static name of a profile key, `None` if it is not one.
+fn profile_key(key: &str) -> Option<&'static str> {
+    profile_keys().find(|k| *k == key)
+}
+
+/// The keys of a profile table as read, before the checks that need the
+/// whole table ([`RawProfile::build`]).
+#[derive(Debug, Default)]
+struct RawProfile<'a> {
+    host: Option<Host>,
+    sequence: Option<Sequence>,
+    close_sequence: Option<Sequence>,
+    rotate: Option<bool>,
+    secret: Option<String>,
+    secret_cmd: Option<String>,
+    door: Option<String>,
+    period_s: Option<i64>,
+    length: Option<i64>,
+    port_range: Option<&'a str>,
+    exclude_ports: Option<Vec<i128>>,
+    protocol: Option<&'a str>,
+    options: Options,
+    /// Every key given, in order, readable or not.
+    present: Vec<&'static str>,
+    /// What was wrong with each key, in order.
+    errors: Vec<FieldError>,
+}
+
+/// An `i64`, as serde reads one.
+fn int64(key: &'static str, value: &Value<'_>) -> Result<i64, FieldError> {
+    let n = field::integer(key, value, "i64")?;
+    i64::try_from(n).map_err(|_| {
+        FieldError::new(
+            key,
+            Reason::Value {
+                found: value.found(),
+                expected: "i64",
+            },
+        )
+    })
+}
+
+impl<'a> RawProfile<'a> {
+    /// Reads one key (known to be a profile key).
+    fn read(&mut self, key: &'static str, value: &Value<'a>) {
+        self.present.push(key);
+        let read = match key {
+            "host" => Host::from_value(key, value).map(|v| self.host = Some(v)),
+            "sequence" => Sequence::from_value(key, value).map(|v| self.sequence = Some(v)),
+            "close_sequence" => {
+                Sequence::from_value(key, value).map(|v| self.close_sequence = Some(v))
+            }
+            "rotate" => bool::from_value(key, value).map(|v| self.rotate = Some(v)),
+            "secret" => String::from_value(key, value).map(|v| self.secret = Some(v)),
+            "secret_cmd" => String::from_value(key, value).map(|v| self.secret_cmd = Some(v)),
+            "door" => String::from_value(key, value).map(|v| self.door = Some(v)),
+            "period_s" => int64(key, value).map(|v| self.period_s = Some(v)),
+            "length" => int64(key, value).map(|v| self.length = Some(v)),
+            "port_range" => field::string(key, value).map(|v| self.port_range = Some(v)),
+            "exclude_ports" => match value {
+                Value::Array(items) => items
+                    .iter()
+                    .map(|item| int64(key, item).map(i128::from))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(|v| self.exclude_ports = Some(v)),
+                other => field::wrong_type(key, other, "a sequence"),
+            },
+            "protocol" => field::string(key, value).map(|v| self.protocol = Some(v)),
+            _ => self.options.set_value(key, value).unwrap_or(Ok(())),
+        };
+        if let Err(e) = read {
+            self.errors.push(e);
         }
-        (_, Some(cmd)) if cmd.get_ref().trim().is_empty() => {
-            return Err(at(
-                cmd.span().start,
-                "secret_cmd is empty (expected a command printing the secret, like \"pass show knock/NAME\")".to_string(),
-            ));
+    }
+
+    /// After the last key: a missing host is an error.
+    fn finish(&mut self) {
+        if !self.present.contains(&"host") {
+            self.errors.push(FieldError::new("host", Reason::Missing));
         }
-        (_, Some(cmd)) => SecretSource::Command(cmd.get_ref().clone()),
-        (_, None) => SecretSource::Keyring,
-    };
-    let door = match &r.door {
-        Some(d) if d.get_ref().trim().is_empty() || d.get_ref().contains([']', '\n']) => {
-            return Err(at(
-                d.span().start,
-                format!(
-                    "bad door name \"{}\" (expected the server's door section name)",
-                    d.get_ref()
-                ),
-            ));
+    }
+
+    /// The profile `name`, fixed or rotating, or every check it fails.
+    fn build(mut self, name: &str) -> Result<AnyProfile, Vec<FieldError>> {
+        let mut errors = std::mem::take(&mut self.errors);
+        let rotating = self.rotate == Some(true);
+        if self.secret.as_deref().is_some_and(|s| s != "keyring") {
+            errors.push(FieldError::new("secret", Reason::SecretInFile));
         }
-        Some(d) => d.get_ref().clone(),
-        None => name.to_string(),
-    };
+        if !rotating {
+            if let Some(key) = ROTATION_KEYS.iter().find(|k| self.present.contains(k)) {
+                errors.push(FieldError::new(key, Reason::RotatingOnly));
+            }
+            if !self.present.contains(&"sequence") {
+                errors.push(FieldError::new("sequence", Reason::Missing));
+            }
+            return match (self.host, self.sequence) {
+                (Some(host), Some(sequence)) if errors.is_empty() => {
+                    Ok(AnyProfile::Fixed(Profile {
+                        host,
+                        sequence,
+                        close_sequence: self.close_sequence,
+                        options: self.options,
+                    }))
+                }
+                _ => Err(errors),
+            };
+        }
+
+        if self.present.contains(&"sequence") {
+            errors.push(FieldError::new("sequence", Reason::SequenceInRotating));
+        }
+        if self.present.contains(&"close_sequence") {
+            errors.push(FieldError::new("close_sequence", Reason::CloseInRotating));
+        }
+        let secret = match (&self.secret, &self.secret_cmd) {
+            (Some(_), Some(_)) => {
+                errors.push(FieldError::new("secret_cmd", Reason::SecretAlternatives));
+                None
+            }
+            (_, Some(cmd)) if cmd.trim().is_empty() => {
+                errors.push(FieldError::new("secret_cmd", Reason::EmptySecretCmd));
+                None
+            }
+            (_, Some(cmd)) => Some(SecretSource::Command(cmd.clone())),
+            (_, None) => Some(SecretSource::Keyring),
+        };
+        let door = match &self.door {
+            Some(d) if d.trim().is_empty() || d.contains([']', '\n']) => {
+                errors.push(FieldError::new("door", Reason::BadDoor(d.clone())));
+                None
+            }
+            Some(d) => Some(d.clone()),
+            None => Some(name.to_string()),
+        };
+        let params = rotation_params(&self, &mut errors);
+        match (self.host, secret, door, params) {
+            (Some(host), Some(secret), Some(door), Some(params)) if errors.is_empty() => {
+                Ok(AnyProfile::Rotating(RotatingProfile {
+                    host,
+                    rotation: RotationSpec {
+                        door,
+                        params,
+                        secret,
+                    },
+                    options: self.options,
+                }))
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+/// The rotation parameters of a rotating table (`None` if one of them is wrong).
+fn rotation_params(raw: &RawProfile<'_>, errors: &mut Vec<FieldError>) -> Option<Params> {
     let mut params = Params::default();
-    if let Some(p) = &r.period_s {
-        params.period = std::time::Duration::from_secs(u64::try_from(*p.get_ref()).unwrap_or(0));
-    }
-    if let Some(l) = &r.length {
-        params.length = usize::try_from(*l.get_ref()).unwrap_or(0);
-    }
-    if let Some(range) = &r.port_range {
-        params.range = rotate::parse_range(range.get_ref())
-            .map_err(|e| at(range.span().start, e.to_string()))?;
-    }
-    if let Some(list) = &r.exclude_ports {
-        for port in list.get_ref() {
-            let port = u16::try_from(*port)
-                .ok()
-                .filter(|p| *p != 0)
-                .ok_or_else(|| {
-                    at(
-                        list.span().start,
-                        format!("exclude_ports: port {port} is out of range (expected 1-65535)"),
-                    )
-                })?;
-            params.exclude.push(port);
+    let mut ok = true;
+    if let Some(p) = raw.period_s {
+        match u64::try_from(p) {
+            Ok(secs) if PERIOD_S_LIMITS.contains(&secs) => {
+                params.period = std::time::Duration::from_secs(secs);
+            }
+            _ => {
+                errors.push(FieldError::new("period_s", Reason::PeriodRange(p.into())));
+                ok = false;
+            }
         }
     }
-    if let Some(p) = &r.protocol {
-        params.protos = p
-            .get_ref()
-            .parse::<ProtoChoice>()
-            .map_err(|e| at(p.span().start, e.to_string()))?;
+    if let Some(l) = raw.length {
+        match usize::try_from(l) {
+            Ok(length) if LENGTH_LIMITS.contains(&length) => params.length = length,
+            _ => {
+                errors.push(FieldError::new("length", Reason::LengthRange(l.into())));
+                ok = false;
+            }
+        }
+    }
+    if let Some(range) = raw.port_range {
+        match rotate::parse_range(range) {
+            Ok(range) => params.range = range,
+            Err(e) => {
+                errors.push(FieldError::new("port_range", Reason::Rotate(e)));
+                ok = false;
+            }
+        }
+    }
+    if let Some(list) = &raw.exclude_ports {
+        for &port in list {
+            match u16::try_from(port).ok().filter(|p| *p != 0) {
+                Some(port) => params.exclude.push(port),
+                None => {
+                    errors.push(FieldError::new(
+                        "exclude_ports",
+                        Reason::ListPortRange(port),
+                    ));
+                    ok = false;
+                    break;
+                }
+            }
+        }
+    }
+    if let Some(p) = raw.protocol {
+        match p.parse::<ProtoChoice>() {
+            Ok(protos) => params.protos = protos,
+            Err(e) => {
+                errors.push(FieldError::new("protocol", Reason::Rotate(e)));
+                ok = false;
+            }
+        }
+    }
+    let unread = [
+        "period_s",
+        "length",
+        "port_range",
+        "exclude_ports",
+        "protocol",
+    ]
+    .iter()
+    .any(|k| errors.iter().any(|e| e.key == *k));
+    if !ok || unread {
+        return None;
     }
     if let Err(e) = params.validate() {
-        let span_of = |v: Option<std::ops::Range<usize>>| v.map(|s| s.start);
-        let offset = match e {
-            RotateError::BadPeriod { .. } => span_of(r.period_s.as_ref().map(|v| v.span())),
-            RotateError::BadLength { .. } => span_of(r.length.as_ref().map(|v| v.span())),
-            _ => span_of(r.port_range.as_ref().map(|v| v.span()))
-                .or_else(|| span_of(r.exclude_ports.as_ref().map(|v| v.span())))
-                .or_else(|| span_of(r.length.as_ref().map(|v| v.span()))),
-        };
-        let message = match (&e, &r.period_s) {
-            (RotateError::BadPeriod { .. }, Some(p)) => {
-                format!(
-                    "period_s {} is out of range (expected 5-86400 seconds)",
-                    p.get_ref()
-                )
-            }
-            _ => match (&e, &r.length) {
-                (RotateError::BadLength { .. }, Some(l)) => {
-                    format!(
-                        "length {} is out of range (expected 1-32 knocks)",
-                        l.get_ref()
-                    )
-                }
-                _ => e.to_string(),
-            },
-        };
-        return Err(at(offset.unwrap_or(table_at), message));
+        // The range (or the exclusions, or the length) leaves too few ports:
+        // blame the first of them the table sets.
+        let key = ["port_range", "exclude_ports", "length"]
+            .into_iter()
+            .find(|k| raw.present.contains(k))
+            .unwrap_or("port_range");
+        errors.push(FieldError::new(key, Reason::Rotate(e)));
+        return None;
     }
-    Ok(Entry::Rotating(RotatingProfile {
-        host: r.host,
-        rotation: RotationSpec {
-            door,
-            params,
-            secret,
-        },
-        delay_ms: r.delay_ms,
-        family: r.family,
-        open_port: r.open_port,
-        wait_ms: r.wait_ms,
-        retries: r.retries,
-        launch: r.launch,
-        user: r.user,
-        ssh_port: r.ssh_port,
-    }))
+    Some(params)
 }
+
+/// A profile from its keys as a form has them (each value typed with
+/// [`Value::text`] or [`Value::number`]; a key left empty is left out):
+/// the profile, or what is wrong, key by key, in the words of
+/// [`ProfileFile::parse`]. `name` is the profile's name (a rotating
+/// profile's door defaults to it).
+pub fn from_fields<'a>(
+    name: &str,
+    fields: impl IntoIterator<Item = (&'static str, Value<'a>)>,
+) -> Result<AnyProfile, Vec<FieldError>> {
+    let mut raw = RawProfile::default();
+    for (key, value) in fields {
+        match profile_key(key) {
+            Some(key) => raw.read(key, &value),
+            None => raw.errors.push(FieldError::new(key, Reason::Unknown)),
+        }
+    }
+    raw.finish();
+    raw.build(name)
+}
+
+/// A TOML value as the key parsers see it.
+fn value_of<'a>(value: &'a DeValue<'_>) -> Value<'a> {
+    match value {
+        DeValue::String(s) => Value::Str(s),
+        DeValue::Integer(i) => {
+            Value::Int(i128::from_str_radix(i.as_str(), i.radix()).unwrap_or(i128::MAX))
+        }
+        DeValue::Float(f) => Value::Float(f.as_str().parse().unwrap_or(f64::NAN)),
+        DeValue::Boolean(b) => Value::Bool(*b),
+        DeValue::Array(items) => {
+            Value::Array(items.iter().map(|v| value_of(v.get_ref())).collect())
+        }
+        DeValue::Datetime(_) | DeValue::Table(_) => Value::Map,
+    }
+}
+
+type Spanned<T> = toml::Spanned<T>;
 
 impl ProfileFile {
     /// Parses the dotfile text; `origin` is only used in error messages.
     pub fn parse(text: &str, origin: &Path) -> Result<Self, ConfigError> {
-        let raw: RawFile =
-            toml::from_str(text).map_err(|e| ConfigError::from_toml(&e, text, origin))?;
+        let root = DeTable::parse(text).map_err(|e| ConfigError::from_toml(&e, text, origin))?;
+        let at = |offset: usize, message: String, hint: Option<String>| {
+            ConfigError::at(origin, text, offset, message, hint)
+        };
+        let unknown = |key: &Spanned<std::borrow::Cow<'_, str>>, what: &str, known: &[&str]| {
+            let hint = closest(key.get_ref(), known.iter().copied()).map(str::to_string);
+            at(
+                key.span().start,
+                format!("{what} \"{}\"", key.get_ref()),
+                hint,
+            )
+        };
+        let type_error = |value: &Spanned<DeValue<'_>>, expected: &str| {
+            let found = value_of(value.get_ref()).found();
+            at(
+                value.span().start,
+                format!("invalid type: {found}, expected {expected}"),
+                None,
+            )
+        };
+        // First every key of every table, as serde would read them...
+        let mut defaults = Options::default();
+        let mut tables = Vec::new();
+        for (key, value) in root.get_ref() {
+            match key.get_ref().as_ref() {
+                "defaults" => {
+                    let DeValue::Table(table) = value.get_ref() else {
+                        return Err(type_error(value, "a table"));
+                    };
+                    for (key, value) in table {
+                        match defaults.set_value(key.get_ref(), &value_of(value.get_ref())) {
+                            Some(Ok(())) => {}
+                            Some(Err(e)) => {
+                                return Err(at(value.span().start, e.to_string(), None));
+                            }
+                            None => return Err(unknown(key, "unknown key", Options::KEYS)),
+                        }
+                    }
+                }
+                "profiles" => {
+                    let DeValue::Table(profiles) = value.get_ref() else {
+                        return Err(type_error(value, "a map"));
+                    };
+                    for (name, value) in profiles {
+                        let DeValue::Table(table) = value.get_ref() else {
+                            return Err(type_error(value, "a [profiles.NAME] table"));
+                        };
+                        let mut raw = RawProfile::default();
+                        let mut spans = Vec::new();
+                        for (key, value) in table {
+                            let Some(known) = profile_key(key.get_ref()) else {
+                                let known: Vec<&str> = profile_keys().collect();
+                                return Err(unknown(key, "unknown key", &known));
+                            };
+                            raw.read(known, &value_of(value.get_ref()));
+                            spans.push((known, value.span().start));
+                            if let Some(e) = raw.errors.first() {
+                                return Err(at(value.span().start, e.to_string(), None));
+                            }
+                        }
+                        raw.finish();
+                        if let Some(e) = raw.errors.first() {
+                            return Err(at(value.span().start, e.to_string(), None));
+                        }
+                        tables.push((name, value.span().start, raw, spans));
+                    }
+                }
+                _ => return Err(unknown(key, "unknown table", TOP_KEYS)),
+            }
+        }
+        // ...then each profile as a whole.
         let mut profiles = BTreeMap::new();
         let mut rotating = BTreeMap::new();
-        for (name, profile) in raw.profiles {
-            let span = name.span();
-            let name = name.into_inner();
-            if let Err(reason) = validate_name(&name) {
-                return Err(ConfigError::at(origin, text, span.start, reason, None));
+        for (name, table_at, raw, spans) in tables {
+            if let Err(e) = validate_name(name.get_ref()) {
+                return Err(at(name.span().start, e.to_string(), None));
             }
-            match split_profile(&name, profile, text, origin)? {
-                Entry::Fixed(p) => profiles.insert(name, p).map(|_| ()),
-                Entry::Rotating(p) => rotating.insert(name, p).map(|_| ()),
-            };
+            let name = name.get_ref().to_string();
+            match raw.build(&name) {
+                Ok(AnyProfile::Fixed(p)) => {
+                    profiles.insert(name, p);
+                }
+                Ok(AnyProfile::Rotating(p)) => {
+                    rotating.insert(name, p);
+                }
+                Err(errors) => {
+                    let Some(e) = errors.first() else {
+                        continue;
+                    };
+                    let offset = spans
+                        .iter()
+                        .find(|(key, _)| *key == e.key)
+                        .map_or(table_at, |(_, offset)| *offset);
+                    return Err(at(offset, e.to_string(), None));
+                }
+            }
         }
         Ok(ProfileFile {
-            defaults: raw.defaults,
+            defaults,
             profiles,
             rotating,
         })
     }
 
-    /// Settings of rotating profile `name` ([`RotatingProfile::settings`]);
-    /// `None` if `name` is not a rotating profile.
-    pub fn rotating_settings(&self, name: &str) -> Option<Settings> {
-        let profile = self.rotating.get(name)?;
-        Some(profile.settings(name, &self.defaults))
-    }
-
-    /// The named profile merged with `[defaults]` and the built-in defaults.
+    /// The named profile, fixed or rotating, merged with `[defaults]` and
+    /// the built-in defaults.
     pub fn settings(&self, name: &str) -> Option<Settings> {
-        let profile = self.profiles.get(name)?;
-        Some(Settings::merge(name, profile, &self.defaults))
+        match (self.profiles.get(name), self.rotating.get(name)) {
+            (Some(p), _) => Some(p.settings(name, &self.defaults)),
+            (None, Some(p)) => Some(p.settings(name, &self.defaults)),
+            (None, None) => None,
+        }
     }
 
     /// Whether a profile, fixed or rotating, has this name.
@@ -795,24 +652,36 @@ impl ProfileFile {
     }
 }
 
+/// Why a name cannot be a profile name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("empty profile name")]
+    Empty,
+    #[error("bad profile name \"{0}\" (must not start with -)")]
+    LeadingDash(String),
+    #[error(
+        "bad profile name \"{name}\" ({c:?} not allowed; use letters, digits, '.', '_' and '-')"
+    )]
+    BadChar { name: String, c: char },
+}
+
 /// A profile name: `[A-Za-z0-9._-]+`, not starting with `-` (it would read
 /// as a flag on the command line).
-pub fn validate_name(name: &str) -> Result<(), String> {
+pub fn validate_name(name: &str) -> Result<(), NameError> {
     if name.is_empty() {
-        return Err("empty profile name".to_string());
+        return Err(NameError::Empty);
     }
     if name.starts_with('-') {
-        return Err(format!(
-            "bad profile name \"{name}\" (must not start with -)"
-        ));
+        return Err(NameError::LeadingDash(name.to_string()));
     }
     if let Some(c) = name
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
     {
-        return Err(format!(
-            "bad profile name \"{name}\" ({c:?} not allowed; use letters, digits, '.', '_' and '-')"
-        ));
+        return Err(NameError::BadChar {
+            name: name.to_string(),
+            c,
+        });
     }
     Ok(())
 }
@@ -828,55 +697,6 @@ pub(crate) fn closest<'a>(
         .filter(|(score, _)| *score >= 0.6)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
-}
-
-fn check_host(host: &str) -> Result<(), String> {
-    if host.trim().is_empty() {
-        return Err("host is empty (expected a name or address)".to_string());
-    }
-    if host.chars().any(char::is_whitespace) {
-        return Err(format!("bad host \"{host}\" (contains whitespace)"));
-    }
-    Ok(())
-}
-
-fn check_port(key: &str, port: u64) -> Result<u16, String> {
-    match u16::try_from(port) {
-        Ok(p) if p != 0 => Ok(p),
-        _ => Err(format!("{key} {port} is out of range (expected 1-65535)")),
-    }
-}
-
-fn check_launch(launch: Option<&Launch>) -> Result<(), String> {
-    match launch {
-        Some(Launch::Custom(template)) if !template.contains("{host}") => {
-            Err(LAUNCH_NEEDS_HOST.to_string())
-        }
-        _ => Ok(()),
-    }
-}
-
-fn de_host<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    let host = String::deserialize(d)?;
-    check_host(&host).map_err(serde::de::Error::custom)?;
-    Ok(host)
-}
-
-fn de_port<'de, D: Deserializer<'de>>(d: D, key: &str) -> Result<Option<u16>, D::Error> {
-    let port = i64::deserialize(d)?;
-    let port = u64::try_from(port)
-        .map_err(|_| format!("{key} {port} is out of range (expected 1-65535)"))
-        .and_then(|p| check_port(key, p))
-        .map_err(serde::de::Error::custom)?;
-    Ok(Some(port))
-}
-
-fn de_open_port<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
-    de_port(d, "open_port")
-}
-
-fn de_ssh_port<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
-    de_port(d, "ssh_port")
 }
 
 /// A configuration error at a spot in the file:
@@ -929,64 +749,11 @@ impl ConfigError {
         }
     }
 
+    /// A TOML syntax error.
     fn from_toml(err: &toml::de::Error, text: &str, path: &Path) -> Self {
         let offset = err.span().map_or(0, |s| s.start);
-        let raw = err.message().trim();
-        let (message, hint) = match unknown_field(raw) {
-            Some((key, known)) => {
-                let what = if known == TOP_KEYS {
-                    "unknown table"
-                } else {
-                    "unknown key"
-                };
-                let hint = closest(&key, known.iter().copied()).map(str::to_string);
-                (format!("{what} \"{key}\""), hint)
-            }
-            None => (tidy_serde_message(raw), None),
-        };
-        ConfigError::at(path, text, offset, message, hint)
+        ConfigError::at(path, text, offset, err.message().trim(), None)
     }
-}
-
-/// Recognizes serde's `unknown field `x`, expected ...` and tells which table
-/// it came from by the list of expected keys.
-fn unknown_field(message: &str) -> Option<(String, &'static [&'static str])> {
-    let rest = message.strip_prefix("unknown field `")?;
-    let (key, expected) = rest.split_once('`')?;
-    let known: &'static [&'static str] = if expected.contains("`sequence`") {
-        PROFILE_KEYS
-    } else if expected.contains("`defaults`") {
-        TOP_KEYS
-    } else {
-        DEFAULTS_KEYS
-    };
-    Some((key.to_string(), known))
-}
-
-/// Rewrites serde's wording into the file's terms.
-fn tidy_serde_message(message: &str) -> String {
-    if let Some(key) = message
-        .strip_prefix("missing field `")
-        .and_then(|r| r.strip_suffix('`'))
-    {
-        return format!("missing key \"{key}\"");
-    }
-    message
-        .replace(
-            "expected u64",
-            "expected a number of milliseconds (0 or more)",
-        )
-        .replace("expected u32", "expected a count (0 or more)")
-        .replace(
-            "expected struct RawProfile",
-            "expected a [profiles.NAME] table",
-        )
-        .replace(
-            "expected struct Profile",
-            "expected a [profiles.NAME] table",
-        )
-        .replace("expected struct Defaults", "expected a table")
-        .replace('`', "\"")
 }
 
 /// 1-based line and column (in characters) of byte `offset` in `text`.
@@ -1006,7 +773,9 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::options::{Family, Launch, Millis, Port, Retries};
     use crate::sequence::Knock;
+    use std::time::Duration;
 
     const FULL: &str = r#"
 [defaults]
@@ -1052,43 +821,53 @@ sequence = "1 2 3"
         Sequence::parse(s).unwrap()
     }
 
+    fn host(s: &str) -> Host {
+        Host::parse(s).unwrap()
+    }
+
+    fn port(n: u16) -> Port {
+        Port::new(n).unwrap()
+    }
+
     #[test]
     fn every_key_parses() {
         let file = parse(FULL).unwrap();
         assert_eq!(
             file.defaults,
-            Defaults {
-                delay_ms: Some(50),
+            Options {
+                delay_ms: Some(Millis::new(50)),
                 family: Some(Family::Ipv4),
-                open_port: Some(2222),
-                wait_ms: Some(1000),
-                retries: Some(1),
+                open_port: Some(port(2222)),
+                wait_ms: Some(Millis::new(1000)),
+                retries: Some(Retries::new(1)),
                 launch: Some(Launch::None),
                 user: Some("root".into()),
-                ssh_port: Some(2200),
+                ssh_port: Some(port(2200)),
             }
         );
         let p = &file.profiles["myserver"];
         assert_eq!(
             *p,
             Profile {
-                host: "myserver.example.org".into(),
+                host: host("myserver.example.org"),
                 sequence: Sequence::new(vec![Knock::tcp(7000), Knock::udp(8000), Knock::tcp(9000)])
                     .unwrap(),
-                delay_ms: Some(200),
-                family: Some(Family::Ipv6),
-                open_port: Some(22),
-                wait_ms: Some(3000),
-                retries: Some(2),
                 close_sequence: Some(seq("9000,8000,7000")),
-                launch: Some(Launch::Ssh),
-                user: Some("admin".into()),
-                ssh_port: Some(22),
+                options: Options {
+                    delay_ms: Some(Millis::new(200)),
+                    family: Some(Family::Ipv6),
+                    open_port: Some(port(22)),
+                    wait_ms: Some(Millis::new(3000)),
+                    retries: Some(Retries::new(2)),
+                    launch: Some(Launch::Ssh),
+                    user: Some("admin".into()),
+                    ssh_port: Some(port(22)),
+                },
             }
         );
         assert_eq!(
             file.profiles["bare"],
-            Profile::new("192.0.2.7", seq("1,2,3"))
+            Profile::new(host("192.0.2.7"), seq("1,2,3"))
         );
         assert_eq!(file.profiles.len(), 2);
     }
@@ -1107,42 +886,44 @@ sequence = "1 2 3"
             s,
             Settings {
                 name: "myserver".into(),
-                host: "myserver.example.org".into(),
-                sequence: seq("7000,8000:udp,9000"),
-                delay: Duration::from_millis(200),
-                family: Family::Ipv6,
-                open_port: Some(22),
-                wait: Duration::from_millis(3000),
-                retries: 2,
+                host: host("myserver.example.org"),
+                options: Effective {
+                    delay_ms: Millis::new(200),
+                    family: Family::Ipv6,
+                    open_port: Some(port(22)),
+                    wait_ms: Millis::new(3000),
+                    retries: Retries::new(2),
+                    launch: Launch::Ssh,
+                    user: Some("admin".into()),
+                    ssh_port: port(22),
+                },
+                knocks: Knocks::Fixed(seq("7000,8000:udp,9000")),
                 close_sequence: Some(seq("9000,8000,7000")),
-                launch: Launch::Ssh,
-                user: Some("admin".into()),
-                ssh_port: 22,
-                rotation: None,
             }
         );
         // Everything from [defaults].
         let s = file.settings("bare").unwrap();
-        assert_eq!(s.delay, Duration::from_millis(50));
-        assert_eq!(s.family, Family::Ipv4);
-        assert_eq!(s.open_port, Some(2222));
-        assert_eq!(s.wait, Duration::from_millis(1000));
-        assert_eq!(s.retries, 1);
+        let o = &s.options;
+        assert_eq!(o.delay_ms, Millis::new(50));
+        assert_eq!(o.family, Family::Ipv4);
+        assert_eq!(o.open_port, Some(port(2222)));
+        assert_eq!(o.wait_ms, Millis::new(1000));
+        assert_eq!(o.retries, Retries::new(1));
         assert_eq!(s.close_sequence, None);
-        assert_eq!(s.launch, Launch::None);
-        assert_eq!(s.user.as_deref(), Some("root"));
-        assert_eq!(s.ssh_port, 2200);
+        assert_eq!(o.launch, Launch::None);
+        assert_eq!(o.user.as_deref(), Some("root"));
+        assert_eq!(o.ssh_port, port(2200));
         // Built-in defaults, without a [defaults] table.
         let file = parse("[profiles.x]\nhost = \"h\"\nsequence = \"1\"\n").unwrap();
-        let s = file.settings("x").unwrap();
-        assert_eq!(s.delay, Duration::from_millis(100));
-        assert_eq!(s.family, Family::Any);
-        assert_eq!(s.open_port, None);
-        assert_eq!(s.wait, Duration::from_millis(3000));
-        assert_eq!(s.retries, 0);
-        assert_eq!(s.launch, Launch::Ssh);
-        assert_eq!(s.user, None);
-        assert_eq!(s.ssh_port, 22);
+        let o = file.settings("x").unwrap().options;
+        assert_eq!(o.delay_ms, Millis::new(100));
+        assert_eq!(o.family, Family::Any);
+        assert_eq!(o.open_port, None);
+        assert_eq!(o.wait_ms, Millis::new(3000));
+        assert_eq!(o.retries, Retries::new(0));
+        assert_eq!(o.launch, Launch::Ssh);
+        assert_eq!(o.user, None);
+        assert_eq!(o.ssh_port, port(22));
         assert_eq!(file.settings("y"), None);
     }
 
@@ -1312,51 +1093,60 @@ sequence = "1 2 3"
     }
 
     #[test]
-    fn launch_forms() {
-        assert_eq!("ssh".parse(), Ok(Launch::Ssh));
-        assert_eq!("putty".parse(), Ok(Launch::Putty));
-        assert_eq!("none".parse(), Ok(Launch::None));
-        let custom = "mosh {user}@{host} --ssh='ssh -p {port}'";
-        assert_eq!(custom.parse(), Ok(Launch::Custom(custom.into())));
-        assert_eq!(Launch::Custom(custom.into()).to_string(), custom);
-        assert!("mosh server".parse::<Launch>().is_err());
-        let p = Profile {
-            launch: Some(Launch::Custom("no host".into())),
-            ..Profile::new("h", seq("1"))
+    fn forms_check_keys_like_the_file() {
+        // A form's fields, typed as text, get the file's messages, by key.
+        let fields = |extra: Vec<(&'static str, Value<'static>)>| {
+            let mut all = vec![("host", Value::text("h")), ("sequence", Value::text("1"))];
+            all.extend(extra);
+            from_fields("a", all)
         };
+        let Ok(AnyProfile::Fixed(p)) = fields(vec![]) else {
+            panic!("not a fixed profile");
+        };
+        assert_eq!(p, Profile::new(host("h"), seq("1")));
+        let errors = fields(vec![
+            ("open_port", Value::number("0")),
+            ("launch", Value::text("no host")),
+            ("host", Value::text(" ")),
+        ])
+        .unwrap_err();
+        let by_key: Vec<(&str, String)> = errors.iter().map(|e| (e.key, e.to_string())).collect();
         assert_eq!(
-            p.validate(),
-            Err("custom launch command must contain {host}".into())
+            by_key,
+            [
+                (
+                    "open_port",
+                    "open_port 0 is out of range (expected 1-65535)".to_string()
+                ),
+                (
+                    "launch",
+                    "custom launch command must contain {host}".to_string()
+                ),
+                (
+                    "host",
+                    "host is empty (expected a name or address)".to_string()
+                ),
+            ]
         );
-    }
-
-    #[test]
-    fn family_forms() {
-        assert_eq!("IPv6".parse(), Ok(Family::Ipv6));
-        assert_eq!(Family::Ipv4.to_string(), "ipv4");
-        assert!("inet".parse::<Family>().is_err());
-    }
-
-    #[test]
-    fn validate_matches_parse() {
-        let mut p = Profile::new("h", seq("1"));
-        assert_eq!(p.validate(), Ok(()));
-        p.open_port = Some(0);
+        let errors = from_fields(
+            "v",
+            [
+                ("host", Value::text("h")),
+                ("rotate", Value::Bool(true)),
+                ("period_s", Value::number("3")),
+                ("exclude_ports", Value::Array(vec![Value::number("70000")])),
+                ("ssh_port", Value::number("soon")),
+            ],
+        )
+        .unwrap_err();
+        let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
         assert_eq!(
-            p.validate(),
-            Err("open_port 0 is out of range (expected 1-65535)".into())
-        );
-        p.open_port = None;
-        p.ssh_port = Some(0);
-        assert_eq!(
-            p.validate(),
-            Err("ssh_port 0 is out of range (expected 1-65535)".into())
-        );
-        p.ssh_port = None;
-        p.host = " ".into();
-        assert_eq!(
-            p.validate(),
-            Err("host is empty (expected a name or address)".into())
+            messages,
+            [
+                "invalid type: string \"soon\", expected i64",
+                "period_s 3 is out of range (expected 5-86400 seconds)",
+                "exclude_ports: port 70000 is out of range (expected 1-65535)",
+            ]
         );
     }
 
@@ -1418,9 +1208,9 @@ sequence = "1,2"
             RotatingProfile {
                 rotation: RotationSpec {
                     secret: SecretSource::Command("pass show knock/lab".into()),
-                    ..RotatingProfile::new("192.0.2.9", "openSSH").rotation
+                    ..RotatingProfile::new(host("192.0.2.9"), "openSSH").rotation
                 },
-                ..RotatingProfile::new("192.0.2.9", "openSSH")
+                ..RotatingProfile::new(host("192.0.2.9"), "openSSH")
             }
         );
         assert_eq!(lab.rotation.door, "openSSH");
@@ -1429,14 +1219,18 @@ sequence = "1,2"
             SecretSource::Command("pass show knock/lab".into())
         );
         assert_eq!(lab.rotation.params, Params::default());
-        assert!(file.settings("vault").is_none());
-        let s = file.rotating_settings("vault").unwrap();
-        assert_eq!(s.sequence, seq("1"), "a stand-in");
-        assert_eq!(s.delay, Duration::from_millis(50));
-        assert_eq!(s.open_port, Some(22));
+        let s = file.settings("vault").unwrap();
+        let Knocks::Rotating(spec) = &s.knocks else {
+            panic!("not rotating: {s:?}");
+        };
+        assert_eq!(spec.door, "vault");
+        assert_eq!(s.options.delay_ms, Millis::new(50));
+        assert_eq!(s.options.open_port, Some(port(22)));
         assert_eq!(s.close_sequence, None);
-        assert_eq!(s.rotation.as_ref().map(|r| r.door.as_str()), Some("vault"));
-        assert!(file.rotating_settings("fixed").is_none());
+        assert!(matches!(
+            file.settings("fixed").unwrap().knocks,
+            Knocks::Fixed(_)
+        ));
         assert_eq!(file.closest_name("vaul"), Some("vault"));
     }
 

@@ -177,6 +177,30 @@ impl SecretSource {
     }
 }
 
+/// Where the secrets of rotating profiles are read: [`SystemSecrets`], or
+/// a test's store.
+pub trait LoadSecret {
+    /// The secret of profile `account`, from `source`.
+    fn load(&self, account: &str, source: &SecretSource) -> Result<Secret, SecretError>;
+}
+
+/// Any `Fn(account, source)` loads secrets (tests).
+impl<F: Fn(&str, &SecretSource) -> Result<Secret, SecretError>> LoadSecret for F {
+    fn load(&self, account: &str, source: &SecretSource) -> Result<Secret, SecretError> {
+        self(account, source)
+    }
+}
+
+/// The OS keyring and `secret_cmd`: [`SecretSource::load`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemSecrets;
+
+impl LoadSecret for SystemSecrets {
+    fn load(&self, account: &str, source: &SecretSource) -> Result<Secret, SecretError> {
+        source.load(account)
+    }
+}
+
 impl fmt::Display for SecretSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -6,14 +6,14 @@
 //! packet per knock: a TCP knock is one non-blocking `connect()` (one SYN)
 //! whose socket is dropped at once; a UDP knock is one 1-byte datagram.
 //!
-//! Sockets and time sit behind [`Net`] and [`Clock`] so that [`run`] can be
-//! tested with fakes; [`SystemNet`] and [`SystemClock`] are the real ones.
+//! Sockets and time sit behind [`Net`] and [`Timer`] so that [`run`] can be
+//! tested with fakes; [`SystemNet`] and [`SystemTimer`] are the real ones.
 //!
-//! A rotating profile ([`crate::rotate`]) knocks with [`run_rotating`]: each
-//! attempt derives the sequence of its own time step from the wall clock
-//! ([`WallClock`]), waiting for the next period first when too little of the
-//! current one is left, and, on a retry, because the server burns a (door,
-//! step) sequence once it opened and refuses it again as a replay.
+//! A rotating profile ([`crate::rotate`]) knocks [`Sequences::Rotating`]:
+//! each attempt derives the sequence of its own time step from the wall
+//! clock ([`WallClock`]), waiting for the next period first when too little
+//! of the current one is left, and, on a retry, because the server burns a
+//! (door, step) sequence once it opened and refuses it again as a replay.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -24,9 +24,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use crate::profile::{Defaults, Family, RotatingProfile, Settings};
-use crate::rotate::{RotateError, Rotation};
-use crate::secret::Secret;
+use crate::options::Family;
+use crate::rotate::Rotation;
 use crate::sequence::{Knock, Proto, Sequence};
 
 /// The network as the sender sees it.
@@ -42,13 +41,13 @@ pub trait Net {
 }
 
 /// A monotonic clock that can sleep.
-pub trait Clock {
+pub trait Timer {
     fn now(&self) -> Instant;
     fn sleep(&self, d: Duration);
 }
 
 /// Wall-clock time, which picks a rotation's time step. Waiting is the
-/// [`Clock`]'s job; a fake wall clock in tests moves with the fake [`Clock`].
+/// [`Timer`]'s job; a fake wall clock in tests moves with the fake [`Timer`].
 pub trait WallClock {
     /// Time since the Unix epoch.
     fn since_epoch(&self) -> Duration;
@@ -73,75 +72,13 @@ impl WallClock for SystemWall {
     }
 }
 
-/// What a rotating profile knocks: the sequence of `door` for the time step
-/// of `wall`, derived with `rotation` (which holds the secret).
-#[derive(Clone, Copy)]
-pub struct Rotating<'a> {
-    pub rotation: &'a Rotation,
-    pub door: &'a str,
-    pub wall: &'a dyn WallClock,
-}
-
-impl fmt::Debug for Rotating<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Rotating")
-            .field("rotation", self.rotation)
-            .field("door", &self.door)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A rotating profile with its secret loaded, ready for [`run_rotating`]
-/// (the CLI and the GUI load one the same way).
-#[derive(Debug)]
-pub struct RotatingPlan {
-    /// The profile merged with `[defaults]` (launch, user, ssh port...);
-    /// its `sequence` is a stand-in ([`RotatingProfile::settings`]).
-    pub settings: Settings,
-    /// Host, delay, family, verify, retries. Its sequence is not sent:
-    /// [`run_rotating`] derives each attempt's.
-    pub plan: Plan,
-    pub rotation: Rotation,
-    pub door: String,
-}
-
-impl RotatingPlan {
-    /// Rotating profile `name` merged with `defaults`, knocking with
-    /// `secret` (read from its `secret` / `secret_cmd` by the caller).
-    pub fn new(
-        name: &str,
-        profile: &RotatingProfile,
-        defaults: &Defaults,
-        secret: Secret,
-    ) -> Result<RotatingPlan, RotateError> {
-        let spec = &profile.rotation;
-        let rotation = Rotation::new(spec.params.clone(), secret)?;
-        let settings = profile.settings(name, defaults);
-        Ok(RotatingPlan {
-            plan: Plan::from_settings(&settings),
-            settings,
-            rotation,
-            door: spec.door.clone(),
-        })
-    }
-
-    /// What [`run_rotating`] needs, with time steps from `wall`.
-    pub fn rotating<'a>(&'a self, wall: &'a dyn WallClock) -> Rotating<'a> {
-        Rotating {
-            rotation: &self.rotation,
-            door: &self.door,
-            wall,
-        }
-    }
-}
-
 /// Real sockets (socket2) and the system resolver.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemNet;
 
 /// `Instant::now` and `std::thread::sleep`.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
+pub struct SystemTimer;
 
 /// After the knocks, wait until TCP `port` accepts a connection, for at most
 /// `wait` after the last knock.
@@ -151,47 +88,42 @@ pub struct Verify {
     pub wait: Duration,
 }
 
-/// What to send, and where.
+/// What each attempt knocks.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
+pub enum Sequences {
+    /// The same sequence every attempt.
+    Fixed(Sequence),
+    /// The sequence of `door` for the attempt's time step, derived with
+    /// `rotation` (which holds the secret).
+    Rotating { rotation: Rotation, door: String },
+}
+
+impl Sequences {
+    /// How many knocks one attempt sends.
+    pub fn len(&self) -> usize {
+        match self {
+            Sequences::Fixed(sequence) => sequence.len(),
+            Sequences::Rotating { rotation, .. } => rotation.params().length,
+        }
+    }
+
+    /// Always false: a sequence has at least one knock.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What to send, where, and how: a knock ready to [`run`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnockPlan {
     pub host: String,
-    pub sequence: Sequence,
+    pub sequences: Sequences,
     /// Pause between knocks (none after the last).
     pub delay: Duration,
     pub family: Family,
     pub verify: Option<Verify>,
     /// Extra attempts of the whole sequence when verify fails.
     pub retries: u32,
-}
-
-impl Plan {
-    /// The plan of a saved profile: its sequence (not the close sequence),
-    /// verifying `open_port` if set.
-    pub fn from_settings(s: &Settings) -> Plan {
-        Plan {
-            host: s.host.clone(),
-            sequence: s.sequence.clone(),
-            delay: s.delay,
-            family: s.family,
-            verify: s.open_port.map(|port| Verify { port, wait: s.wait }),
-            retries: s.retries,
-        }
-    }
-
-    /// The plan for "knock, then connect" (`knock NAME --ssh`, the GUI's
-    /// "Knock & connect"): when no port is verified yet, wait up to `wait`
-    /// for `ssh_port` to accept connections, so the client never starts
-    /// before the door is open. A plan that already verifies a port keeps it.
-    pub fn for_connect(&self, ssh_port: u16, wait: Duration) -> Plan {
-        let mut plan = self.clone();
-        if plan.verify.is_none() {
-            plan.verify = Some(Verify {
-                port: ssh_port,
-                wait,
-            });
-        }
-        plan
-    }
 }
 
 /// What happened so far; a CLI prints it, a GUI shows it.
@@ -218,7 +150,7 @@ pub enum Progress {
     Opened { to: SocketAddr, after: Duration },
     /// `to` did not open within the wait of this attempt.
     NotOpened { attempt: u32, to: SocketAddr },
-    /// Rotating profiles ([`run_rotating`]): waiting `wait` for the next
+    /// Rotating profiles ([`Sequences::Rotating`]): waiting `wait` for the next
     /// period (of `period`) before attempt `attempt`. For attempt 1, too
     /// little of the current period was left for the knocks; for a retry,
     /// the step just knocked is used up on the server.
@@ -345,84 +277,26 @@ const SLEEP_SLICE: Duration = Duration::from_millis(100);
 /// Resolve once, knock each in order with `delay` between knocks (monotonic
 /// clock), then verify/retry. `cancel` is checked before each knock and each
 /// probe (and during long pauses). Progress goes to `on_progress`.
-pub fn run(
-    plan: &Plan,
-    net: &mut dyn Net,
-    clock: &dyn Clock,
-    cancel: &AtomicBool,
-    on_progress: &mut dyn FnMut(&Progress),
-) -> Result<Outcome, SendError> {
-    attempts(plan, None, net, clock, cancel, on_progress)
-}
-
-/// [`run`] for a rotating profile: `plan.sequence` is not sent; each attempt
-/// knocks the sequence of its own time step instead.
 ///
-/// After resolving, and before the first knock, it waits for the next
-/// period if less than [`crate::rotate::BOUNDARY_MARGIN`] plus the time the
-/// knocks take is left of the current one, so a sequence never straddles
-/// two steps. When verify fails and retries remain, it waits for the period
-/// after the step it just knocked (the server refuses a step's sequence
-/// once it opened) and knocks that step's sequence. Each wait is reported
-/// as [`Progress::WaitingForPeriod`], each sequence as [`Progress::Derived`];
-/// waits sleep on `clock` in slices, checking `cancel`.
-pub fn run_rotating(
-    plan: &Plan,
-    rotating: &Rotating<'_>,
+/// [`Sequences::Rotating`] knocks the sequence of each attempt's time step
+/// (from `wall`). After resolving, and before the first knock, it waits for
+/// the next period if less than [`crate::rotate::BOUNDARY_MARGIN`] plus the
+/// time the knocks take is left of the current one, so a sequence never
+/// straddles two steps. When verify fails and retries remain, it waits for
+/// the period after the step it just knocked (the server refuses a step's
+/// sequence once it opened) and knocks that step's sequence. Each wait is
+/// reported as [`Progress::WaitingForPeriod`], each sequence as
+/// [`Progress::Derived`]; waits sleep on `timer` in slices, checking `cancel`.
+pub fn run(
+    plan: &KnockPlan,
     net: &mut dyn Net,
-    clock: &dyn Clock,
-    cancel: &AtomicBool,
-    on_progress: &mut dyn FnMut(&Progress),
-) -> Result<Outcome, SendError> {
-    attempts(plan, Some(rotating), net, clock, cancel, on_progress)
-}
-
-/// Resolves `host` once, the way [`run`] does before its first knock: an
-/// IP literal (also `[v6]`) is itself; a name is the first address of
-/// `family` that the resolver gives. [`run`] reports the answer as
-/// [`Progress::Resolved`] (with how many other
-/// addresses there were), so a dry run shows exactly what would be knocked.
-pub fn resolve_once(host: &str, family: Family, net: &mut dyn Net) -> Result<Resolved, SendError> {
-    let addrs = match parse_literal(host) {
-        Some(ip) => vec![ip],
-        None => net
-            .resolve(host, family)
-            .map_err(|source| SendError::Resolve {
-                host: host.to_string(),
-                source,
-            })?,
-    };
-    let mut matching = addrs.into_iter().filter(|ip| family_matches(family, *ip));
-    let addr = matching.next().ok_or_else(|| SendError::NoAddress {
-        host: host.to_string(),
-        family,
-    })?;
-    Ok(Resolved {
-        addr,
-        others: matching.filter(|ip| *ip != addr).count(),
-    })
-}
-
-/// Where [`resolve_once`] sends the knocks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Resolved {
-    pub addr: IpAddr,
-    /// How many more addresses of the family the resolver gave.
-    pub others: usize,
-}
-
-/// Resolve once, then knock (a fixed sequence, or a rotating one per
-/// attempt), verify and retry.
-fn attempts(
-    plan: &Plan,
-    rotating: Option<&Rotating<'_>>,
-    net: &mut dyn Net,
-    clock: &dyn Clock,
+    timer: &dyn Timer,
+    wall: &dyn WallClock,
     cancel: &AtomicBool,
     on_progress: &mut dyn FnMut(&Progress),
 ) -> Result<Outcome, SendError> {
     check(cancel)?;
-    let Resolved { addr, others } = resolve_once(&plan.host, plan.family, net)?;
+    let Address { addr, others } = resolve_once(&plan.host, plan.family, net)?;
     on_progress(&Progress::Resolved {
         host: plan.host.clone(),
         addr,
@@ -433,15 +307,17 @@ fn attempts(
     let mut attempt = 1;
     let mut last_step = None;
     loop {
-        let sequence = match rotating {
-            None => Cow::Borrowed(&plan.sequence),
-            Some(r) => {
+        let sequence = match &plan.sequences {
+            Sequences::Fixed(sequence) => Cow::Borrowed(sequence),
+            Sequences::Rotating { rotation, door } => {
                 let (step, sequence) = next_step(
-                    r,
+                    rotation,
+                    door,
+                    wall,
                     plan.delay,
                     attempt,
                     last_step,
-                    clock,
+                    timer,
                     cancel,
                     on_progress,
                 )?;
@@ -460,7 +336,7 @@ fn attempts(
             addr,
             attempt,
             net,
-            clock,
+            timer,
             cancel,
             on_progress,
         )?;
@@ -473,7 +349,7 @@ fn attempts(
         };
         let to = SocketAddr::new(addr, verify.port);
         on_progress(&Progress::Verifying { attempt, to });
-        if let Some(after) = wait_open(to, verify.wait, net, clock, cancel)? {
+        if let Some(after) = wait_open(to, verify.wait, net, timer, cancel)? {
             on_progress(&Progress::Opened { to, after });
             return Ok(Outcome {
                 addr,
@@ -493,24 +369,61 @@ fn attempts(
     }
 }
 
+/// Resolves `host` once, the way [`run`] does before its first knock: an
+/// IP literal (also `[v6]`) is itself; a name is the first address of
+/// `family` that the resolver gives. [`run`] reports the answer as
+/// [`Progress::Resolved`] (with how many other
+/// addresses there were), so a dry run shows exactly what would be knocked.
+pub fn resolve_once(host: &str, family: Family, net: &mut dyn Net) -> Result<Address, SendError> {
+    let addrs = match parse_literal(host) {
+        Some(ip) => vec![ip],
+        None => net
+            .resolve(host, family)
+            .map_err(|source| SendError::Resolve {
+                host: host.to_string(),
+                source,
+            })?,
+    };
+    let mut matching = addrs.into_iter().filter(|ip| family_matches(family, *ip));
+    let addr = matching.next().ok_or_else(|| SendError::NoAddress {
+        host: host.to_string(),
+        family,
+    })?;
+    Ok(Address {
+        addr,
+        others: matching.filter(|ip| *ip != addr).count(),
+    })
+}
+
+/// Where [`resolve_once`] sends the knocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Address {
+    pub addr: IpAddr,
+    /// How many more addresses of the family the resolver gave.
+    pub others: usize,
+}
+
 /// The step (and its sequence) that attempt `attempt` knocks: a step after
 /// `last` (the one the previous attempt used up) with enough of its period
 /// left for the knocks; waits on `clock` until there is one.
+#[allow(clippy::too_many_arguments)]
 fn next_step(
-    r: &Rotating<'_>,
+    rotation: &Rotation,
+    door: &str,
+    wall: &dyn WallClock,
     delay: Duration,
     attempt: u32,
     last: Option<u64>,
-    clock: &dyn Clock,
+    clock: &dyn Timer,
     cancel: &AtomicBool,
     on_progress: &mut dyn FnMut(&Progress),
 ) -> Result<(u64, Sequence), SendError> {
-    let params = r.rotation.params();
+    let params = rotation.params();
     let sending = params.sending_time(delay);
     let mut told = false;
     loop {
         check(cancel)?;
-        let now = r.wall.since_epoch();
+        let now = wall.since_epoch();
         let step = params.step(now.as_secs());
         let wait = if last.is_some_and(|last| step <= last) {
             Some(params.until_boundary(now))
@@ -518,7 +431,7 @@ fn next_step(
             params.boundary_wait(now, sending)
         };
         let Some(wait) = wait else {
-            return Ok((step, r.rotation.sequence_at(r.door, step)));
+            return Ok((step, rotation.sequence_at(door, step)));
         };
         // The wall clock may lag the monotonic one by a hair after the
         // sleep; the next round then waits the rest without a second report.
@@ -546,7 +459,7 @@ fn knock_sequence(
     addr: IpAddr,
     attempt: u32,
     net: &mut dyn Net,
-    clock: &dyn Clock,
+    clock: &dyn Timer,
     cancel: &AtomicBool,
     on_progress: &mut dyn FnMut(&Progress),
 ) -> Result<(), SendError> {
@@ -582,7 +495,7 @@ fn wait_open(
     to: SocketAddr,
     wait: Duration,
     net: &mut dyn Net,
-    clock: &dyn Clock,
+    clock: &dyn Timer,
     cancel: &AtomicBool,
 ) -> Result<Option<Duration>, SendError> {
     let start = clock.now();
@@ -616,7 +529,7 @@ fn check(cancel: &AtomicBool) -> Result<(), SendError> {
 }
 
 /// Sleeps until `due`, in slices so that `cancel` is noticed.
-fn sleep_until(clock: &dyn Clock, due: Instant, cancel: &AtomicBool) -> Result<(), SendError> {
+fn sleep_until(clock: &dyn Timer, due: Instant, cancel: &AtomicBool) -> Result<(), SendError> {
     loop {
         let left = due.saturating_duration_since(clock.now());
         if left.is_zero() {
@@ -717,7 +630,7 @@ fn connect_in_progress(e: &io::Error) -> bool {
     false
 }
 
-impl Clock for SystemClock {
+impl Timer for SystemTimer {
     fn now(&self) -> Instant {
         Instant::now()
     }
@@ -731,6 +644,7 @@ impl Clock for SystemClock {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::resolve::{Overrides, resolve};
     use std::cell::{Cell, RefCell};
     use std::collections::VecDeque;
     use std::net::{Ipv4Addr, Ipv6Addr, TcpListener, UdpSocket};
@@ -760,7 +674,7 @@ mod tests {
         }
     }
 
-    impl Clock for FakeClock {
+    impl Timer for FakeClock {
         fn now(&self) -> Instant {
             self.base + self.elapsed.get()
         }
@@ -864,10 +778,10 @@ mod tests {
         }
     }
 
-    fn plan(host: &str, seq: &str, delay_ms: u64) -> Plan {
-        Plan {
+    fn plan(host: &str, seq: &str, delay_ms: u64) -> KnockPlan {
+        KnockPlan {
             host: host.to_string(),
-            sequence: Sequence::parse(seq).unwrap(),
+            sequences: Sequences::Fixed(Sequence::parse(seq).unwrap()),
             delay: Duration::from_millis(delay_ms),
             family: Family::Any,
             verify: None,
@@ -880,9 +794,12 @@ mod tests {
         progress: Vec<Progress>,
     }
 
-    fn go(plan: &Plan, net: &mut FakeNet, clock: &FakeClock, cancel: &AtomicBool) -> Ran {
+    fn go(plan: &KnockPlan, net: &mut FakeNet, clock: &FakeClock, cancel: &AtomicBool) -> Ran {
         let mut progress = Vec::new();
-        let result = run(plan, net, clock, cancel, &mut |p| progress.push(p.clone()));
+        let no_wall = || Duration::ZERO;
+        let result = run(plan, net, clock, &no_wall, cancel, &mut |p| {
+            progress.push(p.clone())
+        });
         Ran { result, progress }
     }
 
@@ -986,7 +903,7 @@ mod tests {
             inner: Rc<FakeClock>,
             first: Cell<bool>,
         }
-        impl Clock for Sloppy {
+        impl Timer for Sloppy {
             fn now(&self) -> Instant {
                 self.inner.now()
             }
@@ -1010,6 +927,7 @@ mod tests {
             &plan("myhost", "1,2,3", 100),
             &mut net,
             &clock,
+            &|| Duration::ZERO,
             &AtomicBool::new(false),
             &mut progress,
         )
@@ -1367,12 +1285,20 @@ sequence = "1,2,3"
 "#;
         let file = crate::profile::ProfileFile::parse(text, std::path::Path::new("profiles.toml"))
             .unwrap();
-        let web = Plan::from_settings(&file.settings("web").unwrap());
+        let fixed = |name: &str| {
+            let s = file.settings(name).unwrap();
+            let none = |_: &str, _: &crate::secret::SecretSource| unreachable!();
+            resolve(s, &Overrides::default())
+                .unwrap()
+                .load(&none)
+                .unwrap()
+        };
+        let web = fixed("web");
         assert_eq!(
             web,
-            Plan {
+            KnockPlan {
                 host: "web.example.org".into(),
-                sequence: Sequence::parse("7000,8000:udp").unwrap(),
+                sequences: Sequences::Fixed(Sequence::parse("7000,8000:udp").unwrap()),
                 delay: ms(40),
                 family: Family::Ipv6,
                 verify: Some(Verify {
@@ -1382,10 +1308,13 @@ sequence = "1,2,3"
                 retries: 2,
             }
         );
-        let plain = Plan::from_settings(&file.settings("plain").unwrap());
+        let plain = fixed("plain");
         assert_eq!(plain.verify, None);
         assert_eq!(plain.retries, 0);
-        assert_eq!(plain.sequence.to_string(), "1,2,3");
+        assert_eq!(
+            plain.sequences,
+            Sequences::Fixed(Sequence::parse("1,2,3").unwrap())
+        );
     }
 
     #[test]
@@ -1438,13 +1367,13 @@ sequence = "1,2,3"
         let got = |net: &mut FakeNet, host, family| {
             resolve_once(host, family, net).map_err(|e| e.to_string())
         };
-        let v4 = |s: &str| Resolved {
+        let v4 = |s: &str| Address {
             addr: s.parse().unwrap(),
             others: 0,
         };
         assert_eq!(
             got(&mut net, "myhost", Family::Ipv4),
-            Ok(Resolved {
+            Ok(Address {
                 addr: "192.0.2.7".parse().unwrap(),
                 others: 1
             })
@@ -1479,7 +1408,20 @@ sequence = "1,2,3"
     fn connecting_waits_for_the_ssh_port_unless_a_port_is_verified() {
         let clock = FakeClock::new();
         let mut net = FakeNet::new(&clock, &["192.0.2.1"]);
-        let connect = plan("myhost", "7000,8000", 0).for_connect(2222, ms(1500));
+        let file = crate::profile::ProfileFile::parse(
+            "[defaults]\nwait_ms = 1500\nssh_port = 2222\n\n[profiles.my]\nhost = \"myhost\"\nsequence = \"7000,8000\"\n",
+            std::path::Path::new("profiles.toml"),
+        )
+        .unwrap();
+        let overrides = Overrides {
+            connect: true,
+            ..Overrides::default()
+        };
+        let none = |_: &str, _: &crate::secret::SecretSource| unreachable!();
+        let connect = resolve(file.settings("my").unwrap(), &overrides)
+            .unwrap()
+            .load(&none)
+            .unwrap();
         assert_eq!(
             connect.verify,
             Some(Verify {
@@ -1496,12 +1438,24 @@ sequence = "1,2,3"
             "{:?}",
             ran.progress
         );
-        let mut verified = plan("myhost", "7000", 0);
-        verified.verify = Some(Verify {
-            port: 443,
-            wait: ms(800),
-        });
-        assert_eq!(verified.for_connect(22, ms(3000)), verified);
+        let verified = crate::profile::ProfileFile::parse(
+            "[profiles.verified]\nhost = \"myhost\"\nsequence = \"7000\"\nopen_port = 443\nwait_ms = 800\n",
+            std::path::Path::new("profiles.toml"),
+        )
+        .unwrap()
+        .settings("verified")
+        .unwrap();
+        let overrides = Overrides {
+            connect: true,
+            ..Overrides::default()
+        };
+        assert_eq!(
+            resolve(verified, &overrides).unwrap().verify,
+            Some(Verify {
+                port: 443,
+                wait: ms(800)
+            })
+        );
     }
 
     // Rotating profiles: the known-answer vectors "defaults" (step
@@ -1516,24 +1470,18 @@ sequence = "1,2,3"
         Rotation::new(crate::rotate::Params::default(), secret).unwrap()
     }
 
-    /// `run_rotating` with the wall clock at `start_ms` (since the epoch)
-    /// when the fake clock starts, moving with it.
+    /// `run` of a rotating plan with the wall clock at `start_ms` (since
+    /// the epoch) when the fake clock starts, moving with it.
     fn go_rotating(
-        plan: &Plan,
+        plan: &KnockPlan,
         start_ms: u64,
         net: &mut FakeNet,
         clock: &Rc<FakeClock>,
         cancel: &AtomicBool,
     ) -> Ran {
-        let rotation = rotation();
         let wall = || ms(start_ms) + clock.at();
-        let rotating = Rotating {
-            rotation: &rotation,
-            door: "myserver",
-            wall: &wall,
-        };
         let mut progress = Vec::new();
-        let result = run_rotating(plan, &rotating, net, clock.as_ref(), cancel, &mut |p| {
+        let result = run(plan, net, clock.as_ref(), &wall, cancel, &mut |p| {
             progress.push(p.clone())
         });
         Ran { result, progress }
@@ -1543,8 +1491,12 @@ sequence = "1,2,3"
         sent.iter().map(|s| s.to.port()).collect()
     }
 
-    fn rotating_plan(retries: u32) -> Plan {
+    fn rotating_plan(retries: u32) -> KnockPlan {
         let mut p = plan("192.0.2.1", "1", 100);
+        p.sequences = Sequences::Rotating {
+            rotation: rotation(),
+            door: "myserver".into(),
+        };
         p.verify = Some(Verify {
             port: 22,
             wait: ms(3000),
@@ -1702,7 +1654,7 @@ sequence = "1,2,3"
             inner: Rc<FakeClock>,
             flag: Arc<AtomicBool>,
         }
-        impl Clock for Cancelling {
+        impl Timer for Cancelling {
             fn now(&self) -> Instant {
                 self.inner.now()
             }
@@ -1720,19 +1672,13 @@ sequence = "1,2,3"
             flag: Arc::clone(&flag),
         };
         let mut net = FakeNet::new(&inner, &[]);
-        let rotation = rotation();
         let wall = || ms(1_700_000_000_000) + inner.at();
-        let rotating = Rotating {
-            rotation: &rotation,
-            door: "myserver",
-            wall: &wall,
-        };
         let mut p = rotating_plan(1);
         p.verify = Some(Verify {
             port: 22,
             wait: ms(500),
         });
-        let result = run_rotating(&p, &rotating, &mut net, &clock, &flag, &mut |_| {});
+        let result = run(&p, &mut net, &clock, &wall, &flag, &mut |_| {});
         assert!(matches!(result, Err(SendError::Cancelled)), "{result:?}");
         // Only attempt 1 went out; the wait for step T+1 stopped within a slice.
         assert_eq!(ports(&net.sent), SEQ_T);
@@ -1829,7 +1775,8 @@ sequence = "1,2,3"
         let out = run(
             &p,
             &mut SystemNet,
-            &SystemClock,
+            &SystemTimer,
+            &SystemWall,
             &AtomicBool::new(false),
             &mut progress,
         )

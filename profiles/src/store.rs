@@ -7,7 +7,6 @@
 //! a symlinked file is written through to its target).
 
 use std::ffi::OsString;
-use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -16,9 +15,9 @@ use std::time::SystemTime;
 
 use toml_edit::{DocumentMut, Item, Table, TableLike, Value};
 
+use crate::field::{FieldValue, int};
 use crate::profile::{
-    ConfigError, Defaults, Profile, ProfileFile, RotatingProfile, Settings, SharedKeys,
-    validate_name,
+    ConfigError, Knocks, NameError, Profile, ProfileFile, RotatingProfile, Settings, validate_name,
 };
 use crate::rotate::{self, Params, ProtoChoice};
 use crate::secret::SecretSource;
@@ -82,9 +81,9 @@ pub struct Store {
 impl Store {
     /// Loads the file; a missing file is an empty store (not an error).
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let io_err = |source| StoreError::Io {
+        let io_err = |error| StoreError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         };
         let seen = fingerprint(path).map_err(io_err)?;
         let text = match fs::read_to_string(path) {
@@ -245,6 +244,12 @@ impl Store {
         }
     }
 
+    /// The named profile, fixed or rotating, merged with `[defaults]` and
+    /// the built-in defaults; or [`StoreError::NotFound`] with a hint.
+    pub fn settings(&self, name: &str) -> Result<Settings, StoreError> {
+        self.file.settings(name).ok_or_else(|| self.not_found(name))
+    }
+
     /// The named fixed-sequence profile, or [`StoreError::NotFound`] with a
     /// hint ([`StoreError::OtherKind`] if `name` is a rotating profile).
     pub fn get(&self, name: &str) -> Result<&Profile, StoreError> {
@@ -282,20 +287,20 @@ impl Store {
         let text = self.doc.to_string();
         let target = match fs::symlink_metadata(&self.path) {
             Ok(meta) if meta.file_type().is_symlink() => {
-                fs::canonicalize(&self.path).map_err(|source| StoreError::Write {
+                fs::canonicalize(&self.path).map_err(|error| StoreError::Write {
                     path: self.path.clone(),
-                    source,
+                    error,
                 })?
             }
             _ => self.path.clone(),
         };
-        write_atomic(&target, text.as_bytes()).map_err(|source| StoreError::Write {
+        write_atomic(&target, text.as_bytes()).map_err(|error| StoreError::Write {
             path: target.clone(),
-            source,
+            error,
         })?;
-        self.seen = fingerprint(&self.path).map_err(|source| StoreError::Io {
+        self.seen = fingerprint(&self.path).map_err(|error| StoreError::Io {
             path: self.path.clone(),
-            source,
+            error,
         })?;
         Ok(())
     }
@@ -378,43 +383,7 @@ impl From<Option<Value>> for Want {
     }
 }
 
-fn int(n: u64) -> Value {
-    Value::from(i64::try_from(n).unwrap_or(i64::MAX))
-}
-
-fn seq_value(s: &Sequence) -> Value {
-    Value::from(s.to_string())
-}
-
-impl SharedKeys<'_> {
-    /// `delay_ms` to `retries`, in file order.
-    fn head(self) -> Vec<(&'static str, Want)> {
-        vec![
-            ("delay_ms", self.delay_ms.map(int).into()),
-            (
-                "family",
-                self.family.map(|f| Value::from(f.as_str())).into(),
-            ),
-            ("open_port", self.open_port.map(|n| int(n.into())).into()),
-            ("wait_ms", self.wait_ms.map(int).into()),
-            ("retries", self.retries.map(|n| int(n.into())).into()),
-        ]
-    }
-
-    /// `launch` to `ssh_port`, in file order.
-    fn tail(self) -> Vec<(&'static str, Want)> {
-        vec![
-            (
-                "launch",
-                self.launch.map(|l| Value::from(l.to_string())).into(),
-            ),
-            ("user", self.user.map(Value::from).into()),
-            ("ssh_port", self.ssh_port.map(|n| int(n.into())).into()),
-        ]
-    }
-}
-
-/// The keys only a rotating profile has, all to be removed.
+/// The keys only a rotating profile has, all to be removed from a fixed one.
 const ROTATION_KEYS: &[&str] = &[
     "rotate",
     "secret",
@@ -430,19 +399,25 @@ const ROTATION_KEYS: &[&str] = &[
 /// A fixed profile's keys in file order, with the values to write; the keys
 /// of a rotating profile are removed.
 fn profile_values(p: &Profile) -> Vec<(&'static str, Want)> {
-    let shared = p.shared_keys();
     let mut values = vec![
-        ("host", Want::Set(Value::from(p.host.as_str()))),
-        ("sequence", Want::Set(seq_value(&p.sequence))),
+        ("host", Want::Set(p.host.to_toml())),
+        ("sequence", Want::Set(p.sequence.to_toml())),
+        (
+            "close_sequence",
+            p.close_sequence.as_ref().map(FieldValue::to_toml).into(),
+        ),
     ];
-    values.extend(shared.head());
-    values.push((
-        "close_sequence",
-        p.close_sequence.as_ref().map(seq_value).into(),
-    ));
-    values.extend(shared.tail());
+    values.extend(options_values(&p.options));
     values.extend(ROTATION_KEYS.iter().map(|k| (*k, Want::Unset)));
     values
+}
+
+/// The shared keys: each set one to write, each unset one to remove.
+fn options_values(options: &crate::options::Options) -> impl Iterator<Item = (&'static str, Want)> {
+    options
+        .values()
+        .into_iter()
+        .map(|(key, value)| (key, value.into()))
 }
 
 /// A rotating profile's keys in file order (as the README lists them), with
@@ -464,9 +439,8 @@ fn rotating_values(name: &str, p: &RotatingProfile) -> Vec<(&'static str, Want)>
         SecretSource::Command(cmd) => (Want::Unset, Want::Set(Value::from(cmd.as_str()))),
     };
     let exclude: toml_edit::Array = params.exclude.iter().map(|p| i64::from(*p)).collect();
-    let shared = p.shared_keys();
     let mut values = vec![
-        ("host", Want::Set(Value::from(p.host.as_str()))),
+        ("host", Want::Set(p.host.to_toml())),
         ("sequence", Want::Unset),
         ("close_sequence", Want::Unset),
         ("rotate", Want::Set(Value::from(true))),
@@ -482,10 +456,7 @@ fn rotating_values(name: &str, p: &RotatingProfile) -> Vec<(&'static str, Want)>
         ),
         (
             "length",
-            maybe(
-                int(u64::try_from(params.length).unwrap_or(u64::MAX)),
-                params.length == defaults.length,
-            ),
+            maybe(int(params.length), params.length == defaults.length),
         ),
         (
             "port_range",
@@ -506,73 +477,56 @@ fn rotating_values(name: &str, p: &RotatingProfile) -> Vec<(&'static str, Want)>
             ),
         ),
     ];
-    values.extend(shared.head());
-    values.extend(shared.tail());
+    values.extend(options_values(&p.options));
     values
 }
 
-/// `knock --show NAME`: the effective settings of a fixed profile (its
-/// keys, then `[defaults]`, then the built-ins) as a `[profiles.NAME]`
-/// table with every key written, which [`crate::profile::ProfileFile::parse`]
-/// reads back. An unset `open_port` is a comment.
+/// `knock --show NAME`: the effective settings of a profile (its keys,
+/// then `[defaults]`, then the built-ins) as a `[profiles.NAME]` table with
+/// every key written, which [`crate::profile::ProfileFile::parse`] reads
+/// back. A rotating profile's rotation keys are all written (defaults
+/// filled in); its secret never is. An unset `open_port` is a comment.
 pub fn settings_toml(s: &Settings) -> String {
     let mut t = Table::new();
-    t.insert("host", toml_edit::value(s.host.as_str()));
-    t.insert("sequence", toml_edit::value(seq_value(&s.sequence)));
-    effective_keys(&mut t, s, true);
-    profile_table_text(&s.name, t)
-}
-
-/// `knock --show NAME` for a rotating profile: its rotation keys, all
-/// written (defaults filled in), then its effective settings like
-/// [`settings_toml`]. The secret is never in it.
-pub fn rotating_toml(name: &str, p: &RotatingProfile, defaults: &Defaults) -> String {
-    let spec = &p.rotation;
-    let params = &spec.params;
-    let mut t = Table::new();
-    t.insert("host", toml_edit::value(p.host.as_str()));
-    t.insert("rotate", toml_edit::value(true));
-    match &spec.secret {
-        SecretSource::Keyring => t.insert("secret", toml_edit::value("keyring")),
-        SecretSource::Command(cmd) => t.insert("secret_cmd", toml_edit::value(cmd.as_str())),
-    };
-    t.insert("door", toml_edit::value(spec.door.as_str()));
-    t.insert("period_s", toml_edit::value(int(params.period_secs())));
-    let length = u64::try_from(params.length).unwrap_or(u64::MAX);
-    t.insert("length", toml_edit::value(int(length)));
-    let range = rotate::format_range(&params.range);
-    t.insert("port_range", toml_edit::value(range));
-    let exclude: toml_edit::Array = params.exclude.iter().map(|p| i64::from(*p)).collect();
-    t.insert("exclude_ports", toml_edit::value(exclude));
-    t.insert("protocol", toml_edit::value(params.protos.as_str()));
-    effective_keys(&mut t, &p.settings(name, defaults), false);
-    profile_table_text(name, t)
-}
-
-/// The keys every profile has, with their effective values, in file order.
-fn effective_keys(t: &mut Table, s: &Settings, with_close: bool) {
-    let ms = |d: std::time::Duration| int(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    t.insert("delay_ms", toml_edit::value(ms(s.delay)));
-    t.insert("family", toml_edit::value(s.family.as_str()));
-    if let Some(port) = s.open_port {
-        t.insert("open_port", toml_edit::value(int(port.into())));
+    t.insert("host", toml_edit::value(s.host.to_toml()));
+    match &s.knocks {
+        Knocks::Fixed(sequence) => {
+            t.insert("sequence", toml_edit::value(sequence.to_toml()));
+            if let Some(close) = &s.close_sequence {
+                t.insert("close_sequence", toml_edit::value(close.to_toml()));
+            }
+        }
+        Knocks::Rotating(spec) => {
+            let params = &spec.params;
+            t.insert("rotate", toml_edit::value(true));
+            match &spec.secret {
+                SecretSource::Keyring => t.insert("secret", toml_edit::value("keyring")),
+                SecretSource::Command(cmd) => {
+                    t.insert("secret_cmd", toml_edit::value(cmd.as_str()))
+                }
+            };
+            t.insert("door", toml_edit::value(spec.door.as_str()));
+            t.insert("period_s", toml_edit::value(int(params.period_secs())));
+            t.insert("length", toml_edit::value(int(params.length)));
+            let range = rotate::format_range(&params.range);
+            t.insert("port_range", toml_edit::value(range));
+            let exclude: toml_edit::Array = params.exclude.iter().map(|p| i64::from(*p)).collect();
+            t.insert("exclude_ports", toml_edit::value(exclude));
+            t.insert("protocol", toml_edit::value(params.protos.as_str()));
+        }
     }
-    t.insert("wait_ms", toml_edit::value(ms(s.wait)));
-    if s.open_port.is_none()
+    for (key, value) in s.options.to_options().values() {
+        if let Some(value) = value {
+            t.insert(key, toml_edit::value(value));
+        }
+    }
+    if s.options.open_port.is_none()
         && let Some(mut key) = t.key_mut("wait_ms")
     {
         key.leaf_decor_mut()
             .set_prefix("# open_port is not set: no verify\n");
     }
-    t.insert("retries", toml_edit::value(int(s.retries.into())));
-    if with_close && let Some(close) = &s.close_sequence {
-        t.insert("close_sequence", toml_edit::value(seq_value(close)));
-    }
-    t.insert("launch", toml_edit::value(s.launch.to_string()));
-    if let Some(user) = &s.user {
-        t.insert("user", toml_edit::value(user.as_str()));
-    }
-    t.insert("ssh_port", toml_edit::value(int(s.ssh_port.into())));
+    profile_table_text(&s.name, t)
 }
 
 /// `[profiles.NAME]` holding `table`, as text.
@@ -690,42 +644,50 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// Errors of the profile store. Messages name the file or the profile.
-#[derive(Debug)]
+/// Errors of the profile store. Messages name the file or the profile, and
+/// carry their cause (there is no `source()` to print after them).
+#[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// Reading (or checking) the file failed.
-    Io {
-        path: PathBuf,
-        source: io::Error,
-    },
+    #[error("cannot read {}: {}", path.display(), io_text(error))]
+    Io { path: PathBuf, error: io::Error },
     /// Writing the file failed.
-    Write {
-        path: PathBuf,
-        source: io::Error,
-    },
+    #[error("cannot write {}: {}", path.display(), io_text(error))]
+    Write { path: PathBuf, error: io::Error },
     /// The file's content is wrong (with file:line:col).
+    #[error("{0}")]
     Config(ConfigError),
     /// No `--profiles`, no `$KNOCK_PROFILES`, and no home directory.
+    #[error(
+        "cannot find a configuration directory for {FILE_NAME} (set {ENV_VAR} or use --profiles)"
+    )]
     NoConfigDir,
+    #[error(
+        "no profile named \"{name}\" in {}{}",
+        path.display(),
+        hint.as_ref().map(|h| format!(" (did you mean \"{h}\"?)")).unwrap_or_default()
+    )]
     NotFound {
         name: String,
         /// The profile file that was searched.
         path: PathBuf,
         hint: Option<String>,
     },
-    Exists {
-        name: String,
-    },
-    BadName {
-        name: String,
-        reason: String,
-    },
+    #[error("a profile named \"{name}\" already exists")]
+    Exists { name: String },
+    #[error("{reason}")]
+    BadName { name: String, reason: NameError },
     /// `name` is a profile of the other kind: rotating (`rotating`) where a
     /// fixed sequence was asked for, or the other way round.
-    OtherKind {
-        name: String,
-        rotating: bool,
-    },
+    #[error(
+        "profile \"{name}\" {}",
+        if *rotating {
+            "is a rotating profile (rotate = true), not one with a fixed sequence"
+        } else {
+            "has a fixed sequence, not rotate = true"
+        }
+    )]
+    OtherKind { name: String, rotating: bool },
 }
 
 /// `Permission denied`, not `Permission denied (os error 13)`.
@@ -737,52 +699,6 @@ fn io_text(e: &io::Error) -> String {
     }
 }
 
-// Display carries the whole story (path and cause) so a GUI can show
-// `to_string()`; `source()` is therefore None, so that `{:#}` chains do not
-// repeat the cause.
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StoreError::Io { path, source } => {
-                write!(f, "cannot read {}: {}", path.display(), io_text(source))
-            }
-            StoreError::Write { path, source } => {
-                write!(f, "cannot write {}: {}", path.display(), io_text(source))
-            }
-            StoreError::Config(e) => e.fmt(f),
-            StoreError::NoConfigDir => write!(
-                f,
-                "cannot find a configuration directory for {FILE_NAME} (set {ENV_VAR} or use --profiles)"
-            ),
-            StoreError::NotFound { name, path, hint } => {
-                write!(f, "no profile named \"{name}\" in {}", path.display())?;
-                if let Some(hint) = hint {
-                    write!(f, " (did you mean \"{hint}\"?)")?;
-                }
-                Ok(())
-            }
-            StoreError::Exists { name } => write!(f, "a profile named \"{name}\" already exists"),
-            StoreError::BadName { reason, .. } => f.write_str(reason),
-            StoreError::OtherKind {
-                name,
-                rotating: true,
-            } => write!(
-                f,
-                "profile \"{name}\" is a rotating profile (rotate = true), not one with a fixed sequence"
-            ),
-            StoreError::OtherKind {
-                name,
-                rotating: false,
-            } => write!(
-                f,
-                "profile \"{name}\" has a fixed sequence, not rotate = true"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for StoreError {}
-
 impl From<ConfigError> for StoreError {
     fn from(e: ConfigError) -> Self {
         StoreError::Config(e)
@@ -793,7 +709,7 @@ impl From<ConfigError> for StoreError {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::profile::{Family, Launch};
+    use crate::options::{Family, Host, Millis, Port, Retries};
 
     const COMMENTED: &str = r#"# My knock profiles.
 # Synced with my dotfiles.
@@ -826,6 +742,14 @@ keep = "me"
 
     fn seq(s: &str) -> Sequence {
         Sequence::parse(s).unwrap()
+    }
+
+    fn host(s: &str) -> Host {
+        Host::parse(s).unwrap()
+    }
+
+    fn port(n: u16) -> Port {
+        Port::new(n).unwrap()
     }
 
     fn write(dir: &Path, text: &str) -> PathBuf {
@@ -891,14 +815,10 @@ retries = 2
             "{shown}"
         );
         let vault = &file.rotating["vault"];
-        let shown = rotating_toml("vault", vault, &file.defaults);
+        let shown = settings_toml(&file.settings("vault").unwrap());
         let back = ProfileFile::parse(&shown, origin).unwrap_or_else(|e| panic!("{e}\n{shown}"));
         assert_eq!(back.rotating["vault"].rotation, vault.rotation, "{shown}");
-        assert_eq!(
-            back.rotating_settings("vault"),
-            file.rotating_settings("vault"),
-            "{shown}"
-        );
+        assert_eq!(back.settings("vault"), file.settings("vault"), "{shown}");
         assert!(shown.starts_with("[profiles.vault]\n"), "{shown}");
     }
 
@@ -923,14 +843,14 @@ retries = 2
 
         // Update myserver: change delay, drop user, keep the rest.
         let mut p = store.get("myserver").unwrap().clone();
-        p.delay_ms = Some(250);
-        p.user = None;
-        p.retries = Some(3);
+        p.options.delay_ms = Some(Millis::new(250));
+        p.options.user = None;
+        p.options.retries = Some(Retries::new(3));
         store.upsert("myserver", &p).unwrap();
         // A new profile, a removal and a rename.
-        let mut new = Profile::new("203.0.113.5", seq("1111,2222:udp"));
-        new.family = Some(Family::Ipv4);
-        new.launch = Some(Launch::Custom("mosh {host}".into()));
+        let mut new = Profile::new(host("203.0.113.5"), seq("1111,2222:udp"));
+        new.options.family = Some(Family::Ipv4);
+        new.options.launch = Some("mosh {host}".parse().unwrap());
         store.upsert("lab", &new).unwrap();
         assert!(store.remove("old").unwrap());
         assert!(!store.remove("old").unwrap());
@@ -999,7 +919,7 @@ launch = "mosh {host}"
     }
 
     fn rotating(host: &str, door: &str) -> RotatingProfile {
-        RotatingProfile::new(host, door)
+        RotatingProfile::new(Host::parse(host).unwrap(), door)
     }
 
     #[test]
@@ -1008,7 +928,7 @@ launch = "mosh {host}"
         let path = write(dir.path(), &commented());
         let mut store = Store::open(&path).unwrap();
         let mut vault = rotating("vault.example.org", "vault");
-        vault.open_port = Some(22);
+        vault.options.open_port = Some(port(22));
         store.upsert_rotating("vault", &vault).unwrap();
         let mut lab = rotating("192.0.2.9", "openSSH");
         lab.rotation.secret = SecretSource::Command("pass show knock/lab".into());
@@ -1019,7 +939,7 @@ launch = "mosh {host}"
             exclude: vec![22222, 25000],
             protos: ProtoChoice::Both,
         };
-        lab.delay_ms = Some(50);
+        lab.options.delay_ms = Some(Millis::new(50));
         store.upsert_rotating("lab", &lab).unwrap();
         store.save().unwrap();
         let text = fs::read_to_string(&path).unwrap();
@@ -1061,12 +981,12 @@ open_port = 22
         assert_eq!(store.text(), ROTATING_COMMENTED);
         // Changed: values change, comments stay, defaults present stay.
         let mut p = same.clone();
-        p.host = "192.0.2.1".into();
+        p.host = host("192.0.2.1");
         p.rotation.params.period = std::time::Duration::from_secs(60);
         p.rotation.params.length = 6;
         p.rotation.secret = SecretSource::Command("pass show knock/vault".into());
-        p.open_port = None;
-        p.retries = Some(2);
+        p.options.open_port = None;
+        p.options.retries = Some(Retries::new(2));
         store.upsert_rotating("vault", &p).unwrap();
         store.save().unwrap();
         let text = fs::read_to_string(&path).unwrap();
@@ -1097,9 +1017,9 @@ retries = 2
         let mut store = Store::open(&path).unwrap();
         // Fixed -> rotating: the sequence goes, shared keys keep their comments.
         let mut r = rotating("myserver.example.org", "myserver");
-        r.delay_ms = Some(200);
-        r.open_port = Some(22);
-        r.user = Some("admin".into());
+        r.options.delay_ms = Some(Millis::new(200));
+        r.options.open_port = Some(port(22));
+        r.options.user = Some("admin".into());
         r.rotation.params.length = 3;
         store.upsert_rotating("myserver", &r).unwrap();
         let text = store.text();
@@ -1120,8 +1040,8 @@ retries = 2
         ));
 
         // Rotating -> fixed: every rotation key goes, comments on kept keys stay.
-        let mut f = Profile::new("myserver.example.org", seq("7000,8000"));
-        f.open_port = Some(22);
+        let mut f = Profile::new(host("myserver.example.org"), seq("7000,8000"));
+        f.options.open_port = Some(port(22));
         f.close_sequence = Some(seq("8000,7000"));
         store.upsert("myserver", &f).unwrap();
         store.save().unwrap();
@@ -1182,7 +1102,7 @@ retries = 2
         let path = write(dir.path(), &commented());
         let mut store = Store::open(&path).unwrap();
         let mut p = store.get("myserver").unwrap().clone();
-        p.host = "192.0.2.1".into();
+        p.host = host("192.0.2.1");
         p.sequence = seq("7000,8000:udp");
         store.upsert("myserver", &p).unwrap();
         let text = store.text();
@@ -1205,10 +1125,10 @@ retries = 2
         assert_eq!(store.file(), &ProfileFile::default());
         assert!(!store.changed_on_disk());
         store
-            .upsert("a", &Profile::new("192.0.2.1", seq("1,2")))
+            .upsert("a", &Profile::new(host("192.0.2.1"), seq("1,2")))
             .unwrap();
         store
-            .upsert("b", &Profile::new("192.0.2.2", seq("3")))
+            .upsert("b", &Profile::new(host("192.0.2.2"), seq("3")))
             .unwrap();
         store.save().unwrap();
         assert_eq!(
@@ -1226,7 +1146,7 @@ retries = 2
         let path = write(dir.path(), "# settings\n[defaults]\nretries = 1 # once\n");
         let mut store = Store::open(&path).unwrap();
         store
-            .upsert("x", &Profile::new("192.0.2.1", seq("5")))
+            .upsert("x", &Profile::new(host("192.0.2.1"), seq("5")))
             .unwrap();
         assert_eq!(
             store.text(),
@@ -1242,10 +1162,10 @@ retries = 2
         let path = write(dir.path(), text);
         let mut store = Store::open(&path).unwrap();
         let mut a = store.get("a").unwrap().clone();
-        a.retries = Some(1);
+        a.options.retries = Some(Retries::new(1));
         store.upsert("a", &a).unwrap();
         let mut b = store.get("b").unwrap().clone();
-        b.host = "j".into();
+        b.host = host("j");
         store.upsert("b", &b).unwrap();
         let out = store.text();
         assert!(
@@ -1253,7 +1173,10 @@ retries = 2
             "{out}"
         );
         assert!(out.contains("b.host = \"j\"\n"), "{out}");
-        assert_eq!(store.file().profiles["a"].retries, Some(1));
+        assert_eq!(
+            store.file().profiles["a"].options.retries,
+            Some(Retries::new(1))
+        );
         assert_eq!(Store::open(&path).unwrap().file().profiles.len(), 2);
     }
 
@@ -1263,15 +1186,17 @@ retries = 2
         let path = write(dir.path(), &commented());
         let mut store = Store::open(&path).unwrap();
         let before = store.text();
-        let mut p = Profile::new("h", seq("1"));
-        p.open_port = Some(0);
-        let e = store.upsert("myserver", &p).unwrap_err();
-        assert!(e.to_string().contains("open_port 0 is out of range"), "{e}");
-        let e = store.upsert("new", &p).unwrap_err();
+        // A port 0 cannot be made; rotation parameters can be out of range.
+        assert_eq!(Port::new(0), None);
+        let mut p = RotatingProfile::new(host("h"), "d");
+        p.rotation.params.length = 0;
+        let e = store.upsert_rotating("myserver", &p).unwrap_err();
+        assert!(e.to_string().contains("length 0 is out of range"), "{e}");
+        let e = store.upsert_rotating("new", &p).unwrap_err();
         assert!(matches!(e, StoreError::Config(_)), "{e}");
         assert_eq!(store.text(), before);
 
-        let e = store.upsert("bad name", &Profile::new("h", seq("1")));
+        let e = store.upsert("bad name", &Profile::new(host("h"), seq("1")));
         assert!(matches!(e, Err(StoreError::BadName { .. })), "{e:?}");
         let e = store.rename("myserver", "-x").unwrap_err();
         assert!(matches!(e, StoreError::BadName { .. }), "{e:?}");
@@ -1351,7 +1276,9 @@ retries = 2
         fs::write(&blocker, "").unwrap();
         let path = blocker.join("profiles.toml");
         let mut store = Store::open(&path).unwrap();
-        store.upsert("a", &Profile::new("h", seq("1"))).unwrap();
+        store
+            .upsert("a", &Profile::new(host("h"), seq("1")))
+            .unwrap();
         let e = store.save().unwrap_err();
         let msg = e.to_string();
         assert!(msg.starts_with("cannot write "), "{msg}");
@@ -1437,9 +1364,9 @@ retries = 2
         let store = Store::open(&path).unwrap();
         let file = store.file();
         let s = file.settings("myserver").unwrap();
-        assert_eq!(s.host, "myserver.example.org");
-        assert_eq!(s.sequence, seq("7000,8000,9000"));
-        assert_eq!(s.open_port, Some(22));
+        assert_eq!(&*s.host, "myserver.example.org");
+        assert_eq!(s.knocks, Knocks::Fixed(seq("7000,8000,9000")));
+        assert_eq!(s.options.open_port, Some(port(22)));
         assert!(file.profiles.len() >= 2);
         for name in file.profiles.keys() {
             assert!(file.settings(name).is_some());

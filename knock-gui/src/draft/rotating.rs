@@ -82,7 +82,7 @@ impl RotatingDraft {
         };
         let exclude: Vec<String> = params.exclude.iter().map(u16::to_string).collect();
         RotatingDraft {
-            common: Common::from_keys(&p.host, p.shared_keys()),
+            common: Common::from_options(&p.host, &p.options),
             // The default door (the profile name) is not written down.
             door: if spec.door == name {
                 String::new()
@@ -262,7 +262,7 @@ impl Problems {
 mod tests {
     use super::*;
     use crate::draft::LaunchChoice;
-    use knock_profiles::profile::{Family, Launch};
+    use knock_profiles::options::{Family, Launch};
     use std::time::Duration;
 
     const FILE: &str = r#"
@@ -403,8 +403,8 @@ rotate = true
         assert_eq!(p.rotation.door, "lab");
         assert_eq!(p.rotation.params, rotate::Params::default());
         assert_eq!(p.rotation.secret, SecretSource::Keyring);
-        assert_eq!(p.host, "192.0.2.9");
-        assert_eq!(p.launch, None);
+        assert_eq!(&*p.host, "192.0.2.9");
+        assert_eq!(p.options.launch, None);
     }
 
     #[test]
@@ -419,9 +419,9 @@ rotate = true
         d.secret = SecretChoice::Command;
         d.secret_cmd = "pass show \"knock\\lab\"".into();
         let p = d.check("lab").unwrap();
-        assert_eq!(p.family, Some(Family::Ipv6));
-        assert_eq!(p.launch, Some(Launch::None));
-        assert_eq!(p.user.as_deref(), Some("root"));
+        assert_eq!(p.options.family, Some(Family::Ipv6));
+        assert_eq!(p.options.launch, Some(Launch::None));
+        assert_eq!(p.options.user.as_deref(), Some("root"));
         assert_eq!(p.rotation.door, "ssh");
         assert_eq!(p.rotation.params.exclude, [22, 443, 8080]);
         assert_eq!(p.rotation.params.protos, ProtoChoice::Udp);

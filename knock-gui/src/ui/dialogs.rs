@@ -3,7 +3,7 @@
 
 use egui::{Id, RichText, TextEdit};
 
-use crate::draft::NewProfile;
+use crate::draft::check_new;
 use crate::state::{Dialog, Intent};
 
 /// The open dialog and what it needs to know.
@@ -57,7 +57,7 @@ pub(super) fn show(
                     );
                 }
                 let exists = names.iter().any(|n| n == name.trim());
-                let checked = NewProfile::check(name.trim(), host, sequence, *rotating, exists);
+                let checked = check_new(name.trim(), host, sequence, *rotating, exists);
                 let untouched = name.is_empty() && host.is_empty() && sequence.is_empty();
                 if let (Err(e), false) = (&checked, untouched) {
                     ui.label(RichText::new(e).color(ui.visuals().error_fg_color));
@@ -82,6 +82,7 @@ pub(super) fn show(
                 grid(ui, "knock-rename", |ui| text_row(ui, "New name", new, "name"));
                 let problem = knock_profiles::profile::validate_name(new.trim())
                     .err()
+                    .map(|e| e.to_string())
                     .or_else(|| {
                         (new.trim() != old && names.iter().any(|n| n == new.trim()))
                             .then(|| format!("a profile named {} already exists", new.trim()))

@@ -4,7 +4,8 @@
 
 use egui::{RichText, TextEdit};
 use knock_profiles::Proto;
-use knock_profiles::profile::{Defaults, Family, Launch, Settings};
+use knock_profiles::options::{Family, Launch, Options};
+use knock_profiles::profile::Settings;
 
 use super::widgets::{
     RowAction, field_ui, knock_buttons_ui, knock_row_ui, problem_ui, tag_label_ui,
@@ -27,7 +28,7 @@ pub struct FormView<'a, D> {
     /// The saved profile with `[defaults]` applied: what an empty field
     /// falls back to.
     pub inherited: Option<Settings>,
-    pub defaults: Defaults,
+    pub defaults: Options,
 }
 
 impl<'a, D> FormView<'a, D> {
@@ -39,7 +40,7 @@ impl<'a, D> FormView<'a, D> {
         problems: Option<Problems>,
         state: ActionState,
         inherited: Option<Settings>,
-        defaults: Defaults,
+        defaults: Options,
     ) -> Self {
         FormView {
             name,
@@ -202,7 +203,7 @@ pub(super) fn target_ui(
     ui: &mut egui::Ui,
     common: &mut Common,
     problems: &Problems,
-    defaults: &Defaults,
+    defaults: &Options,
 ) {
     grid(ui, "knock-form-target", |ui| {
         field_ui(
@@ -230,7 +231,7 @@ pub(super) fn delay_ui(
         ui,
         "Delay (ms)",
         &mut common.delay_ms,
-        &inherit(inherited, &|s| s.delay.as_millis().to_string()),
+        &inherit(inherited, &|s| s.options.delay_ms.to_string()),
         SMALL_WIDTH,
         problems.delay_ms.as_deref(),
     );
@@ -249,7 +250,7 @@ pub(super) fn verify_ui(
             "Open port",
             &mut common.open_port,
             &inherited
-                .and_then(|s| s.open_port)
+                .and_then(|s| s.options.open_port)
                 .map_or_else(|| "none (no check)".to_string(), |p| format!("default {p}")),
             SMALL_WIDTH,
             problems.open_port.as_deref(),
@@ -258,7 +259,7 @@ pub(super) fn verify_ui(
             ui,
             "Wait (ms)",
             &mut common.wait_ms,
-            &inherit(inherited, &|s| s.wait.as_millis().to_string()),
+            &inherit(inherited, &|s| s.options.wait_ms.to_string()),
             SMALL_WIDTH,
             problems.wait_ms.as_deref(),
         );
@@ -266,7 +267,7 @@ pub(super) fn verify_ui(
             ui,
             "Retries",
             &mut common.retries,
-            &inherit(inherited, &|s| s.retries.to_string()),
+            &inherit(inherited, &|s| s.options.retries.to_string()),
             SMALL_WIDTH,
             problems.retries.as_deref(),
         );
@@ -279,7 +280,7 @@ pub(super) fn connect_ui(
     common: &mut Common,
     problems: &Problems,
     inherited: Option<&Settings>,
-    defaults: &Defaults,
+    defaults: &Options,
 ) {
     grid(ui, "knock-form-connect", |ui| {
         let label = ui.label("Then start");
@@ -300,7 +301,7 @@ pub(super) fn connect_ui(
             "User",
             &mut common.user,
             &inherited
-                .and_then(|s| s.user.clone())
+                .and_then(|s| s.options.user.clone())
                 .map(|u| format!("default {u}"))
                 .unwrap_or_else(|| "your login name".into()),
             FIELD_WIDTH,
@@ -310,7 +311,7 @@ pub(super) fn connect_ui(
             ui,
             "SSH port",
             &mut common.ssh_port,
-            &inherit(inherited, &|s| s.ssh_port.to_string()),
+            &inherit(inherited, &|s| s.options.ssh_port.to_string()),
             SMALL_WIDTH,
             problems.ssh_port.as_deref(),
         );

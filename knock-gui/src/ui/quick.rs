@@ -21,9 +21,12 @@ pub(super) fn show(ui: &mut egui::Ui, view: QuickView<'_>, intents: &mut Vec<Int
         .weak(),
     );
     ui.add_space(10.0);
-    let (host_problem, ports) = quick.check();
+    let ports = quick.ports();
     // Nothing to say about a field not filled in yet.
-    let host_problem = host_problem.filter(|_| !quick.host.is_empty());
+    let host_problem = match quick.host() {
+        Err(e) if !quick.host.is_empty() => Some(e.to_string()),
+        _ => None,
+    };
     egui::Grid::new("knock-quick")
         .num_columns(2)
         .min_col_width(120.0)
@@ -54,7 +57,7 @@ pub(super) fn show(ui: &mut egui::Ui, view: QuickView<'_>, intents: &mut Vec<Int
             ui.end_row();
         });
     ui.add_space(10.0);
-    let valid = ports.is_ok() && !quick.host.trim().is_empty() && host_problem.is_none();
+    let valid = ports.is_ok() && quick.host().is_ok();
     ui.horizontal(|ui| {
         let clicked =
             super::widgets::knock_buttons_ui(ui, valid && !running, None, "Knock, then start ssh");
