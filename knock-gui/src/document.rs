@@ -357,7 +357,7 @@ mod tests {
         draft.period_s = "3".into();
         let (_, problems) = doc.rotating_mut("vault").unwrap();
         let message = "period_s 3 is out of range (expected 5-86400 seconds)";
-        assert_eq!(problems.unwrap().period_s.as_deref(), Some(message));
+        assert_eq!(problems.unwrap().get("period_s"), Some(message));
 
         // An unchanged form keeps what its last check found: plant another
         // finding and see that it is what comes back.
@@ -388,7 +388,7 @@ mod tests {
             panic!("the edit was not checked");
         };
         assert_eq!(
-            problems.open_port.as_deref(),
+            problems.get("open_port"),
             Some("open_port 0 is out of range (expected 1-65535)")
         );
         assert!(doc.is_dirty("alpha"));

@@ -93,7 +93,7 @@ pub(super) fn show(ui: &mut egui::Ui, view: FormView<'_, Draft>, intents: &mut V
                     &mut draft.close_sequence,
                     "optional, e.g. 9000,8000,7000",
                     FIELD_WIDTH,
-                    problems.close_sequence.as_deref(),
+                    problems.get("close_sequence"),
                 );
             });
 
@@ -212,7 +212,7 @@ pub(super) fn target_ui(
             &mut common.host,
             "name or address",
             FIELD_WIDTH,
-            problems.host.as_deref(),
+            problems.get("host"),
         );
         let label = ui.label("Address family");
         family_ui(ui, &mut common.family, label.id, defaults.family);
@@ -233,7 +233,7 @@ pub(super) fn delay_ui(
         &mut common.delay_ms,
         &inherit(inherited, &|s| s.options.delay_ms.to_string()),
         SMALL_WIDTH,
-        problems.delay_ms.as_deref(),
+        problems.get("delay_ms"),
     );
 }
 
@@ -253,7 +253,7 @@ pub(super) fn verify_ui(
                 .and_then(|s| s.options.open_port)
                 .map_or_else(|| "none (no check)".to_string(), |p| format!("default {p}")),
             SMALL_WIDTH,
-            problems.open_port.as_deref(),
+            problems.get("open_port"),
         );
         field_ui(
             ui,
@@ -261,7 +261,7 @@ pub(super) fn verify_ui(
             &mut common.wait_ms,
             &inherit(inherited, &|s| s.options.wait_ms.to_string()),
             SMALL_WIDTH,
-            problems.wait_ms.as_deref(),
+            problems.get("wait_ms"),
         );
         field_ui(
             ui,
@@ -269,7 +269,7 @@ pub(super) fn verify_ui(
             &mut common.retries,
             &inherit(inherited, &|s| s.options.retries.to_string()),
             SMALL_WIDTH,
-            problems.retries.as_deref(),
+            problems.get("retries"),
         );
     });
 }
@@ -293,7 +293,7 @@ pub(super) fn connect_ui(
                     .desired_width(FIELD_WIDTH);
                 ui.add(edit).accessible_name("Custom command");
             }
-            problem_ui(ui, problems.launch.as_deref());
+            problem_ui(ui, problems.get("launch"));
         });
         ui.end_row();
         field_ui(
@@ -305,7 +305,7 @@ pub(super) fn connect_ui(
                 .map(|u| format!("default {u}"))
                 .unwrap_or_else(|| "your login name".into()),
             FIELD_WIDTH,
-            problems.user.as_deref(),
+            problems.get("user"),
         );
         field_ui(
             ui,
@@ -313,7 +313,7 @@ pub(super) fn connect_ui(
             &mut common.ssh_port,
             &inherit(inherited, &|s| s.options.ssh_port.to_string()),
             SMALL_WIDTH,
-            problems.ssh_port.as_deref(),
+            problems.get("ssh_port"),
         );
     });
 }
@@ -371,7 +371,7 @@ fn sequence_text_ui(ui: &mut egui::Ui, draft: &mut Draft, problems: &Problems) {
         if response.lost_focus() {
             draft.rows_changed();
         }
-        problem_ui(ui, problems.sequence.as_deref());
+        problem_ui(ui, problems.get("sequence"));
     });
     ui.end_row();
 }

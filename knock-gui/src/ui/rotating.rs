@@ -72,7 +72,7 @@ pub(super) fn show(ui: &mut egui::Ui, view: RotatingView<'_>, intents: &mut Vec<
                     &mut draft.door,
                     &format!("default {name} (the profile name)"),
                     FIELD_WIDTH,
-                    problems.door.as_deref(),
+                    problems.get("door"),
                 );
                 field_ui(
                     ui,
@@ -80,7 +80,7 @@ pub(super) fn show(ui: &mut egui::Ui, view: RotatingView<'_>, intents: &mut Vec<
                     &mut draft.period_s,
                     "default 30",
                     SMALL_WIDTH,
-                    problems.period_s.as_deref(),
+                    problems.get("period_s"),
                 );
                 field_ui(
                     ui,
@@ -88,7 +88,7 @@ pub(super) fn show(ui: &mut egui::Ui, view: RotatingView<'_>, intents: &mut Vec<
                     &mut draft.length,
                     "default 4 knocks",
                     SMALL_WIDTH,
-                    problems.length.as_deref(),
+                    problems.get("length"),
                 );
                 field_ui(
                     ui,
@@ -96,7 +96,7 @@ pub(super) fn show(ui: &mut egui::Ui, view: RotatingView<'_>, intents: &mut Vec<
                     &mut draft.port_range,
                     "default 10000-60000",
                     SMALL_WIDTH,
-                    problems.port_range.as_deref(),
+                    problems.get("port_range"),
                 );
                 field_ui(
                     ui,
@@ -104,19 +104,19 @@ pub(super) fn show(ui: &mut egui::Ui, view: RotatingView<'_>, intents: &mut Vec<
                     &mut draft.exclude_ports,
                     "none, e.g. 22, 443",
                     FIELD_WIDTH,
-                    problems.exclude_ports.as_deref(),
+                    problems.get("exclude_ports"),
                 );
                 let label = ui.label("Protocol");
                 ui.vertical(|ui| {
                     protocol_ui(ui, &mut draft.protocol, label.id);
-                    problem_ui(ui, problems.protocol.as_deref());
+                    problem_ui(ui, problems.get("protocol"));
                 });
                 ui.end_row();
                 delay_ui(ui, &mut draft.common, problems, inherited);
             });
 
             section(ui, "Secret");
-            secret_source_ui(ui, name, draft, problems.secret.as_deref());
+            secret_source_ui(ui, name, draft, problems.get("secret"));
             secret_ui(ui, name, &saved_source, source_edited, secret, intents);
 
             section(ui, "Verify");
