@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use knock_profiles::launch::Target;
 use knock_profiles::options::Launch;
 use knock_profiles::profile::{AnyProfile, Profile, validate_name};
 use knock_profiles::resolve::{Overrides, Resolved, resolve};
@@ -25,7 +24,7 @@ use crate::document::{Document, Reload};
 use crate::draft::check_new;
 use crate::knocker::{Knocker, SystemKnocker, Work};
 use crate::launch::{self, Launcher, SystemLauncher};
-use crate::progress::{Connect, Run, RunState, StepKind};
+use crate::progress::{Run, RunState, StepKind};
 use crate::rotation::{self, OsSecrets, SecretAction, SecretBackend, SecretOutcome};
 use crate::state::{Dialog, Intent, Quick, Revealed, Selection, Status};
 use crate::ui;
@@ -368,11 +367,9 @@ impl App {
     }
 
     /// Starts the ssh client / PuTTY / custom command after a knock.
-    fn connect(&mut self, c: &Connect, addr: Option<std::net::IpAddr>) {
-        let target = Target {
-            host: &c.host,
-            addr,
-            options: &c.options,
+    fn connect(&mut self, knock: &Resolved, addr: Option<std::net::IpAddr>) {
+        let Some(launch) = &knock.connect else {
+            return;
         };
         let putty = Some(PathBuf::from(self.putty.trim())).filter(|p| !p.as_os_str().is_empty());
         let terminal = std::env::var("TERMINAL").ok();
@@ -382,8 +379,8 @@ impl App {
         };
         let result = launch::command(
             launch::Os::current(),
-            &c.launch,
-            &target,
+            launch,
+            &knock.target(addr),
             &programs,
             &launch::which,
         )
@@ -734,7 +731,7 @@ impl App {
         if self.run.as_ref().is_some_and(Run::is_running) {
             return;
         }
-        let resolved = match self.knock_resolved(connect) {
+        let mut resolved = match self.knock_resolved(connect) {
             Ok(resolved) => resolved,
             Err(e) => {
                 self.fail(format!("Cannot knock: {e}"));
@@ -742,13 +739,13 @@ impl App {
             }
         };
         let quick = self.selection == Selection::Quick;
-        let connect = resolved.connect.as_ref().map(|launch| Connect {
-            // "Knock & connect" means connect: a quick knock opens ssh (a
-            // profile that launches nothing connects with ssh too).
-            launch: if quick { Launch::Ssh } else { launch.clone() },
-            host: resolved.host.to_string(),
-            options: resolved.options.clone(),
-        });
+        if quick && resolved.connect.is_some() {
+            // "Knock & connect" means connect: a quick knock opens ssh
+            // (resolve already makes a profile that launches nothing
+            // connect with ssh).
+            resolved.connect = Some(Launch::Ssh);
+        }
+        let connect = resolved.connect.is_some().then(|| resolved.clone());
         let title = if quick {
             "Quick knock".to_string()
         } else {
@@ -756,7 +753,10 @@ impl App {
         };
         let (host, total) = (resolved.host.to_string(), resolved.knocks.len());
         // A rotating profile's secret is loaded on the worker.
-        let work = Work::new(resolved, Arc::clone(&self.env.secrets));
+        let work = Work {
+            resolved,
+            secrets: Arc::clone(&self.env.secrets),
+        };
         let knocker = Arc::clone(&self.knocker);
         let task = self
             .env

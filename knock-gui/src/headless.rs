@@ -39,7 +39,10 @@ pub fn run(name: &str) -> ExitCode {
     };
     let (host, total) = (resolved.host.to_string(), resolved.knocks.len());
     // A rotating profile loads its secret on the worker, like in the window.
-    let work = Work::new(resolved, Arc::new(OsSecrets));
+    let work = Work {
+        resolved,
+        secrets: Arc::new(OsSecrets),
+    };
     let task = Worker::Threads.start("knock", None, move |emit| SystemKnocker.knock(work, emit));
     let mut view = Run::new(name, &host, total, None, None);
     let mut status = code::OTHER;

@@ -3,8 +3,8 @@
 //! A [`Knocker`] knocks a [`Work`] and reports [`KnockEvent`]s on the
 //! job's emitter. The real [`SystemKnocker`] runs [`run_work`] with the
 //! system's sockets and clocks. A rotating profile's secret is loaded on
-//! the same worker ([`Prep`]), then [`knock_profiles::send::run`] derives,
-//! waits and knocks.
+//! the same worker ([`Work::load`]), then [`knock_profiles::send::run`]
+//! derives, waits and knocks.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -15,26 +15,24 @@ use knock_profiles::send::{
     WallClock,
 };
 
-use crate::rotation::{Prep, SecretBackend};
+use knock_profiles::secret::SecretSource;
+
+use crate::rotation::SecretBackend;
 use crate::worker::Emitter;
 
-/// What to knock.
-pub enum Work {
-    /// A fixed sequence (a profile or the quick knock).
-    Fixed(KnockPlan),
-    /// A rotating profile: its secret is loaded and its sequences derived
-    /// on the worker.
-    Rotating(Box<Prep>),
+/// What to knock: a resolved knock, and where a rotating profile's secret
+/// is loaded from.
+pub struct Work {
+    pub resolved: Resolved,
+    pub secrets: Arc<dyn SecretBackend>,
 }
 
 impl Work {
-    /// The work for a resolved knock: a fixed sequence as it is, a rotating
-    /// profile with where its secret is loaded from.
-    pub fn new(resolved: Resolved, secrets: Arc<dyn SecretBackend>) -> Work {
-        match resolved.fixed_plan() {
-            Some(plan) => Work::Fixed(plan),
-            None => Work::Rotating(Box::new(Prep { resolved, secrets })),
-        }
+    /// The knock ready to send: for a rotating profile, with its secret
+    /// (keyring or command access: call it on the worker), like the CLI.
+    pub fn load(&self) -> Result<KnockPlan, LoadError> {
+        let secrets = |account: &str, source: &SecretSource| self.secrets.load(account, source);
+        self.resolved.load(&secrets)
     }
 }
 
@@ -68,15 +66,12 @@ pub fn run_work(
     cancel: &AtomicBool,
     emit: &mut dyn FnMut(KnockEvent),
 ) {
-    let plan = match work {
-        Work::Fixed(plan) => plan,
-        Work::Rotating(prep) => match prep.load() {
-            Ok(plan) => plan,
-            Err(e) => {
-                emit(KnockEvent::NotStarted(e));
-                return;
-            }
-        },
+    let plan = match work.load() {
+        Ok(plan) => plan,
+        Err(e) => {
+            emit(KnockEvent::NotStarted(e));
+            return;
+        }
     };
     let mut progress = |p: &Progress| emit(KnockEvent::Progress(p.clone()));
     let result = send::run(&plan, net, timer, wall, cancel, &mut progress);

@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 
+use knock_profiles::resolve::Resolved;
 use knock_profiles::send::{Outcome, Progress, SendError};
 
 use crate::knocker::KnockEvent;
@@ -34,15 +35,6 @@ pub enum RunState {
     Cancelled,
 }
 
-/// What to connect with after the knock (for "Knock & connect").
-#[derive(Debug, Clone, PartialEq)]
-pub struct Connect {
-    pub launch: knock_profiles::options::Launch,
-    pub host: String,
-    /// The profile's options (ssh port, user, ...).
-    pub options: knock_profiles::options::Effective,
-}
-
 #[derive(Debug)]
 pub struct Run {
     /// Profile name, or "Quick knock".
@@ -57,7 +49,9 @@ pub struct Run {
     pub steps: Vec<Step>,
     pub state: RunState,
     /// Launch after a successful knock; taken when it is done.
-    pub connect: Option<Connect>,
+    /// The knock of "Knock & connect": its `connect` is started after a
+    /// successful knock; taken when it is done.
+    pub connect: Option<Resolved>,
     task: Option<Task<KnockEvent>>,
 }
 
@@ -67,7 +61,7 @@ impl Run {
         host: impl Into<String>,
         total: usize,
         task: Option<Task<KnockEvent>>,
-        connect: Option<Connect>,
+        connect: Option<Resolved>,
     ) -> Run {
         Run {
             title: title.into(),

@@ -1,6 +1,6 @@
 //! Rotating profiles in the GUI: where their secrets live
-//! ([`SecretBackend`]), the worker stage that loads a rotating profile's
-//! secret ([`Prep`]), the Secret actions ([`secret_task`]), which run on
+//! ([`SecretBackend`]; a knock loads its secret from there on the worker,
+//! `crate::knocker::Work::load`), the Secret actions ([`secret_task`]), which run on
 //! the app's [`crate::worker::Worker`], and what the Secret area says about
 //! them ([`tell`]).
 //!
@@ -9,15 +9,11 @@
 //! as the CLI); this module only wires it to the keyring, which tests
 //! replace with the keyring crate's mock store.
 
-use std::sync::Arc;
-
 use knock_profiles::profile::RotatingProfile;
-use knock_profiles::resolve::{LoadError, Resolved};
 use knock_profiles::rotate;
 use knock_profiles::secret::{
     Generated, KEYRING_SERVICE, Keyring, Secret, SecretError, SecretSource,
 };
-use knock_profiles::send::KnockPlan;
 
 use crate::state::{Revealed, Status};
 
@@ -59,22 +55,6 @@ impl SecretBackend for StoreSecrets {
             SecretSource::Keyring => self.0.get(account),
             SecretSource::Command(_) => source.load(account),
         }
-    }
-}
-
-/// The first stage of a rotating knock, run on the worker: load the secret.
-pub struct Prep {
-    /// The knock, resolved (`knock_profiles::resolve`).
-    pub resolved: Resolved,
-    pub secrets: Arc<dyn SecretBackend>,
-}
-
-impl Prep {
-    /// Loads the secret (keyring or command access: call it off the UI
-    /// thread), like the CLI.
-    pub fn load(&self) -> Result<KnockPlan, LoadError> {
-        let secrets = |account: &str, source: &SecretSource| self.secrets.load(account, source);
-        self.resolved.load(&secrets)
     }
 }
 
@@ -216,14 +196,16 @@ pub fn no_secret_yet(name: &str, p: &RotatingProfile, from: Option<&str>) -> Str
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::knocker::Work;
     use knock_profiles::profile::ProfileFile;
     use knock_profiles::rotate::Params;
     use std::path::Path;
+    use std::sync::Arc;
     use std::time::Duration;
 
     const SECRET: &str = "GAYTEMZUGU3DOOBZMFRGGZDFMZTWQ2LK";
 
-    fn prep() -> (Prep, Keyring) {
+    fn prep() -> (Work, Keyring) {
         let file = ProfileFile::parse(
             "[profiles.myserver]\nhost = \"192.0.2.1\"\nrotate = true\ndelay_ms = 100\nopen_port = 22\nretries = 1\n",
             Path::new("profiles.toml"),
@@ -233,7 +215,7 @@ mod tests {
         ring.set("myserver", &Secret::parse_base32(SECRET).unwrap())
             .unwrap();
         let settings = file.settings("myserver").unwrap();
-        let prep = Prep {
+        let prep = Work {
             resolved: knock_profiles::resolve::resolve(settings, &Default::default()).unwrap(),
             secrets: Arc::new(StoreSecrets(ring.clone())),
         };

@@ -171,15 +171,15 @@ struct FakeKnocker {
 
 impl Knocker for FakeKnocker {
     fn knock(&self, work: Work, tx: Emitter<KnockEvent>) {
-        let plan = match work {
-            Work::Fixed(plan) => plan,
-            rotating @ Work::Rotating(_) => {
+        let plan = match work.resolved.fixed_plan() {
+            Some(plan) => plan,
+            None => {
                 let mut net = FakeNet {
                     wire: Arc::clone(&self.wire),
                     opens: matches!(self.ending, Ending::Opens),
                 };
                 let wall = &*self.wall;
-                knocker::run_work(rotating, &mut net, wall, wall, tx.cancel_flag(), &mut |e| {
+                knocker::run_work(work, &mut net, wall, wall, tx.cancel_flag(), &mut |e| {
                     tx.send(e);
                 });
                 return;
