@@ -259,7 +259,7 @@ if [[ "${KNOCK_SKIP_E2E:-}" == 1 ]]; then
     record skip "end-to-end tests" 0 "KNOCK_SKIP_E2E=1"
 elif ((!IS_ROOT)); then
     heading "end-to-end tests: skipped, not root"
-    info "they need root (network namespaces, pcap, iptables): sudo tests/run.sh"
+    info "they need root (network namespaces, pcap, iptables): run it as root (or with sudo)"
     while read -r s; do
         record skip "$s" 0 "needs root"
     done < <(e2e_scripts)

@@ -225,6 +225,13 @@ pub struct Args {
     /// Kill a command still running after this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub kill_after: u64,
+    /// Kernel capture buffer in MiB: packets arriving while it is full are lost (and reported).
+    #[arg(long, value_name = "MIB", default_value_t = crate::capture::DEFAULT_BUFFER_MIB,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub capture_buffer: u32,
+    /// When the interface goes away, wait this long for it to come back before exiting.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub interface_wait: u64,
     /// Knock log lines (Stage N, timeouts) per second, 0 = unlimited; OPEN SESAME is never limited.
     #[arg(long, value_name = "N", default_value_t = crate::pipeline::DEFAULT_LOG_RATE)]
     pub log_rate: u32,

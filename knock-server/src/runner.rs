@@ -1,6 +1,6 @@
 //! The worker thread: everything slow, off the packet path.
 //!
-//! It receives [`Job`]s over a bounded channel, logs in knockd's words,
+//! It receives [`Message`]s over a bounded channel, logs in knockd's words,
 //! runs Start_Command via `/bin/sh -c` without waiting for it, schedules
 //! each Stop_Command on a timer (a map ordered by due time, not a sleeping
 //! child per door), kills a command that outlives a bound, and journals
@@ -15,7 +15,7 @@
 //! knockd: rules inserted and deleted stay balanced, and a door that a
 //! close sequence shut meanwhile really opens again.
 //!
-//! Timers run on the monotonic clock ([`Clock::now`]); the wall clock is
+//! Timers run on the monotonic clock ([`Clocks::now`]); the wall clock is
 //! only used for the journal's due times, which a restart turns back into
 //! remaining durations (overdue stops run at once).
 
@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::IpAddr;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::mpsc::{
     Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError, sync_channel,
@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use knock_profiles::Knock;
 use knock_profiles::knockd_conf::substitute_ip;
 
-use crate::clock::{Clock, SystemClock, unix_ms};
+use crate::clock::{Clocks, SystemClocks, unix_ms};
 use crate::detector::Notice;
 use crate::doors::DoorInfo;
 use crate::event::Millis;
@@ -41,11 +41,12 @@ use crate::journal::{Entry, Journal};
 use crate::logger::Logger;
 use crate::lookup::Lookup;
 use crate::one_time::OneTimeFile;
+use crate::source::Source;
 use crate::sys;
 
 /// A message to the worker.
 #[derive(Debug)]
-pub enum Job {
+pub enum Message {
     /// Something the detector reported, at packet time.
     Notice(Notice, Millis),
     /// This many Stage/timeout lines were not logged (rate limit).
@@ -84,14 +85,14 @@ pub struct OneTimeUpdate {
 /// the packet path.
 #[derive(Debug, Clone)]
 pub struct ToWorker {
-    control: SyncSender<Job>,
-    events: SyncSender<Job>,
+    control: SyncSender<Message>,
+    events: SyncSender<Message>,
 }
 
 /// The worker's end.
 pub struct WorkerRx {
-    pub control: Receiver<Job>,
-    pub events: Receiver<Job>,
+    pub control: Receiver<Message>,
+    pub events: Receiver<Message>,
 }
 
 /// Bounded channels to the worker.
@@ -111,46 +112,36 @@ pub fn channels(control: usize, events: usize) -> (ToWorker, WorkerRx) {
 }
 
 impl ToWorker {
-    /// Queues an open (or other control job) without waiting: `Err` gives
+    /// Queues an open (or other control message) without waiting: `Err` gives
     /// it back when the control channel is full. A worker that is gone
     /// counts as done.
     #[inline]
-    pub fn try_control(&self, job: Job) -> Result<(), Job> {
-        match self.control.try_send(job) {
+    pub fn try_control(&self, msg: Message) -> Result<(), Message> {
+        match self.control.try_send(msg) {
             Ok(()) => {
                 // The worker may be waiting on the event channel.
-                let _ = self.events.try_send(Job::Wake);
+                let _ = self.events.try_send(Message::Wake);
                 Ok(())
             }
-            Err(TrySendError::Full(job)) => Err(job),
+            Err(TrySendError::Full(msg)) => Err(msg),
             Err(TrySendError::Disconnected(_)) => Ok(()),
         }
     }
 
-    /// Queues a control job, waiting for room (reload and shutdown only,
+    /// Queues a control message, waiting for room (reload and shutdown only,
     /// never per packet).
-    pub fn control(&self, job: Job) {
-        if self.control.send(job).is_ok() {
-            let _ = self.events.try_send(Job::Wake);
+    pub fn control(&self, msg: Message) {
+        if self.control.send(msg).is_ok() {
+            let _ = self.events.try_send(Message::Wake);
         }
     }
 
     /// Queues a log-only event; `false` if the channel is full (the caller
     /// counts it).
     #[inline]
-    pub fn event(&self, job: Job) -> bool {
-        !matches!(self.events.try_send(job), Err(TrySendError::Full(_)))
+    pub fn event(&self, msg: Message) -> bool {
+        !matches!(self.events.try_send(msg), Err(TrySendError::Full(_)))
     }
-}
-
-/// Where the worker's timers take their time from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClockMode {
-    /// The monotonic clock (live capture); the wall clock only for the
-    /// journal.
-    Wall,
-    /// Packet timestamps from [`Job::Time`] and notices (`--read`).
-    Packet,
 }
 
 /// The worker's bounds.
@@ -179,13 +170,8 @@ pub struct RunnerOptions {
     pub dry_run: bool,
     /// A command still running after this long is killed.
     pub kill_after: Duration,
-    pub clock: ClockMode,
     /// `-l`: reverse-resolve knocker addresses in OPEN SESAME lines.
     pub lookup: bool,
-    pub journal: Option<PathBuf>,
-    /// Open a door even when its Stop_Command cannot be journaled (a crash
-    /// then leaves it open); by default such an open is refused.
-    pub open_without_journal: bool,
     pub limits: Limits,
 }
 
@@ -225,8 +211,49 @@ impl Kind {
     }
 }
 
+/// A command the worker started.
+pub trait Process: Send {
+    /// Its exit status once it has ended (`None` while it runs).
+    fn try_wait(&mut self) -> std::io::Result<Option<ExitStatus>>;
+    /// Kills it with everything it started (its process group).
+    fn kill(&mut self);
+}
+
+/// Starts the worker's commands: [`Shell`] in the daemon, a fake in tests.
+pub trait Spawner: Send {
+    fn spawn(&mut self, command: &str) -> std::io::Result<Box<dyn Process>>;
+}
+
+/// `/bin/sh -c COMMAND`, as knockd runs commands, in a process group of its
+/// own (so a kill reaches what it started), stdin from /dev/null.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Shell;
+
+impl Spawner for Shell {
+    fn spawn(&mut self, command: &str) -> std::io::Result<Box<dyn Process>> {
+        let child = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(command)
+            .stdin(Stdio::null())
+            .process_group(0)
+            .spawn()?;
+        Ok(Box::new(child))
+    }
+}
+
+impl Process for Child {
+    fn try_wait(&mut self) -> std::io::Result<Option<ExitStatus>> {
+        Child::try_wait(self)
+    }
+
+    fn kill(&mut self) {
+        let _ = sys::kill_group(self.id());
+        let _ = Child::kill(self);
+    }
+}
+
 struct Running {
-    child: Child,
+    process: Box<dyn Process>,
     door: String,
     command: String,
     since: Instant,
@@ -241,15 +268,26 @@ struct Queued {
     kind: Kind,
 }
 
+/// Where the worker's time comes from (its [`Source`] decides).
+#[derive(Debug, Clone, Copy)]
+enum Timeline {
+    /// Live: the monotonic clock, in ms since this origin.
+    Monotonic(Instant),
+    /// Replay: the latest packet time seen.
+    Packet(Millis),
+}
+
 struct Runner {
     doors: Arc<Vec<DoorInfo>>,
     log: Logger,
     opts: RunnerOptions,
+    /// Where pending stops are journaled ([`Source::Live`] only).
+    journal_path: Option<PathBuf>,
+    open_without_journal: bool,
     journal: Option<Journal>,
-    clock: Box<dyn Clock>,
-    /// Monotonic origin of the worker's millisecond timeline.
-    origin: Instant,
-    packet_now: Millis,
+    clock: Box<dyn Clocks>,
+    spawner: Box<dyn Spawner>,
+    timeline: Timeline,
     next_id: u64,
     timers: BTreeMap<(Millis, u64), PendingStop>,
     /// Due time of each scheduled stop, by id.
@@ -261,15 +299,24 @@ struct Runner {
     report: RunnerReport,
 }
 
-/// Starts the worker on its own thread, on the system clocks.
+/// Starts the worker for packets from `source` on its own thread, on the
+/// system clocks.
 pub fn spawn(
+    source: &Source,
     doors: Arc<Vec<DoorInfo>>,
     one_time: OneTime,
     log: Logger,
     opts: RunnerOptions,
     rx: WorkerRx,
 ) -> std::io::Result<std::thread::JoinHandle<RunnerReport>> {
-    let mut r = Runner::new(doors, log, opts, Box::new(SystemClock))?;
+    let mut r = Runner::new(
+        source,
+        doors,
+        log,
+        opts,
+        Box::new(SystemClocks),
+        Box::new(Shell),
+    )?;
     r.one_time = one_time;
     std::thread::Builder::new()
         .name("knock-worker".into())
@@ -278,23 +325,39 @@ pub fn spawn(
 
 impl Runner {
     fn new(
+        source: &Source,
         doors: Arc<Vec<DoorInfo>>,
         log: Logger,
         opts: RunnerOptions,
-        clock: Box<dyn Clock>,
+        clock: Box<dyn Clocks>,
+        spawner: Box<dyn Spawner>,
     ) -> std::io::Result<Runner> {
         let lookup = if opts.lookup {
             Some(Lookup::spawn(log.clone(), Box::new(sys::reverse_lookup))?)
         } else {
             None
         };
+        let (timeline, journal_path, open_without_journal) = match source {
+            Source::Live {
+                journal,
+                open_without_journal,
+                ..
+            } => (
+                Timeline::Monotonic(clock.now()),
+                journal.clone(),
+                *open_without_journal,
+            ),
+            Source::Replay { .. } => (Timeline::Packet(0), None, false),
+        };
         let mut r = Runner {
             doors,
             log,
+            journal_path,
+            open_without_journal,
             journal: None,
-            origin: clock.now(),
             clock,
-            packet_now: 0,
+            spawner,
+            timeline,
             next_id: 1,
             timers: BTreeMap::new(),
             due: HashMap::new(),
@@ -306,7 +369,7 @@ impl Runner {
             opts,
         };
         if let Err(why) = r.open_journal() {
-            let what = if r.opts.open_without_journal {
+            let what = if r.open_without_journal {
                 "doors open anyway (--open-without-journal): a crash leaves them open"
             } else {
                 "doors with a Stop_Command stay shut until it can be written \
@@ -319,12 +382,12 @@ impl Runner {
 
     /// The worker's time in ms: monotonic (live) or packet time (replay).
     fn now(&self) -> Millis {
-        match self.opts.clock {
-            ClockMode::Wall => {
-                let d = self.clock.now().saturating_duration_since(self.origin);
+        match self.timeline {
+            Timeline::Monotonic(origin) => {
+                let d = self.clock.now().saturating_duration_since(origin);
                 u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
             }
-            ClockMode::Packet => self.packet_now,
+            Timeline::Packet(now) => now,
         }
     }
 
@@ -342,7 +405,7 @@ impl Runner {
     /// Opens the journal (once it opens: it is kept) and schedules the stops
     /// a previous run left in it. `Err` says why it cannot be used.
     fn open_journal(&mut self) -> Result<(), String> {
-        let Some(path) = self.opts.journal.clone() else {
+        let Some(path) = self.journal_path.clone() else {
             return Ok(());
         };
         if self.journal.is_some() {
@@ -431,8 +494,8 @@ impl Runner {
             // Opens, reloads and shutdown first.
             loop {
                 match rx.control.try_recv() {
-                    Ok(Job::Shutdown) | Err(TryRecvError::Disconnected) => break 'outer,
-                    Ok(job) => self.handle(job),
+                    Ok(Message::Shutdown) | Err(TryRecvError::Disconnected) => break 'outer,
+                    Ok(msg) => self.handle(msg),
                     Err(TryRecvError::Empty) => break,
                 }
             }
@@ -441,31 +504,31 @@ impl Runner {
             } else {
                 Duration::from_millis(20)
             };
-            let wait = match (self.opts.clock, self.timers.keys().next()) {
-                (ClockMode::Wall, Some((due, _))) => {
+            let wait = match (self.timeline, self.timers.keys().next()) {
+                (Timeline::Monotonic(_), Some((due, _))) => {
                     Duration::from_millis(due.saturating_sub(self.now())).min(idle)
                 }
                 _ => idle,
             };
             match rx.events.recv_timeout(wait) {
-                Ok(Job::Shutdown) => break,
-                Ok(job) => self.handle(job),
+                Ok(Message::Shutdown) => break,
+                Ok(msg) => self.handle(msg),
                 Err(RecvTimeoutError::Timeout) => {}
                 // The control channel is checked (and ends the loop) next.
                 Err(RecvTimeoutError::Disconnected) => {
-                    if let Ok(job) = rx.control.recv_timeout(wait) {
-                        if matches!(job, Job::Shutdown) {
+                    if let Ok(msg) = rx.control.recv_timeout(wait) {
+                        if matches!(msg, Message::Shutdown) {
                             break;
                         }
-                        self.handle(job);
+                        self.handle(msg);
                     }
                 }
             }
             self.tick();
         }
         // Log lines and time queued before the shutdown still count.
-        while let Ok(job) = rx.events.try_recv() {
-            self.handle(job);
+        while let Ok(msg) = rx.events.try_recv() {
+            self.handle(msg);
         }
         self.shutdown();
         self.report
@@ -478,37 +541,32 @@ impl Runner {
         self.start_queued();
     }
 
-    fn advance_packet_clock(&mut self, t: Millis) {
-        if t > self.packet_now {
-            self.packet_now = t;
-        }
-    }
-
-    /// Packet time moved to `t` (`--read`): the stops it passed run now,
+    /// Packet time moved to `t`: in a replay, the stops it passed run now,
     /// before what happened at `t`, so a replay closes doors at their
-    /// Cmd_Timeout in packet time, in order.
+    /// Cmd_Timeout in packet time, in order. Live, timers do not follow
+    /// packet time.
     fn packet_time(&mut self, t: Millis) {
-        self.advance_packet_clock(t);
-        if self.opts.clock == ClockMode::Packet {
+        if let Timeline::Packet(now) = &mut self.timeline {
+            *now = (*now).max(t);
             self.fire_due(false);
         }
     }
 
-    fn handle(&mut self, job: Job) {
-        match job {
-            Job::Notice(n, at) => {
+    fn handle(&mut self, msg: Message) {
+        match msg {
+            Message::Notice(n, at) => {
                 self.packet_time(at);
                 self.notice(n);
             }
-            Job::Suppressed(n) => self.log.info(&format!(
+            Message::Suppressed(n) => self.log.info(&format!(
                 "{n} knock log line(s) suppressed (more than the log rate limit)"
             )),
-            Job::Time(t) => self.packet_time(t),
-            Job::Doors(d, one_time) => {
+            Message::Time(t) => self.packet_time(t),
+            Message::Doors(d, one_time) => {
                 self.doors = d;
                 self.one_time = one_time;
             }
-            Job::Wake | Job::Shutdown => {}
+            Message::Wake | Message::Shutdown => {}
         }
     }
 
@@ -600,7 +658,7 @@ impl Runner {
             return;
         };
         let ipv6 = src.is_ipv6();
-        let stop_cmd = info.stop_for(ipv6).map(|c| substitute_ip(c, &src));
+        let stop_cmd = info.commands.stop_for(ipv6).map(|c| substitute_ip(c, &src));
         // Every open runs its start command and schedules its own stop, as
         // knockd does: n inserted rules are deleted by n stops, and a door
         // closed by something else in the meantime opens again.
@@ -614,7 +672,11 @@ impl Runner {
             return;
         }
         self.log_open(src, &info.name, "");
-        let Some(start) = info.start_for(ipv6).map(|c| substitute_ip(c, &src)) else {
+        let Some(start) = info
+            .commands
+            .start_for(ipv6)
+            .map(|c| substitute_ip(c, &src))
+        else {
             return;
         };
         let stop = stop_cmd.map(|command| {
@@ -625,7 +687,7 @@ impl Runner {
                 src: Some(src),
                 command,
                 id,
-                delay: info.cmd_timeout,
+                delay: info.commands.cmd_timeout,
             }
         });
         // Journal the stop before the door opens (fail-closed): a door whose
@@ -635,7 +697,7 @@ impl Runner {
                 .now()
                 .saturating_add((s.delay + self.opts.kill_after).as_millis() as Millis);
             if let Err(why) = self.journal_put(s.id, due, &s.door, &s.command) {
-                if self.opts.open_without_journal {
+                if self.open_without_journal {
                     self.log.error(&format!(
                         "{src}: {}: {why}; opening anyway (--open-without-journal)",
                         info.name
@@ -708,23 +770,17 @@ impl Runner {
         }
         self.log
             .info(&format!("{door}: running command: {command}"));
-        let spawned = Command::new("/bin/sh")
-            .arg("-c")
-            .arg(&command)
-            .stdin(Stdio::null())
-            .process_group(0)
-            .spawn();
-        match spawned {
-            Ok(child) => {
+        match self.spawner.spawn(&command) {
+            Ok(process) => {
                 self.running.push(Running {
-                    child,
+                    process,
                     door: door.to_string(),
                     command,
                     since: self.clock.now(),
                     killed: false,
                     kind,
                 });
-                if self.opts.clock == ClockMode::Packet {
+                if matches!(self.timeline, Timeline::Packet(_)) {
                     self.wait_running();
                 }
             }
@@ -781,7 +837,7 @@ impl Runner {
         let mut i = 0;
         while i < self.running.len() {
             let r = &mut self.running[i];
-            match r.child.try_wait() {
+            match r.process.try_wait() {
                 Ok(Some(status)) => {
                     let r = self.running.swap_remove(i);
                     if let Some(code) = status.code() {
@@ -805,8 +861,7 @@ impl Runner {
                 Ok(None) => {
                     if !r.killed && now.saturating_duration_since(r.since) > self.opts.kill_after {
                         r.killed = true;
-                        let _ = sys::kill_group(r.child.id());
-                        let _ = r.child.kill();
+                        r.process.kill();
                         self.report.killed += 1;
                         let (door, cmd) = (r.door.clone(), r.command.clone());
                         self.log.warn(&format!(
@@ -898,33 +953,69 @@ impl Runner {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::clock::FakeClocks;
+    use knock_profiles::knockd_conf::DoorCommands;
     use std::time::UNIX_EPOCH;
 
     fn info(name: &str, start: &str, stop: Option<&str>, timeout_s: u64) -> DoorInfo {
         DoorInfo {
             name: name.into(),
-            start: Some(start.into()),
-            start6: Some(start.replace("v4", "v6")),
-            stop: stop.map(Into::into),
-            stop6: stop.map(|s| s.replace("v4", "v6")),
-            cmd_timeout: Duration::from_secs(timeout_s),
+            commands: DoorCommands {
+                start: Some(start.into()),
+                start_6: Some(start.replace("v4", "v6")),
+                stop: stop.map(Into::into),
+                stop_6: stop.map(|s| s.replace("v4", "v6")),
+                cmd_timeout: Duration::from_secs(timeout_s),
+            },
         }
     }
 
-    fn opts(journal: Option<PathBuf>, dry_run: bool) -> RunnerOptions {
+    fn opts(dry_run: bool) -> RunnerOptions {
         RunnerOptions {
             dry_run,
             kill_after: Duration::from_secs(5),
-            clock: ClockMode::Packet,
             lookup: false,
-            journal,
-            open_without_journal: false,
             limits: Limits::default(),
         }
     }
 
-    fn opened(src: &str, door: usize, at: Millis) -> Job {
-        Job::Notice(
+    fn live(journal: Option<PathBuf>) -> Source {
+        Source::Live {
+            interface: "veth0".into(),
+            journal,
+            open_without_journal: false,
+        }
+    }
+
+    fn replay() -> Source {
+        Source::Replay {
+            file: "knocks.pcap".into(),
+        }
+    }
+
+    /// A worker the test drives itself (no thread): on fake clocks, which
+    /// move only when the test says, at a wall time in 2027.
+    fn runner(
+        source: &Source,
+        doors: Vec<DoorInfo>,
+        o: RunnerOptions,
+    ) -> (Runner, FakeClocks, Logger) {
+        let clock = FakeClocks::new(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
+        let log = Logger::memory();
+        let r = Runner::new(
+            source,
+            Arc::new(doors),
+            log.clone(),
+            o,
+            Box::new(clock.clone()),
+            Box::new(Shell),
+        )
+        .unwrap();
+        (r, clock, log)
+    }
+
+    fn opened(src: &str, door: usize, at: Millis) -> Message {
+        Message::Notice(
             Notice::Opened {
                 src: src.parse().unwrap(),
                 door,
@@ -938,47 +1029,27 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
         let o = out.display();
-        let doors = Arc::new(vec![info(
+        let doors = vec![info(
             "ssh",
             &format!("echo open v4 %IP% >> {o}"),
             Some(&format!("echo close v4 %IP% >> {o}")),
             10,
-        )]);
-        let log = Logger::memory();
-        let (tx, rx) = channels(16, 16);
-        let h = spawn(
-            doors,
-            OneTime::default(),
-            log.clone(),
-            opts(None, false),
-            rx,
-        )
-        .unwrap();
-        tx.control(opened("192.0.2.7", 0, 1_000));
-        tx.control(opened("2001:db8::7", 0, 1_000));
-        // Wait (bounded) for the start commands to finish before time moves.
-        let t0 = Instant::now();
-        while std::fs::read_to_string(&out)
-            .map(|s| s.lines().count())
-            .unwrap_or(0)
-            < 2
-        {
-            assert!(t0.elapsed() < Duration::from_secs(5));
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        // Give the worker a moment to reap and schedule the stops.
-        std::thread::sleep(Duration::from_millis(100));
-        tx.control(Job::Time(5_000));
-        std::thread::sleep(Duration::from_millis(100));
+        )];
+        let (mut r, _clock, log) = runner(&replay(), doors, opts(false));
+        // A replay runs each command to its end before it reads on, and
+        // schedules its stop at once: nothing to wait for here.
+        r.handle(opened("192.0.2.7", 0, 1_000));
+        r.handle(opened("2001:db8::7", 0, 1_000));
+        r.handle(Message::Time(5_000));
         let text = std::fs::read_to_string(&out).unwrap();
         assert_eq!(
             text.lines().count(),
             2,
             "no stop before Cmd_Timeout: {text}"
         );
-        tx.control(Job::Time(11_500));
-        tx.control(Job::Shutdown);
-        let report = h.join().unwrap();
+        r.handle(Message::Time(11_500));
+        r.shutdown();
+        let report = r.report;
         let text = std::fs::read_to_string(&out).unwrap();
         let mut lines: Vec<&str> = text.lines().collect();
         lines.sort();
@@ -1009,27 +1080,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
         let journal = dir.path().join("pending");
-        let doors = Arc::new(vec![info(
+        let doors = vec![info(
             "ssh",
             "true",
             Some(&format!("echo closed %IP% >> {}", out.display())),
             3600,
-        )]);
-        let (tx, rx) = channels(16, 16);
-        let h = spawn(
-            doors,
-            OneTime::default(),
-            Logger::memory(),
-            opts(Some(journal.clone()), false),
-            rx,
-        )
-        .unwrap();
-        tx.control(opened("192.0.2.9", 0, 1_000));
-        std::thread::sleep(Duration::from_millis(200));
+        )];
+        let (mut r, _clock, _log) = runner(&live(Some(journal.clone())), doors, opts(false));
+        r.handle(opened("192.0.2.9", 0, 1_000));
+        // The start command ("true") ends; its stop is due in an hour.
+        r.wait_running();
         let j = std::fs::read_to_string(&journal).unwrap();
         assert!(j.contains("echo closed 192.0.2.9"), "journaled: {j}");
-        tx.control(Job::Shutdown);
-        h.join().unwrap();
+        r.shutdown();
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "closed 192.0.2.9\n");
         assert_eq!(std::fs::read_to_string(&journal).unwrap(), "");
     }
@@ -1047,14 +1110,15 @@ mod tests {
         let (tx, rx) = channels(16, 16);
         let log = Logger::memory();
         let h = spawn(
+            &live(Some(journal.clone())),
             Arc::new(vec![]),
             OneTime::default(),
             log.clone(),
-            opts(Some(journal.clone()), false),
+            opts(false),
             rx,
         )
         .unwrap();
-        tx.control(Job::Shutdown);
+        tx.control(Message::Shutdown);
         h.join().unwrap();
         assert_eq!(
             std::fs::read_to_string(&out).unwrap(),
@@ -1065,20 +1129,21 @@ mod tests {
 
     #[test]
     fn failing_and_hanging_commands_are_logged_and_killed() {
-        let doors = Arc::new(vec![
+        let doors = [
             info("bad", "exit 3", None, 1),
             info("slow", "sleep 30", None, 1),
-        ]);
-        let log = Logger::memory();
-        let (tx, rx) = channels(16, 16);
-        let mut o = opts(None, false);
+        ];
+        let mut o = opts(false);
         o.kill_after = Duration::from_millis(300);
         let t0 = Instant::now();
-        let h = spawn(doors, OneTime::default(), log.clone(), o, rx).unwrap();
-        tx.control(opened("192.0.2.7", 0, 0));
-        tx.control(opened("192.0.2.7", 1, 0));
-        tx.control(Job::Shutdown);
-        let report = h.join().unwrap();
+        let (mut r, clock, log) = runner(&live(None), doors.to_vec(), o);
+        r.handle(opened("192.0.2.7", 0, 0));
+        r.handle(opened("192.0.2.7", 1, 0));
+        // "sleep 30" outlives the bound (on the fake clock): shutdown,
+        // which waits for both, kills it.
+        clock.advance(Duration::from_millis(301));
+        r.shutdown();
+        let report = r.report;
         assert!(t0.elapsed() < Duration::from_secs(10));
         assert_eq!(report.killed, 1);
         assert_eq!(report.failed, 2);
@@ -1107,10 +1172,18 @@ mod tests {
         )]);
         let log = Logger::memory();
         let (tx, rx) = channels(16, 16);
-        let h = spawn(doors, OneTime::default(), log.clone(), opts(None, true), rx).unwrap();
+        let h = spawn(
+            &replay(),
+            doors,
+            OneTime::default(),
+            log.clone(),
+            opts(true),
+            rx,
+        )
+        .unwrap();
         tx.control(opened("192.0.2.7", 0, 0));
-        tx.control(Job::Time(2_000));
-        tx.control(Job::Shutdown);
+        tx.control(Message::Time(2_000));
+        tx.control(Message::Shutdown);
         let report = h.join().unwrap();
         assert!(!out.exists());
         assert_eq!(
@@ -1134,14 +1207,10 @@ mod tests {
         doors: Vec<DoorInfo>,
         journal: Option<PathBuf>,
         limits: Limits,
-    ) -> (Runner, crate::clock::FakeClock, Logger) {
-        let clock = crate::clock::FakeClock::new(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
-        let log = Logger::memory();
-        let mut o = opts(journal, true);
-        o.clock = ClockMode::Wall;
+    ) -> (Runner, FakeClocks, Logger) {
+        let mut o = opts(true);
         o.limits = limits;
-        let r = Runner::new(Arc::new(doors), log.clone(), o, Box::new(clock.clone())).unwrap();
-        (r, clock, log)
+        runner(&live(journal), doors, o)
     }
 
     fn open_now(r: &mut Runner, src: &str, door: usize) {
@@ -1276,8 +1345,7 @@ mod tests {
 
     #[test]
     fn commands_beyond_the_limits_wait_then_are_refused() {
-        let log = Logger::memory();
-        let mut o = opts(None, false);
+        let mut o = opts(false);
         o.limits = Limits {
             running: 2,
             queued: 1,
@@ -1285,14 +1353,7 @@ mod tests {
         };
         o.kill_after = Duration::from_millis(200);
         // Live: commands run side by side (a replay runs them one by one).
-        o.clock = ClockMode::Wall;
-        let mut r = Runner::new(
-            Arc::new(vec![info("slow", "sleep 30", None, 1)]),
-            log.clone(),
-            o,
-            Box::new(SystemClock),
-        )
-        .unwrap();
+        let (mut r, clock, log) = runner(&live(None), vec![info("slow", "sleep 30", None, 1)], o);
         for i in 1..=4 {
             r.handle(opened(&format!("198.18.0.{i}"), 0, 0));
         }
@@ -1304,6 +1365,8 @@ mod tests {
             "{:?}",
             log.lines()
         );
+        // Past the bound, shutdown kills what still runs.
+        clock.advance(Duration::from_millis(201));
         r.shutdown();
         assert!(r.running.is_empty());
     }
@@ -1382,13 +1445,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let blocker = dir.path().join("state");
         std::fs::write(&blocker, "").unwrap();
-        let clock = crate::clock::FakeClock::new(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
-        let log = Logger::memory();
-        let mut o = opts(Some(blocker.join("pending")), true);
-        o.clock = ClockMode::Wall;
-        o.open_without_journal = true;
+        let source = Source::Live {
+            interface: "veth0".into(),
+            journal: Some(blocker.join("pending")),
+            open_without_journal: true,
+        };
         let doors = vec![info("ssh", "open %IP%", Some("close %IP%"), 10)];
-        let mut r = Runner::new(Arc::new(doors), log.clone(), o, Box::new(clock)).unwrap();
+        let (mut r, _clock, log) = runner(&source, doors, opts(true));
         open_now(&mut r, "192.0.2.7", 0);
         assert_eq!((r.report.commands, r.report.refused), (1, 0));
         assert!(

@@ -440,8 +440,8 @@ fn check_warns_about_iptables_append_accept() {
         stderr.lines().collect::<Vec<_>>(),
         [format!(
             "{}:7: warning: door \"openSSH\": \"command\" appends its ACCEPT rule \
-             (iptables -A), after the rule that drops the port, so the door never opens; \
-             use -I to insert it before the DROP",
+             (iptables -A), so it may land after a rule that drops the port, and then the \
+             door does not open; use -I to insert it first",
             c.display()
         )]
     );
@@ -467,7 +467,8 @@ fn read_and_the_live_pipeline_agree() {
     use knock_server::event::Link;
     use knock_server::logger::Logger;
     use knock_server::pipeline::Pipeline;
-    use knock_server::runner::Job;
+    use knock_server::runner::Message;
+    use knock_server::source::Source;
 
     let dir = tempfile::tempdir().unwrap();
     let mut frames = Vec::new();
@@ -510,10 +511,15 @@ fn read_and_the_live_pipeline_agree() {
     from_read.sort();
 
     let cfg = KnockdConfig::parse(CONF, Path::new("knockd.conf")).unwrap();
-    let specs = knock_server::doors::plan(&cfg).specs;
+    let specs = knock_server::doors::layout(&cfg).specs;
     let det = Detector::new(specs, Destinations::Any, 1024).unwrap();
     let (to, rx) = knock_server::runner::channels(4096, 4096);
-    let mut p = Pipeline::new(det, to, 0, Logger::memory());
+    let live = Source::Live {
+        interface: "veth0".into(),
+        journal: None,
+        open_without_journal: false,
+    };
+    let mut p = Pipeline::new(&live, det, to, 0, Logger::memory());
     for (ts, f) in &frames {
         p.feed(Link::Ethernet, f, *ts);
     }
@@ -522,7 +528,7 @@ fn read_and_the_live_pipeline_agree() {
         .control
         .iter()
         .filter_map(|j| match j {
-            Job::Notice(Notice::Opened { src, .. }, _) => Some(src.to_string()),
+            Message::Notice(Notice::Opened { src, .. }, _) => Some(src.to_string()),
             _ => None,
         })
         .collect();

@@ -255,21 +255,29 @@ fn the_pipeline_turns_periods_and_asks_for_a_new_filter() {
     use knock_server::logger::Logger;
     use knock_server::pipeline::Pipeline;
     use knock_server::rotation::{self, Rotating, Rotator};
+    use knock_server::source::Source;
 
     let dir = tempfile::tempdir().unwrap();
     let conf = config(dir.path(), &secret_file(dir.path(), "s", SECRET, 0o600));
     let cfg = KnockdConfig::load(&conf).unwrap();
-    let plan = knock_server::doors::plan(&cfg);
-    let det = Detector::new(plan.specs, Destinations::Any, 1024).unwrap();
+    let layout = knock_server::doors::layout(&cfg);
+    let det = Detector::new(layout.specs, Destinations::Any, 1024).unwrap();
     let (to, rx) = knock_server::runner::channels(64, 64);
-    let mut p = Pipeline::new(det, to, 0, Logger::memory());
     let rot = rotation::load(&cfg.rotating[0]).unwrap();
     let seq_of = |step: u64| rot.sequence_at("myserver", step);
-    p.rotator = Rotator::new(vec![Rotating {
-        name: "myserver".into(),
-        rotation: rot.clone(),
-        base: plan.rotating_base[0],
-    }]);
+    let live = Source::Live {
+        interface: "veth0".into(),
+        journal: None,
+        open_without_journal: false,
+    };
+    let mut p =
+        Pipeline::new(&live, det, to, 0, Logger::memory()).with_rotator(Rotator::new(vec![
+            Rotating {
+                name: "myserver".into(),
+                rotation: rot.clone(),
+                base: layout.rotating_base[0],
+            },
+        ]));
     let filter = |p: &Pipeline| knock_server::filter::build(p.detector.doors(), &[]).unwrap();
     // Before any time is known, no rotating port is in the filter.
     assert_eq!(filter(&p), "((tcp dst port (7000 or 8000)))");
@@ -306,7 +314,10 @@ fn the_pipeline_turns_periods_and_asks_for_a_new_filter() {
         .filter(|j| {
             matches!(
                 j,
-                knock_server::runner::Job::Notice(knock_server::detector::Notice::Opened { .. }, _)
+                knock_server::runner::Message::Notice(
+                    knock_server::detector::Notice::Opened { .. },
+                    _
+                )
             )
         })
         .count();
