@@ -28,7 +28,7 @@ use crate::progress::{Run, RunState, StepKind};
 use crate::rotation::{self, OsSecrets, SecretAction, SecretBackend, SecretOutcome};
 use crate::state::{Dialog, Intent, Quick, Revealed, Selection, Status};
 use crate::ui;
-use crate::worker::{Poll, Task, Worker};
+use crate::worker::{Task, Worker};
 
 /// How often the profile file is checked for outside changes.
 pub const DISK_CHECK_INTERVAL: Duration = Duration::from_secs(1);
@@ -334,13 +334,8 @@ impl App {
         let Some(task) = &panel.task else {
             return;
         };
-        let result = match task.poll() {
-            Poll::Report(result) => result,
-            Poll::Pending => return,
-            Poll::Closed => Err(SecretError::Keyring {
-                account: panel.name.clone(),
-                detail: "the keyring task ended without an answer".to_string(),
-            }),
+        let Some(result) = task.try_next(|| Err(no_answer(&panel.name))) else {
+            return;
         };
         panel.task = None;
         let name = panel.name.clone();
@@ -631,13 +626,8 @@ impl App {
         let Some(task) = &self.secret_move else {
             return;
         };
-        let moved = match task.task.poll() {
-            Poll::Report(moved) => moved,
-            Poll::Pending => return,
-            Poll::Closed => Err(SecretError::Keyring {
-                account: task.old.clone(),
-                detail: "the keyring task ended without an answer".to_string(),
-            }),
+        let Some(moved) = task.task.try_next(|| Err(no_answer(&task.old))) else {
+            return;
         };
         let (old, new) = (task.old.clone(), task.new.clone());
         self.secret_move = None;
@@ -786,6 +776,14 @@ impl App {
             storage.set_string(KEY_SELECTED, name.clone());
         }
         storage.set_string(KEY_PUTTY, self.putty.clone());
+    }
+}
+
+/// Why a keyring job for `account` has no result: it went away.
+fn no_answer(account: &str) -> SecretError {
+    SecretError::Keyring {
+        account: account.to_string(),
+        detail: "the keyring task ended without an answer".to_string(),
     }
 }
 

@@ -7,7 +7,7 @@ use knock_profiles::resolve::Resolved;
 use knock_profiles::send::{Outcome, Progress, SendError};
 
 use crate::knocker::KnockEvent;
-use crate::worker::{Poll, Task};
+use crate::worker::Task;
 
 /// How a step went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,10 +101,9 @@ impl Run {
     pub fn poll(&mut self) -> bool {
         let mut changed = false;
         while let Some(task) = &self.task {
-            let event = match task.poll() {
-                Poll::Pending => break,
-                Poll::Report(event) => event,
-                Poll::Closed => KnockEvent::Finished(Err(SendError::Cancelled)),
+            let Some(event) = task.try_next(|| KnockEvent::Finished(Err(SendError::Cancelled)))
+            else {
+                break;
             };
             changed = true;
             if event.is_last() {

@@ -72,16 +72,6 @@ impl<T> Emitter<T> {
     }
 }
 
-/// What [`Task::poll`] found.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Poll<T> {
-    /// Nothing new yet.
-    Pending,
-    Report(T),
-    /// The job ended and every report was taken in.
-    Closed,
-}
-
 /// The UI's end of a job: its reports and its cancel flag.
 #[derive(Debug)]
 pub struct Task<T> {
@@ -109,12 +99,14 @@ impl<T> Task<T> {
         )
     }
 
-    /// The next report, without blocking.
-    pub fn poll(&self) -> Poll<T> {
+    /// The next report, without blocking: `None` while there is none yet;
+    /// `gone()` in its place when the job ended without sending one (it
+    /// went away without its answer).
+    pub fn try_next(&self, gone: impl FnOnce() -> T) -> Option<T> {
         match self.reports.try_recv() {
-            Ok(report) => Poll::Report(report),
-            Err(TryRecvError::Empty) => Poll::Pending,
-            Err(TryRecvError::Disconnected) => Poll::Closed,
+            Ok(report) => Some(report),
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Disconnected) => Some(gone()),
         }
     }
 
@@ -145,17 +137,17 @@ mod tests {
             assert_eq!(task.wait(), Some(1));
             assert_eq!(task.wait(), Some(2));
             assert_eq!(task.wait(), None);
-            assert_eq!(task.poll(), Poll::Closed);
+            assert_eq!(task.try_next(|| 0), Some(0), "closed");
         }
     }
 
     #[test]
     fn the_job_sees_a_cancel() {
-        let (task, emit) = Task::<()>::channel(None);
-        assert_eq!(task.poll(), Poll::Pending);
+        let (task, emit) = Task::channel(None);
+        assert_eq!(task.try_next(|| "gone"), None, "nothing yet");
         task.cancel();
         assert!(emit.cancel_flag().load(Ordering::Relaxed));
         drop(emit);
-        assert_eq!(task.poll(), Poll::Closed);
+        assert_eq!(task.try_next(|| "gone"), Some("gone"));
     }
 }
