@@ -125,6 +125,8 @@ fn flag_options(args: &Args, launch: bool) -> Result<Options> {
         ),
         _ => None,
     };
+    // Keys without a flag stay unset (the update is for keys added later).
+    #[allow(clippy::needless_update)]
     Ok(Options {
         delay_ms: args.delay.map(Millis::new),
         family: args.family(),
@@ -134,6 +136,7 @@ fn flag_options(args: &Args, launch: bool) -> Result<Options> {
         launch,
         user: args.user.clone(),
         ssh_port: port_flag(args.ssh_port, "--ssh-port")?,
+        ..Options::default()
     })
 }
 

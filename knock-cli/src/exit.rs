@@ -78,11 +78,6 @@ pub fn classify(err: &anyhow::Error) -> Code {
     Code::OTHER
 }
 
-/// The error and its causes on one line (see [`knock_profiles::message::one_line`]).
-pub fn one_line(err: &anyhow::Error) -> String {
-    knock_profiles::message::one_line(err.as_ref())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,15 +100,15 @@ mod tests {
     }
 
     #[test]
-    fn one_line_skips_causes_already_quoted() {
+    fn one_line_says_each_cause_once() {
         let io = std::io::Error::other("network unreachable");
         let send = SendError::Send {
             knock: knock_profiles::Knock::tcp(7000),
             to: "192.0.2.1:7000".parse().unwrap(),
-            source: io,
+            error: io,
         };
         let err = anyhow::Error::new(send).context("profile lab");
-        let line = one_line(&err);
+        let line = knock_profiles::message::one_line(err.as_ref());
         assert_eq!(line.matches("network unreachable").count(), 1, "{line}");
         assert!(
             line.starts_with("profile lab: cannot send tcp knock"),

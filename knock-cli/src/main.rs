@@ -22,7 +22,7 @@ fn main() -> ExitCode {
     match actions::run(&args) {
         Ok(code) => code.into(),
         Err(err) => {
-            eprintln!("knock: {}", exit::one_line(&err));
+            eprintln!("knock: {}", knock_profiles::message::one_line(err.as_ref()));
             exit::classify(&err).into()
         }
     }

@@ -566,6 +566,19 @@ fn show_of_an_unknown_profile_names_the_file() {
 }
 
 #[test]
+fn dry_run_with_ssh_shows_the_identity_file() {
+    let env = Env::new();
+    env.write(
+        "[profiles.lab]\nhost = \"127.0.0.1\"\nsequence = \"7000\"\nidentity_file = \"~/.ssh/id_lab\"\n",
+    );
+    env.knock()
+        .args(["lab", "--ssh", "--dry-run"])
+        .assert()
+        .success()
+        .stdout(contains("then start: ssh -4 -i ~/.ssh/id_lab 127.0.0.1\n"));
+}
+
+#[test]
 fn dry_run_with_ssh_shows_what_would_be_started() {
     let env = Env::new();
     env.write(

@@ -93,6 +93,8 @@ pub struct Common {
     pub custom: String,
     pub user: String,
     pub ssh_port: String,
+    /// The profile's keys the form has no field for, kept as they are.
+    pub others: Options,
 }
 
 impl Common {
@@ -106,7 +108,7 @@ impl Common {
             Some(Launch::Custom(t)) => (LaunchChoice::Custom, t.to_string()),
         };
         let text = |key: &str| k.text(key).unwrap_or_default();
-        Common {
+        let mut common = Common {
             host: host.to_string(),
             family: k.family,
             delay_ms: text("delay_ms"),
@@ -117,7 +119,18 @@ impl Common {
             custom,
             user: text("user"),
             ssh_port: text("ssh_port"),
-        }
+            others: Options::default(),
+        };
+        // What the form's own fields hold, it writes back itself.
+        let shown: Vec<&str> = common.fields([], []).iter().map(|(key, _)| *key).collect();
+        common.others = k.clone().without(&shown);
+        common
+    }
+
+    /// `options` from the form's fields, with the keys it has no field for
+    /// as they were.
+    fn with_others(&self, options: Options) -> Options {
+        options.or(&self.others)
     }
 
     /// The launch choice as the file's string (`None` = not set); a custom
@@ -348,7 +361,10 @@ impl Draft {
         let order: Vec<&'static str> = fields.iter().map(|(key, _)| *key).collect();
         let checked = from_fields(name, fields);
         match checked {
-            Ok(AnyProfile::Fixed(profile)) if problems.is_empty() => return Ok(profile),
+            Ok(AnyProfile::Fixed(mut profile)) if problems.is_empty() => {
+                profile.options = self.common.with_others(profile.options);
+                return Ok(profile);
+            }
             Ok(_) => {}
             // The rows say what is wrong with the sequence.
             Err(errors) => problems.add(
@@ -415,6 +431,10 @@ mod tests {
         p.options.open_port = Port::new(22);
         p.options.delay_ms = Some(Millis::new(200));
         p.options.launch = Some("mosh {host}".parse().unwrap());
+        // A key the form has no field for is kept as it is.
+        p.options
+            .set_text("identity_file", "~/.ssh/id_lab")
+            .unwrap();
         p
     }
 

@@ -110,10 +110,10 @@ pub enum LaunchError {
         "no terminal found to run ssh in (set $TERMINAL, or install x-terminal-emulator, gnome-terminal, konsole or xterm)"
     )]
     NoTerminal,
-    #[error("cannot start {program}: {source}")]
+    #[error("cannot start {program}: {error}")]
     Spawn {
         program: String,
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -249,9 +249,9 @@ impl Launcher for SystemLauncher {
             const CREATE_NEW_CONSOLE: u32 = 0x0000_0010;
             process.creation_flags(CREATE_NEW_CONSOLE);
         }
-        let mut child = process.spawn().map_err(|source| LaunchError::Spawn {
+        let mut child = process.spawn().map_err(|error| LaunchError::Spawn {
             program: cmd.program.clone(),
-            source,
+            error,
         })?;
         // Reap it when it exits, so no zombie is left behind.
         std::thread::spawn(move || child.wait());

@@ -27,7 +27,10 @@ fn main() -> ExitCode {
         [] => match knock_gui::run_window() {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("knock-gui: {e:#}");
+                eprintln!(
+                    "knock-gui: {}",
+                    knock_profiles::message::one_line(e.as_ref())
+                );
                 ExitCode::FAILURE
             }
         },

@@ -31,12 +31,8 @@ pub const DEFAULT_BUFFER_MIB: u32 = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
-    #[error("could not open {what}: {source}")]
-    Open {
-        what: String,
-        #[source]
-        source: pcap::Error,
-    },
+    #[error("could not open {what}: {error}")]
+    Open { what: String, error: pcap::Error },
     /// A capture file that cannot be read; `reason` is libpcap's, without
     /// the path it repeats.
     #[error("cannot read {path}: {reason}")]
@@ -45,14 +41,10 @@ pub enum CaptureError {
         "unsupported link-layer type {0} (expected Ethernet, Linux cooked, raw IP or loopback)"
     )]
     Link(i32),
-    #[error("bad capture filter \"{filter}\": {source}")]
-    Filter {
-        filter: String,
-        #[source]
-        source: pcap::Error,
-    },
+    #[error("bad capture filter \"{filter}\": {error}")]
+    Filter { filter: String, error: pcap::Error },
     #[error("capture failed: {0}")]
-    Read(#[source] pcap::Error),
+    Read(pcap::Error),
     #[error("{iface} did not come back within {secs}s (last try: {last})")]
     Gone {
         iface: String,
@@ -60,7 +52,7 @@ pub enum CaptureError {
         last: String,
     },
     #[error("waiting for packets failed: {0}")]
-    Wait(#[source] std::io::Error),
+    Wait(std::io::Error),
 }
 
 /// Opens `iface` for live capture: immediate mode, read timeout, small
@@ -77,9 +69,9 @@ pub fn open_live(iface: &str, buffer_mib: u32) -> Result<(Capture<Active>, Link)
             .open()?
             .setnonblock()
     };
-    let cap = open().map_err(|source| CaptureError::Open {
+    let cap = open().map_err(|error| CaptureError::Open {
         what: iface.to_string(),
-        source,
+        error,
     })?;
     let dlt = cap.get_datalink().0;
     let link = Link::from_dlt(dlt).ok_or(CaptureError::Link(dlt))?;
@@ -131,9 +123,9 @@ pub fn set_filter<T: Activated + ?Sized>(
     filter: Option<&str>,
 ) -> Result<(), CaptureError> {
     let f = filter.unwrap_or("less 1");
-    cap.filter(f, true).map_err(|source| CaptureError::Filter {
+    cap.filter(f, true).map_err(|error| CaptureError::Filter {
         filter: f.to_string(),
-        source,
+        error,
     })
 }
 

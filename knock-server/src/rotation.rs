@@ -154,7 +154,7 @@ fn rotation(door: &RotatingDoor, secret: Secret) -> Result<Rotation, SecretError
     // The parameters were checked when the config was parsed.
     Rotation::new(door.params.clone(), secret).map_err(|e| SecretError::InFile {
         path: door.secret_file.clone(),
-        source: Box::new(SecretError::BadBase32 {
+        error: Box::new(SecretError::BadBase32 {
             reason: e.to_string(),
         }),
     })

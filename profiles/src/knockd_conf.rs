@@ -1768,19 +1768,6 @@ mod tests {
     }
 
     #[test]
-    fn the_stanza_knock_gen_secret_prints_parses() {
-        let c = parse(
-            "[vault]\n    Rotate        = yes\n    Secret_File   = /etc/knock/vault.secret\n\
-             \x20   Period        = 30\n    Length        = 4\n    Port_Range    = 10000-60000\n\
-             \x20   Exclude       = 22,443\n    Protocol      = udp\n    Seq_Timeout   = 10\n\
-             \x20   Start_Command = /usr/sbin/iptables -I INPUT -s %IP% -p tcp --dport 22 -j ACCEPT\n",
-        )
-        .unwrap();
-        assert_eq!(c.rotating[0].params.exclude, [22, 443]);
-        assert_eq!(c.rotating[0].params.protos, ProtoChoice::Udp);
-    }
-
-    #[test]
     fn rotating_door_errors_name_the_line() {
         let cases = [
             (

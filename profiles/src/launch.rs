@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use crate::options::{Effective, Launch};
+use crate::options::{Effective, FilePath, Launch};
 
 /// Where the launched program should connect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +25,11 @@ impl Target<'_> {
 
     pub fn user(&self) -> Option<&str> {
         self.options.user.as_deref()
+    }
+
+    /// The private key to log in with.
+    pub fn identity(&self) -> Option<&FilePath> {
+        self.options.identity_file.as_ref()
     }
 }
 
@@ -71,7 +76,7 @@ pub fn argv(
     }
 }
 
-/// `ssh [-4|-6] [-p PORT] [-l USER] [EXTRA...] HOST`
+/// `ssh [-4|-6] [-p PORT] [-l USER] [-i IDENTITY] [EXTRA...] HOST`
 pub fn ssh_argv(target: &Target<'_>, extra: &[String]) -> Vec<String> {
     let mut argv = vec!["ssh".to_string()];
     match target.addr {
@@ -86,6 +91,10 @@ pub fn ssh_argv(target: &Target<'_>, extra: &[String]) -> Vec<String> {
     if let Some(user) = target.user() {
         argv.push("-l".into());
         argv.push(user.to_string());
+    }
+    if let Some(identity) = target.identity() {
+        argv.push("-i".into());
+        argv.push(identity.to_string());
     }
     // Options must come before the host: everything after it is the remote command.
     let (options, command) = split_ssh_extra(extra);
@@ -120,7 +129,9 @@ fn split_ssh_extra(extra: &[String]) -> (&[String], &[String]) {
     (&extra[..i], &extra[i..])
 }
 
-/// `putty -ssh [USER@]HOST -P PORT` (`putty.exe` on Windows).
+/// `putty -ssh [USER@]HOST -P PORT [-i KEY.ppk]` (`putty.exe` on Windows).
+/// PuTTY reads only its own key format, so an identity file that is not a
+/// `.ppk` is left to PuTTY's own settings (Pageant, a saved session).
 pub fn putty_argv(target: &Target<'_>, platform: Platform) -> Vec<String> {
     let exe = match platform {
         Platform::Windows => "putty.exe",
@@ -130,27 +141,35 @@ pub fn putty_argv(target: &Target<'_>, platform: Platform) -> Vec<String> {
         Some(user) => format!("{user}@{}", target.host),
         None => target.host.to_string(),
     };
-    vec![
+    let mut argv = vec![
         exe.to_string(),
         "-ssh".to_string(),
         dest,
         "-P".to_string(),
         target.port().to_string(),
-    ]
+    ];
+    if let Some(key) = target.identity().filter(|k| k.has_extension("ppk")) {
+        argv.push("-i".to_string());
+        argv.push(key.to_string());
+    }
+    argv
 }
 
 /// A custom command run by the platform's shell, with `{host}`, `{port}`,
-/// `{user}` (and `{addr}`, the knocked address) replaced by quoted values.
+/// `{user}`, `{identity}` (the identity file) and `{addr}` (the knocked
+/// address) replaced by quoted values.
 pub fn custom_argv(template: &str, target: &Target<'_>, platform: Platform) -> Vec<String> {
     let quote = |s: &str| match platform {
         Platform::Unix => sh_quote(s),
         Platform::Windows => cmd_quote(s),
     };
     let addr = target.addr.map(|a| a.to_string()).unwrap_or_default();
+    let identity = target.identity().map(|k| k.to_string()).unwrap_or_default();
     let values = [
         ("{host}", quote(target.host)),
         ("{port}", target.port().to_string()),
         ("{user}", quote(target.user().unwrap_or(""))),
+        ("{identity}", quote(&identity)),
         ("{addr}", quote(&addr)),
     ];
     let line = substitute(template, &values);
@@ -249,6 +268,13 @@ mod tests {
         .effective()
     }
 
+    /// `options` with `identity_file` set to `key`.
+    fn with_key(options: Effective, key: &str) -> Effective {
+        let mut layer = options.to_options();
+        layer.set_text("identity_file", key).unwrap();
+        layer.effective()
+    }
+
     fn target<'a>(addr: Option<&str>, options: &'a Effective) -> Target<'a> {
         Target {
             host: "myserver",
@@ -272,6 +298,61 @@ mod tests {
         let o = options(22, None);
         let t = target(Some("192.0.2.1"), &o);
         assert_eq!(ssh_argv(&t, &[]), strings(&["ssh", "-4", "myserver"]));
+    }
+
+    #[test]
+    fn the_identity_file_goes_to_ssh_putty_and_custom_commands() {
+        let o = with_key(options(2222, Some("admin")), "~/.ssh/id_door");
+        let t = target(Some("192.0.2.1"), &o);
+        assert_eq!(
+            ssh_argv(&t, &strings(&["-v"])),
+            strings(&[
+                "ssh",
+                "-4",
+                "-p",
+                "2222",
+                "-l",
+                "admin",
+                "-i",
+                "~/.ssh/id_door",
+                "-v",
+                "myserver"
+            ])
+        );
+        // PuTTY takes its own .ppk keys only.
+        assert_eq!(
+            putty_argv(&t, Platform::Windows),
+            strings(&["putty.exe", "-ssh", "admin@myserver", "-P", "2222"])
+        );
+        let ppk = with_key(options(22, None), r"C:\Users\me\door key.PPK");
+        assert_eq!(
+            putty_argv(&target(None, &ppk), Platform::Windows),
+            strings(&[
+                "putty.exe",
+                "-ssh",
+                "myserver",
+                "-P",
+                "22",
+                "-i",
+                r"C:\Users\me\door key.PPK"
+            ])
+        );
+        assert_eq!(
+            custom_argv("mosh --ssh='ssh -i {identity}' {host}", &t, Platform::Unix),
+            strings(&[
+                "/bin/sh",
+                "-c",
+                "mosh --ssh='ssh -i '~/.ssh/id_door'' myserver"
+            ])
+        );
+        // Unset: no -i, and {identity} is empty.
+        let plain = options(22, None);
+        let t = target(None, &plain);
+        assert_eq!(ssh_argv(&t, &[]), strings(&["ssh", "myserver"]));
+        assert_eq!(
+            custom_argv("x {identity}", &t, Platform::Unix),
+            strings(&["/bin/sh", "-c", "x ''"])
+        );
     }
 
     #[test]

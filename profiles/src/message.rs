@@ -1,21 +1,21 @@
 //! How the tools print an error: one line, the error then its causes.
+//!
+//! The convention across the suite: an error's message carries its cause
+//! (`cannot read profiles.toml: Permission denied`), and then it has no
+//! `source()`; or it says only its own part and returns the cause as
+//! `source()` (an `anyhow` context). Never both, so the chain below prints
+//! each cause once.
 
 use std::error::Error;
 
-/// An error and its causes on one line, `a: b: c`, leaving out a cause whose
-/// text the line already holds (an error that quotes its source would
-/// otherwise say it twice). Works for `anyhow::Error` through `as_ref()`.
+/// An error and its causes on one line, `a: b: c`. Works for
+/// `anyhow::Error` through `as_ref()`.
 pub fn one_line(err: &(dyn Error + 'static)) -> String {
-    let mut line = String::new();
-    let mut cause = Some(err);
+    let mut line = err.to_string();
+    let mut cause = err.source();
     while let Some(e) = cause {
-        let text = e.to_string();
-        if !line.contains(&text) {
-            if !line.is_empty() {
-                line.push_str(": ");
-            }
-            line.push_str(&text);
-        }
+        line.push_str(": ");
+        line.push_str(&e.to_string());
         cause = e.source();
     }
     line
@@ -25,16 +25,18 @@ pub fn one_line(err: &(dyn Error + 'static)) -> String {
 mod tests {
     use super::*;
 
+    /// Says its cause in its message; so no `source()`.
     #[derive(Debug, thiserror::Error)]
     #[error("could not open eth9: {0}")]
-    struct Quoting(#[source] std::io::Error);
+    struct Quoting(std::io::Error);
 
+    /// Returns its cause as `source()`; so not in its message.
     #[derive(Debug, thiserror::Error)]
     #[error("cannot start")]
     struct Outer(#[source] Quoting);
 
     #[test]
-    fn causes_follow_and_quoted_ones_are_left_out() {
+    fn each_cause_follows_once() {
         let err = Outer(Quoting(std::io::Error::other("no such device")));
         assert_eq!(
             one_line(&err),

@@ -14,6 +14,7 @@
 use std::fmt;
 use std::num::NonZeroU16;
 use std::ops::Deref;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -355,6 +356,49 @@ impl FieldValue for Launch {
     }
 }
 
+/// A file name, not empty (`identity_file`), as the program it is given
+/// to reads it (ssh expands a leading `~`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FilePath(PathBuf);
+
+impl FilePath {
+    pub fn as_path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Whether the file name ends in `.EXT` (any case).
+    pub fn has_extension(&self, ext: &str) -> bool {
+        self.0
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case(ext))
+    }
+}
+
+impl fmt::Display for FilePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.display().fmt(f)
+    }
+}
+
+impl FieldValue for FilePath {
+    fn from_value(key: &'static str, value: &Value<'_>) -> Result<Self, FieldError> {
+        match field::string(key, value)? {
+            text if text.trim().is_empty() => Err(FieldError::new(
+                key,
+                Reason::Value {
+                    found: value.found(),
+                    expected: "a file name",
+                },
+            )),
+            text => Ok(FilePath(PathBuf::from(text))),
+        }
+    }
+
+    fn to_toml(&self) -> toml_edit::Value {
+        toml_edit::Value::from(self.0.to_string_lossy().into_owned())
+    }
+}
+
 /// Declares the shared keys: `Options`, `Effective` and what goes with them.
 ///
 /// Each line is `key: Type = built-in default;`, or `key: Type;` for a key
@@ -433,6 +477,14 @@ macro_rules! options {
                 }
             }
 
+            /// This layer without `keys`.
+            pub fn without(mut self, keys: &[&str]) -> Options {
+                $( if keys.contains(&stringify!($key)) {
+                    self.$key = None;
+                } )*
+                self
+            }
+
             /// Every key with its value as the file writes it (`None` = unset),
             /// in file order.
             pub fn values(&self) -> Vec<(&'static str, Option<toml_edit::Value>)> {
@@ -466,6 +518,8 @@ options! {
     user: String;
     /// The port ssh connects to.
     ssh_port: Port = SSH_PORT;
+    /// The private key ssh (`-i`) or PuTTY (a `.ppk`) logs in with (unset: their own choice).
+    identity_file: FilePath;
 }
 
 /// ssh's port.
@@ -581,7 +635,8 @@ mod tests {
                 "retries",
                 "launch",
                 "user",
-                "ssh_port"
+                "ssh_port",
+                "identity_file"
             ]
         );
         let o = Options {

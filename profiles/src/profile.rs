@@ -800,6 +800,7 @@ close_sequence = "9000,8000,7000"
 launch = "ssh"
 user = "admin"
 ssh_port = 22
+identity_file = "~/.ssh/id_myserver"
 
 [profiles.bare]
 host = "192.0.2.7"
@@ -829,6 +830,10 @@ sequence = "1 2 3"
         Port::new(n).unwrap()
     }
 
+    fn key(path: &str) -> crate::options::FilePath {
+        FieldValue::from_text("identity_file", path).unwrap()
+    }
+
     #[test]
     fn every_key_parses() {
         let file = parse(FULL).unwrap();
@@ -843,6 +848,7 @@ sequence = "1 2 3"
                 launch: Some(Launch::None),
                 user: Some("root".into()),
                 ssh_port: Some(port(2200)),
+                identity_file: None,
             }
         );
         let p = &file.profiles["myserver"];
@@ -862,6 +868,7 @@ sequence = "1 2 3"
                     launch: Some(Launch::Ssh),
                     user: Some("admin".into()),
                     ssh_port: Some(port(22)),
+                    identity_file: Some(key("~/.ssh/id_myserver")),
                 },
             }
         );
@@ -896,6 +903,7 @@ sequence = "1 2 3"
                     launch: Launch::Ssh,
                     user: Some("admin".into()),
                     ssh_port: port(22),
+                    identity_file: Some(key("~/.ssh/id_myserver")),
                 },
                 knocks: Knocks::Fixed(seq("7000,8000:udp,9000")),
                 close_sequence: Some(seq("9000,8000,7000")),

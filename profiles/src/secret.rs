@@ -122,9 +122,9 @@ impl Secret {
     /// ignored). On Unix the file must not be readable by group or others
     /// (mode 0600 or 0400), or it is refused.
     pub fn read_file(path: &Path) -> Result<Secret, SecretError> {
-        let io_err = |source| SecretError::File {
+        let io_err = |error| SecretError::File {
             path: path.to_path_buf(),
-            source,
+            error,
         };
         #[cfg(unix)]
         {
@@ -143,7 +143,7 @@ impl Secret {
         let text = Zeroizing::new(std::fs::read_to_string(path).map_err(io_err)?);
         Secret::parse_base32(&text).map_err(|e| SecretError::InFile {
             path: path.to_path_buf(),
-            source: Box::new(e),
+            error: Box::new(e),
         })
     }
 }
@@ -232,9 +232,9 @@ pub fn run_secret_cmd(cmd: &str) -> Result<Secret, SecretError> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .output()
-        .map_err(|source| SecretError::CommandSpawn {
+        .map_err(|error| SecretError::CommandSpawn {
             cmd: cmd.to_string(),
-            source,
+            error,
         })?;
     let stdout = Zeroizing::new(output.stdout);
     if !output.status.success() {
@@ -263,7 +263,7 @@ pub fn run_secret_cmd(cmd: &str) -> Result<Secret, SecretError> {
     }
     Secret::parse_base32(first).map_err(|e| SecretError::FromCommand {
         cmd: cmd.to_string(),
-        source: Box::new(e),
+        error: Box::new(e),
     })
 }
 
@@ -340,7 +340,7 @@ impl Keyring {
             .map_err(|e| keyring_error(account, e))?;
         Secret::parse_base32(&text).map_err(|e| SecretError::InKeyring {
             account: account.to_string(),
-            source: Box::new(e),
+            error: Box::new(e),
         })
     }
 
@@ -466,13 +466,13 @@ pub enum SecretError {
     KeyringLocked { account: String, detail: String },
     #[error("keyring error for \"{account}\": {detail}")]
     Keyring { account: String, detail: String },
-    #[error("the secret of \"{account}\" in the keyring is unusable: {source}")]
+    #[error("the secret of \"{account}\" in the keyring is unusable: {error}")]
     InKeyring {
         account: String,
-        source: Box<SecretError>,
+        error: Box<SecretError>,
     },
-    #[error("could not run secret_cmd `{cmd}`: {source}")]
-    CommandSpawn { cmd: String, source: io::Error },
+    #[error("could not run secret_cmd `{cmd}`: {error}")]
+    CommandSpawn { cmd: String, error: io::Error },
     #[error("secret_cmd `{cmd}` failed with {status}{}", if stderr.is_empty() { String::new() } else { format!(": {stderr}") })]
     CommandFailed {
         cmd: String,
@@ -481,23 +481,23 @@ pub enum SecretError {
     },
     #[error("secret_cmd `{cmd}` printed nothing (expected the base32 secret)")]
     CommandEmpty { cmd: String },
-    #[error("secret_cmd `{cmd}` printed an unusable secret: {source}")]
+    #[error("secret_cmd `{cmd}` printed an unusable secret: {error}")]
     FromCommand {
         cmd: String,
-        source: Box<SecretError>,
+        error: Box<SecretError>,
     },
-    #[error("{}: {source}", path.display())]
-    File { path: PathBuf, source: io::Error },
+    #[error("{}: {error}", path.display())]
+    File { path: PathBuf, error: io::Error },
     #[error(
         "{}: secret file is readable by group or others (mode {mode:04o}); run chmod 600 {}",
         path.display(),
         path.display()
     )]
     FileMode { path: PathBuf, mode: u32 },
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     InFile {
         path: PathBuf,
-        source: Box<SecretError>,
+        error: Box<SecretError>,
     },
 }
 

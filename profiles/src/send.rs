@@ -181,18 +181,18 @@ pub struct Outcome {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
-    #[error("cannot resolve {host}: {source}")]
-    Resolve { host: String, source: io::Error },
+    #[error("cannot resolve {host}: {error}")]
+    Resolve { host: String, error: io::Error },
     #[error("{host} has no {} address", family_word(*.family))]
     NoAddress { host: String, family: Family },
-    #[error("cannot send {} knock to {to}: {source}", .knock.proto)]
+    #[error("cannot send {} knock to {to}: {error}", .knock.proto)]
     Send {
         knock: Knock,
         to: SocketAddr,
-        source: io::Error,
+        error: io::Error,
     },
-    #[error("cannot check whether {to} is open: {source}")]
-    Probe { to: SocketAddr, source: io::Error },
+    #[error("cannot check whether {to} is open: {error}")]
+    Probe { to: SocketAddr, error: io::Error },
     #[error(
         "port {} on {} did not open within {} ms (after {})",
         .to.port(), .to.ip(), .wait.as_millis(), Attempts(*.attempts)
@@ -379,9 +379,9 @@ pub fn resolve_once(host: &str, family: Family, net: &mut dyn Net) -> Result<Add
         Some(ip) => vec![ip],
         None => net
             .resolve(host, family)
-            .map_err(|source| SendError::Resolve {
+            .map_err(|error| SendError::Resolve {
                 host: host.to_string(),
-                source,
+                error,
             })?,
     };
     let mut matching = addrs.into_iter().filter(|ip| family_matches(family, *ip));
@@ -473,7 +473,7 @@ fn knock_sequence(
         let sent_at = clock.now();
         let to = SocketAddr::new(addr, knock.port);
         net.knock(to, knock.proto)
-            .map_err(|source| SendError::Send { knock, to, source })?;
+            .map_err(|error| SendError::Send { knock, to, error })?;
         on_progress(&Progress::Knocked {
             attempt,
             index,
@@ -506,7 +506,7 @@ fn wait_open(
         let left = deadline.saturating_duration_since(clock.now());
         let opened = net
             .probe(to, step.min(left).max(Duration::from_millis(1)))
-            .map_err(|source| SendError::Probe { to, source })?;
+            .map_err(|error| SendError::Probe { to, error })?;
         let now = clock.now();
         if opened {
             return Ok(Some(now.saturating_duration_since(start)));
@@ -1325,7 +1325,7 @@ sequence = "1,2,3"
             (
                 SendError::Resolve {
                     host: "h".into(),
-                    source: io(),
+                    error: io(),
                 },
                 4,
             ),
@@ -1340,11 +1340,11 @@ sequence = "1,2,3"
                 SendError::Send {
                     knock: Knock::tcp(7000),
                     to,
-                    source: io(),
+                    error: io(),
                 },
                 5,
             ),
-            (SendError::Probe { to, source: io() }, 6),
+            (SendError::Probe { to, error: io() }, 6),
             (
                 SendError::NotOpened {
                     to,

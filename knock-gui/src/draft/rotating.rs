@@ -114,7 +114,10 @@ impl RotatingDraft {
         let order: Vec<&'static str> = fields.iter().map(|(key, _)| *key).collect();
         let mut problems = Problems::default();
         match from_fields(name, fields) {
-            Ok(AnyProfile::Rotating(profile)) => return Ok(profile),
+            Ok(AnyProfile::Rotating(mut profile)) => {
+                profile.options = self.common.with_others(profile.options);
+                return Ok(profile);
+            }
             Ok(AnyProfile::Fixed(_)) => {
                 problems.set(super::OTHER, format!("{name} is not a rotating profile"));
             }
@@ -149,6 +152,7 @@ protocol = "both"
 open_port = 22
 launch = "mosh {host}"
 user = "admin"
+identity_file = "~/.ssh/id_vault"
 
 [profiles.plain]
 host = "192.0.2.7"
