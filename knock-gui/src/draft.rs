@@ -93,6 +93,8 @@ pub struct Common {
     pub custom: String,
     pub user: String,
     pub ssh_port: String,
+    /// The private key ssh / PuTTY log in with.
+    pub identity_file: String,
     /// The profile's keys the form has no field for, kept as they are.
     pub others: Options,
 }
@@ -119,6 +121,7 @@ impl Common {
             custom,
             user: text("user"),
             ssh_port: text("ssh_port"),
+            identity_file: text("identity_file"),
             others: Options::default(),
         };
         // What the form's own fields hold, it writes back itself.
@@ -166,6 +169,7 @@ impl Common {
         fields.extend(self.launch_text().map(|l| ("launch", Value::text(l))));
         fields.extend(given(&self.user).map(|u| ("user", Value::text(u))));
         fields.extend(number("ssh_port", &self.ssh_port));
+        fields.extend(given(&self.identity_file).map(|k| ("identity_file", Value::text(k))));
         fields
     }
 }
@@ -431,7 +435,7 @@ mod tests {
         p.options.open_port = Port::new(22);
         p.options.delay_ms = Some(Millis::new(200));
         p.options.launch = Some("mosh {host}".parse().unwrap());
-        // A key the form has no field for is kept as it is.
+        // The identity file round-trips through its field.
         p.options
             .set_text("identity_file", "~/.ssh/id_lab")
             .unwrap();

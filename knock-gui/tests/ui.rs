@@ -536,6 +536,32 @@ fn knock_and_connect_starts_the_launch_command() {
 }
 
 #[test]
+fn an_identity_file_is_saved_and_used_when_connecting() {
+    let f = Fixture::new();
+    let mut harness = f.harness(Ending::Opens);
+    click_row(&mut harness, "beta");
+    set_text(&mut harness, "Identity file", " ");
+    assert!(!disabled(&harness, "Knock"), "blank is not set");
+    set_text(&mut harness, "Identity file", "/home/me/.ssh/id_beta");
+    set_text(&mut harness, "Custom command", "true {host} {identity}");
+    click(&mut harness, "Save");
+    let text = f.text();
+    assert!(
+        text.contains("identity_file = \"/home/me/.ssh/id_beta\""),
+        "{text}"
+    );
+    assert!(text.contains("# The main box."), "{text}");
+    click(&mut harness, "Knock & connect");
+    let started = f.started.lock().unwrap().clone();
+    assert_eq!(started.len(), 1);
+    let line = started[0].last().unwrap();
+    assert!(
+        line.starts_with("true 192.0.2.2 ") && line.contains("/home/me/.ssh/id_beta"),
+        "{started:?}"
+    );
+}
+
+#[test]
 fn knock_and_connect_waits_for_the_ssh_port_before_launching() {
     // beta sets no open_port: connecting still waits for its ssh port (22),
     // like `knock beta --ssh`, and launches only once it is open.

@@ -274,7 +274,7 @@ pub(super) fn verify_ui(
     });
 }
 
-/// What to start after knocking, user, ssh port.
+/// What to start after knocking, user, ssh port, identity file.
 pub(super) fn connect_ui(
     ui: &mut egui::Ui,
     common: &mut Common,
@@ -315,6 +315,17 @@ pub(super) fn connect_ui(
             SMALL_WIDTH,
             problems.get("ssh_port"),
         );
+        field_ui(
+            ui,
+            "Identity file",
+            &mut common.identity_file,
+            &inherited
+                .and_then(|s| s.options.identity_file.as_ref())
+                .map_or_else(|| "ssh's default key".into(), |k| format!("default {k}")),
+            FIELD_WIDTH,
+            problems.get("identity_file"),
+        )
+        .on_hover_text("The private key to log in with: ssh -i, PuTTY -i for a .ppk, {identity} in a custom command");
     });
 }
 
