@@ -366,6 +366,13 @@ impl Fixture {
     }
 }
 
+/// The app on the sample file, its fake sender ending as `ending`.
+fn start(ending: Ending) -> (Fixture, Harness<'static, App>) {
+    let f = Fixture::new();
+    let harness = f.harness(ending);
+    (f, harness)
+}
+
 fn disabled(harness: &Harness<'_, App>, label: &str) -> bool {
     harness.get_by_label(label).accesskit_node().is_disabled()
 }
@@ -406,8 +413,7 @@ fn path_of(harness: &Harness<'_, App>) -> PathBuf {
 
 #[test]
 fn edit_a_port_see_the_error_fix_it_and_save_keeping_comments() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
+    let (f, mut harness) = start(Ending::Opens);
     assert_eq!(path_of(&harness), f.path);
 
     click_row(&mut harness, "beta");
@@ -457,8 +463,7 @@ fn edit_a_port_see_the_error_fix_it_and_save_keeping_comments() {
 
 #[test]
 fn an_empty_host_gets_the_library_message() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
+    let (_f, mut harness) = start(Ending::Opens);
     set_text(&mut harness, "Host", "");
     assert!(shows(
         &harness,
@@ -474,8 +479,7 @@ fn an_empty_host_gets_the_library_message() {
 
 #[test]
 fn knock_shows_each_knock_then_the_verify_result() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
+    let (f, mut harness) = start(Ending::Opens);
     // alpha is selected first (sorted names).
     assert_eq!(
         *harness.state().selection(),
@@ -507,8 +511,7 @@ fn knock_shows_each_knock_then_the_verify_result() {
 
 #[test]
 fn a_port_that_stays_shut_is_reported() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::StaysShut);
+    let (f, mut harness) = start(Ending::StaysShut);
     click(&mut harness, "Knock & connect");
     assert!(shows(&harness, "Port 22 did not open (attempt 1)"));
     let headline = "port 22 on 192.0.2.1 did not open within 3000 ms (after 1 attempt)";
@@ -521,8 +524,7 @@ fn a_port_that_stays_shut_is_reported() {
 
 #[test]
 fn knock_and_connect_starts_the_launch_command() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
+    let (f, mut harness) = start(Ending::Opens);
     click_row(&mut harness, "beta");
     click(&mut harness, "Knock & connect");
     let started = f.started.lock().unwrap().clone();
@@ -537,8 +539,7 @@ fn knock_and_connect_starts_the_launch_command() {
 
 #[test]
 fn an_identity_file_is_saved_and_used_when_connecting() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
+    let (f, mut harness) = start(Ending::Opens);
     click_row(&mut harness, "beta");
     set_text(&mut harness, "Identity file", " ");
     assert!(!disabled(&harness, "Knock"), "blank is not set");
@@ -570,23 +571,20 @@ fn knock_and_connect_waits_for_the_ssh_port_before_launching() {
     } else {
         "launch /bin/sh -c true 192.0.2.2"
     };
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
+    let (f, mut harness) = start(Ending::Opens);
     click_row(&mut harness, "beta");
     click(&mut harness, "Knock & connect");
     assert_eq!(*f.log.lock().unwrap(), ["verify 192.0.2.2:22", shell]);
     assert!(shows(&harness, "Door open on 192.0.2.2"));
 
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::StaysShut);
+    let (f, mut harness) = start(Ending::StaysShut);
     click_row(&mut harness, "beta");
     click(&mut harness, "Knock & connect");
     assert_eq!(*f.log.lock().unwrap(), ["verify 192.0.2.2:22"]);
     assert!(f.started.lock().unwrap().is_empty(), "nothing launched");
 
     // A plain Knock of beta does not wait for anything.
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::StaysShut);
+    let (f, mut harness) = start(Ending::StaysShut);
     click_row(&mut harness, "beta");
     click(&mut harness, "Knock");
     assert!(f.log.lock().unwrap().is_empty());
@@ -595,8 +593,7 @@ fn knock_and_connect_waits_for_the_ssh_port_before_launching() {
 
 #[test]
 fn add_then_delete_a_profile() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
+    let (f, mut harness) = start(Ending::Opens);
     click(&mut harness, "New…");
     set_text(&mut harness, "Name", "gamma");
     set_text(&mut harness, "Host or address", "192.0.2.3");
@@ -625,8 +622,7 @@ fn add_then_delete_a_profile() {
 
 #[test]
 fn add_dialog_refuses_a_bad_name() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
+    let (f, mut harness) = start(Ending::Opens);
     click(&mut harness, "New…");
     set_text(&mut harness, "Name", "-x");
     set_text(&mut harness, "Host or address", "192.0.2.3");
@@ -644,8 +640,7 @@ fn add_dialog_refuses_a_bad_name() {
 
 #[test]
 fn sequence_rows_reorder_add_remove_and_paste() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
+    let (_f, mut harness) = start(Ending::Opens);
     click(&mut harness, "Move knock 1 down");
     assert_eq!(
         harness.get_by_label("knockd syntax").value().as_deref(),
@@ -675,8 +670,7 @@ fn sequence_rows_reorder_add_remove_and_paste() {
 
 #[test]
 fn keyboard_moves_filters_and_knocks() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
+    let (f, mut harness) = start(Ending::Opens);
     harness.key_press(egui::Key::ArrowDown);
     harness.run();
     assert_eq!(
@@ -700,8 +694,7 @@ fn keyboard_moves_filters_and_knocks() {
 
 #[test]
 fn quick_knock_without_a_profile() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
+    let (f, mut harness) = start(Ending::Opens);
     click(&mut harness, "Quick knock");
     set_text(&mut harness, "Host", "192.0.2.9");
     set_text(&mut harness, "Ports", "7000 8000");
@@ -719,8 +712,7 @@ fn quick_knock_without_a_profile() {
 
 #[test]
 fn outside_edits_reload_and_unsaved_edits_ask_first() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
+    let (f, mut harness) = start(Ending::Opens);
     // Another program adds a profile: picked up within about a second.
     let mut text = f.text();
     text.push_str("\n[profiles.delta]\nhost = \"192.0.2.4\"\nsequence = \"1\"\n");
@@ -745,8 +737,7 @@ fn outside_edits_reload_and_unsaved_edits_ask_first() {
 
 #[test]
 fn a_running_knock_can_be_cancelled() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Hangs);
+    let (f, mut harness) = start(Ending::Hangs);
     click(&mut harness, "Knock");
     assert!(shows(&harness, "Knock 1 of 3: TCP 7000 to 192.0.2.1"));
     assert!(shows(&harness, "Knocking…"));
@@ -783,8 +774,7 @@ impl eframe::Storage for Memory {
 
 #[test]
 fn selection_and_putty_path_are_persisted() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
+    let (f, mut harness) = start(Ending::Opens);
     click_row(&mut harness, "beta");
     click(&mut harness, "Settings");
     set_text(&mut harness, "PuTTY", r"C:\Tools\putty.exe");
@@ -806,8 +796,7 @@ fn selection_and_putty_path_are_persisted() {
 
 #[test]
 fn rename_and_duplicate_keep_the_file_tidy() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
+    let (f, mut harness) = start(Ending::Opens);
     click(&mut harness, "Rename…");
     set_text(&mut harness, "New name", "bad name");
     assert!(disabled(&harness, "Rename"));
@@ -837,8 +826,7 @@ fn rename_and_duplicate_keep_the_file_tidy() {
 
 #[test]
 fn launch_errors_show_in_the_window() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
+    let (f, mut harness) = start(Ending::Opens);
     click(&mut harness, "Settings");
     set_text(&mut harness, "PuTTY", "/nonexistent/putty.exe");
     click(&mut harness, "OK");
@@ -903,8 +891,7 @@ fn value_of(harness: &Harness<'_, App>, label: &str) -> Option<String> {
 
 #[test]
 fn a_rotating_profile_is_listed_with_a_tag_and_its_keys_fill_the_form() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
+    let (_f, mut harness) = start(Ending::Opens);
     assert!(in_list(&harness, "vault"));
     let row = harness.get_by_role_and_label(Role::Button, "vault");
     assert_eq!(
@@ -959,8 +946,7 @@ fn copied_after_click(harness: &mut Harness<'_, App>, label: &str) -> Vec<String
 
 #[test]
 fn generate_stores_the_secret_in_the_keyring_and_never_in_the_file() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
+    let (f, mut harness) = start(Ending::Opens);
     select(&mut harness, "vault");
     assert!(f.ring.get("vault").is_err(), "no secret yet");
     click(&mut harness, "Generate & store in keyring");
@@ -1074,8 +1060,7 @@ fn near_the_end_of_a_period_the_knock_waits_for_the_next_one() {
 
 #[test]
 fn a_missing_secret_is_shown_and_nothing_is_sent() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
+    let (f, mut harness) = start(Ending::Opens);
     select(&mut harness, "vault");
     click(&mut harness, "Knock & connect");
     let message = "cannot get the secret of \"vault\" from the OS keyring (service \"knock\"): no secret for \"vault\" in the keyring (service \"knock\"); create one with knock --gen-secret vault";
@@ -1235,8 +1220,7 @@ fn edit_a_rotating_period_see_the_error_fix_it_and_save_keeping_comments() {
 
 #[test]
 fn a_rotating_profile_switches_to_secret_cmd_and_back_to_the_keyring() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
+    let (f, mut harness) = start(Ending::Opens);
     select(&mut harness, "vault");
     click(&mut harness, "A command");
     // The command is required, in the parser's words.
@@ -1317,8 +1301,7 @@ fn duplicate_a_rotating_profile_without_its_secret() {
 
 #[test]
 fn create_a_new_rotating_profile() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
+    let (f, mut harness) = start(Ending::Opens);
     click(&mut harness, "New…");
     assert!(harness.query_by_label("Sequence").is_some());
     harness
