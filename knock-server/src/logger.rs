@@ -5,7 +5,7 @@
 //! The logger is shared by the threads behind a mutex; nothing on the packet
 //! path logs directly (it sends Copy notices to the worker).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -90,7 +90,8 @@ impl Logger {
     }
 
     pub fn open_file(&self, path: &Path) -> std::io::Result<()> {
-        let f = OpenOptions::new().create(true).append(true).open(path)?;
+        // Never through a symlink; a new log is 0640.
+        let f = crate::files::open_append(path, crate::files::GROUP_READABLE)?;
         if let Ok(mut s) = self.inner.lock() {
             s.file = Some(f);
         }
