@@ -151,7 +151,9 @@ windows_stage() {
 windows_zip() {
     local zip="$DIST/knock-$VERSION-$WIN_TRIPLE.zip"
     rm -f "$zip"
-    (cd "$(dirname "$WIN_STAGE")" && zip -q -X -r "$zip" "$(basename "$WIN_STAGE")")
+    # Sorted names and fixed time stamps: the same files give the same zip.
+    (cd "$(dirname "$WIN_STAGE")" && find "$(basename "$WIN_STAGE")" | LC_ALL=C sort |
+        TZ=UTC zip -q -X -@ "$zip")
     artifact "$zip"
 }
 

@@ -28,7 +28,8 @@
 # wine command runs inside it, and it is stopped at the end.
 #
 # Environment: KNOCK_DIST=DIR (take the artifacts there instead of running
-# release.sh windows), KNOCK_BIN_DIR (knock-server), KNOCK_KEEP_TMP=1.
+# release.sh windows), KNOCK_WINE_DISPLAY (the Xvfb display number, default
+# 58), KNOCK_BIN_DIR (knock-server), KNOCK_KEEP_TMP=1.
 #
 # apt-packages: wine wine64 gcc-mingw-w64-x86-64 nsis zip unzip xvfb xdotool imagemagick x11-utils iptables python3
 # shellcheck disable=SC2016 # single-quoted commands for bash -c and wait_for, expanded there
@@ -41,7 +42,7 @@ require_cmd wine wineserver x86_64-w64-mingw32-gcc Xvfb xdpyinfo xdotool import 
     iptables python3 timeout sha256sum
 require_bin knock-server
 SERVER="$KNOCK_BIN_DIR/knock-server"
-DISPLAY_NUM=58
+DISPLAY_NUM=${KNOCK_WINE_DISPLAY:-58}
 LOGS="$KNOCK_REPO/target/test-logs"
 mkdir -p "$LOGS"
 VERSION=$(awk '/^\[workspace\.package\]/ { p = 1; next } /^\[/ { p = 0 }
