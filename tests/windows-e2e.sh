@@ -337,6 +337,17 @@ on_path() {
 }
 check "knock.exe is on PATH (cmd /c knock --version)" on_path
 
+reinstall() {
+    w "$SETUP" /S || return 1
+    snapshot >"$T/after-reinstall.txt"
+    diff "$T/after-install.txt" "$T/after-reinstall.txt" || return 1
+    local path
+    path=$(reg_value "$ENV_KEY" Path)
+    echo "PATH=$path"
+    [[ "$path" == "$PATH_BEFORE;C:\\Program Files\\knock" ]]
+}
+check "installing again over it changes nothing (PATH has the folder once)" reinstall
+
 # ------------------------------------------------------------------ knock.exe
 
 KNOCK='C:\Program Files\knock\knock.exe'
