@@ -18,6 +18,8 @@
 #   KNOCK_SKIP_FUZZ=1    skip tests/fuzz.sh (every fuzz target for FUZZ_SECONDS, default 30)
 #   KNOCK_E2E_TIMEOUT=S  time limit per end-to-end script (default 600 s)
 #   KNOCK_BIN_DIR        binaries the scripts use (default target/debug, built here)
+#   KNOCK_DIST           set here to dist/ after `./release.sh windows` (as root,
+#                        before tests/windows-e2e.sh, which installs those artifacts)
 #
 # A test script may ask for extra Debian packages with a comment line
 #   # apt-packages: foo bar
@@ -283,6 +285,16 @@ else
     if ((${#scripts[@]} == 0)); then
         info "no end-to-end scripts found in tests/"
     fi
+    # The Windows release (mingw cross build, NSIS installer) is built once
+    # here by the release script itself; tests/windows-e2e.sh installs and
+    # runs what it wrote into dist/.
+    for s in "${scripts[@]}"; do
+        if [[ "$s" == *windows-e2e.sh ]]; then
+            step "release.sh windows" ./release.sh windows </dev/null
+            export KNOCK_DIST="$REPO/dist"
+            break
+        fi
+    done
     for s in "${scripts[@]}"; do
         run_e2e "$s"
     done
