@@ -11,7 +11,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-
 words! {
     /// Transport protocol of one knock.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
