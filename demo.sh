@@ -8,7 +8,7 @@
 #   kdemo-cli  192.0.2.2   the user, with a `demo` profile and an ssh config
 #              192.0.2.3   a second address on the client side: someone else
 #
-# usage: sudo ./demo.sh [--no-build] [--knockd]
+# usage: ./demo.sh [--no-build] [--knockd]     (as root)
 #   --no-build   use the binaries already in target/release (or $KNOCK_BIN_DIR)
 #   --knockd     use Debian's knockd as the server instead of knock-server
 #
@@ -38,7 +38,7 @@ for arg in "$@"; do
 done
 
 if [[ "$(id -u)" -ne 0 ]]; then
-    echo "demo.sh needs root (network namespaces, iptables, sshd): sudo ./demo.sh" >&2
+    echo "demo.sh needs root (network namespaces, iptables, sshd): run it in a root shell, or with sudo" >&2
     exit 1
 fi
 

@@ -54,26 +54,10 @@ for ipt in iptables ip6tables; do
     in_srv "$ipt" -A INPUT -i "$IF_SRV" -p udp --dport 7000:9999 -j DROP
 done
 
-cat >"$T/knockd.conf" <<EOF
-[options]
-    LogFile = $T/knockd.log
-
-[tcp]
-    sequence    = 7000,8000,9000
-    seq_timeout = 5
-    tcpflags    = syn
-    command     = echo %IP% >> $T/opened-tcp
-
-[udp]
-    sequence    = 7001:udp,8001:udp,9001:udp
-    seq_timeout = 5
-    command     = echo %IP% >> $T/opened-udp
-
-[mixed]
-    sequence    = 7002,8002:udp,9002
-    seq_timeout = 5
-    tcpflags    = syn
-    command     = echo %IP% >> $T/opened-mixed
+{
+    printf '[options]\n    LogFile = %s\n\n' "$T/knockd.log"
+    doors_conf "$T"
+    cat <<EOF
 
 [ssh]
     sequence    = 7100,7200,7300
@@ -81,7 +65,7 @@ cat >"$T/knockd.conf" <<EOF
     tcpflags    = syn
     command     = /usr/sbin/iptables -I INPUT -s %IP% -p tcp --dport 22 -j ACCEPT
 EOF
-touch "$T/opened-tcp" "$T/opened-udp" "$T/opened-mixed"
+} >"$T/knockd.conf"
 
 spawn_in "$NS_SRV" "$T/knockd.out" knockd -c "$T/knockd.conf" -i "$IF_SRV" -v -p "$T/knockd.pid"
 show_on_failure "$T/knockd.out" "$T/sshd/sshd.log"

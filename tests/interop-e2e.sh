@@ -45,28 +45,10 @@ for ipt in iptables ip6tables; do
 done
 
 # One config for both servers.
-cat >"$T/knockd.conf" <<EOF
-[options]
-    # Logs go to stdout (-v) for both servers.
-
-[tcp]
-    sequence    = 7000,8000,9000
-    seq_timeout = 5
-    tcpflags    = syn
-    command     = echo %IP% >> $T/opened-tcp
-
-[udp]
-    sequence    = 7001:udp,8001:udp,9001:udp
-    seq_timeout = 5
-    command     = echo %IP% >> $T/opened-udp
-
-[mixed]
-    sequence    = 7002,8002:udp,9002
-    seq_timeout = 5
-    tcpflags    = syn
-    command     = echo %IP% >> $T/opened-mixed
-EOF
-touch "$T/opened-tcp" "$T/opened-udp" "$T/opened-mixed"
+{
+    printf '[options]\n    # Logs go to stdout (-v) for both servers.\n\n'
+    doors_conf "$T"
+} >"$T/knockd.conf"
 
 check "knock-server --check accepts the shared config" \
     "$KNOCK_BIN_DIR/knock-server" --check -c "$T/knockd.conf"

@@ -8,13 +8,14 @@
 #
 # As root: `apt-get update` + `apt-get install` of the packages below first,
 # then the root end-to-end tests in throw-away network namespaces.
-# Not root: build and cargo tests only; the end-to-end scripts are skipped.
+# Not root: build, cargo tests and fuzzing only; the end-to-end scripts are skipped.
 #
 # Environment:
 #   KNOCK_SKIP_APT=1     do not run apt-get (packages already installed)
 #   KNOCK_SKIP_UNIT=1    skip the cargo tests (build + end-to-end only)
 #   KNOCK_SKIP_E2E=1     skip the end-to-end scripts (and the demo)
 #   KNOCK_SKIP_DEMO=1    skip running ./demo.sh at the end
+#   KNOCK_SKIP_FUZZ=1    skip tests/fuzz.sh (every fuzz target for FUZZ_SECONDS, default 30)
 #   KNOCK_E2E_TIMEOUT=S  time limit per end-to-end script (default 600 s)
 #   KNOCK_BIN_DIR        binaries the scripts use (default target/debug, built here)
 #
@@ -255,11 +256,20 @@ else
     step "cargo tests" unit_tests
 fi
 
+# Fuzzing: each target of fuzz/ for a bounded time (needs no root).
+if [[ "${KNOCK_SKIP_FUZZ:-}" == 1 ]]; then
+    record skip "tests/fuzz.sh" 0 "KNOCK_SKIP_FUZZ=1"
+elif (($#)); then
+    record skip "tests/fuzz.sh" 0 "only the scripts named on the command line"
+else
+    step "tests/fuzz.sh" bash tests/fuzz.sh </dev/null
+fi
+
 if [[ "${KNOCK_SKIP_E2E:-}" == 1 ]]; then
     record skip "end-to-end tests" 0 "KNOCK_SKIP_E2E=1"
 elif ((!IS_ROOT)); then
     heading "end-to-end tests: skipped, not root"
-    info "they need root (network namespaces, pcap, iptables): sudo tests/run.sh"
+    info "they need root (network namespaces, pcap, iptables): run it as root (or with sudo)"
     while read -r s; do
         record skip "$s" 0 "needs root"
     done < <(e2e_scripts)

@@ -1,7 +1,7 @@
 #!/bin/bash
 # End-to-end test of knock-server with Debian's knock client, as root, in a
-# network-namespace pair (server ksrv-PID-s 192.0.2.1 / 2001:db8::1, client
-# ksrv-PID-c 192.0.2.2 / 2001:db8::2):
+# network-namespace pair made by tests/lib/netns.sh (server ksrv-srv
+# 192.0.2.1 / 2001:db8::1, client ksrv-cli 192.0.2.2 / 2001:db8::2):
 #   - TCP, UDP and IPv6 knocks open doors (commands get %IP%); wrong order does not;
 #   - SIGHUP reloads the config; a bad config keeps the running one;
 #   - the article's headerless Linux config (iptables -I) opens port 22 for the
@@ -10,62 +10,32 @@
 #   - after kill -9, a restart closes doors left open (journal of pending stops);
 #   - fail-closed: with the journal on a full filesystem (a 64 KiB tmpfs) a
 #     knock does not open the door and each refusal is logged; with room
-#     again the next knock opens.
-# Prints "ok"/"FAIL" lines and a final "N passed, M failed"; exits non-zero on failure.
-# Without root it prints "SKIP: reason" and exits 0.
+#     again the next knock opens;
+#   - addresses added after start count (IPv4 and IPv6); kernel drops are
+#     reported; the interface deleted and made again: capture resumes, and
+#     when it stays away the reason reaches the log file before exit.
+# Prints "ok"/"not ok" lines and a final "N passed, M failed"; exits non-zero on failure.
+# Without root it prints "SKIP: reason" and exits 0. KNOCK_SERVER=PATH tests
+# another knock-server binary.
 # apt-packages: knockd iptables socat tcpdump
 set -u
+# shellcheck source=lib/netns.sh source-path=SCRIPTDIR
+. "$(dirname "${BASH_SOURCE[0]}")/lib/netns.sh"
 
-if [ "$(id -u)" != 0 ]; then
-    echo "SKIP: server e2e needs root (network namespaces, iptables)"
-    exit 0
-fi
-for tool in ip iptables knock socat timeout; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "SKIP: $tool is not installed"; exit 0; }
-done
-
-repo=$(cd "$(dirname "$0")/.." && pwd)
-if [ -z "${KNOCK_SERVER:-}" ] && [ -x "${KNOCK_BIN_DIR:-/nonexistent}/knock-server" ]; then
+require_root "network namespaces, iptables"
+require_cmd iptables knock socat timeout
+if [[ -z "${KNOCK_SERVER:-}" ]]; then
+    require_bin knock-server
     KNOCK_SERVER=$KNOCK_BIN_DIR/knock-server
 fi
-if [ -z "${KNOCK_SERVER:-}" ]; then
-    (cd "$repo" && cargo build -q -p knock-server) || { echo "FAIL - cannot build knock-server"; echo "0 passed, 1 failed"; exit 1; }
-    KNOCK_SERVER=$repo/target/debug/knock-server
-fi
 
-S=ksrv-$$-s
-C=ksrv-$$-c
-VS=ksv$$a
-VC=ksv$$b
-w=$(mktemp -d /tmp/ksrv-e2e.XXXXXX)
-pass=0
-fail=0
+test_tmpdir
+w=$TEST_TMP
+netns_pair ksrv
 spid=""
-lpid=""
 
-cleanup() {
-    [ -n "$spid" ] && kill -9 "$spid" 2>/dev/null
-    [ -n "$lpid" ] && kill "$lpid" 2>/dev/null
-    mountpoint -q "$w/full" 2>/dev/null && umount "$w/full"
-    ip netns del "$S" 2>/dev/null
-    ip netns del "$C" 2>/dev/null
-    rm -rf "$w"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ok() { echo "ok   - $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL - $1"; fail=$((fail + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
-# wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds or time runs out.
-wait_for() {
-    local secs=$1; shift
-    local end=$((SECONDS + secs))
-    until "$@"; do
-        [ "$SECONDS" -ge "$end" ] && return 1
-        sleep 0.1
-    done
-}
+ok() { check "$1" true; }
+bad() { check "$1" false; }
 has_line() { grep -qxF -- "$2" "$1" 2>/dev/null; }
 has_text() { grep -qF -- "$2" "$1" 2>/dev/null; }
 not_has_text() { ! grep -qF -- "$2" "$1" 2>/dev/null; }
@@ -73,30 +43,16 @@ not_has_text() { ! grep -qF -- "$2" "$1" 2>/dev/null; }
 count_is() { [ "$(grep -cF -- "$3" "$2" 2>/dev/null)" = "$1" ]; }
 count_lines() { [ -f "$1" ] && wc -l < "$1" || echo 0; }
 
-if ! ip netns add "$S" || ! ip netns add "$C"; then
-    echo "FAIL - cannot create namespaces"; echo "0 passed, 1 failed"; exit 1
-fi
-ip link add "$VS" type veth peer name "$VC"
-ip link set "$VS" netns "$S"
-ip link set "$VC" netns "$C"
-ip -n "$S" addr add 192.0.2.1/24 dev "$VS"
-ip -n "$C" addr add 192.0.2.2/24 dev "$VC"
-ip -n "$S" addr add 2001:db8::1/64 dev "$VS" nodad
-ip -n "$C" addr add 2001:db8::2/64 dev "$VC" nodad
-for n in "$S" "$C"; do ip -n "$n" link set lo up; done
-ip -n "$S" link set "$VS" up
-ip -n "$C" link set "$VC" up
-
 # start_server CONF [ARGS...]: run knock-server in the server namespace,
 # wait until it listens.
 start_server() {
     local conf=$1; shift
-    : > "$w/server.out"
-    ip netns exec "$S" "$KNOCK_SERVER" -v -c "$conf" -i "${IFACE:-$VS}" -p "$w/pid" \
-        --journal "${JOURNAL:-$w/journal}" "$@" >> "$w/server.out" 2>&1 &
-    spid=$!
-    wait_for 10 has_text "$w/server.out" "starting up, listening on ${IFACE:-$VS}"
+    spawn_in "$NS_SRV" "$w/server.out" "$KNOCK_SERVER" -v -c "$conf" -i "${IFACE:-$IF_SRV}" -p "$w/pid" \
+        --journal "${JOURNAL:-$w/journal}" "$@"
+    spid=$SPAWNED_PID
+    wait_for 10 has_text "$w/server.out" "starting up, listening on ${IFACE:-$IF_SRV}"
 }
+# stop_server: SIGTERM, and fail if the server is still running 10 s later.
 stop_server() {
     [ -n "$spid" ] || return 0
     kill -TERM "$spid" 2>/dev/null
@@ -106,15 +62,15 @@ stop_server() {
     wait "$spid" 2>/dev/null
     spid=""
 }
-knock_c() { ip netns exec "$C" knock "$@" >/dev/null 2>&1; }
+knock_c() { in_cli knock "$@" >/dev/null 2>&1; }
 # can_connect: a TCP connection from the client to the server's port 22 succeeds.
-can_connect() { ip netns exec "$C" timeout 3 socat -u OPEN:/dev/null TCP4:192.0.2.1:22,connect-timeout=1 >/dev/null 2>&1; }
+can_connect() { in_cli timeout 3 socat -u OPEN:/dev/null "TCP4:$SRV4:22,connect-timeout=1" >/dev/null 2>&1; }
 cannot_connect() { ! can_connect; }
 # The listing is read whole before grep (grep -q + pipefail + SIGPIPE = false negatives).
 rule_for_client() {
     local rules
-    rules=$(ip netns exec "$S" iptables -S INPUT) || return 1
-    grep -q -- "-s 192.0.2.2/32" <<<"$rules"
+    rules=$(in_srv iptables -S INPUT) || return 1
+    grep -q -- "-s $CLI4/32" <<<"$rules"
 }
 no_rule_for_client() { ! rule_for_client; }
 
@@ -141,8 +97,8 @@ EOF
 cp "$w/doors.conf" "$w/doors.orig"
 tpid=""
 if command -v tcpdump >/dev/null 2>&1; then
-    ip netns exec "$S" tcpdump -i "$VS" -U -w "$w/live.pcap" >/dev/null 2>&1 &
-    tpid=$!
+    spawn_in "$NS_SRV" "$w/tcpdump.out" tcpdump -i "$IF_SRV" -U -w "$w/live.pcap"
+    tpid=$SPAWNED_PID
     wait_for 5 test -s "$w/live.pcap"
 fi
 if start_server "$w/doors.conf"; then
@@ -214,9 +170,8 @@ fi
 # ---------------------------------------------------------------- article config
 # The Linux example of the article, headerless, with iptables -I (insert
 # before the DROP rule) and a short cmd_timeout.
-ip netns exec "$S" socat TCP4-LISTEN:22,fork,reuseaddr SYSTEM:true >/dev/null 2>&1 &
-lpid=$!
-ip netns exec "$S" iptables -A INPUT -p tcp --dport 22 -j DROP
+spawn_in "$NS_SRV" "$w/listener.out" socat TCP4-LISTEN:22,fork,reuseaddr SYSTEM:true
+in_srv iptables -A INPUT -p tcp --dport 22 -j DROP
 article() {
     cat <<EOF
       logfile = $w/knockd.log
@@ -289,6 +244,7 @@ fi
 article 600 > "$w/article.conf"
 mkdir -p "$w/full"
 if mount -t tmpfs -o size=64k knock-e2e-full "$w/full"; then
+    on_exit "mountpoint -q '$w/full' && umount '$w/full'"
     # Fill it: the journal file can be created, but no line fits.
     dd if=/dev/zero of="$w/full/filler" bs=4k 2>/dev/null
     : > "$w/knockd.log"
@@ -316,5 +272,49 @@ else
     bad "mount a small tmpfs for the full-disk test"
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+# ---------------------------------------------------------------- the interface changes
+: > "$w/opened"
+: > "$w/doors.log"
+if start_server "$w/doors.good" --interface-wait 30 --capture-buffer 1; then
+    in_srv ip addr add 192.0.2.10/24 dev "$IF_SRV"
+    in_srv ip addr add 2001:db8::10/64 dev "$IF_SRV" nodad
+    check "a new address is picked up" wait_for 5 has_text "$w/doors.log" "addresses now"
+    knock_c 192.0.2.10 7100 8100 9100
+    check "a knock to an IPv4 address added after start opens" wait_for 5 has_line "$w/opened" "tcp 192.0.2.2"
+    knock_c -6 2001:db8::10 7100 8100 9100
+    check "a knock to an IPv6 address added after start opens" wait_for 5 has_line "$w/opened" "tcp6 2001:db8::2"
+
+    # Kernel drops: the server stopped while a bounded burst arrives.
+    kill -STOP "$spid"
+    in_cli bash -c 'for i in $(seq 20000); do echo -n x > /dev/udp/192.0.2.1/7001; done' 2>/dev/null
+    kill -CONT "$spid"
+    check "packets dropped by the kernel are reported" wait_for 6 has_text "$w/doors.log" "dropped by the kernel (capture buffer of 1 MiB full)"
+
+    in_srv ip link del "$IF_SRV"
+    check "a vanished interface is logged with the reason" wait_for 5 has_text "$w/doors.log" "capture on $IF_SRV failed:"
+    check "... and that the server waits for it" has_text "$w/doors.log" "waiting up to 30s for it to come back"
+    netns_relink
+    check "the interface back: capture resumes" wait_for 15 has_text "$w/doors.log" "$IF_SRV is back: capturing again"
+    : > "$w/opened"
+    knock_c 192.0.2.1 7100 8100 9100
+    check "the interface back: knocks open again" wait_for 5 has_line "$w/opened" "tcp 192.0.2.2"
+    stop_server
+    check "the exit summary counts the drops" grep -qE "capture: [0-9]+ packets received, [1-9][0-9]* dropped" "$w/doors.log"
+
+    if start_server "$w/doors.good" --interface-wait 1; then
+        in_srv ip link del "$IF_SRV"
+        check "an interface gone for good: the server exits" wait_for 10 sh -c "! kill -0 $spid 2>/dev/null"
+        wait "$spid" 2>/dev/null
+        check "... with a failure status" test $? -ne 0
+        spid=""
+        check "... and says why in the log file" has_text "$w/doors.log" "did not come back within 1s"
+        netns_relink
+    else
+        bad "server starts for the interface-gone test"
+    fi
+else
+    bad "server starts for the interface tests"
+    stop_server
+fi
+
+summary

@@ -1,7 +1,7 @@
 //! Writes a pcap of a spoofed-source SYN flood with valid knockers hidden
 //! in it, for `tests/bench/flood.sh`.
 //!
-//! usage: genflood OUT.pcap PACKETS SOURCES KNOCKERS [SEQUENCE] [--gap G]
+//! usage: genflood OUT.pcap PACKETS SOURCES KNOCKERS [SEQUENCE] [--gap G] [--spoofed-knockers]
 //!
 //! Flood packet i comes from spoofed source i % SOURCES: the first 131,072
 //! are IPv4 in 198.18.0.0/15, the rest IPv6 in 2001:db8:8000::/33. Even
@@ -9,8 +9,11 @@
 //! attempt), odd ones to a pseudo-random port >= 1024. Knocker k
 //! (192.0.2.100 + k) sends the whole sequence, the knockers spread evenly
 //! through the flood, with G flood packets between consecutive knocks of
-//! one knocker (default 0). Destinations are 192.0.2.1 / 2001:db8::1;
-//! frames are Ethernet to the broadcast MAC; packets are 1 us apart.
+//! one knocker (default 0). With `--spoofed-knockers`, knocker k is
+//! 198.19.(k / 256).(k % 256) instead, for bursts of up to 65,536 knockers
+//! (flood sources then overlap them from the 65,537th on). Destinations are
+//! 192.0.2.1 / 2001:db8::1; frames are Ethernet to the broadcast MAC;
+//! packets are 1 us apart.
 
 use std::io::{BufWriter, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -57,12 +60,17 @@ fn frame(src: IpAddr, sport: u16, k: Knock, seq: u32, out: &mut Vec<u8>) {
 fn main() -> std::io::Result<()> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut gap = 0u64;
+    let spoofed = args.iter().any(|a| a == "--spoofed-knockers");
+    args.retain(|a| a != "--spoofed-knockers");
     if let Some(i) = args.iter().position(|a| a == "--gap") {
         gap = args.get(i + 1).and_then(|g| g.parse().ok()).unwrap_or(0);
         args.drain(i..(i + 2).min(args.len()));
     }
     if args.len() < 4 {
-        eprintln!("usage: genflood OUT.pcap PACKETS SOURCES KNOCKERS [SEQUENCE] [--gap G]");
+        eprintln!(
+            "usage: genflood OUT.pcap PACKETS SOURCES KNOCKERS [SEQUENCE] [--gap G] \
+             [--spoofed-knockers]"
+        );
         std::process::exit(2);
     }
     let num = |i: usize| -> u64 {
@@ -72,6 +80,10 @@ fn main() -> std::io::Result<()> {
         })
     };
     let (packets, sources, knockers) = (num(1), num(2).max(1), num(3));
+    if spoofed && knockers > 65_536 {
+        eprintln!("genflood: at most 65536 spoofed knockers");
+        std::process::exit(2);
+    }
     let seq = Sequence::parse(args.get(4).map(String::as_str).unwrap_or("7000,8000,9000"))
         .unwrap_or_else(|e| {
             eprintln!("genflood: {e}");
@@ -109,7 +121,11 @@ fn main() -> std::io::Result<()> {
     let mut rng: u64 = 0x9E37_79B9_7F4A_7C15;
     let first = knocks[0];
     let knocker = |k: u64, j: usize, buf: &mut Vec<u8>| {
-        let src = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100 + k as u8));
+        let src = if spoofed {
+            IpAddr::V4(Ipv4Addr::new(198, 19, (k >> 8) as u8, k as u8))
+        } else {
+            IpAddr::V4(Ipv4Addr::new(192, 0, 2, 100 + k as u8))
+        };
         frame(src, 50_000 + j as u16, knocks[j], 1, buf);
     };
     for i in 0..packets {

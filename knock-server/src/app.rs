@@ -1,5 +1,6 @@
 //! What `main` runs: `--check`, `--read` replay, or the live daemon.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -7,20 +8,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
-use knock_profiles::knockd_conf::KnockdConfig;
+use anyhow::{Context, Result, anyhow};
+use knock_profiles::knockd_conf::{KnockdConfError, KnockdConfig};
+use pcap::{Active, Capture};
 
-use crate::capture::{self, Ended};
+use crate::capture::{self, CaptureError, Ended};
 use crate::cli::Args;
 use crate::clock::wall_ms;
 use crate::detector::{Destinations, Detector};
 use crate::doors::{self, DoorInfo};
+use crate::event::Link;
 use crate::filter;
 use crate::logger::Logger;
 use crate::one_time::OneTimeFile;
 use crate::pipeline::Pipeline;
 use crate::rotation::{self, Rotating, Rotator};
-use crate::runner::{self, ClockMode, Job, OneTime, RunnerOptions, RunnerReport, ToWorker};
+use crate::runner::{self, Message, OneTime, RunnerOptions, RunnerReport, ToWorker, WorkerRx};
+use crate::source::Source;
 use crate::sys;
 
 /// Bounded queue between the packet thread and the worker.
@@ -48,43 +52,42 @@ struct Built {
 /// sequence files, with the same errors (`conf:line: door "NAME": ...`).
 struct Prepared {
     rotating: Vec<(String, knock_profiles::rotate::Rotation)>,
-    plan: doors::Plan,
+    layout: doors::Layout,
     files: Vec<Option<OneTimeFile>>,
 }
 
 fn prepare(cfg: &KnockdConfig, config: &Path, log: &Logger) -> Result<Prepared> {
-    doors::check_capacity(cfg, config).map_err(anyhow::Error::msg)?;
+    doors::check_capacity(cfg, config)?;
     let rotating = load_rotations(cfg, config)?;
-    let mut plan = doors::plan(cfg);
+    let mut layout = doors::layout(cfg);
     let mut files = Vec::new();
-    for (i, path) in plan.one_time.iter().enumerate() {
+    for (i, path) in layout.one_time.iter().enumerate() {
         let Some(path) = path else {
             files.push(None);
             continue;
         };
-        let name = &plan.infos[i].name;
+        let name = &layout.infos[i].name;
         let line = cfg.doors.get(i).map_or(0, |d| d.line);
         match OneTimeFile::open(path) {
             Ok(Some(f)) => {
                 let len = f.sequence.knocks().len();
-                doors::check_length(config, name, line, len, "one-time sequence")
-                    .map_err(anyhow::Error::msg)?;
-                plan.specs[i].knocks = f.sequence.knocks().to_vec();
+                doors::check_length(config, name, line, len, "one-time sequence")?;
+                layout.specs[i].knocks = f.sequence.knocks().to_vec();
                 files.push(Some(f));
             }
             Ok(None) => {
                 log.warn(&format!(
                     "{name}: one-time sequences used up; door disabled"
                 ));
-                plan.specs[i].enabled = false;
+                layout.specs[i].enabled = false;
                 files.push(None);
             }
-            Err(e) => bail!("{}:{line}: door \"{name}\": {e}", config.display()),
+            Err(e) => return Err(KnockdConfError::door(config, line, name, e).into()),
         }
     }
     Ok(Prepared {
         rotating,
-        plan,
+        layout,
         files,
     })
 }
@@ -92,27 +95,22 @@ fn prepare(cfg: &KnockdConfig, config: &Path, log: &Logger) -> Result<Prepared> 
 fn build(
     cfg: &KnockdConfig,
     args: &Args,
+    source: &Source,
     destinations: Destinations,
     to: ToWorker,
     log: &Logger,
 ) -> Result<Built> {
     let Prepared {
         rotating,
-        plan,
+        layout,
         files,
     } = prepare(cfg, &args.config, log)?;
-    let specs = plan.specs;
-    let detector = Detector::new(specs, destinations, args.table_size)
+    let detector = Detector::new(layout.specs, destinations, args.table_size)
         .with_context(|| format!("{}", args.config.display()))?;
-    let mut pipeline = Pipeline::new(detector, to, args.log_rate, log.clone());
-    // One update per door at most is outstanding.
-    let (reply, updates) = sync_channel(plan.one_time.len() + 1);
-    pipeline.set_one_time(plan.one_time.iter().map(Option::is_some).collect(), updates);
-    pipeline.ipv4_only = args.only_ipv4;
-    pipeline.rotator = Rotator::new(
+    let rotator = Rotator::new(
         rotating
             .into_iter()
-            .zip(&plan.rotating_base)
+            .zip(&layout.rotating_base)
             .map(|((name, rotation), base)| Rotating {
                 name,
                 rotation,
@@ -120,9 +118,16 @@ fn build(
             })
             .collect(),
     );
+    // One update per door at most is outstanding.
+    let (reply, updates) = sync_channel(layout.one_time.len() + 1);
+    let one_time_doors = layout.one_time.iter().map(Option::is_some).collect();
+    let pipeline = Pipeline::new(source, detector, to, args.log_rate, log.clone())
+        .with_rotator(rotator)
+        .with_one_time(one_time_doors, updates)
+        .ipv4_only(args.only_ipv4);
     Ok(Built {
         pipeline,
-        infos: Arc::new(plan.infos),
+        infos: Arc::new(layout.infos),
         one_time: OneTime {
             files,
             reply: Some(reply),
@@ -141,7 +146,7 @@ fn load_rotations(
         .map(|d| {
             rotation::load(d)
                 .map(|r| (d.name.clone(), r))
-                .map_err(|e| anyhow::anyhow!(rotation::load_error(config, d, &e)))
+                .map_err(|e| KnockdConfError::door(config, d.line, &d.name, e).into())
         })
         .collect()
 }
@@ -158,12 +163,12 @@ fn loggable_filter(p: &Pipeline, addrs: &[std::net::IpAddr]) -> String {
         .map(|(_, d)| d.clone())
         .collect();
     let shown = filter::build(&fixed, addrs).unwrap_or_else(|| "(none)".into());
-    if p.rotator.is_empty() {
+    if p.rotator().is_empty() {
         shown
     } else {
         format!(
             "{shown} [+ the ports of {} rotating door(s), not logged]",
-            p.rotator.doors().len()
+            p.rotator().doors().len()
         )
     }
 }
@@ -178,10 +183,12 @@ fn print_warnings(cfg: &KnockdConfig, log: &Logger) {
 fn summary(p: &Pipeline, r: &RunnerReport) -> String {
     let s = p.detector.stats();
     format!(
-        "{} packets, {} considered, {} opened, {} commands ({} failed, {} killed), \
+        "{} packets ({} TCP/UDP), {} considered, {} opened, {} commands ({} failed, {} killed), \
          {} stage-1 attempts evicted, {} first knocks dropped, {} replays refused, \
-         {} opens refused (pending stops limit), \
-         {} start commands dropped (queue full)",
+         {} opens refused (pending stops limit or journal), \
+         {} opens not run (waiting queue full, or still waiting at exit), \
+         {} opens lost (worker queue and backlog full)",
+        p.frames(),
         s.events,
         s.considered,
         r.opened,
@@ -192,8 +199,35 @@ fn summary(p: &Pipeline, r: &RunnerReport) -> String {
         s.dropped,
         s.replayed,
         r.refused,
-        r.dropped
+        r.dropped,
+        p.backlog().1
     )
+}
+
+/// Where packets come from, as the flags and the config say.
+fn source(args: &Args, cfg: &KnockdConfig) -> Source {
+    match &args.read {
+        Some(file) => Source::Replay { file: file.clone() },
+        None => Source::Live {
+            interface: args
+                .interface
+                .clone()
+                .or_else(|| cfg.options.interface.clone())
+                .unwrap_or_else(|| "eth0".to_string()),
+            // A dry run opens nothing, so it must not leave stops for a later run.
+            journal: (!args.no_journal && !args.dry_run).then(|| args.journal.clone()),
+            open_without_journal: args.open_without_journal,
+        },
+    }
+}
+
+fn worker_options(args: &Args) -> RunnerOptions {
+    RunnerOptions {
+        dry_run: args.dry_run,
+        kill_after: Duration::from_secs(args.kill_after),
+        lookup: args.lookup,
+        limits: Default::default(),
+    }
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -206,8 +240,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
             "{}",
             doors::describe(&cfg, &args.config.display().to_string())
         );
-        // Rotating doors' slots are disabled in the plan: their ports are not shown.
-        if let Some(f) = filter::build(&doors::plan(&cfg).specs, &[]) {
+        // Rotating doors' slots are disabled in the layout: their ports are not shown.
+        if let Some(f) = filter::build(&doors::layout(&cfg).specs, &[]) {
             println!("capture filter (ports and flags; destinations added at start): {f}");
         }
         if !cfg.rotating.is_empty() {
@@ -216,13 +250,24 @@ pub fn run(args: Args) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     print_warnings(&cfg, &log);
-    if let Some(path) = args.read.clone() {
-        return replay(&args, &cfg, &path, log);
+    let source = source(&args, &cfg);
+    match &source {
+        Source::Replay { file } => replay(&args, &cfg, &source, file, log),
+        Source::Live { interface, .. } => {
+            let iface = interface.clone();
+            let (daemon, worker) = Daemon::start(args, cfg, source, iface, log)?;
+            daemon.run(worker)
+        }
     }
-    live(args, cfg, log)
 }
 
-fn replay(args: &Args, cfg: &KnockdConfig, path: &Path, log: Logger) -> Result<ExitCode> {
+fn replay(
+    args: &Args,
+    cfg: &KnockdConfig,
+    source: &Source,
+    file: &Path,
+    log: Logger,
+) -> Result<ExitCode> {
     if let Some(f) = &args.logfile {
         log.open_file(f)
             .with_context(|| format!("cannot open log file {}", f.display()))?;
@@ -232,26 +277,16 @@ fn replay(args: &Args, cfg: &KnockdConfig, path: &Path, log: Logger) -> Result<E
         mut pipeline,
         infos,
         one_time,
-    } = build(cfg, args, Destinations::Any, to.clone(), &log)?;
-    let (mut cap, link) = capture::open_file(path)?;
-    pipeline.drive_clock = true;
-    pipeline.sync_one_time = true;
-    pipeline.in_order = true;
+    } = build(cfg, args, source, Destinations::Any, to.clone(), &log)?;
+    let (mut cap, link) = capture::open_file(file)?;
     // No BPF filter offline: the detector's own port check is cheaper than
     // libpcap's filter interpreter, and every packet of the file counts.
     let worker = runner::spawn(
+        source,
         infos,
         one_time,
         log.clone(),
-        RunnerOptions {
-            dry_run: args.dry_run,
-            kill_after: Duration::from_secs(args.kill_after),
-            clock: ClockMode::Packet,
-            lookup: args.lookup,
-            journal: None,
-            open_without_journal: false,
-            limits: Default::default(),
-        },
+        worker_options(args),
         rx,
     )?;
     let never = AtomicBool::new(false);
@@ -267,15 +302,15 @@ fn replay(args: &Args, cfg: &KnockdConfig, path: &Path, log: Logger) -> Result<E
     );
     let elapsed = t0.elapsed();
     pipeline.finish();
-    to.control(Job::Shutdown);
+    to.control(Message::Shutdown);
     let report = worker
         .join()
         .map_err(|_| anyhow::anyhow!("worker thread panicked"))?;
     ended?;
-    let n = pipeline.detector.stats().events;
+    let n = pipeline.frames();
     log.info(&format!(
         "read {}: {} in {:.3}s ({:.0} packets/s)",
-        path.display(),
+        file.display(),
         summary(&pipeline, &report),
         elapsed.as_secs_f64(),
         n as f64 / elapsed.as_secs_f64().max(1e-9)
@@ -287,173 +322,391 @@ fn write_pidfile(path: &Path) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).ok();
     }
-    std::fs::write(path, format!("{}\n", std::process::id()))
+    // Replaced, never written through: a symlink planted at the path is
+    // swapped out, not followed.
+    crate::files::replace(path, format!("{}\n", std::process::id()).as_bytes(), 0o644)
+        .map(drop)
         .with_context(|| format!("cannot write pid file {}", path.display()))
 }
 
-fn live(mut args: Args, mut cfg: KnockdConfig, log: Logger) -> Result<ExitCode> {
-    // Reloads must find the file after daemonizing (which changes to /).
-    if let Ok(abs) = std::fs::canonicalize(&args.config) {
-        args.config = abs;
-    }
-    let iface = args
-        .interface
-        .clone()
-        .or_else(|| cfg.options.interface.clone())
-        .unwrap_or_else(|| "eth0".to_string());
-    if let Some(f) = args.logfile.as_ref().or(cfg.options.log_file.as_ref())
-        && let Err(e) = log.open_file(f)
-    {
-        log.warn(&format!("cannot open logfile {}: {e}", f.display()));
-    }
-    let (mut cap, link) = capture::open_live(&iface)?;
-    let fd = capture::selectable_fd(&cap);
-    let addrs = capture::interface_addresses(&iface).unwrap_or_default();
-    let destinations = if addrs.is_empty() {
-        log.warn(&format!(
-            "{iface} has no IP address: knocks to any destination count"
-        ));
+/// The live daemon: the capture, what it feeds, and what a reload needs.
+/// Doors without `Target` count knocks to `addrs`; with none known, to
+/// any destination.
+fn destinations_of(addrs: &[IpAddr]) -> Destinations {
+    if addrs.is_empty() {
         Destinations::Any
     } else {
-        Destinations::Only(addrs.clone())
-    };
-    let (to, rx) = runner::channels(QUEUE, QUEUE);
-    let Built {
-        mut pipeline,
-        infos,
-        one_time,
-    } = build(&cfg, &args, destinations.clone(), to.clone(), &log)?;
-    pipeline.rotate(wall_ms());
-    let f = filter::build(pipeline.detector.doors(), &addrs);
-    capture::set_filter(&mut cap, f.as_deref())?;
-    log.debug(&format!(
-        "capture filter: {}",
-        loggable_filter(&pipeline, &addrs)
-    ));
-
-    if args.daemon {
-        sys::daemonize().context("cannot daemonize")?;
+        Destinations::Only(addrs.to_vec())
     }
-    // After daemonizing: syslog lines carry the pid of the process that
-    // writes them (the syslog connection records it when opened).
-    if cfg.options.use_syslog
-        && let Err(e) = log.open_syslog()
-    {
-        log.warn(&format!("cannot open syslog: {e}"));
-    }
-    let pidfile: Option<PathBuf> = args
-        .pidfile
-        .clone()
-        .or_else(|| cfg.options.pid_file.clone())
-        .or_else(|| args.daemon.then(|| PathBuf::from("/run/knock-server.pid")));
-    if let Some(p) = &pidfile {
-        write_pidfile(p)?;
-    }
+}
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let reload = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(sig, Arc::clone(&stop)).context("cannot set signal handler")?;
-    }
-    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload))
-        .context("cannot set signal handler")?;
+struct Daemon {
+    args: Args,
+    cfg: KnockdConfig,
+    source: Source,
+    log: Logger,
+    iface: String,
+    cap: Capture<Active>,
+    link: Link,
+    /// The interface's addresses (the capture filter's destinations).
+    addrs: Vec<IpAddr>,
+    destinations: Destinations,
+    /// pcap's counters when losses were last reported.
+    counters: capture::Counters,
+    /// The counters of captures closed before this one (the interface
+    /// went away and came back), for the exit summary.
+    earlier: capture::Counters,
+    to: ToWorker,
+    pipeline: Pipeline,
+}
 
-    let worker = runner::spawn(
-        infos,
-        one_time,
-        log.clone(),
-        RunnerOptions {
-            dry_run: args.dry_run,
-            kill_after: Duration::from_secs(args.kill_after),
-            clock: ClockMode::Wall,
-            lookup: args.lookup,
-            // A dry run opens nothing, so it must not leave stops for a later run.
-            journal: (!args.no_journal && !args.dry_run).then(|| args.journal.clone()),
-            open_without_journal: args.open_without_journal,
-            limits: Default::default(),
-        },
-        rx,
-    )?;
-    log.info(&format!("starting up, listening on {iface}"));
+/// What the worker starts with, once the daemon has detached (a fork keeps
+/// no thread).
+struct WorkerStart {
+    infos: Arc<Vec<DoorInfo>>,
+    one_time: OneTime,
+    rx: WorkerRx,
+}
 
-    let result = loop {
-        let ended = capture::run(
-            &mut cap,
-            Some(fd),
-            link,
-            &mut pipeline,
-            &stop,
-            &reload,
-            &mut |cap, p| {
-                let f = filter::build(p.detector.doors(), &addrs);
-                if let Err(e) = capture::set_filter(cap, f.as_deref()) {
-                    log.error(&e.to_string());
-                }
-            },
-        );
-        match ended {
-            Ok(Ended::Reload) => {
-                reload.store(false, Ordering::SeqCst);
-                log.info(&format!("re-reading config file {}", args.config.display()));
-                match load(&args.config).and_then(|new| {
-                    let mut built = build(&new, &args, destinations.clone(), to.clone(), &log)?;
-                    let p = &mut built.pipeline;
-                    p.rotate(wall_ms());
-                    p.rotator
-                        .carry_burns(&mut p.detector, &pipeline.rotator, &pipeline.detector);
-                    Ok((new, built))
-                }) {
-                    Ok((new, built)) => {
-                        let f = filter::build(built.pipeline.detector.doors(), &addrs);
-                        match capture::set_filter(&mut cap, f.as_deref()) {
-                            Ok(()) => {
-                                print_warnings(&new, &log);
-                                if new.options.interface.is_some()
-                                    && new.options.interface != cfg.options.interface
-                                    && args.interface.is_none()
-                                {
-                                    log.warn("a new Interface takes effect after a restart");
-                                }
-                                to.control(Job::Doors(built.infos, built.one_time));
-                                let old = pipeline.detector.stats();
-                                pipeline = built.pipeline;
-                                pipeline.detector.carry_stats(old);
-                                log.info(&format!(
-                                    "config reloaded: {} door(s)",
-                                    new.doors.len() + new.rotating.len()
-                                ));
-                                cfg = new;
-                            }
-                            Err(e) => log
-                                .error(&format!("reload failed: {e}; keeping the running config")),
-                        }
-                    }
-                    Err(e) => {
-                        log.error(&format!("reload failed: {e:#}; keeping the running config"))
-                    }
-                }
-            }
-            Ok(Ended::Stopped) | Ok(Ended::Eof) => break Ok(()),
-            Err(e) => break Err(e),
+impl Daemon {
+    /// Opens the capture (still privileged, before daemonizing) and builds
+    /// the pipeline for `cfg`, with its capture filter in place.
+    fn start(
+        mut args: Args,
+        cfg: KnockdConfig,
+        source: Source,
+        iface: String,
+        log: Logger,
+    ) -> Result<(Daemon, WorkerStart)> {
+        // Reloads must find the file after daemonizing (which changes to /).
+        if let Ok(abs) = std::fs::canonicalize(&args.config) {
+            args.config = abs;
         }
-    };
-    if let Ok(st) = cap.stats() {
-        log.info(&format!(
-            "capture: {} packets received, {} dropped (ring full), {} dropped by the interface",
-            st.received, st.dropped, st.if_dropped
+        if let Some(f) = args.logfile.as_ref().or(cfg.options.log_file.as_ref())
+            && let Err(e) = log.open_file(f)
+        {
+            log.warn(&format!("cannot open logfile {}: {e}", f.display()));
+        }
+        let (mut cap, link) = capture::open_live(&iface, args.capture_buffer)?;
+        let addrs = capture::interface_addresses(&iface).unwrap_or_default();
+        if addrs.is_empty() {
+            log.warn(&format!(
+                "{iface} has no IP address: knocks to any destination count"
+            ));
+        }
+        let destinations = destinations_of(&addrs);
+        let (to, rx) = runner::channels(QUEUE, QUEUE);
+        let Built {
+            mut pipeline,
+            infos,
+            one_time,
+        } = build(&cfg, &args, &source, destinations.clone(), to.clone(), &log)?;
+        pipeline.rotate(wall_ms());
+        let f = filter::build(pipeline.detector.doors(), &addrs);
+        capture::set_filter(&mut cap, f.as_deref())?;
+        log.debug(&format!(
+            "capture filter: {}",
+            loggable_filter(&pipeline, &addrs)
         ));
+        let daemon = Daemon {
+            args,
+            cfg,
+            source,
+            log,
+            iface,
+            cap,
+            link,
+            addrs,
+            destinations,
+            counters: capture::Counters::default(),
+            earlier: capture::Counters::default(),
+            to,
+            pipeline,
+        };
+        Ok((
+            daemon,
+            WorkerStart {
+                infos,
+                one_time,
+                rx,
+            },
+        ))
     }
-    log.info("shutting down");
-    to.control(Job::Shutdown);
-    let report = worker
-        .join()
-        .map_err(|_| anyhow::anyhow!("worker thread panicked"))?;
-    log.info(&summary(&pipeline, &report));
-    if let Some(p) = &pidfile {
-        let _ = std::fs::remove_file(p);
+
+    /// Daemonizes (with `-d`), starts the worker, captures until SIGTERM or
+    /// SIGINT (reloading on SIGHUP), then runs the pending stops.
+    fn run(mut self, start: WorkerStart) -> Result<ExitCode> {
+        if self.args.daemon {
+            sys::daemonize().context("cannot daemonize")?;
+        }
+        // After daemonizing: syslog lines carry the pid of the process that
+        // writes them (the syslog connection records it when opened).
+        if self.cfg.options.use_syslog
+            && let Err(e) = self.log.open_syslog()
+        {
+            self.log.warn(&format!("cannot open syslog: {e}"));
+        }
+        let pidfile: Option<PathBuf> = self
+            .args
+            .pidfile
+            .clone()
+            .or_else(|| self.cfg.options.pid_file.clone())
+            .or_else(|| {
+                self.args
+                    .daemon
+                    .then(|| PathBuf::from("/run/knock-server.pid"))
+            });
+        if let Some(p) = &pidfile {
+            write_pidfile(p)?;
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let reload = Arc::new(AtomicBool::new(false));
+        for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+            signal_hook::flag::register(sig, Arc::clone(&stop))
+                .context("cannot set signal handler")?;
+        }
+        signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload))
+            .context("cannot set signal handler")?;
+        let worker = runner::spawn(
+            &self.source,
+            start.infos,
+            start.one_time,
+            self.log.clone(),
+            worker_options(&self.args),
+            start.rx,
+        )?;
+        self.log
+            .info(&format!("starting up, listening on {}", self.iface));
+
+        let result = self.capture(&stop, &reload);
+        if let Err(e) = &result {
+            // In the log file and syslog too, not only on stderr (gone
+            // with -d): why the daemon stops.
+            self.log
+                .error(&format!("{e}; running pending stops and exiting"));
+        }
+        let now = self
+            .cap
+            .stats()
+            .map(capture::Counters::from)
+            .unwrap_or_default();
+        self.log.info(&self.earlier.plus(&now).summary());
+        self.log.info("shutting down");
+        self.to.control(Message::Shutdown);
+        let report = worker
+            .join()
+            .map_err(|_| anyhow::anyhow!("worker thread panicked"))?;
+        self.log.info(&summary(&self.pipeline, &report));
+        if let Some(p) = &pidfile {
+            let _ = std::fs::remove_file(p);
+        }
+        result?;
+        Ok(ExitCode::SUCCESS)
     }
-    result?;
-    Ok(ExitCode::SUCCESS)
+
+    /// Feeds the pipeline until `stop`, reloading whenever `reload` is
+    /// raised, looking at the interface every [`capture::HOUSEKEEPING`],
+    /// and reopening it when it goes away and comes back.
+    fn capture(&mut self, stop: &AtomicBool, reload: &AtomicBool) -> Result<(), CaptureError> {
+        loop {
+            let fd = capture::selectable_fd(&self.cap);
+            let Daemon {
+                cap,
+                link,
+                pipeline,
+                addrs,
+                log,
+                ..
+            } = self;
+            let ended = capture::run(
+                cap,
+                Some(fd),
+                *link,
+                pipeline,
+                stop,
+                reload,
+                &mut |cap, p| {
+                    let f = filter::build(p.detector.doors(), addrs);
+                    if let Err(e) = capture::set_filter(cap, f.as_deref()) {
+                        log.error(&e.to_string());
+                    }
+                },
+            );
+            match ended {
+                Ok(Ended::Reload) => {
+                    reload.store(false, Ordering::SeqCst);
+                    self.reload();
+                    self.follow_addresses();
+                }
+                Ok(Ended::Housekeeping) => {
+                    self.follow_addresses();
+                    self.report_losses();
+                }
+                Ok(Ended::Stopped | Ended::Eof) => return Ok(()),
+                Err(CaptureError::Read(e)) => {
+                    if !self.reopen(&e, stop)? {
+                        return Ok(());
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The capture failed (the interface went away): says so, then waits,
+    /// up to `--interface-wait`, for the interface to come back and captures
+    /// again. Pending stops keep running on time meanwhile (the worker is
+    /// its own thread). `Ok(false)`: stopped while waiting.
+    fn reopen(&mut self, error: &pcap::Error, stop: &AtomicBool) -> Result<bool, CaptureError> {
+        let wait = Duration::from_secs(self.args.interface_wait);
+        self.log.error(&format!(
+            "capture on {} failed: {error}; waiting up to {}s for it to come back",
+            self.iface,
+            wait.as_secs()
+        ));
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(500);
+        loop {
+            // Sleep in short steps so SIGTERM is still prompt.
+            let until = std::time::Instant::now() + pause;
+            while std::time::Instant::now() < until {
+                if stop.load(Ordering::Relaxed) {
+                    return Ok(false);
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            match capture::open_live(&self.iface, self.args.capture_buffer) {
+                Ok((cap, link)) => {
+                    // The counters of the capture that failed are gone
+                    // with it: what was last read of them is kept.
+                    self.earlier = self.earlier.plus(&self.counters);
+                    self.cap = cap;
+                    self.link = link;
+                    self.counters = capture::Counters::default();
+                    self.addrs.clear();
+                    self.follow_addresses();
+                    self.refilter();
+                    self.log
+                        .info(&format!("{} is back: capturing again", self.iface));
+                    return Ok(true);
+                }
+                Err(e) if started.elapsed() >= wait => {
+                    return Err(CaptureError::Gone {
+                        iface: self.iface.clone(),
+                        secs: wait.as_secs(),
+                        last: e.to_string(),
+                    });
+                }
+                Err(_) => pause = (pause * 2).min(Duration::from_secs(10)),
+            }
+        }
+    }
+
+    /// Installs the filter for the doors and addresses as they are now.
+    fn refilter(&mut self) {
+        let f = filter::build(self.pipeline.detector.doors(), &self.addrs);
+        if let Err(e) = capture::set_filter(&mut self.cap, f.as_deref()) {
+            self.log.error(&e.to_string());
+        }
+    }
+
+    /// Picks up addresses added to or removed from the interface (DHCP, a
+    /// second address, IPv6 autoconfiguration): knocks to a new address
+    /// count from now on.
+    fn follow_addresses(&mut self) {
+        let Ok(now) = capture::interface_addresses(&self.iface) else {
+            return;
+        };
+        if now == self.addrs {
+            return;
+        }
+        let list = |a: &[IpAddr]| {
+            if a.is_empty() {
+                "none".to_string()
+            } else {
+                a.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        };
+        self.log.info(&format!(
+            "{}: addresses now {} (were {})",
+            self.iface,
+            list(&now),
+            list(&self.addrs)
+        ));
+        self.addrs = now;
+        self.destinations = destinations_of(&self.addrs);
+        self.pipeline
+            .detector
+            .set_destinations(self.destinations.clone());
+        self.refilter();
+    }
+
+    /// Says how many packets the kernel or the interface dropped since the
+    /// last report, if any.
+    fn report_losses(&mut self) {
+        let Ok(st) = self.cap.stats() else {
+            return;
+        };
+        let now = capture::Counters::from(st);
+        if let Some(line) = now.losses_since(&self.counters, self.args.capture_buffer) {
+            self.log.warn(&line);
+        }
+        self.counters = now;
+    }
+
+    /// SIGHUP: the config as it is on disk now replaces the running one,
+    /// unless it does not load, build or filter; then the running one
+    /// stays, and the log says why.
+    fn reload(&mut self) {
+        self.log.info(&format!(
+            "re-reading config file {}",
+            self.args.config.display()
+        ));
+        match self.replacement() {
+            Ok((cfg, built)) => self.switch_to(cfg, built),
+            Err(e) => self
+                .log
+                .error(&format!("reload failed: {e:#}; keeping the running config")),
+        }
+    }
+
+    /// A pipeline for the config on disk, its capture filter installed.
+    fn replacement(&mut self) -> Result<(KnockdConfig, Built)> {
+        let cfg = load(&self.args.config)?;
+        let mut built = build(
+            &cfg,
+            &self.args,
+            &self.source,
+            self.destinations.clone(),
+            self.to.clone(),
+            &self.log,
+        )?;
+        built.pipeline.rotate(wall_ms());
+        let f = filter::build(built.pipeline.detector.doors(), &self.addrs);
+        capture::set_filter(&mut self.cap, f.as_deref()).map_err(|e| anyhow!(e.to_string()))?;
+        Ok((cfg, built))
+    }
+
+    fn switch_to(&mut self, cfg: KnockdConfig, built: Built) {
+        print_warnings(&cfg, &self.log);
+        if cfg.options.interface.is_some()
+            && cfg.options.interface != self.cfg.options.interface
+            && self.args.interface.is_none()
+        {
+            self.log
+                .warn("a new Interface takes effect after a restart");
+        }
+        self.pipeline
+            .reload(built.pipeline, built.infos, built.one_time);
+        self.log.info(&format!(
+            "config reloaded: {} door(s)",
+            cfg.doors.len() + cfg.rotating.len()
+        ));
+        self.cfg = cfg;
+    }
 }
 
 #[cfg(test)]

@@ -23,6 +23,11 @@ const BUSY_BURST: u32 = 32;
 const BUSY_PAUSE: std::time::Duration = std::time::Duration::from_millis(1);
 /// Bytes kept per packet: enough for link + IPv6 with extensions + TCP.
 pub const SNAPLEN: i32 = 256;
+/// How often a live capture returns [`Ended::Housekeeping`] (addresses,
+/// drop counters).
+pub const HOUSEKEEPING: std::time::Duration = std::time::Duration::from_secs(2);
+/// Default kernel capture buffer (`--capture-buffer`, MiB).
+pub const DEFAULT_BUFFER_MIB: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
@@ -40,20 +45,27 @@ pub enum CaptureError {
     Filter { filter: String, error: pcap::Error },
     #[error("capture failed: {0}")]
     Read(pcap::Error),
+    #[error("{iface} did not come back within {secs}s (last try: {last})")]
+    Gone {
+        iface: String,
+        secs: u64,
+        last: String,
+    },
     #[error("waiting for packets failed: {0}")]
     Wait(std::io::Error),
 }
 
 /// Opens `iface` for live capture: immediate mode, read timeout, small
-/// snaplen, not promiscuous (like knockd).
-pub fn open_live(iface: &str) -> Result<(Capture<Active>, Link), CaptureError> {
+/// snaplen, not promiscuous (like knockd), a kernel buffer of `buffer_mib`.
+pub fn open_live(iface: &str, buffer_mib: u32) -> Result<(Capture<Active>, Link), CaptureError> {
+    let buffer = i32::try_from(u64::from(buffer_mib) << 20).unwrap_or(i32::MAX);
     let open = || -> Result<Capture<Active>, pcap::Error> {
         Capture::from_device(iface)?
             .immediate_mode(true)
             .timeout(READ_TIMEOUT_MS)
             .snaplen(SNAPLEN)
             .promisc(false)
-            .buffer_size(2 << 20)
+            .buffer_size(buffer)
             .open()?
             .setnonblock()
     };
@@ -126,6 +138,9 @@ pub enum Ended {
     Stopped,
     /// The reload flag was raised; call again after reloading.
     Reload,
+    /// [`HOUSEKEEPING`] has passed (live captures only): look at the
+    /// interface and the counters, then call again.
+    Housekeeping,
 }
 
 #[inline]
@@ -162,6 +177,7 @@ pub fn run<T: Activated + ?Sized>(
 ) -> Result<Ended, CaptureError> {
     // Packets handled since the ring was last found empty.
     let mut burst = 0u32;
+    let since = std::time::Instant::now();
     loop {
         if stop.load(Ordering::Relaxed) {
             return Ok(Ended::Stopped);
@@ -178,6 +194,9 @@ pub fn run<T: Activated + ?Sized>(
             Err(pcap::Error::TimeoutExpired) => {
                 let busy = burst >= BUSY_BURST;
                 burst = 0;
+                if fd.is_some() && since.elapsed() >= HOUSEKEEPING {
+                    return Ok(Ended::Housekeeping);
+                }
                 // Between batches: opens that waited, one-time sequences.
                 if pipe.between_batches().filter_changed {
                     refilter(cap, pipe);
@@ -206,9 +225,96 @@ pub fn run<T: Activated + ?Sized>(
     }
 }
 
+/// pcap's counters at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub received: u64,
+    /// Dropped by the kernel: the capture buffer was full.
+    pub dropped: u64,
+    /// Dropped by the interface or its driver.
+    pub if_dropped: u64,
+}
+
+impl From<pcap::Stat> for Counters {
+    fn from(s: pcap::Stat) -> Counters {
+        Counters {
+            received: s.received.into(),
+            dropped: s.dropped.into(),
+            if_dropped: s.if_dropped.into(),
+        }
+    }
+}
+
+impl Counters {
+    /// Packets lost since `earlier`, as a log line, if any were (pcap's
+    /// counters are 32-bit and wrap).
+    pub fn losses_since(&self, earlier: &Counters, buffer_mib: u32) -> Option<String> {
+        let lost = |now: u64, then: u64| now.wrapping_sub(then) & 0xFFFF_FFFF;
+        let kernel = lost(self.dropped, earlier.dropped);
+        let interface = lost(self.if_dropped, earlier.if_dropped);
+        (kernel > 0 || interface > 0).then(|| {
+            format!(
+                "capture: {kernel} packet(s) dropped by the kernel (capture buffer of \
+                 {buffer_mib} MiB full) and {interface} by the interface since the last report; \
+                 knocks among them were not seen (--capture-buffer raises the buffer)"
+            )
+        })
+    }
+
+    /// Both counts added (captures one after the other).
+    pub fn plus(&self, other: &Counters) -> Counters {
+        Counters {
+            received: self.received + other.received,
+            dropped: self.dropped + other.dropped,
+            if_dropped: self.if_dropped + other.if_dropped,
+        }
+    }
+
+    /// The exit summary's line.
+    pub fn summary(&self) -> String {
+        format!(
+            "capture: {} packets received, {} dropped (buffer full), {} dropped by the interface",
+            self.received, self.dropped, self.if_dropped
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn losses_are_reported_only_when_there_are_some_and_survive_a_wrap() {
+        let a = Counters {
+            received: 10,
+            dropped: 3,
+            if_dropped: 0,
+        };
+        assert_eq!(a.losses_since(&a, 8), None);
+        let b = Counters {
+            received: 50,
+            dropped: 7,
+            if_dropped: 1,
+        };
+        let line = b.losses_since(&a, 8).unwrap();
+        assert!(line.starts_with("capture: 4 packet(s) dropped by the kernel (capture buffer of 8 MiB full) and 1 by the interface"), "{line}");
+        let before_wrap = Counters {
+            received: 0,
+            dropped: 0xFFFF_FFFE,
+            if_dropped: 0,
+        };
+        let after = Counters {
+            received: 0,
+            dropped: 1,
+            if_dropped: 0,
+        };
+        assert!(
+            after
+                .losses_since(&before_wrap, 8)
+                .unwrap()
+                .starts_with("capture: 3 packet(s)")
+        );
+    }
 
     #[test]
     fn a_missing_capture_file_is_one_clean_line() {

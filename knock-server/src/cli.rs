@@ -74,9 +74,10 @@ const NOTES: &[Notes] = &[
              logged with the reason, until the journal can be written again. \
              --open-without-journal opens such doors anyway (logged too); a crash then \
              leaves them open.",
-            "At most 64 commands run at once (more start commands wait, up to 256; stop \
-             commands wait for a free slot and are never dropped). At most 4096 stops are \
-             pending: beyond that a knock that completes is refused and logged, not opened \
+            "At most 64 commands run at once: more opens wait for a free slot, in order, \
+             up to 16384 (a burst of that many knockers all open); stop commands wait for a \
+             free slot too, go first and are never dropped. At most 16384 stops are pending: \
+             beyond that a knock that completes is refused and logged, not opened \
              (fail-closed). A door knocked open again runs Start_Command again with its own \
              Stop_Command, as knockd does, so inserted and deleted rules stay balanced.",
             "--no-journal keeps no journal; --dry-run and --read never write one.",
@@ -225,6 +226,13 @@ pub struct Args {
     /// Kill a command still running after this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub kill_after: u64,
+    /// Kernel capture buffer in MiB: packets arriving while it is full are lost (and reported).
+    #[arg(long, value_name = "MIB", default_value_t = crate::capture::DEFAULT_BUFFER_MIB,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub capture_buffer: u32,
+    /// When the interface goes away, wait this long for it to come back before exiting.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub interface_wait: u64,
     /// Knock log lines (Stage N, timeouts) per second, 0 = unlimited; OPEN SESAME is never limited.
     #[arg(long, value_name = "N", default_value_t = crate::pipeline::DEFAULT_LOG_RATE)]
     pub log_rate: u32,

@@ -1,27 +1,28 @@
 //! Time at the edge: a monotonic clock for timers, the wall clock for what
 //! is written down (journal due times, log stamps, rotation steps).
 //!
-//! Timers run on [`Clock::now`] (`Instant`), so stepping the system clock
+//! Timers run on [`Clocks::now`] (`Instant`), so stepping the system clock
 //! (NTP, an admin's `date -s`) neither shortens nor stretches how long a
-//! door stays open. Tests use [`FakeClock`] and move each clock by hand.
+//! door stays open. Tests use `FakeClocks` and move each clock by hand.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::event::Millis;
 
-pub trait Clock: Send {
+/// The two clocks the worker reads (named apart from the sender's `Clock`
+/// in knock-profiles, which only sleeps and measures).
+pub trait Clocks: Send {
     /// Monotonic time, for timers.
     fn now(&self) -> Instant;
     /// Wall-clock time, for what is written to disk or compared with it.
     fn wall(&self) -> SystemTime;
 }
 
-/// The system's clocks.
+/// The system's monotonic and wall clocks.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
+pub struct SystemClocks;
 
-impl Clock for SystemClock {
+impl Clocks for SystemClocks {
     fn now(&self) -> Instant {
         Instant::now()
     }
@@ -43,52 +44,63 @@ pub fn wall_ms() -> Millis {
     unix_ms(SystemTime::now())
 }
 
-/// A clock tests move by hand: [`FakeClock::advance`] moves both clocks,
-/// [`FakeClock::step_wall`] only the wall clock (an NTP step).
-#[derive(Debug, Clone)]
-pub struct FakeClock {
-    inner: Arc<Mutex<(Instant, SystemTime)>>,
-}
+#[cfg(test)]
+pub use fake::FakeClocks;
 
-impl FakeClock {
-    /// Starts at the real `Instant::now()` and the given wall time.
-    pub fn new(wall: SystemTime) -> FakeClock {
-        FakeClock {
-            inner: Arc::new(Mutex::new((Instant::now(), wall))),
+#[cfg(test)]
+mod fake {
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant, SystemTime};
+
+    use super::Clocks;
+
+    /// A clock tests move by hand: [`FakeClocks::advance`] moves both clocks,
+    /// [`FakeClocks::step_wall`] only the wall clock (an NTP step).
+    #[derive(Debug, Clone)]
+    pub struct FakeClocks {
+        inner: Arc<Mutex<(Instant, SystemTime)>>,
+    }
+
+    impl FakeClocks {
+        /// Starts at the real `Instant::now()` and the given wall time.
+        pub fn new(wall: SystemTime) -> FakeClocks {
+            FakeClocks {
+                inner: Arc::new(Mutex::new((Instant::now(), wall))),
+            }
+        }
+
+        fn with<T>(&self, f: impl FnOnce(&mut (Instant, SystemTime)) -> T) -> T {
+            let mut g = match self.inner.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            f(&mut g)
+        }
+
+        /// Time passes: both clocks move by `d`.
+        pub fn advance(&self, d: Duration) {
+            self.with(|c| {
+                c.0 += d;
+                c.1 += d;
+            });
+        }
+
+        /// The wall clock is set forward (`secs > 0`) or back, the monotonic
+        /// clock does not move.
+        pub fn step_wall(&self, secs: i64) {
+            self.with(|c| {
+                let d = Duration::from_secs(secs.unsigned_abs());
+                c.1 = if secs >= 0 { c.1 + d } else { c.1 - d };
+            });
         }
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut (Instant, SystemTime)) -> T) -> T {
-        let mut g = match self.inner.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        f(&mut g)
-    }
-
-    /// Time passes: both clocks move by `d`.
-    pub fn advance(&self, d: Duration) {
-        self.with(|c| {
-            c.0 += d;
-            c.1 += d;
-        });
-    }
-
-    /// The wall clock is set forward (`secs > 0`) or back, the monotonic
-    /// clock does not move.
-    pub fn step_wall(&self, secs: i64) {
-        self.with(|c| {
-            let d = Duration::from_secs(secs.unsigned_abs());
-            c.1 = if secs >= 0 { c.1 + d } else { c.1 - d };
-        });
-    }
-}
-
-impl Clock for FakeClock {
-    fn now(&self) -> Instant {
-        self.with(|c| c.0)
-    }
-    fn wall(&self) -> SystemTime {
-        self.with(|c| c.1)
+    impl Clocks for FakeClocks {
+        fn now(&self) -> Instant {
+            self.with(|c| c.0)
+        }
+        fn wall(&self) -> SystemTime {
+            self.with(|c| c.1)
+        }
     }
 }

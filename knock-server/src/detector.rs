@@ -42,7 +42,7 @@ use std::net::IpAddr;
 
 use knock_profiles::{Knock, Proto, TcpFlags};
 
-use crate::event::{Event, Millis};
+use crate::event::{Millis, Packet};
 
 /// Entries per bucket.
 pub const WAYS: usize = 8;
@@ -52,6 +52,38 @@ pub const DEFAULT_CAPACITY: usize = 1 << 20;
 pub const MAX_DOORS: usize = 63;
 /// Longest sequence a detector handles (stage is stored in one byte).
 pub const MAX_KNOCKS: usize = 63;
+
+/// A sequence longer than the detector holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("too long ({len} knocks; at most {MAX_KNOCKS})")]
+pub struct TooLong {
+    pub len: usize,
+}
+
+/// The detector's limits, checked here and nowhere else (the config check
+/// at load and reload calls these too): a sequence of at most
+/// [`MAX_KNOCKS`] knocks (the stage is stored in six bits)...
+pub fn check_length(len: usize) -> Result<(), TooLong> {
+    if len > MAX_KNOCKS {
+        Err(TooLong { len })
+    } else {
+        Ok(())
+    }
+}
+
+/// ...and at most [`MAX_DOORS`] doors (so is the door index).
+pub fn doors_fit(doors: usize) -> bool {
+    doors <= MAX_DOORS
+}
+
+/// A door's sequence: not empty, and not too long.
+fn check_knocks(door: usize, knocks: &[Knock]) -> Result<(), DetectorError> {
+    if knocks.is_empty() {
+        return Err(DetectorError::EmptySequence { door });
+    }
+    check_length(knocks.len())
+        .map_err(|TooLong { len }| DetectorError::SequenceTooLong { door, len })
+}
 
 /// What a door needs for matching.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,13 +151,22 @@ pub struct Stats {
 // Slot layout (6 x u32 = 24 bytes): words 0..4 the address (IPv4 mapped
 // into IPv6); word 4 the start time in 100 ms ticks (wrapping every 13.6
 // years, far beyond any timeout and any sweep round); word 5 packs the
-// door's generation (20 bits), the stage (6 bits) and the door (6 bits).
-// Stage 0 marks an empty slot.
+// family (1 bit: an IPv4 source, so that it never shares an attempt with
+// the IPv4-mapped IPv6 address ::ffff:a.b.c.d), the door's generation (19
+// bits), the stage (6 bits) and the door (6 bits). Stage 0 marks an empty
+// slot.
 type Slot = [u32; 6];
 const EMPTY: Slot = [0; 6];
 /// Milliseconds per time tick stored in a slot.
 const TICK_MS: u64 = 100;
-const GEN_MASK: u32 = 0xF_FFFF;
+const GEN_MASK: u32 = 0x7_FFFF;
+/// How far packet time may move from the epoch before every attempt is
+/// dropped: a quarter of the tick range (about 3.4 years), so a slot's start
+/// and `now` are always less than half the range apart and their difference
+/// cannot wrap.
+const EPOCH_SPAN_MS: Millis = (1 << 30) * TICK_MS;
+/// Bit 31 of word 5: the source is an IPv4 address.
+const V4_BIT: u32 = 1 << 31;
 
 /// The step a rotating door holds, and whether it has opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,6 +194,11 @@ pub struct Detector {
     /// Per door: moves on whenever the door's sequence changes; attempts
     /// made under another generation are stale.
     generations: Vec<u32>,
+    /// Packet time that slot times are read against: attempts are only
+    /// compared with times within [`EPOCH_SPAN_MS`] of it, so 32-bit ticks
+    /// never wrap. Time moving further away (a capture that jumps years)
+    /// starts a new epoch and leaves every attempt stale.
+    epoch: Millis,
 }
 
 #[inline]
@@ -182,12 +228,12 @@ fn slot_door(s: &Slot) -> usize {
 
 #[inline]
 fn slot_gen(s: &Slot) -> u32 {
-    s[5] >> 12
+    (s[5] >> 12) & GEN_MASK
 }
 
 #[inline]
-fn pack(generation: u32, stage: u8, door: usize) -> u32 {
-    (generation & GEN_MASK) << 12 | u32::from(stage & 0x3f) << 6 | (door as u32 & 0x3f)
+fn pack(v4: u32, generation: u32, stage: u8, door: usize) -> u32 {
+    v4 | (generation & GEN_MASK) << 12 | u32::from(stage & 0x3f) << 6 | (door as u32 & 0x3f)
 }
 
 #[inline]
@@ -221,19 +267,11 @@ impl Detector {
         destinations: Destinations,
         capacity: usize,
     ) -> Result<Detector, DetectorError> {
-        if doors.len() > MAX_DOORS {
+        if !doors_fit(doors.len()) {
             return Err(DetectorError::TooManyDoors(doors.len()));
         }
         for (door, d) in doors.iter().enumerate() {
-            if d.knocks.is_empty() {
-                return Err(DetectorError::EmptySequence { door });
-            }
-            if d.knocks.len() > MAX_KNOCKS {
-                return Err(DetectorError::SequenceTooLong {
-                    door,
-                    len: d.knocks.len(),
-                });
-            }
+            check_knocks(door, &d.knocks)?;
         }
         let buckets = (capacity.max(WAYS) / WAYS).next_power_of_two();
         let mut det = Detector {
@@ -252,11 +290,18 @@ impl Detector {
             stats: Stats::default(),
             steps: Vec::new(),
             generations: Vec::new(),
+            epoch: 0,
         };
         det.steps = vec![None; det.doors.len()];
         det.generations = vec![0; det.doors.len()];
         det.rebuild_ports();
         Ok(det)
+    }
+
+    /// The destinations that count for doors without `Target` (the
+    /// interface's addresses changed). Not on the packet path.
+    pub fn set_destinations(&mut self, destinations: Destinations) {
+        self.destinations = destinations;
     }
 
     pub fn doors(&self) -> &[DoorSpec] {
@@ -292,15 +337,7 @@ impl Detector {
         step: u64,
         knocks: &[Knock],
     ) -> Result<bool, DetectorError> {
-        if knocks.is_empty() {
-            return Err(DetectorError::EmptySequence { door });
-        }
-        if knocks.len() > MAX_KNOCKS {
-            return Err(DetectorError::SequenceTooLong {
-                door,
-                len: knocks.len(),
-            });
-        }
+        check_knocks(door, knocks)?;
         let (Some(d), Some(slot)) = (self.doors.get_mut(door), self.steps.get_mut(door)) else {
             return Ok(false);
         };
@@ -373,6 +410,17 @@ impl Detector {
         set[usize::from(k.port) / 64] & (1 << (k.port % 64)) != 0
     }
 
+    /// Packet time moved years away from the epoch: no attempt can still be
+    /// in time, and their 32-bit start times can no longer be compared with
+    /// `now`, so all of them become stale. Rare (O(doors)), never per packet.
+    #[cold]
+    fn new_epoch(&mut self, now: Millis) {
+        self.epoch = now;
+        for door in 0..self.generations.len() {
+            self.next_generation(door);
+        }
+    }
+
     /// The door's attempts made so far no longer count: they are dropped
     /// when next seen, not searched for, so this is O(1), not O(capacity).
     fn next_generation(&mut self, door: usize) {
@@ -385,15 +433,7 @@ impl Detector {
     /// attempts made before this call no longer count, whatever their
     /// timestamps. O(doors).
     pub fn set_sequence(&mut self, door: usize, knocks: Vec<Knock>) -> Result<(), DetectorError> {
-        if knocks.is_empty() {
-            return Err(DetectorError::EmptySequence { door });
-        }
-        if knocks.len() > MAX_KNOCKS {
-            return Err(DetectorError::SequenceTooLong {
-                door,
-                len: knocks.len(),
-            });
-        }
+        check_knocks(door, &knocks)?;
         if let Some(d) = self.doors.get_mut(door) {
             d.knocks = knocks;
             d.enabled = true;
@@ -439,8 +479,11 @@ impl Detector {
 
     /// Feeds one packet seen at `now` (ms; packet time) and reports what it
     /// caused through `out`. Allocation-free.
-    pub fn on_event(&mut self, ev: &Event, now: Millis, out: &mut impl FnMut(Notice)) {
+    pub fn on_event(&mut self, ev: &Packet, now: Millis, out: &mut impl FnMut(Notice)) {
         self.stats.events += 1;
+        if now.abs_diff(self.epoch) > EPOCH_SPAN_MS {
+            self.new_epoch(now);
+        }
         if !self.port_considered(ev.knock) {
             return;
         }
@@ -473,7 +516,7 @@ impl Detector {
         b: usize,
         key: [u32; 4],
         door: usize,
-        ev: &Event,
+        ev: &Packet,
         now_ms: Millis,
         out: &mut impl FnMut(Notice),
     ) {
@@ -488,13 +531,14 @@ impl Detector {
         };
         let timeout = spec.seq_timeout_ms;
         let src = ev.src;
+        let v4 = if src.is_ipv4() { V4_BIT } else { 0 };
         let k = ev.knock;
         let Some(bucket) = self.table.slots.get_mut(b..b + WAYS) else {
             return;
         };
-        let found = bucket
-            .iter()
-            .position(|s| slot_stage(s) != 0 && slot_door(s) == door && s[0..4] == key[..]);
+        let found = bucket.iter().position(|s| {
+            slot_stage(s) != 0 && slot_door(s) == door && s[5] & V4_BIT == v4 && s[0..4] == key[..]
+        });
         if let Some(i) = found {
             let slot = &mut bucket[i];
             let stage = slot_stage(slot);
@@ -523,7 +567,7 @@ impl Detector {
                     });
                     self.complete(src, door, out);
                 } else {
-                    slot[5] = pack(generation, next, door);
+                    slot[5] = pack(v4, generation, next, door);
                     out(Notice::Stage {
                         src,
                         door,
@@ -536,7 +580,7 @@ impl Detector {
                 return;
             } else if first == k {
                 slot[4] = now;
-                slot[5] = pack(generation, 1, door);
+                slot[5] = pack(v4, generation, 1, door);
                 out(Notice::Stage {
                     src,
                     door,
@@ -595,7 +639,7 @@ impl Detector {
                 let s = &mut self.table.slots[b + i];
                 s[0..4].copy_from_slice(&key);
                 s[4] = now;
-                s[5] = pack(generation, 1, door);
+                s[5] = pack(v4, generation, 1, door);
                 out(Notice::Stage {
                     src,
                     door,
@@ -688,7 +732,7 @@ mod tests {
             }
         }
         fn send(&mut self, src: &str, k: Knock, flags: u8, at_ms: Millis) {
-            let ev = Event {
+            let ev = Packet {
                 src: ip(src),
                 dst: self.dst,
                 knock: k,
@@ -921,7 +965,7 @@ mod tests {
             ("198.51.100.1", 8000, 5),
             ("198.51.100.1", 9000, 6),
         ] {
-            let ev = Event {
+            let ev = Packet {
                 src: ip("203.0.113.5"),
                 dst: ip(dst),
                 knock: Knock::tcp(port),
@@ -1045,11 +1089,9 @@ mod tests {
         !r.opened().is_empty()
     }
 
-    /// An attempt past the length of the door's next one-time sequence,
-    /// made in the same 100 ms tick as the swap: it must be dropped, not
-    /// indexed past the end of the new sequence (this panicked).
-    #[test]
-    fn a_shorter_next_sequence_drops_longer_attempts_in_the_same_tick() {
+    /// A door of four knocks, three of them knocked by 192.0.2.7 at `at`,
+    /// then its sequence swapped for 7000,2222 (notices cleared).
+    fn three_of_four_then_a_shorter_sequence(at: [Millis; 3]) -> Rig {
         let four = [
             Knock::tcp(7000),
             Knock::tcp(8000),
@@ -1057,13 +1099,22 @@ mod tests {
             Knock::tcp(6000),
         ];
         let mut r = Rig::new(vec![door(&four, 5)]);
-        r.syn("192.0.2.7", 7000, 10);
-        r.syn("192.0.2.7", 8000, 20);
-        r.syn("192.0.2.7", 9000, 30);
+        for (port, t) in [7000, 8000, 9000].into_iter().zip(at) {
+            r.syn("192.0.2.7", port, t);
+        }
         r.det
             .set_sequence(0, vec![Knock::tcp(7000), Knock::tcp(2222)])
             .unwrap();
         r.notices.clear();
+        r
+    }
+
+    /// An attempt past the length of the door's next one-time sequence,
+    /// made in the same 100 ms tick as the swap: it must be dropped, not
+    /// indexed past the end of the new sequence (this panicked).
+    #[test]
+    fn a_shorter_next_sequence_drops_longer_attempts_in_the_same_tick() {
+        let mut r = three_of_four_then_a_shorter_sequence([10, 20, 30]);
         // Same tick as the swap, then a port of the new sequence.
         r.syn("192.0.2.7", 2222, 40);
         r.syn("192.0.2.7", 6000, 50);
@@ -1078,20 +1129,7 @@ mod tests {
     /// files): the old attempt still does not count.
     #[test]
     fn a_sequence_change_drops_attempts_even_when_time_goes_backwards() {
-        let four = [
-            Knock::tcp(7000),
-            Knock::tcp(8000),
-            Knock::tcp(9000),
-            Knock::tcp(6000),
-        ];
-        let mut r = Rig::new(vec![door(&four, 5)]);
-        r.syn("192.0.2.7", 7000, 50_000);
-        r.syn("192.0.2.7", 8000, 50_100);
-        r.syn("192.0.2.7", 9000, 50_200);
-        r.det
-            .set_sequence(0, vec![Knock::tcp(7000), Knock::tcp(2222)])
-            .unwrap();
-        r.notices.clear();
+        let mut r = three_of_four_then_a_shorter_sequence([50_000, 50_100, 50_200]);
         for port in [2222, 6000, 9000, 7000] {
             r.syn("192.0.2.7", port, 1_000);
         }
@@ -1150,6 +1188,50 @@ mod tests {
         r.syn("192.0.2.7", 8000, 1_000_000_000);
         r.syn("192.0.2.7", 9000, 1_999_000_000);
         assert_eq!(r.opened().len(), 1);
+    }
+
+    /// An IPv4 source and the IPv4-mapped IPv6 address of it are two
+    /// sources: they never share an attempt (a knock begun over IPv4 and
+    /// finished over IPv6 ran Start_Command_6 for the IPv4 knocker).
+    #[test]
+    fn ipv4_and_its_mapped_ipv6_address_do_not_share_an_attempt() {
+        let mut r = Rig::new(vec![door(&SEQ, 5)]);
+        r.syn("192.0.2.7", 7000, 0);
+        r.syn("192.0.2.7", 8000, 10);
+        r.syn("::ffff:192.0.2.7", 9000, 20);
+        assert!(r.opened().is_empty(), "{:?}", r.notices);
+        r.syn("::ffff:192.0.2.7", 7000, 30);
+        r.syn("192.0.2.7", 9000, 40);
+        assert_eq!(r.opened(), vec![(ip("192.0.2.7"), 0)]);
+        r.syn("::ffff:192.0.2.7", 8000, 50);
+        r.syn("::ffff:192.0.2.7", 9000, 60);
+        assert_eq!(r.opened().len(), 2);
+        assert_eq!(r.opened()[1], (ip("::ffff:192.0.2.7"), 0));
+    }
+
+    /// Packet time jumping 2^31 ticks (6.8 years) and more: the attempt's
+    /// 32-bit start time would look fresh again; a new epoch drops it.
+    /// Found by fuzz/fuzz_targets/detector.rs.
+    #[test]
+    fn a_jump_of_years_never_wraps_an_attempt_back_into_time() {
+        for jump in [
+            (1u64 << 31) * 100 + 86_400_000,
+            (1u64 << 32) * 100 + 1_000,
+            (1 << 30) * 100 + 1,
+        ] {
+            let mut r = Rig::new(vec![door(&SEQ, 5)]);
+            let t0: Millis = 1_700_000_000_000;
+            r.syn("192.0.2.7", 7000, t0);
+            r.syn("192.0.2.7", 8000, t0 + 1_000);
+            r.syn("192.0.2.7", 9000, t0 + 1_000 + jump);
+            assert!(r.opened().is_empty(), "jump of {jump} ms opened");
+            // The door still works after the jump.
+            let t1 = t0 + 2_000 + jump;
+            for (i, p) in [7000, 8000, 9000].into_iter().enumerate() {
+                r.syn("192.0.2.7", p, t1 + i as Millis);
+            }
+            assert_eq!(r.opened().len(), 1, "jump of {jump} ms");
+        }
     }
 
     proptest! {

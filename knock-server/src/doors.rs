@@ -2,54 +2,32 @@
 //! and the worker (names, commands, timers) need, and the `--check` report.
 
 use std::fmt::Write;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use knock_profiles::Knock;
-use knock_profiles::knockd_conf::{Door, DoorCommands, KnockdConfig, RotatingDoor};
+use knock_profiles::knockd_conf::{
+    Door, DoorCommands, KnockdConfError, KnockdConfig, RotatingDoor,
+};
 use knock_profiles::rotate;
+use knock_profiles::{Knock, TcpFlags};
 
-use crate::detector::{DoorSpec, MAX_DOORS, MAX_KNOCKS};
+use crate::detector::{self, DoorSpec, MAX_DOORS};
 use crate::rotation::SLOTS;
 
-/// What the worker needs to know about a door.
+/// What the worker needs to know about a door: its name and its commands
+/// (a fixed and a rotating door share the command keys).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DoorInfo {
     pub name: String,
-    pub start: Option<String>,
-    pub start6: Option<String>,
-    pub stop: Option<String>,
-    pub stop6: Option<String>,
-    pub cmd_timeout: Duration,
+    pub commands: DoorCommands,
 }
 
 impl DoorInfo {
-    /// The worker's view of a fixed or rotating door (they share the
-    /// command keys).
-    pub fn of(name: &str, c: &DoorCommands) -> DoorInfo {
+    pub fn of(name: &str, commands: &DoorCommands) -> DoorInfo {
         DoorInfo {
             name: name.to_string(),
-            start: c.start_for(false).map(str::to_string),
-            start6: c.start_for(true).map(str::to_string),
-            stop: c.stop_for(false).map(str::to_string),
-            stop6: c.stop_for(true).map(str::to_string),
-            cmd_timeout: c.cmd_timeout,
-        }
-    }
-
-    pub fn start_for(&self, ipv6: bool) -> Option<&str> {
-        if ipv6 {
-            self.start6.as_deref()
-        } else {
-            self.start.as_deref()
-        }
-    }
-
-    pub fn stop_for(&self, ipv6: bool) -> Option<&str> {
-        if ipv6 {
-            self.stop6.as_deref()
-        } else {
-            self.stop.as_deref()
+            commands: commands.clone(),
         }
     }
 }
@@ -83,7 +61,7 @@ pub fn rotating_spec(d: &RotatingDoor) -> DoorSpec {
 
 /// Matching specs, worker infos and one-time-sequence files, door by door
 /// (detector index): the fixed doors, then [`SLOTS`] for each rotating door.
-pub struct Plan {
+pub struct Layout {
     pub specs: Vec<DoorSpec>,
     pub infos: Vec<DoorInfo>,
     pub one_time: Vec<Option<PathBuf>>,
@@ -91,8 +69,8 @@ pub struct Plan {
     pub rotating_base: Vec<usize>,
 }
 
-pub fn plan(cfg: &KnockdConfig) -> Plan {
-    let mut p = Plan {
+pub fn layout(cfg: &KnockdConfig) -> Layout {
+    let mut p = Layout {
         specs: cfg.doors.iter().map(spec).collect(),
         infos: cfg
             .doors
@@ -117,12 +95,11 @@ pub fn plan(cfg: &KnockdConfig) -> Plan {
     p
 }
 
-/// The detector's limits, checked the same way by `--check`, start-up and
-/// reload: at most [`MAX_DOORS`] matching slots (a rotating door takes
-/// [`SLOTS`]) and [`MAX_KNOCKS`] knocks per sequence. Errors read
-/// `origin:line: door "NAME": ...` and name the limit.
-pub fn check_capacity(cfg: &KnockdConfig, origin: &Path) -> Result<(), String> {
-    let o = origin.display();
+/// Whether the config fits the detector, checked the same way by
+/// `--check`, start-up and reload: at most [`MAX_DOORS`] matching slots (a
+/// rotating door takes [`SLOTS`]) and [`detector::MAX_KNOCKS`] knocks per sequence.
+/// Errors read `origin:line: door "NAME": ...` and name the limit.
+pub fn check_capacity(cfg: &KnockdConfig, origin: &Path) -> Result<(), KnockdConfError> {
     for d in &cfg.doors {
         check_length(
             origin,
@@ -151,13 +128,17 @@ pub fn check_capacity(cfg: &KnockdConfig, origin: &Path) -> Result<(), String> {
         .chain(cfg.rotating.iter().map(|d| (&d.name, d.line, SLOTS)))
     {
         slots += n;
-        if slots > MAX_DOORS {
-            return Err(format!(
-                "{o}:{line}: door \"{name}\": too many doors: {} fixed and {} rotating use {used} \
-                 of {MAX_DOORS} matching slots (a rotating door takes {SLOTS}: one per accepted \
-                 time step)",
-                cfg.doors.len(),
-                cfg.rotating.len()
+        if !detector::doors_fit(slots) {
+            return Err(KnockdConfError::door(
+                origin,
+                line,
+                name,
+                format!(
+                    "too many doors: {} fixed and {} rotating use {used} of {MAX_DOORS} matching \
+                     slots (a rotating door takes {SLOTS}: one per accepted time step)",
+                    cfg.doors.len(),
+                    cfg.rotating.len()
+                ),
             ));
         }
     }
@@ -165,21 +146,16 @@ pub fn check_capacity(cfg: &KnockdConfig, origin: &Path) -> Result<(), String> {
 }
 
 /// A sequence of `len` knocks for door `name` (config line `line`) fits
-/// the detector.
+/// the detector; `what` names it in the error ("one-time sequence").
 pub fn check_length(
     origin: &Path,
     name: &str,
     line: usize,
     len: usize,
     what: &str,
-) -> Result<(), String> {
-    if len > MAX_KNOCKS {
-        return Err(format!(
-            "{}:{line}: door \"{name}\": {what} too long ({len} knocks; at most {MAX_KNOCKS})",
-            origin.display()
-        ));
-    }
-    Ok(())
+) -> Result<(), KnockdConfError> {
+    detector::check_length(len)
+        .map_err(|e| KnockdConfError::door(origin, line, name, format!("{what} {e}")))
 }
 
 fn or_none(c: Option<&str>) -> &str {
@@ -215,40 +191,8 @@ pub fn describe(cfg: &KnockdConfig, origin: &str) -> String {
         if let Some(p) = &d.one_time_sequences {
             let _ = writeln!(out, "  one-time file:  {}", p.display());
         }
-        let _ = writeln!(out, "  tcpflags:       {}", d.tcpflags);
-        let _ = writeln!(out, "  seq_timeout:    {}s", d.seq_timeout.as_secs());
-        let _ = writeln!(
-            out,
-            "  target:         {}",
-            d.target
-                .map(|t| t.to_string())
-                .unwrap_or_else(|| "(interface addresses)".into())
-        );
-        let _ = writeln!(
-            out,
-            "  start_command:  {}",
-            or_none(d.commands.start_for(false))
-        );
-        let _ = writeln!(
-            out,
-            "  start_command6: {}",
-            or_none(d.commands.start_for(true))
-        );
-        let _ = writeln!(
-            out,
-            "  cmd_timeout:    {}s",
-            d.commands.cmd_timeout.as_secs()
-        );
-        let _ = writeln!(
-            out,
-            "  stop_command:   {}",
-            or_none(d.commands.stop_for(false))
-        );
-        let _ = writeln!(
-            out,
-            "  stop_command6:  {}",
-            or_none(d.commands.stop_for(true))
-        );
+        describe_matching(&mut out, d.tcpflags, d.seq_timeout, d.target);
+        describe_commands(&mut out, &d.commands);
     }
     for d in &cfg.rotating {
         describe_rotating(&mut out, d, origin);
@@ -274,29 +218,40 @@ fn describe_rotating(out: &mut String, d: &RotatingDoor, origin: &str) {
         let _ = writeln!(out, "  exclude:        {}", list.join(","));
     }
     let _ = writeln!(out, "  protocol:       {}", p.protos);
-    let _ = writeln!(out, "  tcpflags:       {}", d.tcpflags);
-    let _ = writeln!(out, "  seq_timeout:    {}s", d.seq_timeout.as_secs());
+    describe_matching(out, d.tcpflags, d.seq_timeout, d.target);
+    describe_commands(out, &d.commands);
+}
+
+/// What every door matches with, for `--check`.
+fn describe_matching(
+    out: &mut String,
+    flags: TcpFlags,
+    seq_timeout: Duration,
+    target: Option<IpAddr>,
+) {
+    let _ = writeln!(out, "  tcpflags:       {flags}");
+    let _ = writeln!(out, "  seq_timeout:    {}s", seq_timeout.as_secs());
     let _ = writeln!(
         out,
         "  target:         {}",
-        d.target
+        target
             .map(|t| t.to_string())
             .unwrap_or_else(|| "(interface addresses)".into())
     );
+}
+
+/// A door's commands, for `--check`.
+fn describe_commands(out: &mut String, c: &DoorCommands) {
     for (label, cmd) in [
-        ("start_command: ", d.commands.start_for(false)),
-        ("start_command6:", d.commands.start_for(true)),
+        ("start_command: ", c.start_for(false)),
+        ("start_command6:", c.start_for(true)),
     ] {
         let _ = writeln!(out, "  {label} {}", or_none(cmd));
     }
-    let _ = writeln!(
-        out,
-        "  cmd_timeout:    {}s",
-        d.commands.cmd_timeout.as_secs()
-    );
+    let _ = writeln!(out, "  cmd_timeout:    {}s", c.cmd_timeout.as_secs());
     for (label, cmd) in [
-        ("stop_command:  ", d.commands.stop_for(false)),
-        ("stop_command6: ", d.commands.stop_for(true)),
+        ("stop_command:  ", c.stop_for(false)),
+        ("stop_command6: ", c.stop_for(true)),
     ] {
         let _ = writeln!(out, "  {label} {}", or_none(cmd));
     }

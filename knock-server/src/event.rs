@@ -2,11 +2,15 @@
 //!
 //! One dispatch on the link type, then `etherparse` slices the frame in
 //! place (no copy, no allocation). Anything that is not a TCP or UDP packet
-//! over IPv4/IPv6, or a non-first fragment, yields no event.
+//! over IPv4/IPv6 (a first fragment included), or a later fragment,
+//! yields no event.
 
 use std::net::IpAddr;
 
-use etherparse::{NetSlice, SlicedPacket, TransportSlice};
+use etherparse::{
+    EtherType, Ipv6ExtensionSlice, LaxNetSlice, LaxSlicedPacket, TcpHeaderSlice, TransportSlice,
+    UdpHeaderSlice, ip_number,
+};
 use knock_profiles::{Knock, Proto};
 
 /// Milliseconds since the Unix epoch (live capture and `--read` both use
@@ -15,7 +19,7 @@ pub type Millis = u64;
 
 /// One TCP or UDP packet, reduced to what matching needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Event {
+pub struct Packet {
     pub src: IpAddr,
     pub dst: IpAddr,
     pub knock: Knock,
@@ -54,39 +58,63 @@ impl Link {
 }
 
 /// Parses one frame. Returns `None` for anything that cannot be a knock.
+///
+/// Only the headers have to be in the captured bytes: a capture keeps the
+/// first [`crate::capture::SNAPLEN`] bytes of a frame, so a long UDP knock
+/// arrives cut short, and its IP and UDP length fields then say more than
+/// was captured. Lax slicing takes the headers as they are. A first
+/// fragment (offset 0) still carries the TCP or UDP header and counts; a
+/// later fragment has none and does not.
 #[inline]
-pub fn parse(link: Link, frame: &[u8], ts: Millis) -> Option<Event> {
+pub fn parse(link: Link, frame: &[u8], ts: Millis) -> Option<Packet> {
     let sliced = match link {
-        Link::Ethernet => SlicedPacket::from_ethernet(frame).ok()?,
-        Link::LinuxSll => SlicedPacket::from_linux_sll(frame).ok()?,
-        Link::LinuxSll2 => SlicedPacket::from_ip(frame.get(20..)?).ok()?,
-        Link::RawIp => SlicedPacket::from_ip(frame).ok()?,
-        Link::Null => SlicedPacket::from_ip(frame.get(4..)?).ok()?,
+        Link::Ethernet => LaxSlicedPacket::from_ethernet(frame).ok()?,
+        // Cooked captures name the protocol by ether type: SLL v1 at bytes
+        // 14..16 of a 16-byte header, SLL v2 at bytes 0..2 of a 20-byte one.
+        Link::LinuxSll => from_ether_type(frame.get(14..16)?.try_into().ok()?, frame.get(16..)?),
+        Link::LinuxSll2 => from_ether_type(frame.get(0..2)?.try_into().ok()?, frame.get(20..)?),
+        Link::RawIp => LaxSlicedPacket::from_ip(frame).ok()?,
+        Link::Null => LaxSlicedPacket::from_ip(frame.get(4..)?).ok()?,
     };
-    let (src, dst): (IpAddr, IpAddr) = match sliced.net.as_ref()? {
-        NetSlice::Ipv4(ip) => (
+    let (src, dst, payload): (IpAddr, IpAddr, _) = match sliced.net.as_ref()? {
+        LaxNetSlice::Ipv4(ip) => (
             ip.header().source_addr().into(),
             ip.header().destination_addr().into(),
+            ip.payload(),
         ),
-        NetSlice::Ipv6(ip) => (
+        LaxNetSlice::Ipv6(ip) => (
             ip.header().source_addr().into(),
             ip.header().destination_addr().into(),
+            ip.payload(),
         ),
-        NetSlice::Arp(_) => return None,
+        LaxNetSlice::Arp(_) => return None,
     };
-    let (knock, flags) = match sliced.transport.as_ref()? {
-        TransportSlice::Tcp(tcp) => {
-            // Byte 13 of the TCP header holds CWR ECE URG ACK PSH RST SYN FIN.
-            let flags = tcp.header_slice().get(13).copied().unwrap_or(0) & 0x3f;
-            (Knock::tcp(tcp.destination_port()), flags)
-        }
-        TransportSlice::Udp(udp) => (Knock::udp(udp.destination_port()), 0),
-        _ => return None,
+    let (knock, flags) = match sliced.transport.as_ref() {
+        Some(TransportSlice::Tcp(tcp)) => (
+            Knock::tcp(tcp.destination_port()),
+            tcp_flags(tcp.header_slice()),
+        ),
+        Some(TransportSlice::Udp(udp)) => (Knock::udp(udp.destination_port()), 0),
+        Some(_) => return None,
+        // A fragment: etherparse does not slice a fragmented payload, but
+        // a first fragment starts with the transport header.
+        None if payload.fragmented && first_fragment(&sliced) => match payload.ip_number {
+            ip_number::TCP => {
+                let h = TcpHeaderSlice::from_slice(payload.payload).ok()?;
+                (Knock::tcp(h.destination_port()), tcp_flags(h.slice()))
+            }
+            ip_number::UDP => {
+                let h = UdpHeaderSlice::from_slice(payload.payload).ok()?;
+                (Knock::udp(h.destination_port()), 0)
+            }
+            _ => return None,
+        },
+        None => return None,
     };
     if knock.port == 0 {
         return None;
     }
-    Some(Event {
+    Some(Packet {
         src,
         dst,
         knock,
@@ -95,9 +123,32 @@ pub fn parse(link: Link, frame: &[u8], ts: Millis) -> Option<Event> {
     })
 }
 
+/// Byte 13 of the TCP header holds CWR ECE URG ACK PSH RST SYN FIN.
+#[inline]
+fn tcp_flags(header: &[u8]) -> u8 {
+    header.get(13).copied().unwrap_or(0) & 0x3f
+}
+
+#[inline]
+fn from_ether_type(ether_type: [u8; 2], rest: &[u8]) -> LaxSlicedPacket<'_> {
+    LaxSlicedPacket::from_ether_type(EtherType(u16::from_be_bytes(ether_type)), rest)
+}
+
+/// Whether a fragmented packet is the first fragment (offset 0).
+#[inline]
+fn first_fragment(p: &LaxSlicedPacket<'_>) -> bool {
+    match &p.net {
+        Some(LaxNetSlice::Ipv4(ip)) => ip.header().fragments_offset().value() == 0,
+        Some(LaxNetSlice::Ipv6(ip)) => ip.extensions().clone().into_iter().any(
+            |e| matches!(e, Ipv6ExtensionSlice::Fragment(f) if f.fragment_offset().value() == 0),
+        ),
+        _ => false,
+    }
+}
+
 /// Whether an event's knock is TCP (flag filters only apply to TCP).
 #[inline]
-pub fn is_tcp(ev: &Event) -> bool {
+pub fn is_tcp(ev: &Packet) -> bool {
     ev.knock.proto == Proto::Tcp
 }
 
@@ -206,7 +257,7 @@ mod tests {
         ];
         for (s, d, k, f) in cases {
             let frame = build::ethernet(ip(s), ip(d), k, f).unwrap();
-            let want = Event {
+            let want = Packet {
                 src: ip(s),
                 dst: ip(d),
                 knock: k,
@@ -242,6 +293,71 @@ mod tests {
         assert_eq!(Link::from_dlt(1), Some(Link::Ethernet));
         assert_eq!(Link::from_dlt(113), Some(Link::LinuxSll));
         assert_eq!(Link::from_dlt(9999), None);
+    }
+
+    /// A UDP knock with a long payload, cut at the capture's snap length:
+    /// the headers are all there, so it counts (it was ignored live while
+    /// `--read` of a full capture opened).
+    #[test]
+    fn a_knock_cut_at_the_snap_length_still_counts() {
+        let payload = vec![0x55u8; 400];
+        for (s, d) in [("192.0.2.7", "192.0.2.1"), ("2001:db8::7", "2001:db8::1")] {
+            let b = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 1]);
+            let b = match (ip(s), ip(d)) {
+                (IpAddr::V4(a), IpAddr::V4(b2)) => b.ipv4(a.octets(), b2.octets(), 64),
+                (IpAddr::V6(a), IpAddr::V6(b2)) => b.ipv6(a.octets(), b2.octets(), 64),
+                _ => unreachable!(),
+            };
+            let b = b.udp(40000, 8000);
+            let mut frame = Vec::new();
+            b.write(&mut frame, &payload).unwrap();
+            let cut = &frame[..crate::capture::SNAPLEN as usize];
+            let ev = parse(Link::Ethernet, cut, 1).expect("cut frame parses");
+            assert_eq!((ev.src, ev.knock), (ip(s), Knock::udp(8000)));
+            assert_eq!(parse(Link::Ethernet, &frame, 1), Some(ev));
+        }
+    }
+
+    #[test]
+    fn cooked_frames_are_read_by_their_protocol_type() {
+        let frame = build::ethernet(ip("192.0.2.7"), ip("192.0.2.1"), Knock::tcp(7000), 2).unwrap();
+        let mut sll2 = vec![0u8; 20];
+        sll2.extend_from_slice(&frame[14..]);
+        // Labelled ARP (0x0806): not read as IP, whatever the bytes hold.
+        sll2[0..2].copy_from_slice(&[0x08, 0x06]);
+        assert_eq!(parse(Link::LinuxSll2, &sll2, 0), None);
+        let mut sll = build::ethernet_to_sll(&frame);
+        sll[14..16].copy_from_slice(&[0x08, 0x06]);
+        assert_eq!(parse(Link::LinuxSll, &sll, 0), None);
+    }
+
+    #[test]
+    fn first_fragments_count_and_later_ones_do_not() {
+        // IPv4: More Fragments set, offset 0 (then offset 8 x 8 bytes).
+        let mut v4 =
+            build::ethernet(ip("192.0.2.7"), ip("192.0.2.1"), Knock::udp(8000), 0).unwrap();
+        v4[14 + 6] = 0x20;
+        let ev = parse(Link::Ethernet, &v4, 0).expect("first IPv4 fragment");
+        assert_eq!(ev.knock, Knock::udp(8000));
+        v4[14 + 6] = 0x20;
+        v4[14 + 7] = 0x08;
+        assert_eq!(parse(Link::Ethernet, &v4, 0), None);
+        // IPv6: a Fragment header (next header 44) before the UDP header.
+        let udp = [0x9c, 0x40, 0x1f, 0x40, 0, 9, 0, 0, 0x42];
+        let mut v6 = vec![0x60, 0, 0, 0, 0, (8 + udp.len()) as u8, 44, 64];
+        v6.extend_from_slice(&ip6("2001:db8::7"));
+        v6.extend_from_slice(&ip6("2001:db8::1"));
+        let frag_at = v6.len();
+        v6.extend_from_slice(&[17, 0, 0x00, 0x01, 0, 0, 0, 7]);
+        v6.extend_from_slice(&udp);
+        let ev = parse(Link::RawIp, &v6, 0).expect("first IPv6 fragment");
+        assert_eq!((ev.src, ev.knock), (ip("2001:db8::7"), Knock::udp(8000)));
+        v6[frag_at + 2] = 0x01; // offset 32 x 8 bytes
+        assert_eq!(parse(Link::RawIp, &v6, 0), None);
+    }
+
+    fn ip6(s: &str) -> [u8; 16] {
+        s.parse::<std::net::Ipv6Addr>().unwrap().octets()
     }
 
     proptest::proptest! {

@@ -22,11 +22,18 @@
 //! old version opened. When the log holds many more lines than pending
 //! stops it is compacted: rewritten atomically (temporary file + rename)
 //! with only the pending stops, so its size stays proportional to them.
+//!
+//! The file is created 0600 and only read when it is a regular file of the
+//! daemon's own user that nobody else may write ([`files::read_trusted`]).
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
+#[cfg(test)]
+use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+use crate::files;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -66,10 +73,11 @@ impl Journal {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        let (entries, skipped) = match std::fs::read(path) {
-            Ok(bytes) => parse(&String::from_utf8_lossy(&bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (BTreeMap::new(), Vec::new()),
-            Err(e) => return Err(e),
+        // Its lines run as commands (as root): a journal that is a symlink,
+        // or that another user owns or may write, is not read at all.
+        let (entries, skipped) = match files::read_trusted(path)? {
+            Some(bytes) => parse(&String::from_utf8_lossy(&bytes)),
+            None => (BTreeMap::new(), Vec::new()),
         };
         let left = entries.iter().map(|(id, e)| (*id, e.clone())).collect();
         let (file, bytes) = rewrite(path, &entries)?;
@@ -220,21 +228,14 @@ fn entry_line(id: u64, e: &Entry) -> String {
     format!("{body}\t#{crc:08x}\n")
 }
 
-/// Writes `entries` to `path` atomically and returns it open for appending,
-/// with its length.
+/// Writes `entries` to `path` atomically (see [`files::replace`]) and
+/// returns it open for appending, with its length.
 fn rewrite(path: &Path, entries: &BTreeMap<u64, Entry>) -> std::io::Result<(File, u64)> {
     let mut text = String::new();
     for (id, e) in entries {
         text.push_str(&entry_line(*id, e));
     }
-    let tmp = path.with_extension("tmp");
-    {
-        let mut f = File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    let file = OpenOptions::new().append(true).open(path)?;
+    let file = files::replace(path, text.as_bytes(), files::PRIVATE)?;
     Ok((file, text.len() as u64))
 }
 

@@ -6,7 +6,9 @@
 //! channel to the worker thread ([`runner`]), which logs in knockd's words
 //! and runs commands, with a timer for each pending `Stop_Command` and a
 //! [`journal`] of them on disk. Rotating doors get the sequences of the
-//! accepted time steps from [`rotation`], once per period.
+//! accepted time steps from [`rotation`], once per period. Whether packets
+//! come from a live capture or a file is one [`source::Source`], chosen
+//! before the pipeline and the worker are built.
 
 pub mod app;
 pub mod capture;
@@ -15,6 +17,7 @@ pub mod clock;
 pub mod detector;
 pub mod doors;
 pub mod event;
+pub mod files;
 pub mod filter;
 pub mod journal;
 pub mod logger;
@@ -23,4 +26,5 @@ pub mod one_time;
 pub mod pipeline;
 pub mod rotation;
 pub mod runner;
+pub mod source;
 pub mod sys;

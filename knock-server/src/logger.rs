@@ -5,7 +5,7 @@
 //! The logger is shared by the threads behind a mutex; nothing on the packet
 //! path logs directly (it sends Copy notices to the worker).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -70,7 +70,9 @@ impl Logger {
         }
     }
 
-    /// A logger that keeps lines in memory (for tests).
+    /// A logger that keeps lines in memory (a fake for tests: unit tests,
+    /// and integration tests through the `testing` feature).
+    #[cfg(any(test, feature = "testing"))]
     pub fn memory() -> Logger {
         let l = Logger::new(false, true);
         if let Ok(mut s) = l.inner.lock() {
@@ -80,7 +82,8 @@ impl Logger {
         l
     }
 
-    /// Lines logged so far by a [`Logger::memory`] logger.
+    /// Lines logged so far by a `Logger::memory` logger.
+    #[cfg(any(test, feature = "testing"))]
     pub fn lines(&self) -> Vec<String> {
         self.inner
             .lock()
@@ -90,7 +93,8 @@ impl Logger {
     }
 
     pub fn open_file(&self, path: &Path) -> std::io::Result<()> {
-        let f = OpenOptions::new().create(true).append(true).open(path)?;
+        // Never through a symlink; a new log is 0640.
+        let f = crate::files::open_append(path, crate::files::GROUP_READABLE)?;
         if let Ok(mut s) = self.inner.lock() {
             s.file = Some(f);
         }

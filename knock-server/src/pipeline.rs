@@ -5,7 +5,7 @@
 //! it. Opens go on the control channel, which the worker reads first; if
 //! it is full they wait in a fixed backlog and are sent again between
 //! batches (with a loud log line), never dropped while the backlog has
-//! room. Stage/timeout lines go on the event channel, rate-limited on
+//! room, and a reload sends them on before the new doors. Stage/timeout lines go on the event channel, rate-limited on
 //! packet time and, if the channel is full, counted instead of queued, so
 //! a flood cannot grow memory or stall matching on logging.
 //!
@@ -14,13 +14,16 @@
 //! and sends the next sequence back, which is applied between batches.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 
 use crate::detector::{Detector, MAX_DOORS, Notice};
+use crate::doors::DoorInfo;
 use crate::event::{self, Link, Millis};
 use crate::logger::Logger;
 use crate::rotation::Rotator;
-use crate::runner::{Job, OneTimeUpdate, ToWorker};
+use crate::runner::{Message, OneTime, OneTimeUpdate, ToWorker};
+use crate::source::Source;
 
 /// Knock log lines allowed per second of packet time, and the burst.
 pub const DEFAULT_LOG_RATE: u32 = 100;
@@ -67,8 +70,9 @@ impl Limiter {
     }
 }
 
-/// Opens waiting for room on the control channel (allocated once).
-pub const OPEN_BACKLOG: usize = 1024;
+/// Opens waiting for room on the control channel (allocated once): as many
+/// as the worker queues for a command slot (a burst of that many knockers).
+pub const OPEN_BACKLOG: usize = 16_384;
 
 pub struct Pipeline {
     pub detector: Detector,
@@ -81,31 +85,27 @@ pub struct Pipeline {
     /// Doors opened by the current packet that use one-time sequences.
     used_one_time: Vec<usize>,
     /// Opens the control channel had no room for, sent again later.
-    backlog: VecDeque<Job>,
+    backlog: VecDeque<Message>,
     /// Opens that found the backlog full too (not opened: fail closed).
     opens_lost: u64,
     opens_lost_logged: u64,
     backlog_warned: bool,
     last_tick: Millis,
     packets: u64,
-    /// Send [`Job::Time`] as packet time advances (offline replay).
-    pub drive_clock: bool,
-    /// Wait for the worker's next one-time sequence right after a use
-    /// (offline replay, where there is no capture to keep up with).
-    pub sync_one_time: bool,
-    /// Offline replay: every job goes on the control channel, waiting for
-    /// room, so the worker sees stages, opens and time in packet order
-    /// (stops fire at their Cmd_Timeout in packet time, between the right
-    /// packets). Never set live: the packet path must not wait.
-    pub in_order: bool,
+    /// [`Source::Replay`]: packet time goes to the worker as it advances;
+    /// every message goes on the control channel, waiting for room, so the
+    /// worker sees stages, opens and time in packet order; a used one-time
+    /// door waits for its next sequence. Never live: there the packet path
+    /// must not wait.
+    replay: bool,
     /// The latest packet time seen (for [`Pipeline::finish`]).
     last_ts: Millis,
     /// `-4`: ignore IPv6 packets.
-    pub ipv4_only: bool,
+    ipv4_only: bool,
     /// For rare events only (between batches, never per packet).
     log: Logger,
     /// The timer of rotating doors (none by default).
-    pub rotator: Rotator,
+    rotator: Rotator,
 }
 
 /// What a packet changed beyond notices.
@@ -124,7 +124,16 @@ impl Fed {
 }
 
 impl Pipeline {
-    pub fn new(detector: Detector, to: ToWorker, log_rate: u32, log: Logger) -> Pipeline {
+    /// A pipeline for packets from `source`, with no rotating and no
+    /// one-time doors (see [`Pipeline::with_rotator`] and
+    /// [`Pipeline::with_one_time`]).
+    pub fn new(
+        source: &Source,
+        detector: Detector,
+        to: ToWorker,
+        log_rate: u32,
+        log: Logger,
+    ) -> Pipeline {
         Pipeline {
             detector,
             to,
@@ -138,9 +147,7 @@ impl Pipeline {
             backlog_warned: false,
             last_tick: 0,
             packets: 0,
-            drive_clock: false,
-            sync_one_time: false,
-            in_order: false,
+            replay: source.is_replay(),
             last_ts: 0,
             ipv4_only: false,
             log,
@@ -148,11 +155,56 @@ impl Pipeline {
         }
     }
 
+    /// The timer of the rotating doors, whose slots are in the detector.
+    pub fn with_rotator(mut self, rotator: Rotator) -> Pipeline {
+        self.rotator = rotator;
+        self
+    }
+
     /// Doors with one-time sequences (`doors[i]`), and where the worker
     /// sends their next sequences.
-    pub fn set_one_time(&mut self, doors: Vec<bool>, updates: Receiver<OneTimeUpdate>) {
+    pub fn with_one_time(mut self, doors: Vec<bool>, updates: Receiver<OneTimeUpdate>) -> Pipeline {
         self.one_time = doors;
         self.updates = Some(updates);
+        self
+    }
+
+    /// `-4`: IPv6 packets are ignored.
+    pub fn ipv4_only(mut self, yes: bool) -> Pipeline {
+        self.ipv4_only = yes;
+        self
+    }
+
+    pub fn rotator(&self) -> &Rotator {
+        &self.rotator
+    }
+
+    /// A reload: `new`, built from the new config on the same channel to
+    /// the worker, replaces this pipeline. The opens still waiting in this
+    /// pipeline's backlog go to the worker first, waiting for room (a
+    /// reload may wait, a packet may not), and only then the new doors
+    /// (`doors`, `one_time`), so the worker runs those opens with the doors
+    /// they were knocked on: a reload loses no open. Opens lost before it
+    /// are logged now if they were not yet. Counters, and the rotating
+    /// steps this pipeline had burned, carry over.
+    pub fn reload(&mut self, new: Pipeline, doors: Arc<Vec<DoorInfo>>, one_time: OneTime) {
+        while let Some(msg) = self.backlog.pop_front() {
+            self.to.control(msg);
+        }
+        self.log_lost();
+        self.to.control(Message::Doors(doors, one_time));
+        let old = std::mem::replace(self, new);
+        self.detector.carry_stats(old.detector.stats());
+        self.rotator
+            .carry_burns(&mut self.detector, &old.rotator, &old.detector);
+        self.opens_lost += old.opens_lost;
+        self.opens_lost_logged += old.opens_lost_logged;
+        self.packets += old.packets;
+    }
+
+    /// Frames fed so far (whatever they held), across reloads.
+    pub fn frames(&self) -> u64 {
+        self.packets
     }
 
     pub fn sender(&self) -> &ToWorker {
@@ -190,6 +242,12 @@ impl Pipeline {
         } else if self.backlog.is_empty() {
             self.backlog_warned = false;
         }
+        self.log_lost();
+        self.apply_one_time(None)
+    }
+
+    /// Says how many opens were lost since it last said so.
+    fn log_lost(&mut self) {
         if self.opens_lost > self.opens_lost_logged {
             self.log.error(&format!(
                 "{} open(s) lost: the worker's queue and the backlog of {OPEN_BACKLOG} were \
@@ -198,15 +256,14 @@ impl Pipeline {
             ));
             self.opens_lost_logged = self.opens_lost;
         }
-        self.apply_one_time(None)
     }
 
     #[inline]
     fn flush_backlog(&mut self) {
         // In order; stop at the first that finds no room.
-        while let Some(job) = self.backlog.pop_front() {
-            if let Err(job) = self.to.try_control(job) {
-                self.backlog.push_front(job);
+        while let Some(msg) = self.backlog.pop_front() {
+            if let Err(msg) = self.to.try_control(msg) {
+                self.backlog.push_front(msg);
                 break;
             }
         }
@@ -215,10 +272,10 @@ impl Pipeline {
     /// Sends the opens still in the backlog, waiting for room (end of an
     /// offline replay, where nothing else waits on this thread).
     pub fn finish(&mut self) {
-        while let Some(job) = self.backlog.pop_front() {
-            self.to.control(job);
+        while let Some(msg) = self.backlog.pop_front() {
+            self.to.control(msg);
         }
-        if self.drive_clock {
+        if self.replay {
             // The last packet's time, so stops due by then run as timeouts.
             self.send_time(self.last_ts);
         }
@@ -226,10 +283,10 @@ impl Pipeline {
 
     #[inline]
     fn send_time(&self, ts: Millis) {
-        if self.in_order {
-            self.to.control(Job::Time(ts));
+        if self.replay {
+            self.to.control(Message::Time(ts));
         } else {
-            let _ = self.to.event(Job::Time(ts));
+            let _ = self.to.event(Message::Time(ts));
         }
     }
 
@@ -275,7 +332,7 @@ impl Pipeline {
     }
 
     /// Feeds one captured frame with its timestamp. Never waits for the
-    /// worker (except with [`Pipeline::sync_one_time`], offline).
+    /// worker (except in a replay, for a used one-time door's next sequence).
     #[inline]
     pub fn feed(&mut self, link: Link, frame: &[u8], ts: Millis) -> Fed {
         self.packets += 1;
@@ -286,7 +343,7 @@ impl Pipeline {
             self.flush_backlog();
         }
         self.last_ts = self.last_ts.max(ts);
-        if self.drive_clock && ts >= self.last_tick.saturating_add(250) {
+        if self.replay && ts >= self.last_tick.saturating_add(250) {
             self.last_tick = ts;
             self.send_time(ts);
         }
@@ -305,24 +362,24 @@ impl Pipeline {
             used_one_time,
             backlog,
             opens_lost,
-            in_order,
+            replay,
             ..
         } = self;
-        let in_order = *in_order;
+        let in_order = *replay;
         detector.on_event(&ev, ts, &mut |n| match n {
             Notice::Opened { door, .. } => {
                 if one_time.get(door).copied().unwrap_or(false) {
                     used_one_time.push(door);
                 }
                 if in_order {
-                    to.control(Job::Notice(n, ts));
+                    to.control(Message::Notice(n, ts));
                     return;
                 }
                 // Never dropped, never waited for: if the control channel
                 // is full, kept and sent again later.
-                if let Err(job) = to.try_control(Job::Notice(n, ts)) {
+                if let Err(msg) = to.try_control(Message::Notice(n, ts)) {
                     if backlog.len() < OPEN_BACKLOG {
-                        backlog.push_back(job);
+                        backlog.push_back(msg);
                     } else {
                         *opens_lost += 1;
                     }
@@ -336,16 +393,16 @@ impl Pipeline {
                 if in_order {
                     if limiter.allow(ts) {
                         if limiter.suppressed > 0 {
-                            to.control(Job::Suppressed(limiter.suppressed));
+                            to.control(Message::Suppressed(limiter.suppressed));
                             limiter.suppressed = 0;
                         }
-                        to.control(Job::Notice(n, ts));
+                        to.control(Message::Notice(n, ts));
                     }
                 } else if limiter.allow(ts) {
-                    if limiter.suppressed > 0 && to.event(Job::Suppressed(limiter.suppressed)) {
+                    if limiter.suppressed > 0 && to.event(Message::Suppressed(limiter.suppressed)) {
                         limiter.suppressed = 0;
                     }
-                    if !to.event(Job::Notice(n, ts)) {
+                    if !to.event(Message::Notice(n, ts)) {
                         limiter.suppressed += 1;
                     }
                 }
@@ -362,7 +419,7 @@ impl Pipeline {
         }
         let used = self.used_one_time.len();
         self.used_one_time.clear();
-        if self.sync_one_time {
+        if self.replay {
             for _ in 0..used {
                 self.flush_backlog();
                 self.apply_one_time(Some(std::time::Duration::from_secs(10)));
@@ -393,7 +450,7 @@ mod tests {
 
     use crate::detector::{Destinations, DoorSpec};
     use crate::event::build;
-    use crate::runner::{self, OneTimeUpdate};
+    use crate::runner::{self, OneTime, OneTimeUpdate};
     use knock_profiles::{Knock, TcpFlags};
     use std::net::IpAddr;
 
@@ -414,7 +471,15 @@ mod tests {
             .collect();
         let det = Detector::new(specs, Destinations::Any, 1024).unwrap();
         let (to, rx) = runner::channels(control, events);
-        (Pipeline::new(det, to, 0, Logger::memory()), rx)
+        (Pipeline::new(&live(), det, to, 0, Logger::memory()), rx)
+    }
+
+    fn live() -> Source {
+        Source::Live {
+            interface: "veth0".into(),
+            journal: None,
+            open_without_journal: false,
+        }
     }
 
     fn knock(p: &mut Pipeline, src: &str, port: u16, ts: Millis) -> Fed {
@@ -433,7 +498,7 @@ mod tests {
         rx.control
             .try_iter()
             .filter_map(|j| match j {
-                Job::Notice(Notice::Opened { src, .. }, _) => Some(src.to_string()),
+                Message::Notice(Notice::Opened { src, .. }, _) => Some(src.to_string()),
                 _ => None,
             })
             .collect()
@@ -467,11 +532,81 @@ mod tests {
         );
     }
 
+    /// SIGHUP right after a burst: the opens waiting in the backlog reach
+    /// the worker before the new doors do (they were lost with the old
+    /// pipeline), and opens lost before the reload are still said.
+    #[test]
+    fn a_reload_keeps_the_opens_waiting_in_the_backlog() {
+        let one_knock = vec![vec![Knock::tcp(7000)]];
+        let (mut p, rx) = pipeline(one_knock.clone(), 2, 2);
+        let src = |i: u32| format!("198.18.{}.{}", i / 256, i % 256);
+        for i in 0..10 {
+            knock(&mut p, &src(i), 7000, u64::from(i));
+        }
+        assert_eq!(p.backlog(), (8, 0));
+        // The worker reads on while the reload waits for room.
+        let reader = std::thread::spawn(move || {
+            let mut before_doors = Vec::new();
+            for m in rx.control.iter() {
+                match m {
+                    Message::Notice(Notice::Opened { src, .. }, _) => {
+                        before_doors.push(src.to_string())
+                    }
+                    Message::Doors(..) => return before_doors,
+                    _ => {}
+                }
+            }
+            before_doors
+        });
+        let (new, _) = pipeline(one_knock, 2, 2);
+        let new = Pipeline::new(&live(), new.detector, p.to.clone(), 0, p.log.clone());
+        p.reload(new, Arc::new(Vec::new()), OneTime::default());
+        let want: Vec<String> = (0..10).map(src).collect();
+        assert_eq!(reader.join().unwrap(), want);
+        assert_eq!(p.backlog(), (0, 0));
+        assert_eq!(p.detector.stats().opened, 10, "counters carry over");
+    }
+
+    #[test]
+    fn opens_lost_before_a_reload_are_said_and_counted() {
+        let one_knock = vec![vec![Knock::tcp(7000)]];
+        let (mut p, rx) = pipeline(one_knock.clone(), 1, 1);
+        let lost = 3;
+        let n = OPEN_BACKLOG as u32 + 1 + lost;
+        for i in 0..n {
+            knock(&mut p, &format!("198.18.{}.{}", i / 256, i % 256), 7000, 0);
+        }
+        assert_eq!(p.backlog(), (OPEN_BACKLOG, u64::from(lost)));
+        let reader = std::thread::spawn(move || {
+            rx.control
+                .iter()
+                .take_while(|m| !matches!(m, Message::Doors(..)))
+                .count()
+        });
+        let (new, _) = pipeline(one_knock, 1, 1);
+        let new = Pipeline::new(&live(), new.detector, p.to.clone(), 0, p.log.clone());
+        p.reload(new, Arc::new(Vec::new()), OneTime::default());
+        assert_eq!(reader.join().unwrap(), OPEN_BACKLOG + 1);
+        assert_eq!(
+            p.backlog(),
+            (0, u64::from(lost)),
+            "the new pipeline counts them"
+        );
+        assert!(
+            p.log
+                .lines()
+                .iter()
+                .any(|l| l.starts_with("3 open(s) lost")),
+            "{:?}",
+            p.log.lines()
+        );
+    }
+
     #[test]
     fn one_time_doors_close_at_once_and_take_the_next_sequence_between_batches() {
-        let (mut p, rx) = pipeline(vec![vec![Knock::tcp(1111), Knock::tcp(2222)]], 16, 16);
+        let (p, rx) = pipeline(vec![vec![Knock::tcp(1111), Knock::tcp(2222)]], 16, 16);
         let (reply, updates) = std::sync::mpsc::sync_channel(4);
-        p.set_one_time(vec![true], updates);
+        let mut p = p.with_one_time(vec![true], updates);
         knock(&mut p, "192.0.2.7", 1111, 0);
         assert!(knock(&mut p, "192.0.2.7", 2222, 1).filter_changed);
         assert_eq!(opened(&rx), ["192.0.2.7"]);

@@ -10,8 +10,6 @@
 //! comparison per packet; [`Rotator::advance`] (HMACs, port sets) runs once
 //! per period.
 
-use std::path::Path;
-
 use knock_profiles::knockd_conf::RotatingDoor;
 use knock_profiles::rotate::Rotation;
 use knock_profiles::secret::{Secret, SecretError};
@@ -162,29 +160,19 @@ fn rotation(door: &RotatingDoor, secret: Secret) -> Result<Rotation, SecretError
     })
 }
 
-/// The message for a rotating door whose secret cannot be used:
-/// `knockd.conf:LINE: door "NAME": ...`.
-pub fn load_error(config: &Path, door: &RotatingDoor, e: &SecretError) -> String {
-    format!(
-        "{}:{}: door \"{}\": {e}",
-        config.display(),
-        door.line,
-        door.name
-    )
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use std::net::IpAddr;
+    use std::path::Path;
     use std::time::Duration;
 
     use knock_profiles::rotate::{Params, ProtoChoice};
     use knock_profiles::{Knock, Proto, Sequence, TcpFlags};
 
     use crate::detector::{Destinations, DoorSpec, Notice};
-    use crate::event::Event;
+    use crate::event::Packet;
 
     const SECRET: &str = "GAYTEMZUGU3DOOBZMFRGGZDFMZTWQ2LK";
     /// 1_700_000_000 s: step 56_666_666 of 30 s (the "defaults" vector).
@@ -252,7 +240,7 @@ mod tests {
             if self.rot.due(now) && self.rot.advance(&mut self.det, now).unwrap() {
                 self.refilters += 1;
             }
-            let ev = Event {
+            let ev = Packet {
                 src: ip(src),
                 dst: ip("192.0.2.1"),
                 knock: k,

@@ -1,21 +1,24 @@
 //! The worker thread: everything slow, off the packet path.
 //!
-//! It receives [`Job`]s over a bounded channel, logs in knockd's words,
+//! It receives [`Message`]s over a bounded channel, logs in knockd's words,
 //! runs Start_Command via `/bin/sh -c` without waiting for it, schedules
 //! each Stop_Command on a timer (a map ordered by due time, not a sleeping
 //! child per door), kills a command that outlives a bound, and journals
 //! pending stops on disk. On shutdown it runs every pending stop first.
 //!
-//! Bounded: at most [`Limits::running`] commands run at once (more starts
-//! wait in a queue of [`Limits::queued`]; beyond it they are refused and
-//! logged; stops are never dropped, they wait for a free slot); at most
-//! [`Limits::pending_stops`] stops are pending: when that many doors are
-//! open, a new OPEN is refused (fail closed) and logged. A door opened
+//! Bounded: at most [`Limits::running`] commands run at once. An open that
+//! finds no free slot waits, in order, in a queue of [`Limits::queued`]
+//! small fixed-size entries (its commands are made when it starts), large
+//! enough for a burst of thousands of knockers; beyond it an open is not
+//! run, and logged. Stops are never dropped, they wait for a free slot and
+//! go before waiting opens. At most [`Limits::pending_stops`] stops are
+//! pending: when that many doors are open (or waiting to), a new OPEN is
+//! refused (fail closed) and logged. A door opened
 //! again runs its start command again and gets a stop of its own, as in
 //! knockd: rules inserted and deleted stay balanced, and a door that a
 //! close sequence shut meanwhile really opens again.
 //!
-//! Timers run on the monotonic clock ([`Clock::now`]); the wall clock is
+//! Timers run on the monotonic clock ([`Clocks::now`]); the wall clock is
 //! only used for the journal's due times, which a restart turns back into
 //! remaining durations (overdue stops run at once).
 
@@ -23,7 +26,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::IpAddr;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::mpsc::{
     Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError, sync_channel,
@@ -33,7 +36,7 @@ use std::time::{Duration, Instant};
 use knock_profiles::Knock;
 use knock_profiles::knockd_conf::substitute_ip;
 
-use crate::clock::{Clock, SystemClock, unix_ms};
+use crate::clock::{Clocks, SystemClocks, unix_ms};
 use crate::detector::Notice;
 use crate::doors::DoorInfo;
 use crate::event::Millis;
@@ -41,11 +44,12 @@ use crate::journal::{Entry, Journal};
 use crate::logger::Logger;
 use crate::lookup::Lookup;
 use crate::one_time::OneTimeFile;
+use crate::source::Source;
 use crate::sys;
 
 /// A message to the worker.
 #[derive(Debug)]
-pub enum Job {
+pub enum Message {
     /// Something the detector reported, at packet time.
     Notice(Notice, Millis),
     /// This many Stage/timeout lines were not logged (rate limit).
@@ -84,14 +88,14 @@ pub struct OneTimeUpdate {
 /// the packet path.
 #[derive(Debug, Clone)]
 pub struct ToWorker {
-    control: SyncSender<Job>,
-    events: SyncSender<Job>,
+    control: SyncSender<Message>,
+    events: SyncSender<Message>,
 }
 
 /// The worker's end.
 pub struct WorkerRx {
-    pub control: Receiver<Job>,
-    pub events: Receiver<Job>,
+    pub control: Receiver<Message>,
+    pub events: Receiver<Message>,
 }
 
 /// Bounded channels to the worker.
@@ -111,46 +115,36 @@ pub fn channels(control: usize, events: usize) -> (ToWorker, WorkerRx) {
 }
 
 impl ToWorker {
-    /// Queues an open (or other control job) without waiting: `Err` gives
+    /// Queues an open (or other control message) without waiting: `Err` gives
     /// it back when the control channel is full. A worker that is gone
     /// counts as done.
     #[inline]
-    pub fn try_control(&self, job: Job) -> Result<(), Job> {
-        match self.control.try_send(job) {
+    pub fn try_control(&self, msg: Message) -> Result<(), Message> {
+        match self.control.try_send(msg) {
             Ok(()) => {
                 // The worker may be waiting on the event channel.
-                let _ = self.events.try_send(Job::Wake);
+                let _ = self.events.try_send(Message::Wake);
                 Ok(())
             }
-            Err(TrySendError::Full(job)) => Err(job),
+            Err(TrySendError::Full(msg)) => Err(msg),
             Err(TrySendError::Disconnected(_)) => Ok(()),
         }
     }
 
-    /// Queues a control job, waiting for room (reload and shutdown only,
+    /// Queues a control message, waiting for room (reload and shutdown only,
     /// never per packet).
-    pub fn control(&self, job: Job) {
-        if self.control.send(job).is_ok() {
-            let _ = self.events.try_send(Job::Wake);
+    pub fn control(&self, msg: Message) {
+        if self.control.send(msg).is_ok() {
+            let _ = self.events.try_send(Message::Wake);
         }
     }
 
     /// Queues a log-only event; `false` if the channel is full (the caller
     /// counts it).
     #[inline]
-    pub fn event(&self, job: Job) -> bool {
-        !matches!(self.events.try_send(job), Err(TrySendError::Full(_)))
+    pub fn event(&self, msg: Message) -> bool {
+        !matches!(self.events.try_send(msg), Err(TrySendError::Full(_)))
     }
-}
-
-/// Where the worker's timers take their time from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClockMode {
-    /// The monotonic clock (live capture); the wall clock only for the
-    /// journal.
-    Wall,
-    /// Packet timestamps from [`Job::Time`] and notices (`--read`).
-    Packet,
 }
 
 /// The worker's bounds.
@@ -168,8 +162,8 @@ impl Default for Limits {
     fn default() -> Limits {
         Limits {
             running: 64,
-            queued: 256,
-            pending_stops: 4096,
+            queued: 16_384,
+            pending_stops: 16_384,
         }
     }
 }
@@ -179,27 +173,24 @@ pub struct RunnerOptions {
     pub dry_run: bool,
     /// A command still running after this long is killed.
     pub kill_after: Duration,
-    pub clock: ClockMode,
     /// `-l`: reverse-resolve knocker addresses in OPEN SESAME lines.
     pub lookup: bool,
-    pub journal: Option<PathBuf>,
-    /// Open a door even when its Stop_Command cannot be journaled (a crash
-    /// then leaves it open); by default such an open is refused.
-    pub open_without_journal: bool,
     pub limits: Limits,
 }
 
 /// What the worker did, returned when it stops.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RunnerReport {
+    /// Doors opened: start commands run (or none to run).
     pub opened: u64,
     pub commands: u64,
     pub failed: u64,
     pub killed: u64,
     pub stops_run: u64,
-    /// Opens refused because too many stops were pending.
+    /// Opens refused: too many stops pending, or a stop not journaled.
     pub refused: u64,
-    /// Start commands dropped because the queue was full.
+    /// Opens not run: the queue of opens waiting for a command slot was
+    /// full, or they were still waiting at exit.
     pub dropped: u64,
 }
 
@@ -225,8 +216,49 @@ impl Kind {
     }
 }
 
+/// A command the worker started.
+pub trait Process: Send {
+    /// Its exit status once it has ended (`None` while it runs).
+    fn try_wait(&mut self) -> std::io::Result<Option<ExitStatus>>;
+    /// Kills it with everything it started (its process group).
+    fn kill(&mut self);
+}
+
+/// Starts the worker's commands: [`Shell`] in the daemon, a fake in tests.
+pub trait Spawner: Send {
+    fn spawn(&mut self, command: &str) -> std::io::Result<Box<dyn Process>>;
+}
+
+/// `/bin/sh -c COMMAND`, as knockd runs commands, in a process group of its
+/// own (so a kill reaches what it started), stdin from /dev/null.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Shell;
+
+impl Spawner for Shell {
+    fn spawn(&mut self, command: &str) -> std::io::Result<Box<dyn Process>> {
+        let child = Command::new("/bin/sh")
+            .arg("-c")
+            .arg(command)
+            .stdin(Stdio::null())
+            .process_group(0)
+            .spawn()?;
+        Ok(Box::new(child))
+    }
+}
+
+impl Process for Child {
+    fn try_wait(&mut self) -> std::io::Result<Option<ExitStatus>> {
+        Child::try_wait(self)
+    }
+
+    fn kill(&mut self) {
+        let _ = sys::kill_group(self.id());
+        let _ = Child::kill(self);
+    }
+}
+
 struct Running {
-    child: Child,
+    process: Box<dyn Process>,
     door: String,
     command: String,
     since: Instant,
@@ -234,42 +266,90 @@ struct Running {
     kind: Kind,
 }
 
-/// A start command waiting for a free slot.
-struct Queued {
-    door: String,
-    command: String,
-    kind: Kind,
+/// A door knocked open, waiting for a command slot to run its start. Of
+/// one small size whatever the commands (they are made from `doors`, the
+/// doors it was knocked on, when it starts), so a queue large enough for a
+/// burst of thousands of knockers costs tens of bytes per entry.
+struct Open {
+    src: IpAddr,
+    door: usize,
+    doors: Arc<Vec<DoorInfo>>,
+}
+
+impl Open {
+    /// The door and its start command for this knocker (`None`: nothing to
+    /// run).
+    fn start(&self) -> Option<(&DoorInfo, String)> {
+        let info = self.doors.get(self.door)?;
+        let start = info.commands.start_for(self.src.is_ipv6())?;
+        Some((info, substitute_ip(start, &self.src)))
+    }
+
+    fn has_stop(&self) -> bool {
+        self.doors
+            .get(self.door)
+            .is_some_and(|d| d.commands.stop_for(self.src.is_ipv6()).is_some())
+    }
+}
+
+/// Control messages the worker handles before it reaps ended commands and
+/// starts waiting opens again.
+const CONTROL_BATCH: usize = 256;
+
+/// Every this many opens waiting, a log line says how many.
+const QUEUE_NOTE: usize = 1024;
+
+/// Where the worker's time comes from (its [`Source`] decides).
+#[derive(Debug, Clone, Copy)]
+enum Timeline {
+    /// Live: the monotonic clock, in ms since this origin.
+    Monotonic(Instant),
+    /// Replay: the latest packet time seen.
+    Packet(Millis),
 }
 
 struct Runner {
     doors: Arc<Vec<DoorInfo>>,
     log: Logger,
     opts: RunnerOptions,
+    /// Where pending stops are journaled ([`Source::Live`] only).
+    journal_path: Option<PathBuf>,
+    open_without_journal: bool,
     journal: Option<Journal>,
-    clock: Box<dyn Clock>,
-    /// Monotonic origin of the worker's millisecond timeline.
-    origin: Instant,
-    packet_now: Millis,
+    clock: Box<dyn Clocks>,
+    spawner: Box<dyn Spawner>,
+    timeline: Timeline,
     next_id: u64,
     timers: BTreeMap<(Millis, u64), PendingStop>,
     /// Due time of each scheduled stop, by id.
     due: HashMap<u64, Millis>,
     running: Vec<Running>,
-    queue: VecDeque<Queued>,
+    queue: VecDeque<Open>,
+    /// Waiting opens that will have a stop.
+    queued_stops: usize,
     lookup: Option<Lookup>,
     one_time: OneTime,
     report: RunnerReport,
 }
 
-/// Starts the worker on its own thread, on the system clocks.
+/// Starts the worker for packets from `source` on its own thread, on the
+/// system clocks.
 pub fn spawn(
+    source: &Source,
     doors: Arc<Vec<DoorInfo>>,
     one_time: OneTime,
     log: Logger,
     opts: RunnerOptions,
     rx: WorkerRx,
 ) -> std::io::Result<std::thread::JoinHandle<RunnerReport>> {
-    let mut r = Runner::new(doors, log, opts, Box::new(SystemClock))?;
+    let mut r = Runner::new(
+        source,
+        doors,
+        log,
+        opts,
+        Box::new(SystemClocks),
+        Box::new(Shell),
+    )?;
     r.one_time = one_time;
     std::thread::Builder::new()
         .name("knock-worker".into())
@@ -278,35 +358,52 @@ pub fn spawn(
 
 impl Runner {
     fn new(
+        source: &Source,
         doors: Arc<Vec<DoorInfo>>,
         log: Logger,
         opts: RunnerOptions,
-        clock: Box<dyn Clock>,
+        clock: Box<dyn Clocks>,
+        spawner: Box<dyn Spawner>,
     ) -> std::io::Result<Runner> {
         let lookup = if opts.lookup {
             Some(Lookup::spawn(log.clone(), Box::new(sys::reverse_lookup))?)
         } else {
             None
         };
+        let (timeline, journal_path, open_without_journal) = match source {
+            Source::Live {
+                journal,
+                open_without_journal,
+                ..
+            } => (
+                Timeline::Monotonic(clock.now()),
+                journal.clone(),
+                *open_without_journal,
+            ),
+            Source::Replay { .. } => (Timeline::Packet(0), None, false),
+        };
         let mut r = Runner {
             doors,
             log,
+            journal_path,
+            open_without_journal,
             journal: None,
-            origin: clock.now(),
             clock,
-            packet_now: 0,
+            spawner,
+            timeline,
             next_id: 1,
             timers: BTreeMap::new(),
             due: HashMap::new(),
             running: Vec::new(),
-            queue: VecDeque::new(),
+            queue: VecDeque::with_capacity(opts.limits.queued),
+            queued_stops: 0,
             lookup,
             one_time: OneTime::default(),
             report: RunnerReport::default(),
             opts,
         };
         if let Err(why) = r.open_journal() {
-            let what = if r.opts.open_without_journal {
+            let what = if r.open_without_journal {
                 "doors open anyway (--open-without-journal): a crash leaves them open"
             } else {
                 "doors with a Stop_Command stay shut until it can be written \
@@ -319,12 +416,12 @@ impl Runner {
 
     /// The worker's time in ms: monotonic (live) or packet time (replay).
     fn now(&self) -> Millis {
-        match self.opts.clock {
-            ClockMode::Wall => {
-                let d = self.clock.now().saturating_duration_since(self.origin);
+        match self.timeline {
+            Timeline::Monotonic(origin) => {
+                let d = self.clock.now().saturating_duration_since(origin);
                 u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
             }
-            ClockMode::Packet => self.packet_now,
+            Timeline::Packet(now) => now,
         }
     }
 
@@ -342,7 +439,7 @@ impl Runner {
     /// Opens the journal (once it opens: it is kept) and schedules the stops
     /// a previous run left in it. `Err` says why it cannot be used.
     fn open_journal(&mut self) -> Result<(), String> {
-        let Some(path) = self.opts.journal.clone() else {
+        let Some(path) = self.journal_path.clone() else {
             return Ok(());
         };
         if self.journal.is_some() {
@@ -428,44 +525,52 @@ impl Runner {
 
     fn run(mut self, rx: WorkerRx) -> RunnerReport {
         'outer: loop {
-            // Opens, reloads and shutdown first.
-            loop {
+            // Opens, reloads and shutdown first, a batch at a time: between
+            // batches ended commands are reaped and waiting opens started,
+            // so a burst of opens does not hold every slot while it is read.
+            let mut more = true;
+            for _ in 0..CONTROL_BATCH {
                 match rx.control.try_recv() {
-                    Ok(Job::Shutdown) | Err(TryRecvError::Disconnected) => break 'outer,
-                    Ok(job) => self.handle(job),
-                    Err(TryRecvError::Empty) => break,
+                    Ok(Message::Shutdown) | Err(TryRecvError::Disconnected) => break 'outer,
+                    Ok(msg) => self.handle(msg),
+                    Err(TryRecvError::Empty) => {
+                        more = false;
+                        break;
+                    }
                 }
             }
-            let idle = if self.running.is_empty() {
+            let idle = if more {
+                Duration::ZERO
+            } else if self.running.is_empty() {
                 Duration::from_secs(1)
             } else {
                 Duration::from_millis(20)
             };
-            let wait = match (self.opts.clock, self.timers.keys().next()) {
-                (ClockMode::Wall, Some((due, _))) => {
+            let wait = match (self.timeline, self.timers.keys().next()) {
+                (Timeline::Monotonic(_), Some((due, _))) => {
                     Duration::from_millis(due.saturating_sub(self.now())).min(idle)
                 }
                 _ => idle,
             };
             match rx.events.recv_timeout(wait) {
-                Ok(Job::Shutdown) => break,
-                Ok(job) => self.handle(job),
+                Ok(Message::Shutdown) => break,
+                Ok(msg) => self.handle(msg),
                 Err(RecvTimeoutError::Timeout) => {}
                 // The control channel is checked (and ends the loop) next.
                 Err(RecvTimeoutError::Disconnected) => {
-                    if let Ok(job) = rx.control.recv_timeout(wait) {
-                        if matches!(job, Job::Shutdown) {
+                    if let Ok(msg) = rx.control.recv_timeout(wait) {
+                        if matches!(msg, Message::Shutdown) {
                             break;
                         }
-                        self.handle(job);
+                        self.handle(msg);
                     }
                 }
             }
             self.tick();
         }
         // Log lines and time queued before the shutdown still count.
-        while let Ok(job) = rx.events.try_recv() {
-            self.handle(job);
+        while let Ok(msg) = rx.events.try_recv() {
+            self.handle(msg);
         }
         self.shutdown();
         self.report
@@ -478,37 +583,32 @@ impl Runner {
         self.start_queued();
     }
 
-    fn advance_packet_clock(&mut self, t: Millis) {
-        if t > self.packet_now {
-            self.packet_now = t;
-        }
-    }
-
-    /// Packet time moved to `t` (`--read`): the stops it passed run now,
+    /// Packet time moved to `t`: in a replay, the stops it passed run now,
     /// before what happened at `t`, so a replay closes doors at their
-    /// Cmd_Timeout in packet time, in order.
+    /// Cmd_Timeout in packet time, in order. Live, timers do not follow
+    /// packet time.
     fn packet_time(&mut self, t: Millis) {
-        self.advance_packet_clock(t);
-        if self.opts.clock == ClockMode::Packet {
+        if let Timeline::Packet(now) = &mut self.timeline {
+            *now = (*now).max(t);
             self.fire_due(false);
         }
     }
 
-    fn handle(&mut self, job: Job) {
-        match job {
-            Job::Notice(n, at) => {
+    fn handle(&mut self, msg: Message) {
+        match msg {
+            Message::Notice(n, at) => {
                 self.packet_time(at);
                 self.notice(n);
             }
-            Job::Suppressed(n) => self.log.info(&format!(
+            Message::Suppressed(n) => self.log.info(&format!(
                 "{n} knock log line(s) suppressed (more than the log rate limit)"
             )),
-            Job::Time(t) => self.packet_time(t),
-            Job::Doors(d, one_time) => {
+            Message::Time(t) => self.packet_time(t),
+            Message::Doors(d, one_time) => {
                 self.doors = d;
                 self.one_time = one_time;
             }
-            Job::Wake | Job::Shutdown => {}
+            Message::Wake | Message::Shutdown => {}
         }
     }
 
@@ -583,7 +683,7 @@ impl Runner {
     fn pending_stops(&self) -> usize {
         self.timers.len()
             + self.running.iter().filter(|r| r.kind.has_stop()).count()
-            + self.queue.iter().filter(|q| q.kind.has_stop()).count()
+            + self.queued_stops
     }
 
     fn log_open(&self, src: IpAddr, door: &str, note: &str) {
@@ -594,17 +694,18 @@ impl Runner {
         }
     }
 
+    /// A door was knocked open. Every open runs its start command and
+    /// schedules its own stop, as knockd does: n inserted rules are deleted
+    /// by n stops, and a door closed by something else in the meantime
+    /// opens again. The start runs now if a command slot is free, else the
+    /// open waits in the queue for one (in order).
     fn open(&mut self, src: IpAddr, door: usize) {
-        self.report.opened += 1;
-        let Some(info) = self.doors.get(door).cloned() else {
+        let Some(info) = self.doors.get(door) else {
             return;
         };
         let ipv6 = src.is_ipv6();
-        let stop_cmd = info.stop_for(ipv6).map(|c| substitute_ip(c, &src));
-        // Every open runs its start command and schedules its own stop, as
-        // knockd does: n inserted rules are deleted by n stops, and a door
-        // closed by something else in the meantime opens again.
-        if stop_cmd.is_some() && self.pending_stops() >= self.opts.limits.pending_stops {
+        let has_stop = info.commands.stop_for(ipv6).is_some();
+        if has_stop && self.pending_stops() >= self.opts.limits.pending_stops {
             self.report.refused += 1;
             self.log.error(&format!(
                 "{src}: {}: OPEN SESAME refused: {} stop commands pending (the limit); \
@@ -613,29 +714,69 @@ impl Runner {
             ));
             return;
         }
-        self.log_open(src, &info.name, "");
-        let Some(start) = info.start_for(ipv6).map(|c| substitute_ip(c, &src)) else {
+        let name = info.name.clone();
+        self.log_open(src, &name, "");
+        if info.commands.start_for(ipv6).is_none() {
+            // Nothing to run: open as far as this server is concerned.
+            self.report.opened += 1;
+            return;
+        }
+        let open = Open {
+            src,
+            door,
+            doors: Arc::clone(&self.doors),
+        };
+        if self.running.len() < self.opts.limits.running && self.queue.is_empty() {
+            self.start(open);
+        } else if self.queue.len() < self.opts.limits.queued {
+            self.queued_stops += usize::from(has_stop);
+            self.queue.push_back(open);
+            if self.queue.len() == 1 || self.queue.len().is_multiple_of(QUEUE_NOTE) {
+                self.log.info(&format!(
+                    "{} open(s) waiting for a command slot ({} commands running, the limit)",
+                    self.queue.len(),
+                    self.running.len()
+                ));
+            }
+        } else {
+            self.report.dropped += 1;
+            let start = open.start().map(|(_, c)| c).unwrap_or_default();
+            self.log.error(&format!(
+                "{name}: {} commands running and {} waiting (the limits); not running: {start}",
+                self.opts.limits.running, self.opts.limits.queued
+            ));
+        }
+    }
+
+    /// Runs an open's start command, its stop journaled first (fail-closed):
+    /// a door whose stop cannot be recorded does not open, unless the
+    /// operator said so.
+    fn start(&mut self, open: Open) {
+        let Some((info, start)) = open.start() else {
             return;
         };
-        let stop = stop_cmd.map(|command| {
-            let id = self.next_id;
-            self.next_id += 1;
-            PendingStop {
-                door: info.name.clone(),
-                src: Some(src),
-                command,
-                id,
-                delay: info.cmd_timeout,
-            }
-        });
-        // Journal the stop before the door opens (fail-closed): a door whose
-        // stop cannot be recorded does not open, unless the operator said so.
+        let src = open.src;
+        let stop = info
+            .commands
+            .stop_for(src.is_ipv6())
+            .map(|c| substitute_ip(c, &src))
+            .map(|command| {
+                let id = self.next_id;
+                self.next_id += 1;
+                PendingStop {
+                    door: info.name.clone(),
+                    src: Some(src),
+                    command,
+                    id,
+                    delay: info.commands.cmd_timeout,
+                }
+            });
         if let Some(s) = &stop {
             let due = self
                 .now()
                 .saturating_add((s.delay + self.opts.kill_after).as_millis() as Millis);
             if let Err(why) = self.journal_put(s.id, due, &s.door, &s.command) {
-                if self.opts.open_without_journal {
+                if self.open_without_journal {
                     self.log.error(&format!(
                         "{src}: {}: {why}; opening anyway (--open-without-journal)",
                         info.name
@@ -651,46 +792,19 @@ impl Runner {
                 }
             }
         }
-        self.start_command(&info.name, start, Kind::Start(stop));
+        self.report.opened += 1;
+        self.spawn_command(&info.name, start, Kind::Start(stop));
     }
 
-    /// Runs `command` now if a slot is free; a start otherwise waits in the
-    /// queue (or is refused when it is full). Stops are only started by
-    /// [`Runner::fire_due`], which waits for a slot.
-    fn start_command(&mut self, door: &str, command: String, kind: Kind) {
-        if self.running.len() >= self.opts.limits.running {
-            if self.queue.len() < self.opts.limits.queued {
-                self.queue.push_back(Queued {
-                    door: door.to_string(),
-                    command,
-                    kind,
-                });
-            } else {
-                self.report.dropped += 1;
-                self.log.error(&format!(
-                    "{door}: {} commands running and {} waiting (the limits); not running: {command}",
-                    self.opts.limits.running, self.opts.limits.queued
-                ));
-                self.forget(kind);
-            }
-            return;
-        }
-        self.spawn_command(door, command, kind);
-    }
-
-    /// A start that will not run: its stop is not needed.
-    fn forget(&mut self, kind: Kind) {
-        if let Kind::Start(Some(stop)) = kind {
-            self.journal_remove(stop.id);
-        }
-    }
-
+    /// Starts waiting opens while command slots are free (stops, which
+    /// [`Runner::fire_due`] runs first, are never queued here).
     fn start_queued(&mut self) {
         while self.running.len() < self.opts.limits.running {
-            let Some(q) = self.queue.pop_front() else {
+            let Some(open) = self.queue.pop_front() else {
                 break;
             };
-            self.spawn_command(&q.door, q.command, q.kind);
+            self.queued_stops -= usize::from(open.has_stop());
+            self.start(open);
         }
     }
 
@@ -708,23 +822,17 @@ impl Runner {
         }
         self.log
             .info(&format!("{door}: running command: {command}"));
-        let spawned = Command::new("/bin/sh")
-            .arg("-c")
-            .arg(&command)
-            .stdin(Stdio::null())
-            .process_group(0)
-            .spawn();
-        match spawned {
-            Ok(child) => {
+        match self.spawner.spawn(&command) {
+            Ok(process) => {
                 self.running.push(Running {
-                    child,
+                    process,
                     door: door.to_string(),
                     command,
                     since: self.clock.now(),
                     killed: false,
                     kind,
                 });
-                if self.opts.clock == ClockMode::Packet {
+                if matches!(self.timeline, Timeline::Packet(_)) {
                     self.wait_running();
                 }
             }
@@ -781,7 +889,7 @@ impl Runner {
         let mut i = 0;
         while i < self.running.len() {
             let r = &mut self.running[i];
-            match r.child.try_wait() {
+            match r.process.try_wait() {
                 Ok(Some(status)) => {
                     let r = self.running.swap_remove(i);
                     if let Some(code) = status.code() {
@@ -805,8 +913,7 @@ impl Runner {
                 Ok(None) => {
                     if !r.killed && now.saturating_duration_since(r.since) > self.opts.kill_after {
                         r.killed = true;
-                        let _ = sys::kill_group(r.child.id());
-                        let _ = r.child.kill();
+                        r.process.kill();
                         self.report.killed += 1;
                         let (door, cmd) = (r.door.clone(), r.command.clone());
                         self.log.warn(&format!(
@@ -860,9 +967,16 @@ impl Runner {
     }
 
     fn shutdown(&mut self) {
-        // Starts still waiting for a slot never run: their doors stay shut.
-        while let Some(q) = self.queue.pop_front() {
-            self.forget(q.kind);
+        // Opens still waiting for a slot never run: their doors stay shut.
+        if !self.queue.is_empty() {
+            let n = self.queue.len();
+            self.report.dropped += n as u64;
+            self.log.error(&format!(
+                "{n} open(s) still waiting for a command slot at exit: not run (those doors \
+                 stay shut)"
+            ));
+            self.queue.clear();
+            self.queued_stops = 0;
         }
         // Let start commands finish (bounded) so their stops follow them.
         while self.running.iter().any(|r| r.kind.has_stop()) {
@@ -898,33 +1012,135 @@ impl Runner {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::clock::FakeClocks;
+    use knock_profiles::knockd_conf::DoorCommands;
     use std::time::UNIX_EPOCH;
 
     fn info(name: &str, start: &str, stop: Option<&str>, timeout_s: u64) -> DoorInfo {
         DoorInfo {
             name: name.into(),
-            start: Some(start.into()),
-            start6: Some(start.replace("v4", "v6")),
-            stop: stop.map(Into::into),
-            stop6: stop.map(|s| s.replace("v4", "v6")),
-            cmd_timeout: Duration::from_secs(timeout_s),
+            commands: DoorCommands {
+                start: Some(start.into()),
+                start_6: Some(start.replace("v4", "v6")),
+                stop: stop.map(Into::into),
+                stop_6: stop.map(|s| s.replace("v4", "v6")),
+                cmd_timeout: Duration::from_secs(timeout_s),
+            },
         }
     }
 
-    fn opts(journal: Option<PathBuf>, dry_run: bool) -> RunnerOptions {
+    fn opts(dry_run: bool) -> RunnerOptions {
         RunnerOptions {
             dry_run,
             kill_after: Duration::from_secs(5),
-            clock: ClockMode::Packet,
             lookup: false,
-            journal,
-            open_without_journal: false,
             limits: Limits::default(),
         }
     }
 
-    fn opened(src: &str, door: usize, at: Millis) -> Job {
-        Job::Notice(
+    fn live(journal: Option<PathBuf>) -> Source {
+        Source::Live {
+            interface: "veth0".into(),
+            journal,
+            open_without_journal: false,
+        }
+    }
+
+    fn replay() -> Source {
+        Source::Replay {
+            file: "knocks.pcap".into(),
+        }
+    }
+
+    /// Commands that run until the test lets them end ([`FakeShell::release`]),
+    /// recorded in the order they started.
+    #[derive(Clone, Default)]
+    struct FakeShell {
+        state: Arc<std::sync::Mutex<FakeState>>,
+    }
+
+    #[derive(Default)]
+    struct FakeState {
+        started: Vec<String>,
+        released: bool,
+    }
+
+    struct FakeProcess {
+        state: Arc<std::sync::Mutex<FakeState>>,
+        killed: bool,
+    }
+
+    impl FakeShell {
+        fn release(&self) {
+            self.state.lock().unwrap().released = true;
+        }
+
+        fn started(&self) -> Vec<String> {
+            self.state.lock().unwrap().started.clone()
+        }
+    }
+
+    impl Spawner for FakeShell {
+        fn spawn(&mut self, command: &str) -> std::io::Result<Box<dyn Process>> {
+            self.state.lock().unwrap().started.push(command.to_string());
+            Ok(Box::new(FakeProcess {
+                state: Arc::clone(&self.state),
+                killed: false,
+            }))
+        }
+    }
+
+    impl Process for FakeProcess {
+        fn try_wait(&mut self) -> std::io::Result<Option<ExitStatus>> {
+            Ok(if self.killed {
+                Some(ExitStatus::from_raw(libc::SIGKILL))
+            } else if self.state.lock().unwrap().released {
+                Some(ExitStatus::from_raw(0))
+            } else {
+                None
+            })
+        }
+
+        fn kill(&mut self) {
+            self.killed = true;
+        }
+    }
+
+    /// [`runner`] with the commands run by `shell`.
+    fn runner_with(
+        source: &Source,
+        doors: Vec<DoorInfo>,
+        o: RunnerOptions,
+        shell: &FakeShell,
+    ) -> (Runner, FakeClocks, Logger) {
+        let (mut r, clock, log) = runner(source, doors, o);
+        r.spawner = Box::new(shell.clone());
+        (r, clock, log)
+    }
+
+    /// A worker the test drives itself (no thread): on fake clocks, which
+    /// move only when the test says, at a wall time in 2027.
+    fn runner(
+        source: &Source,
+        doors: Vec<DoorInfo>,
+        o: RunnerOptions,
+    ) -> (Runner, FakeClocks, Logger) {
+        let clock = FakeClocks::new(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
+        let log = Logger::memory();
+        let r = Runner::new(
+            source,
+            Arc::new(doors),
+            log.clone(),
+            o,
+            Box::new(clock.clone()),
+            Box::new(Shell),
+        )
+        .unwrap();
+        (r, clock, log)
+    }
+
+    fn opened(src: &str, door: usize, at: Millis) -> Message {
+        Message::Notice(
             Notice::Opened {
                 src: src.parse().unwrap(),
                 door,
@@ -938,47 +1154,27 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
         let o = out.display();
-        let doors = Arc::new(vec![info(
+        let doors = vec![info(
             "ssh",
             &format!("echo open v4 %IP% >> {o}"),
             Some(&format!("echo close v4 %IP% >> {o}")),
             10,
-        )]);
-        let log = Logger::memory();
-        let (tx, rx) = channels(16, 16);
-        let h = spawn(
-            doors,
-            OneTime::default(),
-            log.clone(),
-            opts(None, false),
-            rx,
-        )
-        .unwrap();
-        tx.control(opened("192.0.2.7", 0, 1_000));
-        tx.control(opened("2001:db8::7", 0, 1_000));
-        // Wait (bounded) for the start commands to finish before time moves.
-        let t0 = Instant::now();
-        while std::fs::read_to_string(&out)
-            .map(|s| s.lines().count())
-            .unwrap_or(0)
-            < 2
-        {
-            assert!(t0.elapsed() < Duration::from_secs(5));
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        // Give the worker a moment to reap and schedule the stops.
-        std::thread::sleep(Duration::from_millis(100));
-        tx.control(Job::Time(5_000));
-        std::thread::sleep(Duration::from_millis(100));
+        )];
+        let (mut r, _clock, log) = runner(&replay(), doors, opts(false));
+        // A replay runs each command to its end before it reads on, and
+        // schedules its stop at once: nothing to wait for here.
+        r.handle(opened("192.0.2.7", 0, 1_000));
+        r.handle(opened("2001:db8::7", 0, 1_000));
+        r.handle(Message::Time(5_000));
         let text = std::fs::read_to_string(&out).unwrap();
         assert_eq!(
             text.lines().count(),
             2,
             "no stop before Cmd_Timeout: {text}"
         );
-        tx.control(Job::Time(11_500));
-        tx.control(Job::Shutdown);
-        let report = h.join().unwrap();
+        r.handle(Message::Time(11_500));
+        r.shutdown();
+        let report = r.report;
         let text = std::fs::read_to_string(&out).unwrap();
         let mut lines: Vec<&str> = text.lines().collect();
         lines.sort();
@@ -1009,27 +1205,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
         let journal = dir.path().join("pending");
-        let doors = Arc::new(vec![info(
+        let doors = vec![info(
             "ssh",
             "true",
             Some(&format!("echo closed %IP% >> {}", out.display())),
             3600,
-        )]);
-        let (tx, rx) = channels(16, 16);
-        let h = spawn(
-            doors,
-            OneTime::default(),
-            Logger::memory(),
-            opts(Some(journal.clone()), false),
-            rx,
-        )
-        .unwrap();
-        tx.control(opened("192.0.2.9", 0, 1_000));
-        std::thread::sleep(Duration::from_millis(200));
+        )];
+        let (mut r, _clock, _log) = runner(&live(Some(journal.clone())), doors, opts(false));
+        r.handle(opened("192.0.2.9", 0, 1_000));
+        // The start command ("true") ends; its stop is due in an hour.
+        r.wait_running();
         let j = std::fs::read_to_string(&journal).unwrap();
         assert!(j.contains("echo closed 192.0.2.9"), "journaled: {j}");
-        tx.control(Job::Shutdown);
-        h.join().unwrap();
+        r.shutdown();
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "closed 192.0.2.9\n");
         assert_eq!(std::fs::read_to_string(&journal).unwrap(), "");
     }
@@ -1047,14 +1235,15 @@ mod tests {
         let (tx, rx) = channels(16, 16);
         let log = Logger::memory();
         let h = spawn(
+            &live(Some(journal.clone())),
             Arc::new(vec![]),
             OneTime::default(),
             log.clone(),
-            opts(Some(journal.clone()), false),
+            opts(false),
             rx,
         )
         .unwrap();
-        tx.control(Job::Shutdown);
+        tx.control(Message::Shutdown);
         h.join().unwrap();
         assert_eq!(
             std::fs::read_to_string(&out).unwrap(),
@@ -1065,20 +1254,21 @@ mod tests {
 
     #[test]
     fn failing_and_hanging_commands_are_logged_and_killed() {
-        let doors = Arc::new(vec![
+        let doors = [
             info("bad", "exit 3", None, 1),
             info("slow", "sleep 30", None, 1),
-        ]);
-        let log = Logger::memory();
-        let (tx, rx) = channels(16, 16);
-        let mut o = opts(None, false);
+        ];
+        let mut o = opts(false);
         o.kill_after = Duration::from_millis(300);
         let t0 = Instant::now();
-        let h = spawn(doors, OneTime::default(), log.clone(), o, rx).unwrap();
-        tx.control(opened("192.0.2.7", 0, 0));
-        tx.control(opened("192.0.2.7", 1, 0));
-        tx.control(Job::Shutdown);
-        let report = h.join().unwrap();
+        let (mut r, clock, log) = runner(&live(None), doors.to_vec(), o);
+        r.handle(opened("192.0.2.7", 0, 0));
+        r.handle(opened("192.0.2.7", 1, 0));
+        // "sleep 30" outlives the bound (on the fake clock): shutdown,
+        // which waits for both, kills it.
+        clock.advance(Duration::from_millis(301));
+        r.shutdown();
+        let report = r.report;
         assert!(t0.elapsed() < Duration::from_secs(10));
         assert_eq!(report.killed, 1);
         assert_eq!(report.failed, 2);
@@ -1107,10 +1297,18 @@ mod tests {
         )]);
         let log = Logger::memory();
         let (tx, rx) = channels(16, 16);
-        let h = spawn(doors, OneTime::default(), log.clone(), opts(None, true), rx).unwrap();
+        let h = spawn(
+            &replay(),
+            doors,
+            OneTime::default(),
+            log.clone(),
+            opts(true),
+            rx,
+        )
+        .unwrap();
         tx.control(opened("192.0.2.7", 0, 0));
-        tx.control(Job::Time(2_000));
-        tx.control(Job::Shutdown);
+        tx.control(Message::Time(2_000));
+        tx.control(Message::Shutdown);
         let report = h.join().unwrap();
         assert!(!out.exists());
         assert_eq!(
@@ -1134,14 +1332,10 @@ mod tests {
         doors: Vec<DoorInfo>,
         journal: Option<PathBuf>,
         limits: Limits,
-    ) -> (Runner, crate::clock::FakeClock, Logger) {
-        let clock = crate::clock::FakeClock::new(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
-        let log = Logger::memory();
-        let mut o = opts(journal, true);
-        o.clock = ClockMode::Wall;
+    ) -> (Runner, FakeClocks, Logger) {
+        let mut o = opts(true);
         o.limits = limits;
-        let r = Runner::new(Arc::new(doors), log.clone(), o, Box::new(clock.clone())).unwrap();
-        (r, clock, log)
+        runner(&live(journal), doors, o)
     }
 
     fn open_now(r: &mut Runner, src: &str, door: usize) {
@@ -1276,8 +1470,7 @@ mod tests {
 
     #[test]
     fn commands_beyond_the_limits_wait_then_are_refused() {
-        let log = Logger::memory();
-        let mut o = opts(None, false);
+        let mut o = opts(false);
         o.limits = Limits {
             running: 2,
             queued: 1,
@@ -1285,14 +1478,7 @@ mod tests {
         };
         o.kill_after = Duration::from_millis(200);
         // Live: commands run side by side (a replay runs them one by one).
-        o.clock = ClockMode::Wall;
-        let mut r = Runner::new(
-            Arc::new(vec![info("slow", "sleep 30", None, 1)]),
-            log.clone(),
-            o,
-            Box::new(SystemClock),
-        )
-        .unwrap();
+        let (mut r, clock, log) = runner(&live(None), vec![info("slow", "sleep 30", None, 1)], o);
         for i in 1..=4 {
             r.handle(opened(&format!("198.18.0.{i}"), 0, 0));
         }
@@ -1304,9 +1490,85 @@ mod tests {
             "{:?}",
             log.lines()
         );
+        // Past the bound, shutdown kills what still runs; the open still
+        // waiting never runs, and the report says what did.
+        clock.advance(Duration::from_millis(201));
         r.shutdown();
         assert!(r.running.is_empty());
+        assert_eq!((r.report.opened, r.report.dropped), (2, 2));
+        assert!(
+            log.lines()
+                .iter()
+                .any(|l| l
+                    .starts_with("1 open(s) still waiting for a command slot at exit: not run")),
+            "{:?}",
+            log.lines()
+        );
     }
+    /// Ticks until nothing runs, waits or is due, at most `n` times.
+    fn settle(r: &mut Runner, n: usize) {
+        for _ in 0..n {
+            r.tick();
+            let due = r.timers.keys().next().is_some_and(|(t, _)| *t <= r.now());
+            if r.running.is_empty() && r.queue.is_empty() && !due {
+                return;
+            }
+        }
+    }
+
+    /// 5,000 knockers complete in one burst (the worker reads them all
+    /// before a command ends): each open waits for a command slot instead
+    /// of being dropped, every start runs and gets its stop, and the report
+    /// counts what ran.
+    #[test]
+    fn a_burst_of_opens_waits_for_slots_and_every_start_gets_its_stop() {
+        const BURST: usize = 5_000;
+        let shell = FakeShell::default();
+        let doors = vec![info("ssh", "open %IP%", Some("close %IP%"), 10)];
+        let (mut r, clock, log) = runner_with(&live(None), doors, opts(false), &shell);
+        let src = |i: usize| format!("198.18.{}.{}", i / 256, i % 256);
+        for i in 0..BURST {
+            r.handle(opened(&src(i), 0, 0));
+        }
+        r.tick();
+        assert_eq!((r.report.dropped, r.report.refused), (0, 0));
+        assert_eq!(r.running.len(), Limits::default().running);
+        // The commands end: the waiting opens run, in order.
+        shell.release();
+        settle(&mut r, BURST);
+        let started = shell.started();
+        assert_eq!(started.len(), BURST);
+        assert!(
+            started
+                .iter()
+                .enumerate()
+                .all(|(i, c)| *c == format!("open {}", src(i)))
+        );
+        assert_eq!(r.timers.len(), BURST, "every start has its stop");
+        clock.advance(Duration::from_secs(11));
+        settle(&mut r, BURST);
+        assert_eq!(r.report.stops_run, BURST as u64);
+        let closes = shell
+            .started()
+            .iter()
+            .filter(|c| c.starts_with("close "))
+            .count();
+        assert_eq!(closes, BURST);
+        assert_eq!(r.report.opened, BURST as u64);
+        let lines = log.lines();
+        assert!(
+            !lines
+                .iter()
+                .any(|l| l.contains("not running") || l.contains("refused")),
+            "{:?}",
+            lines
+                .iter()
+                .filter(|l| l.contains("not running"))
+                .take(3)
+                .collect::<Vec<_>>()
+        );
+    }
+
     #[test]
     fn a_door_whose_stop_cannot_be_journaled_stays_shut() {
         let dir = tempfile::tempdir().unwrap();
@@ -1382,13 +1644,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let blocker = dir.path().join("state");
         std::fs::write(&blocker, "").unwrap();
-        let clock = crate::clock::FakeClock::new(UNIX_EPOCH + Duration::from_secs(1_800_000_000));
-        let log = Logger::memory();
-        let mut o = opts(Some(blocker.join("pending")), true);
-        o.clock = ClockMode::Wall;
-        o.open_without_journal = true;
+        let source = Source::Live {
+            interface: "veth0".into(),
+            journal: Some(blocker.join("pending")),
+            open_without_journal: true,
+        };
         let doors = vec![info("ssh", "open %IP%", Some("close %IP%"), 10)];
-        let mut r = Runner::new(Arc::new(doors), log.clone(), o, Box::new(clock)).unwrap();
+        let (mut r, _clock, log) = runner(&source, doors, opts(true));
         open_now(&mut r, "192.0.2.7", 0);
         assert_eq!((r.report.commands, r.report.refused), (1, 0));
         assert!(

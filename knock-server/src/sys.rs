@@ -19,6 +19,12 @@ pub fn daemonize() -> std::io::Result<()> {
     }
 }
 
+/// The effective user id of this process.
+pub fn euid() -> u32 {
+    // SAFETY: geteuid(2) takes nothing and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
 /// Sends SIGKILL to the process group `pgid` (a command and its children).
 pub fn kill_group(pgid: u32) -> std::io::Result<()> {
     let Ok(pid) = libc::pid_t::try_from(pgid) else {

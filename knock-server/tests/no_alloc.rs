@@ -181,7 +181,8 @@ fn the_pipeline_feed_does_not_allocate() {
     use knock_server::logger::Logger;
     use knock_server::pipeline::Pipeline;
     use knock_server::rotation::{Rotating, Rotator};
-    use knock_server::runner::{self, Job};
+    use knock_server::runner::{self, Message};
+    use knock_server::source::Source;
 
     let spec = |knocks: Vec<Knock>, enabled| DoorSpec {
         knocks,
@@ -205,20 +206,25 @@ fn the_pipeline_feed_does_not_allocate() {
     let det = Detector::new(specs, Destinations::Only(vec![dst4]), 64).unwrap();
     // Small channels nobody reads: both fill up during the run.
     let (to, rx) = runner::channels(8, 4);
-    let mut p = Pipeline::new(det, to, 5, Logger::memory());
     let (_reply, updates) = std::sync::mpsc::sync_channel(4);
-    p.set_one_time(vec![false, true, false, false, false], updates);
     let params = Params {
         period: std::time::Duration::from_secs(30),
         length: 2,
         ..Params::default()
     };
     let rotation = Rotation::new(params, Secret::from_bytes(vec![7; 32]).unwrap()).unwrap();
-    p.rotator = Rotator::new(vec![Rotating {
-        name: "vault".into(),
-        rotation,
-        base: 2,
-    }]);
+    let live = Source::Live {
+        interface: "veth0".into(),
+        journal: None,
+        open_without_journal: false,
+    };
+    let mut p = Pipeline::new(&live, det, to, 5, Logger::memory())
+        .with_one_time(vec![false, true, false, false, false], updates)
+        .with_rotator(Rotator::new(vec![Rotating {
+            name: "vault".into(),
+            rotation,
+            base: 2,
+        }]));
     // A period boundary: the timer turns the doors before the packets.
     let t0 = 1_800_000_010_000u64;
     assert!(p.rotate(t0).filter_changed);
@@ -266,7 +272,7 @@ fn the_pipeline_feed_does_not_allocate() {
     let opens = rx
         .control
         .try_iter()
-        .filter(|j| matches!(j, Job::Notice(Notice::Opened { .. }, _)))
+        .filter(|j| matches!(j, Message::Notice(Notice::Opened { .. }, _)))
         .count();
     assert_eq!(opens, 8);
     assert!(!p.detector.doors()[1].enabled);

@@ -41,17 +41,23 @@ const CONF: &str = "\
     Stop_Command_6 = close6 %IP%
 ";
 
-fn run_read(dir: &Path, conf: &str, pcap: &Path) -> (String, String) {
+/// `knock-server -c DIR/knockd.conf --read PCAP ARGS...`, with `conf`
+/// written to that file first.
+fn read_with(dir: &Path, conf: &str, pcap: &Path, args: &[&str]) -> std::process::Output {
     let c = dir.join("knockd.conf");
     std::fs::write(&c, conf).unwrap();
-    let out = server()
+    server()
         .arg("-c")
         .arg(&c)
         .arg("--read")
         .arg(pcap)
-        .arg("--dry-run")
+        .args(args)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+fn run_read(dir: &Path, conf: &str, pcap: &Path) -> (String, String) {
+    let out = read_with(dir, conf, pcap, &["--dry-run"]);
     assert!(
         out.status.success(),
         "{}",
@@ -210,17 +216,8 @@ fn read_writes_the_log_file_of_g_only() {
     let pcap = write_pcap(dir.path(), "k.pcap", 1, &frames);
     run_read(dir.path(), &conf, &pcap);
     assert!(!conf_log.exists(), "the config's LogFile was written");
-    let c = dir.path().join("knockd.conf");
-    let out = server()
-        .arg("-c")
-        .arg(&c)
-        .arg("--read")
-        .arg(&pcap)
-        .arg("--dry-run")
-        .arg("-g")
-        .arg(&g_log)
-        .output()
-        .unwrap();
+    let g = g_log.to_str().unwrap();
+    let out = read_with(dir.path(), &conf, &pcap, &["--dry-run", "-g", g]);
     assert!(out.status.success());
     assert!(!conf_log.exists());
     let log = std::fs::read_to_string(&g_log).unwrap();
@@ -319,15 +316,7 @@ fn read_uses_one_time_sequences_once() {
         (7, k(4444)),
     ];
     let pcap = write_pcap(dir.path(), "ots.pcap", 1, &frames);
-    let c = dir.path().join("knockd.conf");
-    std::fs::write(&c, conf).unwrap();
-    let out = server()
-        .arg("-c")
-        .arg(&c)
-        .arg("--read")
-        .arg(&pcap)
-        .output()
-        .unwrap();
+    let out = read_with(dir.path(), &conf, &pcap, &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert_eq!(stderr.matches("OPEN SESAME").count(), 2, "{stderr}");
@@ -371,15 +360,7 @@ fn read_survives_a_shorter_one_time_sequence_mid_attempt() {
         frames.push((t, k(a, 4444)));
     }
     let pcap = write_pcap(dir.path(), "ots-short.pcap", 1, &frames);
-    let c = dir.path().join("knockd.conf");
-    std::fs::write(&c, conf).unwrap();
-    let out = server()
-        .arg("-c")
-        .arg(&c)
-        .arg("--read")
-        .arg(&pcap)
-        .output()
-        .unwrap();
+    let out = read_with(dir.path(), &conf, &pcap, &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
@@ -391,6 +372,27 @@ fn read_survives_a_shorter_one_time_sequence_mid_attempt() {
     assert_eq!(stderr.matches("OPEN SESAME").count(), 2, "{stderr}");
     assert!(stderr.contains("192.0.2.8: ots: OPEN SESAME"), "{stderr}");
     assert!(stderr.contains("192.0.2.7: ots: OPEN SESAME"), "{stderr}");
+}
+
+/// The summary counts every frame of the capture as a packet, and says
+/// how many of them were TCP or UDP (it counted parsed knocks as packets).
+#[test]
+fn read_summary_counts_frames_not_only_knocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = |p: u16| frame("192.0.2.7", "192.0.2.1", Knock::tcp(p), SYN);
+    // An ARP-sized frame of junk and an IPv4 frame cut in its header.
+    let junk = vec![0u8; 42];
+    let cut = k(7000)[..20].to_vec();
+    let frames = vec![
+        (0, k(7000)),
+        (1, junk),
+        (2, cut),
+        (3, k(8000)),
+        (4, k(9000)),
+    ];
+    let pcap = write_pcap(dir.path(), "mixed.pcap", 1, &frames);
+    let (_, stderr) = run_read(dir.path(), CONF, &pcap);
+    assert!(stderr.contains(": 5 packets (3 TCP/UDP), "), "{stderr}");
 }
 
 #[test]
@@ -440,8 +442,8 @@ fn check_warns_about_iptables_append_accept() {
         stderr.lines().collect::<Vec<_>>(),
         [format!(
             "{}:7: warning: door \"openSSH\": \"command\" appends its ACCEPT rule \
-             (iptables -A), after the rule that drops the port, so the door never opens; \
-             use -I to insert it before the DROP",
+             (iptables -A), so it may land after a rule that drops the port, and then the \
+             door does not open; use -I to insert it first",
             c.display()
         )]
     );
@@ -467,7 +469,8 @@ fn read_and_the_live_pipeline_agree() {
     use knock_server::event::Link;
     use knock_server::logger::Logger;
     use knock_server::pipeline::Pipeline;
-    use knock_server::runner::Job;
+    use knock_server::runner::Message;
+    use knock_server::source::Source;
 
     let dir = tempfile::tempdir().unwrap();
     let mut frames = Vec::new();
@@ -510,10 +513,15 @@ fn read_and_the_live_pipeline_agree() {
     from_read.sort();
 
     let cfg = KnockdConfig::parse(CONF, Path::new("knockd.conf")).unwrap();
-    let specs = knock_server::doors::plan(&cfg).specs;
+    let specs = knock_server::doors::layout(&cfg).specs;
     let det = Detector::new(specs, Destinations::Any, 1024).unwrap();
     let (to, rx) = knock_server::runner::channels(4096, 4096);
-    let mut p = Pipeline::new(det, to, 0, Logger::memory());
+    let live = Source::Live {
+        interface: "veth0".into(),
+        journal: None,
+        open_without_journal: false,
+    };
+    let mut p = Pipeline::new(&live, det, to, 0, Logger::memory());
     for (ts, f) in &frames {
         p.feed(Link::Ethernet, f, *ts);
     }
@@ -522,7 +530,7 @@ fn read_and_the_live_pipeline_agree() {
         .control
         .iter()
         .filter_map(|j| match j {
-            Job::Notice(Notice::Opened { src, .. }, _) => Some(src.to_string()),
+            Message::Notice(Notice::Opened { src, .. }, _) => Some(src.to_string()),
             _ => None,
         })
         .collect();
@@ -579,21 +587,9 @@ fn read_survives_huge_timestamps() {
     let frames = vec![(t, k(7000)), (t, k(8000)), (t, k(9000))];
     let pcap = dir.path().join("huge.pcapng");
     std::fs::write(&pcap, pcapng_seconds(&frames)).unwrap();
-    let conf = dir.path().join("knockd.conf");
-    std::fs::write(
-        &conf,
-        "[door]\nsequence = 7000,8000,9000\nstart_command = echo open %IP%\n\
-         cmd_timeout = 5\nstop_command = echo close %IP%\n",
-    )
-    .unwrap();
-    let out = server()
-        .arg("-c")
-        .arg(&conf)
-        .arg("--read")
-        .arg(&pcap)
-        .arg("--dry-run")
-        .output()
-        .unwrap();
+    let conf = "[door]\nsequence = 7000,8000,9000\nstart_command = echo open %IP%\n\
+                cmd_timeout = 5\nstop_command = echo close %IP%\n";
+    let out = read_with(dir.path(), conf, &pcap, &["--dry-run"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stderr}");

@@ -22,6 +22,16 @@ fn server() -> Command {
     Command::cargo_bin("knock-server").unwrap()
 }
 
+/// `knock-server -c CONF --check`.
+fn check(conf: &Path) -> std::process::Output {
+    server()
+        .arg("-c")
+        .arg(conf)
+        .arg("--check")
+        .output()
+        .unwrap()
+}
+
 fn secret_file(dir: &Path, name: &str, secret: &str, mode: u32) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, format!("{secret}\n")).unwrap();
@@ -155,12 +165,7 @@ fn a_secret_file_others_can_read_is_refused_naming_file_and_mode() {
     }
     // A missing file and a bad secret are named too.
     std::fs::remove_file(&secret).unwrap();
-    let out = server()
-        .arg("-c")
-        .arg(&conf)
-        .arg("--check")
-        .output()
-        .unwrap();
+    let out = check(&conf);
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains(&format!("{}: ", secret.display())),
@@ -168,12 +173,7 @@ fn a_secret_file_others_can_read_is_refused_naming_file_and_mode() {
         String::from_utf8_lossy(&out.stderr)
     );
     secret_file(dir.path(), "s", "AAAAAAAA", 0o600);
-    let out = server()
-        .arg("-c")
-        .arg(&conf)
-        .arg("--check")
-        .output()
-        .unwrap();
+    let out = check(&conf);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("at least 128 are needed"), "{stderr}");
@@ -183,12 +183,7 @@ fn a_secret_file_others_can_read_is_refused_naming_file_and_mode() {
 fn check_shows_a_rotating_door_but_never_its_sequence() {
     let dir = tempfile::tempdir().unwrap();
     let conf = config(dir.path(), &secret_file(dir.path(), "s", SECRET, 0o400));
-    let out = server()
-        .arg("-c")
-        .arg(&conf)
-        .arg("--check")
-        .output()
-        .unwrap();
+    let out = check(&conf);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.starts_with(&format!("config {}: 2 door(s)", conf.display())));
@@ -235,7 +230,7 @@ fn too_many_rotating_doors_are_refused_with_the_reason() {
     }
     let c = dir.path().join("knockd.conf");
     std::fs::write(&c, text).unwrap();
-    let out = server().arg("-c").arg(&c).arg("--check").output().unwrap();
+    let out = check(&c);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -255,21 +250,29 @@ fn the_pipeline_turns_periods_and_asks_for_a_new_filter() {
     use knock_server::logger::Logger;
     use knock_server::pipeline::Pipeline;
     use knock_server::rotation::{self, Rotating, Rotator};
+    use knock_server::source::Source;
 
     let dir = tempfile::tempdir().unwrap();
     let conf = config(dir.path(), &secret_file(dir.path(), "s", SECRET, 0o600));
     let cfg = KnockdConfig::load(&conf).unwrap();
-    let plan = knock_server::doors::plan(&cfg);
-    let det = Detector::new(plan.specs, Destinations::Any, 1024).unwrap();
+    let layout = knock_server::doors::layout(&cfg);
+    let det = Detector::new(layout.specs, Destinations::Any, 1024).unwrap();
     let (to, rx) = knock_server::runner::channels(64, 64);
-    let mut p = Pipeline::new(det, to, 0, Logger::memory());
     let rot = rotation::load(&cfg.rotating[0]).unwrap();
     let seq_of = |step: u64| rot.sequence_at("myserver", step);
-    p.rotator = Rotator::new(vec![Rotating {
-        name: "myserver".into(),
-        rotation: rot.clone(),
-        base: plan.rotating_base[0],
-    }]);
+    let live = Source::Live {
+        interface: "veth0".into(),
+        journal: None,
+        open_without_journal: false,
+    };
+    let mut p =
+        Pipeline::new(&live, det, to, 0, Logger::memory()).with_rotator(Rotator::new(vec![
+            Rotating {
+                name: "myserver".into(),
+                rotation: rot.clone(),
+                base: layout.rotating_base[0],
+            },
+        ]));
     let filter = |p: &Pipeline| knock_server::filter::build(p.detector.doors(), &[]).unwrap();
     // Before any time is known, no rotating port is in the filter.
     assert_eq!(filter(&p), "((tcp dst port (7000 or 8000)))");
@@ -306,7 +309,10 @@ fn the_pipeline_turns_periods_and_asks_for_a_new_filter() {
         .filter(|j| {
             matches!(
                 j,
-                knock_server::runner::Job::Notice(knock_server::detector::Notice::Opened { .. }, _)
+                knock_server::runner::Message::Notice(
+                    knock_server::detector::Notice::Opened { .. },
+                    _
+                )
             )
         })
         .count();

@@ -63,9 +63,10 @@ pub const DEFAULT_CMD_TIMEOUT: u64 = 10;
 /// matcher can keep times in 32-bit milliseconds.
 pub const MAX_TIMEOUT: u64 = 2_000_000;
 
-/// The `[options]` section.
+/// The `[options]` section (the daemon's own settings; named apart from the
+/// profile layer's `Options`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Options {
+pub struct DaemonOptions {
     pub use_syslog: bool,
     pub log_file: Option<PathBuf>,
     pub pid_file: Option<PathBuf>,
@@ -145,10 +146,11 @@ fn pick<'a>(v4: &'a Option<String>, v6: &'a Option<String>, ipv6: bool) -> Optio
     chosen.as_deref().map(str::trim).filter(|c| !c.is_empty())
 }
 
-/// Whether `command` runs `iptables`/`ip6tables` with `-A` (`--append`)
-/// and `-j ACCEPT` (`--jump ACCEPT`): the rule lands after an existing DROP
-/// of the port, so the knock "opens" nothing. Each part of a shell list
-/// (`;`, `&&`, `||`, `|`) is looked at on its own.
+/// Whether `command` runs `iptables`/`ip6tables` with `-A` (`--append`) to
+/// a built-in chain and `-j ACCEPT` (`--jump ACCEPT`): the rule lands at
+/// the end of the chain, after any DROP rule of the port there, and then
+/// the knock opens nothing. Each part of a shell list (`;`, `&&`, `||`,
+/// `|`) is looked at on its own.
 pub fn appends_accept(command: &str) -> bool {
     command.split([';', '&', '|']).any(|part| {
         let words: Vec<&str> = part.split_whitespace().collect();
@@ -161,12 +163,52 @@ pub fn appends_accept(command: &str) -> bool {
             return false;
         };
         let args = &words[at + 1..];
-        let append = args.iter().any(|a| *a == "-A" || *a == "--append");
+        // An ACCEPT appended to a chain of its own (a KNOCK chain the
+        // admin jumps to where they like) is placed on purpose.
+        let append = args.windows(2).any(|w| {
+            (w[0] == "-A" || w[0] == "--append")
+                && matches!(
+                    w[1],
+                    "INPUT" | "FORWARD" | "OUTPUT" | "PREROUTING" | "POSTROUTING"
+                )
+        });
         let accept = args
             .windows(2)
             .any(|w| (w[0] == "-j" || w[0] == "--jump") && w[1] == "ACCEPT");
         append && accept
     })
+}
+
+/// Longest command that `/bin/sh -c COMMAND` can be given on Linux: one
+/// argument is at most MAX_ARG_STRLEN (32 pages, 131072 bytes) with its
+/// terminating NUL; longer ones fail with E2BIG when the door opens.
+pub const MAX_COMMAND_LEN: usize = 131_071;
+
+/// Bytes of `command` once every `%IP%` holds the longest address
+/// (an IPv6 address, 39 characters).
+fn command_arg_len(command: &str) -> usize {
+    command.len() + command.matches("%IP%").count() * (39 - "%IP%".len())
+}
+
+/// `7000 : udp` -> `7000:udp`: blanks around a protocol's colon go.
+fn tighten_protocols(sequence: &str) -> String {
+    let mut out = String::with_capacity(sequence.len());
+    let mut after_colon = false;
+    for c in sequence.chars() {
+        if c == ':' {
+            while out.ends_with([' ', '\t']) {
+                out.pop();
+            }
+            after_colon = true;
+            out.push(c);
+        } else if after_colon && (c == ' ' || c == '\t') {
+            continue;
+        } else {
+            after_colon = false;
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Replaces every `%IP%` in `command` by `ip`, as knockd does.
@@ -206,10 +248,29 @@ pub struct KnockdConfError {
     pub message: String,
 }
 
+impl KnockdConfError {
+    /// An error about door `name` at `line` of `path` (its section, or the
+    /// line of the key at fault): `path:line: door "NAME": message`. The one
+    /// place that prefix is written, for the parser and for what a server
+    /// checks later (capacity, secret and one-time sequence files).
+    pub fn door(
+        path: &Path,
+        line: usize,
+        name: &str,
+        message: impl fmt::Display,
+    ) -> KnockdConfError {
+        KnockdConfError {
+            path: path.to_path_buf(),
+            line,
+            message: format!("door \"{name}\": {message}"),
+        }
+    }
+}
+
 /// A parsed knockd.conf.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct KnockdConfig {
-    pub options: Options,
+    pub options: DaemonOptions,
     /// Doors with a fixed (or one-time) sequence, in file order.
     pub doors: Vec<Door>,
     /// Doors with `Rotate = yes`, in file order.
@@ -276,6 +337,19 @@ struct DoorDraft {
     seen: Vec<&'static str>,
 }
 
+impl DoorDraft {
+    /// The command keys as read, with knockd's default Cmd_Timeout.
+    fn commands(&mut self) -> DoorCommands {
+        DoorCommands {
+            start: self.start_command.take(),
+            start_6: self.start_command_6.take(),
+            cmd_timeout: Duration::from_secs(self.cmd_timeout.unwrap_or(DEFAULT_CMD_TIMEOUT)),
+            stop: self.stop_command.take(),
+            stop_6: self.stop_command_6.take(),
+        }
+    }
+}
+
 /// A parsed rotation key's value.
 enum RotateValue {
     Rotate(bool),
@@ -302,6 +376,9 @@ struct Parser<'a> {
     headerless_doors: usize,
     warned_headerless_options: bool,
     pending: Vec<DoorDraft>,
+    /// Doors left out because their One_Time_Sequences file is used up:
+    /// (name, line of the key, file).
+    used_up: Vec<(String, usize, PathBuf)>,
 }
 
 impl KnockdConfig {
@@ -327,11 +404,26 @@ impl KnockdConfig {
             headerless_doors: 0,
             warned_headerless_options: false,
             pending: Vec::new(),
+            used_up: Vec::new(),
         };
         for (index, raw) in text.lines().enumerate() {
             p.line(index + 1, raw)?;
         }
         p.finish_door(read)?;
+        if p.config.doors.is_empty()
+            && p.config.rotating.is_empty()
+            && let Some((name, line, file)) = p.used_up.first()
+        {
+            // Nothing could ever open: knockd refuses such a config too.
+            return Err(p.err(
+                *line,
+                format!(
+                    "no door can open: door \"{name}\" has used every sequence of its \
+                     One_Time_Sequences file {} (add unused sequences to it, or another door)",
+                    file.display()
+                ),
+            ));
+        }
         if p.config.doors.is_empty() && p.config.rotating.is_empty() {
             p.config.warnings.push(Warning {
                 path: origin.to_path_buf(),
@@ -420,7 +512,9 @@ impl Parser<'_> {
                 if upper == "SEQUENCE" {
                     return self.headerless_door(n, key, value);
                 }
-                if self.door.is_some() && DOOR_KEYS.contains(&upper.as_str()) {
+                if self.door.is_some()
+                    && (DOOR_KEYS.contains(&upper.as_str()) || upper == "TIMEOUT")
+                {
                     return self.door_key(n, key, &upper, value);
                 }
                 if DOOR_KEYS.contains(&upper.as_str()) {
@@ -541,10 +635,32 @@ impl Parser<'_> {
         }
     }
 
-    fn timeout(&self, n: usize, key: &str, value: Option<&str>) -> Result<u64, KnockdConfError> {
+    fn timeout(
+        &mut self,
+        n: usize,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<u64, KnockdConfError> {
         let v = self.required(n, key, value, "a number of seconds")?;
-        match v.parse::<u64>() {
-            Ok(s) if s <= MAX_TIMEOUT => Ok(s),
+        // knockd reads the leading number (atoi): "5s" is 5 seconds, and so
+        // "1m" is 1 second. Read it the same, and say so.
+        let digits = v.bytes().take_while(u8::is_ascii_digit).count();
+        let (number, rest) = v.split_at(digits);
+        match number.parse::<u64>() {
+            Ok(s) if s <= MAX_TIMEOUT => {
+                if !rest.is_empty() {
+                    let unit = if s == 1 { "second" } else { "seconds" };
+                    self.warn(
+                        n,
+                        format!(
+                            "\"{key}\" value \"{v}\" is read as {s} {unit}, as knockd reads it \
+                             (the leading number only: \"1m\" would be 1 second); write whole \
+                             seconds, like {key} = {s}"
+                        ),
+                    );
+                }
+                Ok(s)
+            }
             Ok(_) => Err(self.err(
                 n,
                 format!(
@@ -567,8 +683,66 @@ impl Parser<'_> {
         upper: &str,
         value: Option<&str>,
     ) -> Result<(), KnockdConfError> {
+        // What knockd accepts in a door beyond its documented keys.
+        match upper {
+            "TIMEOUT" => {
+                self.warn(
+                    n,
+                    format!(
+                        "\"{key}\" is read as Seq_Timeout, as knockd reads it (not Cmd_Timeout); \
+                         write Seq_Timeout"
+                    ),
+                );
+                return self.door_key(n, key, "SEQ_TIMEOUT", value);
+            }
+            "USESYSLOG" => {
+                let name = self
+                    .door
+                    .as_ref()
+                    .map(|d| d.name.clone())
+                    .unwrap_or_default();
+                self.warn(
+                    n,
+                    format!(
+                        "\"{key}\" in door \"{name}\" turns syslog on for the whole server, \
+                         as knockd does; it belongs in [options]"
+                    ),
+                );
+                return self.option(n, key, upper, value);
+            }
+            _ => {}
+        }
+        let rotating = self
+            .door
+            .as_ref()
+            .is_some_and(|d| d.rotate.is_some_and(|(on, _)| on));
+        if upper == "PROTOCOL" && !rotating {
+            return Err(self.err(
+                n,
+                format!(
+                    "\"{key}\" is not a key of a door with a Sequence: put the protocol on each \
+                     port instead (Sequence = 7000:udp,8000:tcp,9000)"
+                ),
+            ));
+        }
         let Some(canonical) = DOOR_KEYS.iter().copied().find(|k| *k == upper) else {
-            return Err(self.unknown_key(n, key, upper, &DOOR_KEYS));
+            if matches!(upper, "PORT" | "PORTS") && !rotating {
+                return Err(self.err(
+                    n,
+                    format!(
+                        "unknown key \"{key}\" in a door section; the ports to knock go in \
+                         Sequence (Sequence = 7000,8000,9000), and the port the door opens in \
+                         its Start_Command"
+                    ),
+                ));
+            }
+            // Rotating keys are only suggested in a rotating door.
+            let known: Vec<&str> = DOOR_KEYS
+                .iter()
+                .copied()
+                .filter(|k| rotating || !ROTATE_KEYS.contains(k))
+                .collect();
+            return Err(self.unknown_key(n, key, upper, &known));
         };
         let alias = match canonical {
             "COMMAND" => "START_COMMAND",
@@ -578,8 +752,10 @@ impl Parser<'_> {
         let command = || value.map(|v| v.to_string());
         let parsed_sequence = if alias == "SEQUENCE" {
             let v = self.required(n, key, value, "ports like 7000,8000:udp,9000")?;
+            // knockd allows blanks around the ':' of a protocol ("7000: udp").
+            let tight = tighten_protocols(v);
             Some(
-                Sequence::parse(v)
+                Sequence::parse(&tight)
                     .map_err(|e| self.err(n, format!("\"{key}\" value \"{v}\": {e}")))?,
             )
         } else {
@@ -615,6 +791,29 @@ impl Parser<'_> {
             None
         };
         let rotation = self.rotate_value(n, key, alias, value)?;
+        if alias == "SEQ_TIMEOUT" && seq_timeout == Some(0) {
+            self.warn(
+                n,
+                format!(
+                    "\"{key}\" is 0: every knock of the sequence must then arrive within the \
+                     same 100 ms; knockers need a second or more (knockd's default is \
+                     {DEFAULT_SEQ_TIMEOUT})"
+                ),
+            );
+        }
+        if let Some(cmd) = value.filter(|_| alias.contains("COMMAND"))
+            && let longest = command_arg_len(cmd)
+            && longest > MAX_COMMAND_LEN
+        {
+            return Err(self.err(
+                n,
+                format!(
+                    "\"{key}\" is too long to run ({longest} bytes with %IP% filled in; \
+                     /bin/sh -c takes at most {MAX_COMMAND_LEN}): put it in a script and \
+                     run that"
+                ),
+            ));
+        }
         if matches!(alias, "START_COMMAND" | "STOP_COMMAND") && value.is_none() {
             return Err(self.err(
                 n,
@@ -674,9 +873,9 @@ impl Parser<'_> {
             self.warn(
                 n,
                 format!(
-                    "door \"{name}\": \"{key}\" appends its ACCEPT rule (iptables -A), after \
-                     the rule that drops the port, so the door never opens; use -I to insert \
-                     it before the DROP"
+                    "door \"{name}\": \"{key}\" appends its ACCEPT rule (iptables -A), so it \
+                     may land after a rule that drops the port, and then the door does not \
+                     open; use -I to insert it first"
                 ),
             );
         }
@@ -811,7 +1010,7 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn build_rotating(&mut self, d: DoorDraft) -> Result<RotatingDoor, KnockdConfError> {
+    fn build_rotating(&mut self, mut d: DoorDraft) -> Result<RotatingDoor, KnockdConfError> {
         let name = &d.name;
         if let Some((_, line)) = &d.sequence {
             return Err(self.err(
@@ -866,21 +1065,21 @@ impl Parser<'_> {
                     .max(d.length.as_ref().map(|l| l.1)),
                 _ => d.port_range.as_ref().map(|r| r.1),
             };
-            return Err(self.err(line.unwrap_or(d.line), format!("door \"{name}\": {e}")));
+            return Err(KnockdConfError::door(
+                self.path,
+                line.unwrap_or(d.line),
+                name,
+                e,
+            ));
         }
+        let commands = d.commands();
         Ok(RotatingDoor {
             name: d.name,
             secret_file,
             params,
             seq_timeout: Duration::from_secs(d.seq_timeout.unwrap_or(DEFAULT_SEQ_TIMEOUT)),
             tcpflags: d.tcpflags,
-            commands: DoorCommands {
-                start: d.start_command,
-                start_6: d.start_command_6,
-                cmd_timeout: Duration::from_secs(d.cmd_timeout.unwrap_or(DEFAULT_CMD_TIMEOUT)),
-                stop: d.stop_command,
-                stop_6: d.stop_command_6,
-            },
+            commands,
             target: d.target,
             line: d.line,
         })
@@ -888,7 +1087,7 @@ impl Parser<'_> {
 
     fn build_door(
         &mut self,
-        d: DoorDraft,
+        mut d: DoorDraft,
         read: &mut dyn FnMut(&Path) -> std::io::Result<String>,
     ) -> Result<Option<Door>, KnockdConfError> {
         if let Some((key, line)) = d.rotate_key {
@@ -901,6 +1100,7 @@ impl Parser<'_> {
                 ),
             ));
         }
+        let commands = d.commands();
         let sequence = match (&d.one_time, d.sequence) {
             (Some((path, line)), seq) => {
                 if let Some((_, seq_line)) = seq {
@@ -925,6 +1125,7 @@ impl Parser<'_> {
                 match first_unused_sequence(&text, path)? {
                     Some(u) => u.sequence,
                     None => {
+                        self.used_up.push((d.name.clone(), *line, path.clone()));
                         self.warn(
                             *line,
                             format!(
@@ -956,13 +1157,7 @@ impl Parser<'_> {
             one_time_sequences: d.one_time.map(|(p, _)| p),
             seq_timeout: Duration::from_secs(d.seq_timeout.unwrap_or(DEFAULT_SEQ_TIMEOUT)),
             tcpflags: d.tcpflags,
-            commands: DoorCommands {
-                start: d.start_command,
-                start_6: d.start_command_6,
-                cmd_timeout: Duration::from_secs(d.cmd_timeout.unwrap_or(DEFAULT_CMD_TIMEOUT)),
-                stop: d.stop_command,
-                stop_6: d.stop_command_6,
-            },
+            commands,
             target: d.target,
             line: d.line,
         }))
@@ -1053,6 +1248,17 @@ mod tests {
         }
     }
 
+    /// Each text fails to parse with an error that starts with its message.
+    fn assert_errors(cases: &[(&str, &str)]) {
+        for (text, want) in cases {
+            let got = err(text);
+            assert!(
+                got.starts_with(want),
+                "for {text:?}\n got: {got}\nwant: {want}..."
+            );
+        }
+    }
+
     fn secs(s: u64) -> Duration {
         Duration::from_secs(s)
     }
@@ -1089,7 +1295,7 @@ mod tests {
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
         assert_eq!(
             c.options,
-            Options {
+            DaemonOptions {
                 use_syslog: true,
                 log_file: Some("/var/log/knockd.log".into()),
                 pid_file: Some("/run/knockd.pid".into()),
@@ -1241,8 +1447,8 @@ mod tests {
         assert_eq!(
             w[2],
             "knockd.conf:5: warning: door \"door1\": \"command\" appends its ACCEPT rule \
-             (iptables -A), after the rule that drops the port, so the door never opens; use \
-             -I to insert it before the DROP"
+             (iptables -A), so it may land after a rule that drops the port, and then the door \
+             does not open; use -I to insert it first"
         );
     }
 
@@ -1263,6 +1469,8 @@ mod tests {
             "nft add rule inet filter input ip saddr %IP% accept",
             "echo iptables; logger -A x -j ACCEPT",
             "/usr/local/sbin/knock_add -i -c INPUT -p tcp -d 443 -f %IP%",
+            // Its own chain: placed where the admin jumps to it.
+            "/sbin/iptables -A KNOCK -s %IP% -p tcp --dport 22 -j ACCEPT",
         ] {
             assert!(!appends_accept(no), "{no}");
         }
@@ -1426,13 +1634,7 @@ mod tests {
                 "knockd.conf:2: cannot read One_Time_Sequences file /nonexistent: no such file",
             ),
         ];
-        for (text, want) in cases {
-            let got = err(text);
-            assert!(
-                got.starts_with(want),
-                "for {text:?}\n got: {got}\nwant: {want}..."
-            );
-        }
+        assert_errors(cases);
     }
 
     #[test]
@@ -1625,13 +1827,7 @@ mod tests {
                 "knockd.conf:4: unknown key \"perod\" in a door section (did you mean \"Period\"?)",
             ),
         ];
-        for (text, want) in cases {
-            let got = err(text);
-            assert!(
-                got.starts_with(want),
-                "for {text:?}\n got: {got}\nwant: {want}..."
-            );
-        }
+        assert_errors(&cases);
     }
 
     #[test]
@@ -1655,5 +1851,108 @@ mod tests {
             let c = parse(&format!("[d]\n {key} = 1,2:udp\n")).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
             proptest::prop_assert_eq!(c.doors[0].sequence.to_string(), "1,2:udp");
         }
+    }
+    #[test]
+    fn what_knockd_accepts_is_read_as_knockd_reads_it() {
+        // Timeout in a door is Seq_Timeout; a unit after the number is
+        // dropped (knockd's atoi), with a warning saying how it was read.
+        let c =
+            parse("[d]\nsequence = 7000: udp, 8000 :tcp\ntimeout = 7\ncmd_timeout = 1m\n").unwrap();
+        let d = &c.doors[0];
+        assert_eq!(d.seq_timeout, secs(7));
+        assert_eq!(d.commands.cmd_timeout, secs(1));
+        assert_eq!(d.sequence.knocks(), [Knock::udp(7000), Knock::tcp(8000)]);
+        let w: Vec<String> = c.warnings.iter().map(|w| w.to_string()).collect();
+        assert!(
+            w[0].starts_with("knockd.conf:3: warning: \"timeout\" is read as Seq_Timeout"),
+            "{w:?}"
+        );
+        assert!(
+            w[1].starts_with(
+                "knockd.conf:4: warning: \"cmd_timeout\" value \"1m\" is read as 1 second,"
+            ),
+            "{w:?}"
+        );
+        // Headerless too.
+        let c = parse("sequence = 1\ntimeout = 9\n").unwrap();
+        assert_eq!(c.doors[0].seq_timeout, secs(9));
+        // A value with no leading number is still an error.
+        assert!(parse("[d]\nsequence=1\nseq_timeout = s5\n").is_err());
+        // UseSyslog in a door turns syslog on, as in knockd.
+        let c = parse("[d]\nsequence = 1\nUseSyslog\n").unwrap();
+        assert!(c.options.use_syslog);
+        assert!(
+            c.warnings[0].message.contains("belongs in [options]"),
+            "{:?}",
+            c.warnings
+        );
+    }
+
+    #[test]
+    fn hints_in_a_fixed_door_do_not_point_at_rotating_keys() {
+        let e = parse("[d]\nsequence = 1\nprotocol = tcp\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("put the protocol on each port"), "{e}");
+        assert!(!e.contains("Rotate"), "{e}");
+        let e = parse("[d]\nsequence = 1\nport = 22\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("go in Sequence"), "{e}");
+        assert!(!e.contains("Port_Range"), "{e}");
+        let e = parse("[d]\nsequence = 1\nperiodd = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("Period"), "{e}");
+        // In a rotating door they are what the user means.
+        let e = parse("[v]\nrotate = yes\nsecret_file = s\nperiodd = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("did you mean \"Period\"?"), "{e}");
+    }
+
+    #[test]
+    fn a_config_whose_every_door_is_used_up_is_refused() {
+        let e = KnockdConfig::parse_with(
+            "[ots]\none_time_sequences = ots\n",
+            Path::new("k.conf"),
+            &mut |_: &Path| Ok("#1\n#2\n".to_string()),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "k.conf:2: no door can open: door \"ots\" has used every sequence of its \
+             One_Time_Sequences file ots (add unused sequences to it, or another door)"
+        );
+    }
+    #[test]
+    fn what_would_fail_at_run_time_is_found_by_check() {
+        let c = parse("[d]\nsequence = 1\nseq_timeout = 0\n").unwrap();
+        assert!(
+            c.warnings[0].message.contains("within the same 100 ms"),
+            "{:?}",
+            c.warnings
+        );
+        // A command just within the argument limit passes; one over fails,
+        // counting %IP% at its longest.
+        let fits = format!(
+            "[d]\nsequence = 1\ncommand = echo {}\n",
+            "x".repeat(MAX_COMMAND_LEN - 5)
+        );
+        assert!(parse(&fits).is_ok());
+        let over = format!(
+            "[d]\nsequence = 1\nstop_command = echo %IP% {}\n",
+            "x".repeat(MAX_COMMAND_LEN - 10)
+        );
+        let e = parse(&over).unwrap_err().to_string();
+        assert!(
+            e.starts_with("knockd.conf:3: \"stop_command\" is too long to run"),
+            "{e}"
+        );
+        let big = format!(
+            "[d]\nsequence = 1\nstop_command = {}\n",
+            "y".repeat(200_000)
+        );
+        assert!(parse(&big).is_err());
     }
 }

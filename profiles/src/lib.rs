@@ -1,7 +1,11 @@
 //! Everything the knock tools share: knock sequences and TCP flag filters
 //! ([`sequence`]), the profile file ([`profile`], [`store`]), knockd's
 //! configuration format ([`knockd_conf`]), the sender ([`send`]), and
-//! rotating sequences ([`rotate`]) with their secrets ([`secret`]).
+//! rotating sequences ([`rotate`]) with their secrets ([`secret`]), and
+//! fwknop-compatible Single Packet Authorization: the packet format
+//! ([`spa`]), the replay and clock check ([`spa_replay`]), and fwknop's
+//! files: `--key-gen` output ([`fwknop_keys`]), fwknopd's `access.conf`
+//! ([`fwknop_access`]) and the client's `.fwknoprc` ([`fwknoprc`]).
 //!
 //! The server uses this crate with `default-features = false`, so it pulls
 //! in neither sockets for sending nor anything GUI- or keyring-related
@@ -11,6 +15,9 @@
 mod words;
 
 pub mod field;
+pub mod fwknop_access;
+pub mod fwknop_keys;
+pub mod fwknoprc;
 pub mod knockd_conf;
 pub mod launch;
 pub mod message;
@@ -23,6 +30,8 @@ pub mod secret;
 #[cfg(feature = "send")]
 pub mod send;
 pub mod sequence;
+pub mod spa;
+pub mod spa_replay;
 pub mod store;
 #[cfg(test)]
 mod testing;

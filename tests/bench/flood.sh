@@ -7,21 +7,20 @@
 #        READ=1000000  packets of the --read throughput capture; 0 skips it
 #        GAP=1000      third run: this many flood packets between a knocker's knocks; 0 skips it
 #        DAEMONS="knockd ours"
+#        BUSY=2        this many busy-loop processes beside the daemon (CPU contention)
+#        OURS_ARGS="--capture-buffer 2"   extra knock-server arguments
 #
 # For each daemon and run it prints: knockers detected/expected, packets/s sent,
 # daemon CPU seconds (user+sys, all threads, from /proc), peak RSS (VmHWM).
 # Then the --read throughput of knock-server on a READ-packet capture.
 # Needs root (network namespaces); prints "SKIP: reason" and exits 0 otherwise.
-# Namespaces are ksrv-bench-PID-{s,c}; traffic stays inside them.
+# Namespaces are kbench-{srv,cli} (tests/lib/netns.sh); traffic stays inside them.
 set -u
+# shellcheck source=../lib/netns.sh source-path=SCRIPTDIR
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/netns.sh"
 
-if [ "$(id -u)" != 0 ]; then
-    echo "SKIP: the flood benchmark needs root (network namespaces)"
-    exit 0
-fi
-for tool in ip tcpreplay knockd; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "SKIP: $tool is not installed"; exit 0; }
-done
+require_root "network namespaces"
+require_cmd tcpreplay knockd
 
 packets=${1:-100000}
 sources=${2:-$packets}
@@ -31,43 +30,21 @@ gap=${GAP:-1000}
 readn=${READ:-1000000}
 daemons=${DAEMONS:-knockd ours}
 
-repo=$(cd "$(dirname "$0")/../.." && pwd)
+repo=$KNOCK_REPO
 (cd "$repo" && cargo build -q --release -p knock-server --bin knock-server --example genflood) ||
     { echo "cannot build knock-server"; exit 1; }
 ours=$repo/target/release/knock-server
 gen=$repo/target/release/examples/genflood
 
-S=ksrv-bench-$$-s
-C=ksrv-bench-$$-c
-VS=ksb$$a
-VC=ksb$$b
-w=$(mktemp -d /tmp/ksrv-bench.XXXXXX)
+test_tmpdir
+w=$TEST_TMP
+netns_pair kbench
 dpid=""
-cleanup() {
-    [ -n "$dpid" ] && kill -9 "$dpid" 2>/dev/null
-    ip netns del "$S" 2>/dev/null
-    ip netns del "$C" 2>/dev/null
-    rm -rf "$w"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ip netns add "$S"
-ip netns add "$C"
-ip link add "$VS" type veth peer name "$VC"
-ip link set "$VS" netns "$S"
-ip link set "$VC" netns "$C"
-ip -n "$S" addr add 192.0.2.1/24 dev "$VS"
-ip -n "$C" addr add 192.0.2.2/24 dev "$VC"
-ip -n "$S" addr add 2001:db8::1/64 dev "$VS" nodad
-for n in "$S" "$C"; do ip -n "$n" link set lo up; done
-ip -n "$S" link set "$VS" up
-ip -n "$C" link set "$VC" up
 
 cat > "$w/knockd.conf" <<EOF
 [options]
 	logfile = $w/daemon.log
-	interface = $VS
+	interface = $IF_SRV
 [openSSH]
 	sequence    = 7000,8000,9000
 	seq_timeout = 5
@@ -83,10 +60,11 @@ run() {
     local daemon=$1 pcap=$2 expected=$3 label=$4
     rm -f "$w/opened" "$w/daemon.log"
     case $daemon in
-        knockd) ip netns exec "$S" knockd -c "$w/knockd.conf" -i "$VS" > "$w/out" 2>&1 & ;;
-        ours) ip netns exec "$S" "$ours" -c "$w/knockd.conf" -i "$VS" --no-journal > "$w/out" 2>&1 & ;;
+        knockd) spawn_in "$NS_SRV" "$w/out" knockd -c "$w/knockd.conf" -i "$IF_SRV" ;;
+        # shellcheck disable=SC2086 # OURS_ARGS is a list of words
+        ours) spawn_in "$NS_SRV" "$w/out" "$ours" -c "$w/knockd.conf" -i "$IF_SRV" --no-journal ${OURS_ARGS:-} ;;
     esac
-    dpid=$!
+    dpid=$SPAWNED_PID
     sleep 1.5
     if ! kill -0 "$dpid" 2>/dev/null; then
         echo "$daemon died:"; cat "$w/out"; dpid=""; return 1
@@ -94,7 +72,7 @@ run() {
     local t0 t1 s0 s1 rss pps got
     t0=$(cpu_ticks "$dpid")
     s0=$(sys_ticks "$dpid")
-    pps=$(ip netns exec "$C" tcpreplay --topspeed -i "$VC" "$pcap" 2>&1 | awk '/Rated:/ {print int($(NF-1))}')
+    pps=$(in_cli tcpreplay --topspeed -i "$IF_CLI" "$pcap" 2>&1 | awk '/Rated:/ {print int($(NF-1))}')
     sleep 3
     t1=$(cpu_ticks "$dpid")
     s1=$(sys_ticks "$dpid")
@@ -104,15 +82,28 @@ run() {
     kill -9 "$dpid" 2>/dev/null
     wait "$dpid" 2>/dev/null
     dpid=""
+    # knock-server's exit summary: what the kernel dropped.
+    local drops=""
+    if [ "$daemon" = ours ]; then
+        drops=" $(grep -o 'capture: [0-9]* packets received, [0-9]* dropped' "$w/daemon.log" | tail -1 | awk '{print "kernel_dropped=" $5 "/" $2}')"
+    fi
     got=$(sort -u "$w/opened" 2>/dev/null | grep -c '^192\.0\.2\.1[0-9][0-9]$')
     local hz
     hz=$(getconf CLK_TCK)
-    printf '%-7s %-22s detected=%s/%s pps=%s cpu_s=%s (sys %s) peak_rss_mib=%s\n' \
+    printf '%-7s %-22s detected=%s/%s pps=%s cpu_s=%s (sys %s) peak_rss_mib=%s%s\n' \
         "$daemon" "$label" "$got" "$expected" "$pps" \
         "$(awk -v t=$((t1 - t0)) -v hz="$hz" 'BEGIN {printf "%.2f", t / hz}')" \
         "$(awk -v t=$((s1 - s0)) -v hz="$hz" 'BEGIN {printf "%.2f", t / hz}')" \
-        "$(awk -v k="$rss" 'BEGIN {printf "%.1f", k / 1024}')"
+        "$(awk -v k="$rss" 'BEGIN {printf "%.1f", k / 1024}')" "$drops"
 }
+
+busy=${BUSY:-0}
+for _ in $(seq "$busy"); do
+    # Bounded: killed on exit, and by timeout after 30 minutes at the latest.
+    timeout 1800 sh -c 'while :; do :; done' &
+    _KNOCK_PIDS+=("$!")
+done
+[ "$busy" -gt 0 ] && echo "== $busy busy-loop process(es) running beside the daemon"
 
 echo "== flood: $packets packets, $sources spoofed sources, $knockers knockers (tcpreplay --topspeed)"
 "$gen" "$w/flood.pcap" "$packets" "$sources" "$knockers"

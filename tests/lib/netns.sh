@@ -33,6 +33,10 @@
 #     KNOCK_KEEP_TMP=1   keep $TEST_TMP (logs, configs) after the script ends
 #     KNOCK_E2E_STRICT=1 a missing tool or binary fails instead of skipping
 #                        (the default when CI=true)
+#     KNOCK_NETNS_PREFIX put in front of every namespace and veth name made here,
+#                        to keep runs from two checkouts on one machine apart: with
+#                        KNOCK_NETNS_PREFIX=kx, netns_pair kcli makes kx-kcli-srv /
+#                        kx-kcli-cli joined by kx-srv / kx-cli (at most 11 characters)
 
 if [[ -n "${_KNOCK_NETNS_SH:-}" ]]; then
     return 0
@@ -54,6 +58,14 @@ SRV6=2001:db8::1
 CLI6=2001:db8::2
 IF_SRV=veth-srv
 IF_CLI=veth-cli
+if [[ -n "${KNOCK_NETNS_PREFIX:-}" ]]; then
+    if ((${#KNOCK_NETNS_PREFIX} > 11)) || [[ ! "$KNOCK_NETNS_PREFIX" =~ ^[A-Za-z0-9_-]+$ ]]; then
+        echo "KNOCK_NETNS_PREFIX=$KNOCK_NETNS_PREFIX: at most 11 letters, digits, - or _ (veth names are 15 at most)" >&2
+        exit 2
+    fi
+    IF_SRV="$KNOCK_NETNS_PREFIX-srv"
+    IF_CLI="$KNOCK_NETNS_PREFIX-cli"
+fi
 NS_SRV=
 NS_CLI=
 TEST_TMP=
@@ -207,7 +219,8 @@ test_tmpdir() {
 # ---------------------------------------------------------------- namespaces
 
 # netns_pair PREFIX [EXTRA_CLIENT_ADDR...]
-# Create ${PREFIX}-srv and ${PREFIX}-cli joined by a veth pair (veth-srv <-> veth-cli),
+# Create ${PREFIX}-srv and ${PREFIX}-cli joined by a veth pair ($IF_SRV <-> $IF_CLI,
+# veth-srv <-> veth-cli by default; see KNOCK_NETNS_PREFIX),
 # loopback up, IPv6 duplicate address detection off so v6 works at once.
 # Extra client addresses (e.g. 192.0.2.3 or 2001:db8::3) go on veth-cli as well;
 # use them as a source with `ssh -b ADDR`, `curl --interface`, and so on.
@@ -215,6 +228,7 @@ test_tmpdir() {
 netns_pair() {
     local prefix=${1:?netns_pair PREFIX}
     shift
+    prefix="${KNOCK_NETNS_PREFIX:+$KNOCK_NETNS_PREFIX-}$prefix"
     NS_SRV="${prefix}-srv"
     NS_CLI="${prefix}-cli"
     _knock_lock "$prefix"
@@ -250,6 +264,20 @@ netns_pair() {
         echo "netns_pair: the veth link between $NS_SRV and $NS_CLI did not come up" >&2
         return 1
     fi
+}
+
+# netns_relink: make the veth pair again after a test deleted it (an
+# interface that goes away and comes back), with the pair's own addresses.
+netns_relink() {
+    ip -n "$NS_SRV" link del "$IF_SRV" 2>/dev/null
+    ip -n "$NS_SRV" link add "$IF_SRV" type veth peer name "$IF_CLI" netns "$NS_CLI"
+    ip -n "$NS_SRV" addr add "$SRV4/24" dev "$IF_SRV"
+    ip -n "$NS_SRV" addr add "$SRV6/64" dev "$IF_SRV" nodad
+    ip -n "$NS_CLI" addr add "$CLI4/24" dev "$IF_CLI"
+    ip -n "$NS_CLI" addr add "$CLI6/64" dev "$IF_CLI" nodad
+    ip -n "$NS_SRV" link set "$IF_SRV" up
+    ip -n "$NS_CLI" link set "$IF_CLI" up
+    wait_for 5 _knock_pair_ready
 }
 
 # Both veth ends have carrier and no address is still tentative.
@@ -401,6 +429,18 @@ CONF
         cat "$dir/sshd.log" >&2
         return 1
     fi
+}
+
+# doors_conf DIR: print the doors tcp (7000,8000,9000), udp (7001:udp,...) and
+# mixed (7002,8002:udp,9002) of tests/fixtures/doors.knockd.conf, whose
+# commands append %IP% to DIR/opened-DOOR, and create those files empty.
+# Without [options]: the caller puts its own in front.
+doors_conf() {
+    local dir=${1:?doors_conf DIR} door
+    for door in tcp udp mixed; do
+        : >"$dir/opened-$door"
+    done
+    sed -e "s|@DIR@|$dir|g" "$KNOCK_REPO/tests/fixtures/doors.knockd.conf"
 }
 
 # ---------------------------------------------------------------- waiting
