@@ -64,7 +64,8 @@ pub struct Args {
     pub udp: bool,
 
     /// Wait MS milliseconds between knocks [default: 0, or the profile's delay_ms]
-    #[arg(short = 'd', long = "delay", value_name = "MS")]
+    #[arg(short = 'd', long = "delay", value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(..=knock_profiles::options::Millis::MAX))]
     pub delay: Option<u64>,
 
     /// Use IPv4 only
@@ -88,7 +89,8 @@ pub struct Args {
     pub open_port: Option<u16>,
 
     /// How long to wait for the open port, in milliseconds [default: 3000]
-    #[arg(long = "wait", value_name = "MS")]
+    #[arg(long = "wait", value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(..=knock_profiles::options::Millis::MAX))]
     pub wait_ms: Option<u64>,
 
     /// Knock again this many times if the open port did not open [default: 0]

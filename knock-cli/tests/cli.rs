@@ -156,6 +156,22 @@ fn clap_usage_errors_exit_2() {
         .assert()
         .code(USAGE)
         .stderr(contains("--host"));
+    // Past what the profile file can hold (a TOML integer): refused, not
+    // saved clamped.
+    for flag in ["-d", "--wait"] {
+        env.knock()
+            .args([
+                "--save",
+                "web",
+                "127.0.0.1",
+                "1",
+                flag,
+                "18446744073709551615",
+            ])
+            .assert()
+            .code(USAGE)
+            .stderr(contains("18446744073709551615"));
+    }
 }
 
 #[test]

@@ -1,36 +1,34 @@
 //! The application state and the one place that changes it.
 //!
-//! Views (`crate::ui`) draw the state and return [`Intent`]s; [`App::apply`]
-//! carries them out (store edits and saves, starting and cancelling knocks,
-//! launching, the Secret actions of rotating profiles). Text fields of the
-//! form edit the [`Edit`]s (a [`Draft`] or a [`RotatingDraft`]) directly.
+//! Every frame, [`App::show`] hands the views (`crate::ui`) the parts of
+//! the state they draw (a [`ui::Window`]) and gets back [`Intent`]s, which
+//! [`App::apply`] carries out: store edits and saves, starting and
+//! cancelling knocks, launching, the Secret actions of rotating profiles.
+//! Text fields edit the form they are given (a [`crate::draft::Draft`] or a
+//! [`crate::draft::rotating::RotatingDraft`] of the [`Document`]) directly.
 //!
 //! Rotating profiles (`rotate = true`) are listed, edited, duplicated and
 //! knocked like the others; their secret lives in the keyring (per profile
 //! name) or behind `secret_cmd`, never in the file.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::time::Duration;
 
-use knock_profiles::launch::Target;
-use knock_profiles::options::{Host, Launch, Options};
-use knock_profiles::profile::{Profile, RotatingProfile, Settings, validate_name};
-use knock_profiles::resolve::{Overrides, resolve};
-use knock_profiles::rotate;
-use knock_profiles::secret::{KEYRING_SERVICE, Secret, SecretError, SecretSource};
-use knock_profiles::store::Store;
-use knock_profiles::store::StoreError;
-use knock_profiles::{Proto, Sequence};
+use knock_profiles::options::Launch;
+use knock_profiles::profile::{AnyProfile, Profile, validate_name};
+use knock_profiles::resolve::{Overrides, Resolved, resolve};
+use knock_profiles::secret::{SecretError, SecretSource};
 
-use crate::draft::Draft;
-use crate::draft::rotating::RotatingDraft;
-use crate::knocker::{Knocker, ThreadKnocker, Work};
+use crate::document::{Document, Reload};
+use crate::draft::check_new;
+use crate::knocker::{Knocker, SystemKnocker, Work};
 use crate::launch::{self, Launcher, SystemLauncher};
-use crate::progress::{Connect, Run, RunState, StepKind};
-use crate::rotation::{self, Env, Prep, SecretAction, SecretOutcome};
+use crate::progress::{Run, RunState, StepKind};
+use crate::rotation::{self, OsSecrets, SecretAction, SecretBackend, SecretOutcome};
+use crate::state::{Dialog, Intent, Quick, Revealed, Selection, Status};
+use crate::ui;
+use crate::worker::{Task, Worker};
 
 /// How often the profile file is checked for outside changes.
 pub const DISK_CHECK_INTERVAL: Duration = Duration::from_secs(1);
@@ -39,147 +37,19 @@ pub const DISK_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 const KEY_SELECTED: &str = "knock.selected";
 const KEY_PUTTY: &str = "knock.putty";
 
-/// What the right-hand side shows.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Selection {
-    #[default]
-    Nothing,
-    Quick,
-    Profile(String),
-}
-
-/// Something the user asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Intent {
-    Select(Selection),
-    /// Arrow keys in the list: -1 up, +1 down (among the filtered profiles).
-    Move(i32),
-    FocusFilter,
-    OpenDialog(Dialog),
-    CloseDialog,
-    Add {
-        name: String,
-        host: String,
-        sequence: String,
-        /// A rotating profile (no sequence; defaults for the rotation).
-        rotating: bool,
-    },
-    Duplicate(String),
-    Rename {
-        old: String,
-        new: String,
-    },
-    Delete(String),
-    Save(String),
-    Revert(String),
-    /// Knock the selected profile (or the quick knock when that is shown).
-    Knock {
-        connect: bool,
-    },
-    Cancel,
-    DismissRun,
-    /// The file changed on disk: reload it; keep unsaved edits or not.
-    Reload {
-        keep_edits: bool,
-    },
-    SetPutty(String),
-    /// A new secret for rotating profile NAME (into the keyring, replacing
-    /// an existing one only when `replace`).
-    GenerateSecret {
-        name: String,
-        replace: bool,
-    },
-    /// Read and reveal the secret of rotating profile NAME.
-    ShowSecret(String),
-    HideSecret,
-}
-
-/// The modal dialog on top, if any.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Dialog {
-    #[default]
-    None,
-    Add {
-        name: String,
-        host: String,
-        sequence: String,
-        rotating: bool,
-    },
-    Rename {
-        old: String,
-        new: String,
-    },
-    ConfirmDelete(String),
-    /// The file changed on disk while there are unsaved edits.
-    Conflict,
-    Settings {
-        putty: String,
-    },
-    /// The keyring already holds a secret for this rotating profile.
-    ReplaceSecret(String),
-}
-
-/// The quick knock form (no profile, like KnockKnock's single window).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Quick {
-    pub host: String,
-    pub ports: String,
-    pub udp: bool,
-}
-
-impl Quick {
-    /// The host's problem (if any) and the ports as a sequence, checked by
-    /// the library (the same messages as the CLI).
-    pub fn check(&self) -> (Option<String>, Result<Sequence, String>) {
-        let proto = if self.udp { Proto::Udp } else { Proto::Tcp };
-        let ports = Sequence::parse_with_default(&self.ports, proto).map_err(|e| e.to_string());
-        let host = Host::parse(self.host.trim()).err().map(|e| e.to_string());
-        (host, ports)
-    }
-}
-
-/// The unsaved form of one profile.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Edit {
-    Fixed(Draft),
-    Rotating(RotatingDraft),
-}
-
-/// A profile the New dialog checked, ready to add.
-#[derive(Debug, Clone, PartialEq)]
-pub enum NewProfile {
-    Fixed(Profile),
-    Rotating(RotatingProfile),
-}
-
-/// A one-line message at the bottom of the window.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Status {
-    pub text: String,
-    pub error: bool,
-}
-
-/// A secret on screen (until hidden or another profile is selected).
-#[derive(Debug)]
-pub struct Revealed {
-    pub secret: Secret,
-    /// The `knock://rotate?...` URI for another device.
-    pub uri: String,
-}
-
 /// The Secret area of the selected rotating profile.
 #[derive(Debug)]
-pub struct SecretPanel {
-    pub name: String,
+struct SecretPanel {
+    name: String,
     /// What the last action came to (or why it failed).
-    pub message: Option<Status>,
-    pub revealed: Option<Revealed>,
+    message: Option<Status>,
+    revealed: Option<Revealed>,
     /// The action running off the UI thread.
-    task: Option<Receiver<Result<SecretOutcome, SecretError>>>,
+    task: Option<Task<Result<SecretOutcome, SecretError>>>,
 }
 
 impl SecretPanel {
-    pub fn is_busy(&self) -> bool {
+    fn is_busy(&self) -> bool {
         self.task.is_some()
     }
 }
@@ -188,30 +58,43 @@ impl SecretPanel {
 struct SecretMove {
     old: String,
     new: String,
-    task: Receiver<Result<bool, SecretError>>,
+    task: Task<Result<bool, SecretError>>,
+}
+
+/// What the app needs from the outside world besides the sender and the
+/// launcher: where secrets live and where background work runs.
+#[derive(Clone)]
+pub struct Env {
+    pub secrets: Arc<dyn SecretBackend>,
+    pub worker: Worker,
+}
+
+impl Env {
+    /// The OS keyring, a thread per job.
+    pub fn os() -> Env {
+        Env {
+            secrets: Arc::new(OsSecrets),
+            worker: Worker::Threads,
+        }
+    }
 }
 
 pub struct App {
-    pub(crate) path: PathBuf,
-    pub(crate) store: Option<Store>,
-    /// Why the file could not be (re)loaded; saving is off while set.
-    pub(crate) load_error: Option<String>,
-    pub(crate) selection: Selection,
-    pub(crate) filter: String,
-    pub(crate) focus_filter: bool,
+    doc: Document,
+    selection: Selection,
+    filter: String,
+    focus_filter: bool,
     /// Scroll the list to the selection (after moving it with the keys).
-    pub(crate) scroll_to_selection: bool,
-    /// Form state per profile; an entry equal to the saved profile is clean.
-    pub(crate) drafts: BTreeMap<String, Edit>,
-    pub(crate) quick: Quick,
-    pub(crate) run: Option<Run>,
-    pub(crate) dialog: Dialog,
-    pub(crate) status: Option<Status>,
-    pub(crate) putty: String,
-    pub(crate) secret_panel: Option<SecretPanel>,
+    scroll_to_selection: bool,
+    quick: Quick,
+    run: Option<Run>,
+    dialog: Dialog,
+    status: Option<Status>,
+    putty: String,
+    secret_panel: Option<SecretPanel>,
     /// A renamed profile's secret moving in the keyring, off the UI thread.
     secret_move: Option<SecretMove>,
-    knocker: Box<dyn Knocker>,
+    knocker: Arc<dyn Knocker>,
     launcher: Box<dyn Launcher>,
     env: Env,
     last_disk_check: Option<f64>,
@@ -221,19 +104,17 @@ impl App {
     /// The app on the profile file at `path`, with the given sender and
     /// launcher (tests pass fakes) and the OS keyring.
     pub fn new(path: &Path, knocker: Box<dyn Knocker>, launcher: Box<dyn Launcher>) -> App {
-        let (store, load_error) = match Store::open(path) {
-            Ok(store) => (Some(store), None),
-            Err(e) => (None, Some(e.to_string())),
+        let doc = Document::open(path);
+        let selection = match doc.names().first() {
+            Some(first) => Selection::Profile(first.clone()),
+            None => Selection::Quick,
         };
-        let mut app = App {
-            path: path.to_path_buf(),
-            store,
-            load_error,
-            selection: Selection::Nothing,
+        App {
+            doc,
+            selection,
             filter: String::new(),
             focus_filter: false,
             scroll_to_selection: false,
-            drafts: BTreeMap::new(),
             quick: Quick::default(),
             run: None,
             dialog: Dialog::None,
@@ -241,20 +122,15 @@ impl App {
             putty: String::new(),
             secret_panel: None,
             secret_move: None,
-            knocker,
+            knocker: Arc::from(knocker),
             launcher,
             env: Env::os(),
             last_disk_check: None,
-        };
-        app.selection = match app.names().first() {
-            Some(first) => Selection::Profile(first.clone()),
-            None => Selection::Quick,
-        };
-        app
+        }
     }
 
-    /// Uses `env` for rotating profiles' secrets (tests pass the keyring
-    /// crate's mock store).
+    /// Uses `env` for rotating profiles' secrets and background work
+    /// (tests pass the keyring crate's mock store and run jobs inline).
     pub fn with_env(mut self, env: Env) -> App {
         self.env = env;
         self
@@ -264,16 +140,16 @@ impl App {
     /// selection and settings restored from eframe's storage.
     pub fn from_creation_context(cc: &eframe::CreationContext<'_>) -> anyhow::Result<App> {
         let path = knock_profiles::store::locate(None)?;
-        let mut app = App::new(&path, Box::new(ThreadKnocker), Box::new(SystemLauncher));
+        let mut app = App::new(&path, Box::new(SystemKnocker), Box::new(SystemLauncher));
         if let Some(storage) = cc.storage {
             app.restore_state(storage);
         }
-        crate::ui::setup_style(&cc.egui_ctx);
+        ui::setup_style(&cc.egui_ctx);
         Ok(app)
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        self.doc.path()
     }
 
     pub fn selection(&self) -> &Selection {
@@ -288,132 +164,14 @@ impl App {
         self.status.as_ref()
     }
 
-    /// Saved profile names, fixed and rotating, sorted.
-    pub fn names(&self) -> Vec<String> {
-        let Some(store) = &self.store else {
-            return Vec::new();
-        };
-        let file = store.file();
-        let mut names: Vec<String> = file
-            .profiles
-            .keys()
-            .chain(file.rotating.keys())
-            .cloned()
-            .collect();
-        names.sort();
-        names
-    }
-
-    /// Names matching the filter (name or host, case-insensitive).
-    pub fn filtered_names(&self) -> Vec<String> {
-        let needle = self.filter.trim().to_lowercase();
-        let Some(store) = &self.store else {
-            return Vec::new();
-        };
-        let file = store.file();
-        let hosts = file
-            .profiles
-            .iter()
-            .map(|(name, p)| (name, &p.host))
-            .chain(file.rotating.iter().map(|(name, p)| (name, &p.host)));
-        let mut names: Vec<String> = hosts
-            .filter(|(name, host)| {
-                needle.is_empty()
-                    || name.to_lowercase().contains(&needle)
-                    || host.to_lowercase().contains(&needle)
-            })
-            .map(|(name, _)| name.clone())
-            .collect();
-        names.sort();
-        names
-    }
-
-    /// A profile with a fixed sequence.
-    pub fn profile(&self, name: &str) -> Option<&Profile> {
-        self.store.as_ref()?.file().profiles.get(name)
-    }
-
-    /// A rotating profile.
-    pub fn rotating(&self, name: &str) -> Option<&RotatingProfile> {
-        self.store.as_ref()?.file().rotating.get(name)
-    }
-
-    /// Whether a profile, fixed or rotating, has this name.
-    pub fn exists(&self, name: &str) -> bool {
-        self.store.as_ref().is_some_and(|s| s.file().contains(name))
-    }
-
-    /// The Secret area of the selected rotating profile, if it has one.
-    pub fn secret_panel(&self) -> Option<&SecretPanel> {
-        self.secret_panel.as_ref()
-    }
-
-    /// The settings of rotating profile `name` except its sequence.
-    pub(crate) fn rotating_settings(&self, name: &str) -> Option<Settings> {
-        Some(self.rotating(name)?.settings(name, &self.defaults()))
-    }
-
-    fn defaults(&self) -> Options {
-        self.store
-            .as_ref()
-            .map(|s| s.file().defaults.clone())
-            .unwrap_or_default()
-    }
-
-    /// The form of fixed profile `name`, created from the saved profile on
-    /// first use (or when the file turned it into the other kind).
-    pub(crate) fn draft_mut(&mut self, name: &str) -> Option<&mut Draft> {
-        if !matches!(self.drafts.get(name), Some(Edit::Fixed(_))) {
-            let draft = Draft::from_profile(self.profile(name)?);
-            self.drafts.insert(name.to_string(), Edit::Fixed(draft));
-        }
-        match self.drafts.get_mut(name) {
-            Some(Edit::Fixed(draft)) => Some(draft),
-            _ => None,
-        }
-    }
-
-    /// The form of rotating profile `name`, like [`App::draft_mut`].
-    pub(crate) fn rotating_draft_mut(&mut self, name: &str) -> Option<&mut RotatingDraft> {
-        if !matches!(self.drafts.get(name), Some(Edit::Rotating(_))) {
-            let draft = RotatingDraft::from_profile(name, self.rotating(name)?);
-            self.drafts.insert(name.to_string(), Edit::Rotating(draft));
-        }
-        match self.drafts.get_mut(name) {
-            Some(Edit::Rotating(draft)) => Some(draft),
-            _ => None,
-        }
-    }
-
     /// Whether `name` has edits not saved to the file.
     pub fn is_dirty(&self, name: &str) -> bool {
-        match self.drafts.get(name) {
-            None => false,
-            Some(Edit::Fixed(draft)) => self
-                .profile(name)
-                .is_none_or(|saved| *draft != Draft::from_profile(saved)),
-            Some(Edit::Rotating(draft)) => self
-                .rotating(name)
-                .is_none_or(|saved| *draft != RotatingDraft::from_profile(name, saved)),
-        }
+        self.doc.is_dirty(name)
     }
 
-    /// The rotating profile `name` as the form has it (when valid), else
-    /// as saved.
-    fn rotating_as_typed(&self, name: &str) -> Option<RotatingProfile> {
-        match self.drafts.get(name) {
-            Some(Edit::Rotating(draft)) => draft.check(name).ok(),
-            _ => None,
-        }
-        .or_else(|| self.rotating(name).cloned())
-    }
-
-    pub fn any_dirty(&self) -> bool {
-        self.drafts.keys().any(|name| self.is_dirty(name))
-    }
-
-    pub(crate) fn can_save(&self) -> bool {
-        self.store.is_some() && self.load_error.is_none()
+    /// The configured PuTTY path (empty = look on PATH).
+    pub fn putty(&self) -> &str {
+        &self.putty
     }
 
     fn ok(&mut self, text: impl Into<String>) {
@@ -430,8 +188,8 @@ impl App {
         });
     }
 
-    /// Draws one frame: takes in worker events, checks the file now and then,
-    /// shows the views, then applies what they asked for.
+    /// Draws one frame: takes in worker reports, checks the file now and
+    /// then, shows the views, then applies what they asked for.
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         self.poll_run();
@@ -447,11 +205,80 @@ impl App {
         }
         ctx.request_repaint_after(DISK_CHECK_INTERVAL);
 
-        let intents = crate::ui::show(ui, self);
+        let intents = ui::show(ui, self.window());
         for intent in intents {
             self.apply(intent, &ctx);
         }
         self.forget_other_secret();
+    }
+
+    /// What the views show this frame.
+    fn window(&mut self) -> ui::Window<'_> {
+        let running = self.run.as_ref().is_some_and(Run::is_running);
+        let rows = self
+            .doc
+            .filtered_names(&self.filter)
+            .into_iter()
+            .filter_map(|name| self.list_row(name))
+            .collect();
+        let selection_saved =
+            matches!(&self.selection, Selection::Profile(name) if self.doc.exists(name));
+        let dialog =
+            (self.dialog != Dialog::None).then(|| (self.doc.names(), self.doc.dirty_names()));
+        let path = self.doc.path().display().to_string();
+        let load_error = self.doc.load_error().map(str::to_string);
+        let total = self.doc.names().len();
+        let editable = self.doc.can_save();
+        let page = match &self.selection {
+            Selection::Nothing => ui::Page::Nothing,
+            Selection::Quick => ui::Page::Quick(ui::QuickView {
+                quick: &mut self.quick,
+                running,
+            }),
+            Selection::Profile(name) => {
+                let secret = self.secret_panel.as_ref().filter(|p| p.name == *name);
+                page(&mut self.doc, name, running, secret)
+            }
+        };
+        ui::Window {
+            path,
+            putty: &self.putty,
+            load_error,
+            status: self.status.as_ref(),
+            list: ui::ListView {
+                filter: &mut self.filter,
+                focus_filter: std::mem::take(&mut self.focus_filter),
+                rows,
+                total,
+                selection: &self.selection,
+                selection_saved,
+                scroll_to_selection: std::mem::take(&mut self.scroll_to_selection),
+                editable,
+            },
+            run: self.run.as_ref(),
+            page,
+            dialog: dialog.map(|(names, dirty)| ui::DialogView {
+                dialog: &mut self.dialog,
+                names,
+                dirty,
+            }),
+        }
+    }
+
+    /// A profile's row in the list: a rotating profile shows a tag where
+    /// the sequence would be.
+    fn list_row(&self, name: String) -> Option<ui::ListRow> {
+        let (subtitle, tag) = if let Some(profile) = self.doc.profile(&name) {
+            (format!("{}  ·  {}", profile.host, profile.sequence), None)
+        } else {
+            (self.doc.rotating(&name)?.host.to_string(), Some("rotating"))
+        };
+        Some(ui::ListRow {
+            dirty: self.doc.is_dirty(&name),
+            name,
+            subtitle,
+            tag,
+        })
     }
 
     /// A revealed secret goes away when its profile is no longer selected.
@@ -472,29 +299,29 @@ impl App {
         if self.secret_panel.as_ref().is_some_and(SecretPanel::is_busy) {
             return;
         }
-        let Some(profile) = self.rotating(name) else {
+        let Some(profile) = self.doc.rotating(name) else {
             self.fail(format!("{name} is not a rotating profile"));
             return;
         };
         let source = profile.rotation.secret.clone();
         let secrets = Arc::clone(&self.env.secrets);
-        let (tx, rx) = mpsc::channel();
-        let waker = ctx.clone();
         let account = name.to_string();
+        let task = self
+            .env
+            .worker
+            .start("knock-secret", Some(ctx), move |emit| {
+                emit.send(rotation::secret_task(
+                    secrets.as_ref(),
+                    &account,
+                    &source,
+                    action,
+                ));
+            });
         self.secret_panel = Some(SecretPanel {
             name: name.to_string(),
             message: None,
             revealed: None,
-            task: Some(rx),
-        });
-        self.env.background.run(move || {
-            let _ = tx.send(rotation::secret_task(
-                secrets.as_ref(),
-                &account,
-                &source,
-                action,
-            ));
-            waker.request_repaint();
+            task: Some(task),
         });
         self.poll_secret();
     }
@@ -507,92 +334,17 @@ impl App {
         let Some(task) = &panel.task else {
             return;
         };
-        let result = match task.try_recv() {
-            Ok(result) => result,
-            Err(TryRecvError::Empty) => return,
-            Err(TryRecvError::Disconnected) => Err(SecretError::Keyring {
-                account: panel.name.clone(),
-                detail: "the keyring task ended without an answer".to_string(),
-            }),
+        let Some(result) = task.try_next(|| Err(no_answer(&panel.name))) else {
+            return;
         };
         panel.task = None;
         let name = panel.name.clone();
-        let source = self.rotating(&name).map(|p| p.rotation.secret.clone());
-        let uri = |secret: &Secret| {
-            self.rotating(&name)
-                .map(|p| rotate::share_uri(&p.rotation.door, &p.rotation.params, secret))
-                .unwrap_or_default()
-        };
-        let (message, revealed, dialog) = match result {
-            Ok(SecretOutcome::Stored(secret)) => (
-                Status {
-                    text: format!(
-                        "Stored a new {}-bit secret in the OS keyring (service \"{KEYRING_SERVICE}\", account \"{name}\"). Put it in the server's Secret_File: it is shown below.",
-                        secret.bits()
-                    ),
-                    error: false,
-                },
-                Some(Revealed {
-                    uri: uri(&secret),
-                    secret,
-                }),
-                None,
-            ),
-            Ok(SecretOutcome::Generated(secret)) => {
-                let cmd = match &source {
-                    Some(SecretSource::Command(cmd)) => cmd.clone(),
-                    _ => "secret_cmd".to_string(),
-                };
-                (
-                    Status {
-                        text: format!(
-                            "New {}-bit secret, not stored: this profile reads its secret with `{cmd}`, so store it there (and in the server's Secret_File).",
-                            secret.bits()
-                        ),
-                        error: false,
-                    },
-                    Some(Revealed {
-                        uri: uri(&secret),
-                        secret,
-                    }),
-                    None,
-                )
-            }
-            Ok(SecretOutcome::Loaded(secret)) => (
-                Status {
-                    text: format!("The secret of {name}, from {}:", source.unwrap_or_default()),
-                    error: false,
-                },
-                Some(Revealed {
-                    uri: uri(&secret),
-                    secret,
-                }),
-                None,
-            ),
-            Ok(SecretOutcome::Exists) => (
-                Status {
-                    text: format!("{name} already has a secret in the keyring."),
-                    error: false,
-                },
-                None,
-                Some(Dialog::ReplaceSecret(name.clone())),
-            ),
-            Err(e) => (
-                Status {
-                    text: e.to_string(),
-                    error: true,
-                },
-                None,
-                None,
-            ),
-        };
-        self.status = Some(message.clone());
-        if let Some(panel) = &mut self.secret_panel {
-            panel.message = Some(message);
-            panel.revealed = revealed;
-        }
-        if let Some(dialog) = dialog {
-            self.dialog = dialog;
+        let told = rotation::tell(&name, self.doc.rotating(&name), result);
+        panel.message = Some(told.message.clone());
+        panel.revealed = told.revealed;
+        self.status = Some(told.message);
+        if told.ask_replace {
+            self.dialog = Dialog::ReplaceSecret(name);
         }
     }
 
@@ -610,23 +362,21 @@ impl App {
     }
 
     /// Starts the ssh client / PuTTY / custom command after a knock.
-    fn connect(&mut self, c: &Connect, addr: Option<std::net::IpAddr>) {
-        let target = Target {
-            host: &c.host,
-            addr,
-            options: &c.options,
+    fn connect(&mut self, knock: &Resolved, addr: Option<std::net::IpAddr>) {
+        let Some(launch) = &knock.connect else {
+            return;
         };
         let putty = Some(PathBuf::from(self.putty.trim())).filter(|p| !p.as_os_str().is_empty());
         let terminal = std::env::var("TERMINAL").ok();
-        let opts = launch::Options {
+        let programs = launch::Programs {
             putty: putty.as_deref(),
             terminal: terminal.as_deref(),
         };
         let result = launch::command(
             launch::Os::current(),
-            &c.launch,
-            &target,
-            &opts,
+            launch,
+            &knock.target(addr),
+            &programs,
             &launch::which,
         )
         .and_then(|cmd| match cmd {
@@ -650,17 +400,10 @@ impl App {
     /// Reloads the file if it changed on disk; asks first if there are
     /// unsaved edits.
     fn check_disk(&mut self) {
-        if self.dialog == Dialog::Conflict {
+        if self.dialog == Dialog::Conflict || !self.doc.changed_on_disk() {
             return;
         }
-        let changed = match &self.store {
-            Some(store) => store.changed_on_disk(),
-            None => true,
-        };
-        if !changed {
-            return;
-        }
-        if self.any_dirty() && self.store.is_some() && self.load_error.is_none() {
+        if self.doc.any_dirty() && self.doc.can_save() {
             self.dialog = Dialog::Conflict;
         } else {
             self.reload(true);
@@ -668,47 +411,23 @@ impl App {
     }
 
     fn reload(&mut self, keep_edits: bool) {
-        let had_error = self.load_error.is_some();
-        match Store::open(&self.path) {
-            Ok(store) => {
-                let was_loaded = self.store.is_some();
-                self.store = Some(store);
-                self.load_error = None;
-                if !keep_edits {
-                    self.drafts.clear();
-                }
-                // Forget clean forms, so they show the new file.
-                let clean: Vec<String> = self
-                    .drafts
-                    .keys()
-                    .filter(|n| !self.is_dirty(n))
-                    .cloned()
-                    .collect();
-                for name in clean {
-                    self.drafts.remove(&name);
-                }
-                if let Selection::Profile(name) = &self.selection
-                    && !self.exists(name)
-                    && !self.drafts.contains_key(name)
-                {
-                    self.selection = match self.names().first() {
-                        Some(n) => Selection::Profile(n.clone()),
-                        None => Selection::Quick,
-                    };
-                }
-                if was_loaded || had_error {
-                    self.ok(format!(
-                        "Reloaded {} (changed on disk)",
-                        self.path.display()
-                    ));
-                }
-            }
-            Err(e) => {
-                let text = e.to_string();
-                if self.load_error.as_deref() != Some(text.as_str()) {
-                    self.load_error = Some(text);
-                }
-            }
+        let Reload::Loaded { announce } = self.doc.reload(keep_edits) else {
+            return;
+        };
+        if let Selection::Profile(name) = &self.selection
+            && !self.doc.exists(name)
+            && self.doc.edit(name).is_none()
+        {
+            self.selection = match self.doc.names().first() {
+                Some(n) => Selection::Profile(n.clone()),
+                None => Selection::Quick,
+            };
+        }
+        if announce {
+            self.ok(format!(
+                "Reloaded {} (changed on disk)",
+                self.doc.path().display()
+            ));
         }
     }
 
@@ -731,7 +450,7 @@ impl App {
             Intent::Delete(name) => self.delete(&name),
             Intent::Save(name) => self.save(&name),
             Intent::Revert(name) => {
-                self.drafts.remove(&name);
+                self.doc.forget_edit(&name);
                 self.ok(format!("Reverted {name} to the saved profile"));
             }
             Intent::Knock { connect } => self.knock(connect, ctx),
@@ -768,7 +487,7 @@ impl App {
     }
 
     fn move_selection(&mut self, step: i32) {
-        let names = self.filtered_names();
+        let names = self.doc.filtered_names(&self.filter);
         if names.is_empty() {
             return;
         }
@@ -787,52 +506,24 @@ impl App {
         self.scroll_to_selection = true;
     }
 
-    pub(crate) fn take_scroll_to_selection(&mut self) -> bool {
-        std::mem::take(&mut self.scroll_to_selection)
-    }
-
-    /// Applies a store edit and saves; on failure reloads the file so the
-    /// in-memory document matches the disk again.
-    fn edit_store(
-        &mut self,
-        change: impl FnOnce(&mut Store) -> Result<(), StoreError>,
-    ) -> Result<(), String> {
-        if !self.can_save() {
-            return Err(match &self.load_error {
-                Some(e) => format!("cannot save while the file has an error: {e}"),
-                None => "no profile file loaded".to_string(),
-            });
-        }
-        let Some(store) = &mut self.store else {
-            return Err("no profile file loaded".to_string());
-        };
-        let result = change(store).and_then(|()| store.save());
-        if let Err(e) = result {
-            if let Ok(fresh) = Store::open(&self.path) {
-                self.store = Some(fresh);
-            }
-            return Err(e.to_string());
-        }
-        Ok(())
-    }
-
     fn add(&mut self, name: &str, host: &str, sequence: &str, rotating: bool) {
         let name = name.trim();
-        let profile = match add_check(name, host, sequence, rotating, self.exists(name)) {
+        let exists = self.doc.exists(name);
+        let profile = match check_new(name, host, sequence, rotating, exists) {
             Ok(p) => p,
             Err(e) => {
                 self.fail(e);
                 return;
             }
         };
-        match self.edit_store(|s| upsert(s, name, &profile)) {
+        match self.doc.put(name, &profile) {
             Ok(()) => {
                 self.dialog = Dialog::None;
                 self.filter.clear();
                 self.selection = Selection::Profile(name.to_string());
-                self.ok(format!("Added {name} to {}", self.path.display()));
-                if let NewProfile::Rotating(p) = &profile {
-                    let note = no_secret_yet(name, p, None);
+                self.ok(format!("Added {name} to {}", self.doc.path().display()));
+                if let AnyProfile::Rotating(p) = &profile {
+                    let note = rotation::no_secret_yet(name, p, None);
                     self.secret_note(name, note);
                 }
             }
@@ -843,33 +534,27 @@ impl App {
     fn duplicate(&mut self, name: &str) {
         let mut copy = format!("{name}-copy");
         let mut n = 2;
-        while self.exists(&copy) {
+        while self.doc.exists(&copy) {
             copy = format!("{name}-copy{n}");
             n += 1;
         }
         // The form's version if it is valid, else the saved one.
-        let profile = if let Some(mut rotating) = self.rotating_as_typed(name) {
-            // A door left at its default (the profile's name) follows the
-            // copy's name, as if the table had been copied by hand.
-            if rotating.rotation.door == name {
-                rotating.rotation.door.clone_from(&copy);
-            }
-            NewProfile::Rotating(rotating)
-        } else if let Some(saved) = self.profile(name).cloned() {
-            let fixed = match self.drafts.get(name) {
-                Some(Edit::Fixed(draft)) => draft.check().ok(),
-                _ => None,
-            };
-            NewProfile::Fixed(fixed.unwrap_or(saved))
-        } else {
+        let Some(mut profile) = self.doc.as_typed(name) else {
             return;
         };
-        match self.edit_store(|s| upsert(s, &copy, &profile)) {
+        // A door left at its default (the profile's name) follows the
+        // copy's name, as if the table had been copied by hand.
+        if let AnyProfile::Rotating(rotating) = &mut profile
+            && rotating.rotation.door == name
+        {
+            rotating.rotation.door.clone_from(&copy);
+        }
+        match self.doc.put(&copy, &profile) {
             Ok(()) => {
                 self.selection = Selection::Profile(copy.clone());
                 self.ok(format!("Duplicated {name} as {copy}"));
-                if let NewProfile::Rotating(p) = &profile {
-                    let note = no_secret_yet(&copy, p, Some(name));
+                if let AnyProfile::Rotating(p) = &profile {
+                    let note = rotation::no_secret_yet(&copy, p, Some(name));
                     self.secret_note(&copy, note);
                 }
             }
@@ -895,15 +580,12 @@ impl App {
         }
         // The keyring holds a rotating profile's secret under its name.
         let keyring_secret = self
-            .store
-            .as_ref()
-            .and_then(|s| s.file().rotating.get(old))
+            .doc
+            .rotating(old)
             .is_some_and(|p| matches!(p.rotation.secret, SecretSource::Keyring));
-        match self.edit_store(|s| s.rename(old, new)) {
+        match self.doc.change(|s| s.rename(old, new)) {
             Ok(()) => {
-                if let Some(draft) = self.drafts.remove(old) {
-                    self.drafts.insert(new.to_string(), draft);
-                }
+                self.doc.rename_edit(old, new);
                 self.dialog = Dialog::None;
                 self.selection = Selection::Profile(new.to_string());
                 self.ok(format!("Renamed {old} to {new}"));
@@ -919,21 +601,22 @@ impl App {
     /// UI thread (keyring access can block on a D-Bus round trip or an
     /// unlock prompt); [`App::poll_secret_move`] reports how it went.
     fn move_secret(&mut self, old: &str, new: &str, ctx: &egui::Context) {
-        let (tx, rx) = mpsc::channel();
         let secrets = Arc::clone(&self.env.secrets);
         let (from, to) = (old.to_string(), new.to_string());
-        let waker = ctx.clone();
+        let task = self
+            .env
+            .worker
+            .start("knock-secret", Some(ctx), move |emit| {
+                emit.send(
+                    secrets
+                        .keyring(&from)
+                        .and_then(|ring| ring.rename(&from, &to)),
+                );
+            });
         self.secret_move = Some(SecretMove {
             old: old.to_string(),
             new: new.to_string(),
-            task: rx,
-        });
-        self.env.background.run(move || {
-            let moved = secrets
-                .keyring(&from)
-                .and_then(|ring| ring.rename(&from, &to));
-            let _ = tx.send(moved);
-            waker.request_repaint();
+            task,
         });
         self.poll_secret_move();
     }
@@ -943,13 +626,8 @@ impl App {
         let Some(task) = &self.secret_move else {
             return;
         };
-        let moved = match task.task.try_recv() {
-            Ok(moved) => moved,
-            Err(TryRecvError::Empty) => return,
-            Err(TryRecvError::Disconnected) => Err(SecretError::Keyring {
-                account: task.old.clone(),
-                detail: "the keyring task ended without an answer".to_string(),
-            }),
+        let Some(moved) = task.task.try_next(|| Err(no_answer(&task.old))) else {
+            return;
         };
         let (old, new) = (task.old.clone(), task.new.clone());
         self.secret_move = None;
@@ -965,7 +643,7 @@ impl App {
     }
 
     fn delete(&mut self, name: &str) {
-        let names = self.filtered_names();
+        let names = self.doc.filtered_names(&self.filter);
         let next = names
             .iter()
             .position(|n| n == name)
@@ -975,150 +653,106 @@ impl App {
                     .or_else(|| i.checked_sub(1).and_then(|j| names.get(j)))
             })
             .cloned();
-        match self.edit_store(|s| s.remove(name).map(|_| ())) {
+        match self.doc.change(|s| s.remove(name).map(|_| ())) {
             Ok(()) => {
-                self.drafts.remove(name);
+                self.doc.forget_edit(name);
                 self.dialog = Dialog::None;
                 self.selection = match next {
                     Some(n) => Selection::Profile(n),
                     None => Selection::Quick,
                 };
-                self.ok(format!("Deleted {name} from {}", self.path.display()));
+                self.ok(format!("Deleted {name} from {}", self.doc.path().display()));
             }
             Err(e) => self.fail(e),
         }
     }
 
     fn save(&mut self, name: &str) {
-        let checked = match self.drafts.get(name) {
+        let profile = match self.doc.checked(name) {
             None => return,
-            Some(Edit::Fixed(draft)) => draft.check().map(NewProfile::Fixed),
-            Some(Edit::Rotating(draft)) => draft.check(name).map(NewProfile::Rotating),
-        };
-        let profile = match checked {
-            Ok(p) => p,
-            Err(problems) => {
-                let first = problems.messages().next().unwrap_or("invalid profile");
-                self.fail(format!("Not saved: {first}"));
+            Some(Ok(p)) => p,
+            Some(Err(problems)) => {
+                self.fail(format!("Not saved: {}", problems.first()));
                 return;
             }
         };
-        match self.edit_store(|s| upsert(s, name, &profile)) {
+        match self.doc.put(name, &profile) {
             Ok(()) => {
-                self.drafts.remove(name);
-                self.ok(format!("Saved {name} to {}", self.path.display()));
+                self.doc.forget_edit(name);
+                self.ok(format!("Saved {name} to {}", self.doc.path().display()));
             }
             Err(e) => self.fail(e),
         }
     }
 
-    /// The settings to knock with for what is selected: the form as typed
-    /// (saved or not) merged with `[defaults]`.
-    pub fn knock_settings(&self) -> Result<Settings, String> {
-        match &self.selection {
-            Selection::Nothing => Err("nothing selected".to_string()),
+    /// What is selected, ready to knock: the form as typed (saved or not)
+    /// with `[defaults]` applied, resolved like `knock NAME` (with
+    /// `connect`, like `knock NAME --ssh`: the knock waits for the ssh port
+    /// when no `open_port` is set).
+    fn knock_resolved(&self, connect: bool) -> Result<Resolved, String> {
+        let defaults = self.doc.defaults();
+        let settings = match &self.selection {
+            Selection::Nothing => return Err("nothing selected".to_string()),
             Selection::Quick => {
-                let (host, ports) = self.quick.check();
-                let ports = ports?;
-                host.map_or(Ok(()), Err)?;
-                let host = Host::parse(self.quick.host.trim()).map_err(|e| e.to_string())?;
-                Ok(Profile::new(host, ports).settings("quick knock", &self.defaults()))
+                let ports = self.quick.ports().map_err(|e| e.to_string())?;
+                let host = self.quick.host().map_err(|e| e.to_string())?;
+                Profile::new(host, ports).settings("quick knock", &defaults)
             }
             Selection::Profile(name) => {
-                let profile = match self.drafts.get(name) {
-                    Some(Edit::Fixed(draft)) => draft.check().map_err(|p| {
-                        p.messages().next().unwrap_or("invalid profile").to_string()
-                    })?,
-                    _ if self.rotating(name).is_some() => {
-                        return Err(format!(
-                            "{name} is a rotating profile: its sequence is derived when it knocks"
-                        ));
-                    }
-                    _ => self
-                        .profile(name)
-                        .cloned()
+                // Knock is off while the form has a problem.
+                let profile = match self.doc.checked(name) {
+                    Some(checked) => checked.map_err(|p| p.first().to_string())?,
+                    None => self
+                        .doc
+                        .saved(name)
                         .ok_or_else(|| format!("no profile named {name}"))?,
                 };
-                Ok(profile.settings(name, &self.defaults()))
+                profile.settings(name, &defaults)
             }
-        }
-    }
-
-    /// What to knock for the selection, and its settings (for a rotating
-    /// profile, all but the sequence, which the worker derives). With
-    /// `connect`, the knock waits for the ssh port when no `open_port` is
-    /// set, like `knock NAME --ssh` (`Plan::for_connect`).
-    fn knock_work(&self, connect: bool) -> Result<(Work, Settings), String> {
+        };
         let overrides = Overrides {
             connect,
             ..Overrides::default()
         };
-        if let Selection::Profile(name) = &self.selection
-            && self.rotating(name).is_some()
-        {
-            // The form as typed, like a fixed profile (Knock is off while
-            // it has a problem).
-            let profile = match self.drafts.get(name) {
-                Some(Edit::Rotating(draft)) => draft
-                    .check(name)
-                    .map_err(|p| p.messages().next().unwrap_or("invalid profile").to_string())?,
-                _ => self
-                    .rotating(name)
-                    .cloned()
-                    .ok_or_else(|| format!("no profile named {name}"))?,
-            };
-            let settings = profile.settings(name, &self.defaults());
-            let prep = Prep {
-                resolved: resolve(settings.clone(), &overrides).map_err(|e| e.to_string())?,
-                secrets: Arc::clone(&self.env.secrets),
-            };
-            return Ok((Work::Rotating(Box::new(prep)), settings));
-        }
-        let settings = self.knock_settings()?;
-        let resolved = resolve(settings.clone(), &overrides).map_err(|e| e.to_string())?;
-        let plan = resolved
-            .fixed_plan()
-            .ok_or_else(|| format!("{} is a rotating profile", settings.name))?;
-        Ok((Work::Fixed(plan), settings))
+        resolve(settings, &overrides).map_err(|e| e.to_string())
     }
 
     fn knock(&mut self, connect: bool, ctx: &egui::Context) {
         if self.run.as_ref().is_some_and(Run::is_running) {
             return;
         }
-        let (work, settings) = match self.knock_work(connect) {
-            Ok(w) => w,
+        let mut resolved = match self.knock_resolved(connect) {
+            Ok(resolved) => resolved,
             Err(e) => {
                 self.fail(format!("Cannot knock: {e}"));
                 return;
             }
         };
-        let connect = connect.then(|| Connect {
-            launch: match &self.selection {
-                // "Knock & connect" means connect: a quick knock opens ssh,
-                // and so does a profile that launches nothing.
-                Selection::Quick => Launch::Ssh,
-                _ => knock_profiles::launch::for_connect(&settings.options.launch),
-            },
-            host: settings.host.to_string(),
-            options: settings.options.clone(),
-        });
-        let total = settings.knocks.len();
-        let waker = ctx.clone();
-        let job = self
-            .knocker
-            .start(work, Box::new(move || waker.request_repaint()));
-        let title = match &self.selection {
-            Selection::Quick => "Quick knock".to_string(),
-            _ => settings.name.clone(),
+        let quick = self.selection == Selection::Quick;
+        if quick && resolved.connect.is_some() {
+            // "Knock & connect" means connect: a quick knock opens ssh
+            // (resolve already makes a profile that launches nothing
+            // connect with ssh).
+            resolved.connect = Some(Launch::Ssh);
+        }
+        let connect = resolved.connect.is_some().then(|| resolved.clone());
+        let title = if quick {
+            "Quick knock".to_string()
+        } else {
+            resolved.name.clone()
         };
-        self.run = Some(Run::new(
-            title,
-            settings.host.to_string(),
-            total,
-            Some(job),
-            connect,
-        ));
+        let (host, total) = (resolved.host.to_string(), resolved.knocks.len());
+        // A rotating profile's secret is loaded on the worker.
+        let work = Work {
+            resolved,
+            secrets: Arc::clone(&self.env.secrets),
+        };
+        let knocker = Arc::clone(&self.knocker);
+        let task = self
+            .env
+            .worker
+            .start("knock", Some(ctx), move |emit| knocker.knock(work, emit));
+        self.run = Some(Run::new(title, host, total, Some(task), connect));
         self.status = None;
         self.poll_run();
     }
@@ -1127,18 +761,13 @@ impl App {
     /// still exists) and the PuTTY path.
     pub fn restore_state(&mut self, storage: &dyn eframe::Storage) {
         if let Some(name) = storage.get_string(KEY_SELECTED)
-            && self.exists(&name)
+            && self.doc.exists(&name)
         {
             self.selection = Selection::Profile(name);
         }
         if let Some(putty) = storage.get_string(KEY_PUTTY) {
             self.putty = putty;
         }
-    }
-
-    /// The configured PuTTY path (empty = look on PATH).
-    pub fn putty(&self) -> &str {
-        &self.putty
     }
 
     /// Persists selection and settings (eframe storage).
@@ -1150,60 +779,53 @@ impl App {
     }
 }
 
-/// Checks a new profile from the Add dialog: a fixed one with its
-/// sequence, or a rotating one with the library's defaults.
-pub(crate) fn add_check(
-    name: &str,
-    host: &str,
-    sequence: &str,
-    rotating: bool,
-    exists: bool,
-) -> Result<NewProfile, String> {
-    validate_name(name).map_err(|e| e.to_string())?;
-    if exists {
-        return Err(format!("a profile named {name} already exists"));
+/// Why a keyring job for `account` has no result: it went away.
+fn no_answer(account: &str) -> SecretError {
+    SecretError::Keyring {
+        account: account.to_string(),
+        detail: "the keyring task ended without an answer".to_string(),
     }
-    let first = |p: Box<crate::draft::Problems>| {
-        p.messages().next().unwrap_or("invalid profile").to_string()
+}
+
+/// The form of profile `name` as the views get it: its draft (created on
+/// first use), what is wrong with it, and what its empty fields inherit.
+fn page<'a>(
+    doc: &'a mut Document,
+    name: &'a str,
+    running: bool,
+    secret: Option<&'a SecretPanel>,
+) -> ui::Page<'a> {
+    let state = ui::ActionState {
+        valid: false,
+        dirty: doc.is_dirty(name),
+        running,
+        can_save: doc.can_save(),
     };
-    if rotating {
-        RotatingDraft::new_profile(host)
-            .check(name)
-            .map(NewProfile::Rotating)
-            .map_err(first)
-    } else {
-        Draft::new_profile(host, sequence)
-            .check()
-            .map(NewProfile::Fixed)
-            .map_err(first)
+    let defaults = doc.defaults();
+    if let Some(saved) = doc.rotating(name) {
+        let inherited = saved.settings(name, &defaults);
+        let saved_source = saved.rotation.secret.clone();
+        let Some((draft, problems)) = doc.rotating_mut(name) else {
+            return ui::Page::Gone(name.to_string());
+        };
+        let form = ui::FormView::new(name, draft, problems, state, Some(inherited), defaults);
+        let secret = secret.map_or_else(ui::SecretView::default, |p| ui::SecretView {
+            busy: p.is_busy(),
+            message: p.message.as_ref(),
+            revealed: p.revealed.as_ref(),
+        });
+        return ui::Page::Rotating(ui::RotatingView {
+            form,
+            saved_source,
+            secret,
+        });
     }
-}
-
-/// Writes either kind of profile into the store.
-fn upsert(store: &mut Store, name: &str, profile: &NewProfile) -> Result<(), StoreError> {
-    match profile {
-        NewProfile::Fixed(p) => store.upsert(name, p),
-        NewProfile::Rotating(p) => store.upsert_rotating(name, p),
-    }
-}
-
-/// What the Secret area says about a rotating profile that was just
-/// created (`from` = None) or duplicated from `from`: secrets belong to a
-/// profile name, so a keyring profile starts without one.
-fn no_secret_yet(name: &str, p: &RotatingProfile, from: Option<&str>) -> String {
-    match (&p.rotation.secret, from) {
-        (SecretSource::Keyring, None) => format!(
-            "{name} has no secret yet: generate one into the keyring (account \"{name}\"), then put it in the server's Secret_File."
-        ),
-        (SecretSource::Keyring, Some(from)) => format!(
-            "{name} has no secret yet: the keyring holds secrets per profile name (account \"{name}\"), so it does not share {from}'s. Generate one, then put it in the server's Secret_File."
-        ),
-        (SecretSource::Command(cmd), None) => format!(
-            "{name} reads its secret with `{cmd}`: generate one and store it there (and in the server's Secret_File)."
-        ),
-        (SecretSource::Command(cmd), Some(from)) => format!(
-            "{name} reads its secret with `{cmd}`, the same command as {from}: change secret_cmd if the copy needs a secret of its own."
-        ),
+    let inherited = doc.profile(name).map(|p| p.settings(name, &defaults));
+    match doc.fixed_mut(name) {
+        Some((draft, problems)) => ui::Page::Fixed(ui::FormView::new(
+            name, draft, problems, state, inherited, defaults,
+        )),
+        None => ui::Page::Gone(name.to_string()),
     }
 }
 

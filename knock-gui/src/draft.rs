@@ -1,20 +1,23 @@
 //! The profile form's model: what the user is typing, as text, and its
 //! validation.
 //!
-//! Every check goes through `knock_profiles` (the knock parser, the profile
-//! validation, and the file parser for numbers), so the form shows the same
-//! messages as the CLI does for the same mistake in the dotfile.
+//! Every check goes through `knock_profiles`: the form's fields, each as
+//! typed, go to [`from_fields`], which reads them with the same types as
+//! the profile file, so the form shows the CLI's message for the same
+//! mistake, under the field whose key it names. No TOML is written to find
+//! out.
 //!
 //! [`Draft`] is a profile with a fixed sequence; [`rotating::RotatingDraft`]
 //! a rotating one. Both hold the keys every profile has in a [`Common`].
 
 pub mod rotating;
 
-use std::path::Path;
-
+use knock_profiles::field::{FieldError, Value};
 use knock_profiles::options::{Family, Host, Launch, Options};
-use knock_profiles::profile::{Profile, ProfileFile};
+use knock_profiles::profile::{AnyProfile, Profile, from_fields, validate_name};
 use knock_profiles::{Knock, Proto, Sequence};
+
+use rotating::RotatingDraft;
 
 /// One knock of the sequence editor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,18 +79,6 @@ impl LaunchChoice {
     }
 }
 
-/// The keys of [`Options`] the form has a field for.
-const SHOWN: &[&str] = &[
-    "delay_ms",
-    "family",
-    "open_port",
-    "wait_ms",
-    "retries",
-    "launch",
-    "user",
-    "ssh_port",
-];
-
 /// The keys both kinds of profile have, as typed; an empty field means
 /// "not set" (the profile inherits `[defaults]`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -102,12 +93,15 @@ pub struct Common {
     pub custom: String,
     pub user: String,
     pub ssh_port: String,
+    /// The private key ssh / PuTTY log in with.
+    pub identity_file: String,
     /// The profile's keys the form has no field for, kept as they are.
     pub others: Options,
 }
 
 impl Common {
-    pub fn from_options(host: &str, k: &Options) -> Common {
+    /// The form of a saved profile's `host` and `options`.
+    pub fn from_options(host: &Host, k: &Options) -> Common {
         let (launch, custom) = match &k.launch {
             None => (LaunchChoice::Inherit, String::new()),
             Some(Launch::Ssh) => (LaunchChoice::Ssh, String::new()),
@@ -116,7 +110,7 @@ impl Common {
             Some(Launch::Custom(t)) => (LaunchChoice::Custom, t.to_string()),
         };
         let text = |key: &str| k.text(key).unwrap_or_default();
-        Common {
+        let mut common = Common {
             host: host.to_string(),
             family: k.family,
             delay_ms: text("delay_ms"),
@@ -127,8 +121,19 @@ impl Common {
             custom,
             user: text("user"),
             ssh_port: text("ssh_port"),
-            others: k.clone().without(SHOWN),
-        }
+            identity_file: text("identity_file"),
+            others: Options::default(),
+        };
+        // What the form's own fields hold, it writes back itself.
+        let shown: Vec<&str> = common.fields([], []).iter().map(|(key, _)| *key).collect();
+        common.others = k.clone().without(&shown);
+        common
+    }
+
+    /// `options` from the form's fields, with the keys it has no field for
+    /// as they were.
+    fn with_others(&self, options: Options) -> Options {
+        options.or(&self.others)
     }
 
     /// The launch choice as the file's string (`None` = not set); a custom
@@ -143,9 +148,29 @@ impl Common {
         }
     }
 
-    /// The user name, `None` when empty.
-    pub fn user(&self) -> Option<String> {
-        Some(self.user.trim().to_string()).filter(|u| !u.is_empty())
+    /// The form's fields as a profile table has them, for [`from_fields`],
+    /// in the order the form shows them: the target, then the kind's own
+    /// `knocks` fields, the delay, the kind's `after_delay` fields, then
+    /// verify and connect. A field left empty is left out (not set).
+    fn fields<'a>(
+        &'a self,
+        knocks: impl IntoIterator<Item = (&'static str, Value<'a>)>,
+        after_delay: impl IntoIterator<Item = (&'static str, Value<'a>)>,
+    ) -> Vec<(&'static str, Value<'a>)> {
+        let number = |key, text: &'a str| Some((key, Value::number(given(text)?)));
+        let mut fields = vec![("host", Value::text(self.host.trim()))];
+        fields.extend(self.family.map(|f| ("family", Value::text(f.as_str()))));
+        fields.extend(knocks);
+        fields.extend(number("delay_ms", &self.delay_ms));
+        fields.extend(after_delay);
+        fields.extend(number("open_port", &self.open_port));
+        fields.extend(number("wait_ms", &self.wait_ms));
+        fields.extend(number("retries", &self.retries));
+        fields.extend(self.launch_text().map(|l| ("launch", Value::text(l))));
+        fields.extend(given(&self.user).map(|u| ("user", Value::text(u))));
+        fields.extend(number("ssh_port", &self.ssh_port));
+        fields.extend(given(&self.identity_file).map(|k| ("identity_file", Value::text(k))));
+        fields
     }
 }
 
@@ -160,32 +185,29 @@ pub struct Draft {
     pub close_sequence: String,
 }
 
-/// Per-field problems of a [`Draft`] or a [`rotating::RotatingDraft`];
-/// `None` = fine.
+/// A field's text, trimmed; `None` when it is left empty (the key is not
+/// set).
+fn given(text: &str) -> Option<&str> {
+    Some(text.trim()).filter(|t| !t.is_empty())
+}
+
+/// What is wrong with a [`Draft`] or a [`rotating::RotatingDraft`]: each
+/// message under the key of the field it belongs to (the profile file's
+/// key: `"host"`, `"open_port"`, ...), in the order the form shows them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Problems {
-    pub host: Option<String>,
-    /// One entry per knock row.
+    /// One entry per knock row of a fixed form (shown after the host).
     pub knocks: Vec<Option<String>>,
-    /// The sequence as a whole (empty) or the pasted text.
-    pub sequence: Option<String>,
-    pub door: Option<String>,
-    pub period_s: Option<String>,
-    pub length: Option<String>,
-    pub port_range: Option<String>,
-    pub exclude_ports: Option<String>,
-    pub protocol: Option<String>,
-    pub secret: Option<String>,
-    pub delay_ms: Option<String>,
-    pub open_port: Option<String>,
-    pub wait_ms: Option<String>,
-    pub retries: Option<String>,
-    pub close_sequence: Option<String>,
-    pub launch: Option<String>,
-    pub user: Option<String>,
-    pub ssh_port: Option<String>,
-    /// A problem that belongs to no one field.
-    pub other: Option<String>,
+    by_key: Vec<(&'static str, String)>,
+}
+
+/// Where a problem that belongs to no field is kept.
+const OTHER: &str = "other";
+
+/// The field a key's problem is shown at: `secret` and `secret_cmd` share
+/// one.
+fn field_of(key: &'static str) -> &'static str {
+    if key == "secret_cmd" { "secret" } else { key }
 }
 
 impl Problems {
@@ -193,31 +215,58 @@ impl Problems {
         self.messages().next().is_none()
     }
 
-    /// All messages, in form order.
+    /// The problem of the field for `key`, if any.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.by_key
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, m)| m.as_str())
+    }
+
+    /// A problem that belongs to no one field.
+    pub fn other(&self) -> Option<&str> {
+        self.get(OTHER)
+    }
+
+    /// Records `message` for the field of `key`, unless it already has one.
+    fn set(&mut self, key: &'static str, message: impl Into<String>) {
+        let key = field_of(key);
+        if self.get(key).is_none() {
+            self.by_key.push((key, message.into()));
+        }
+    }
+
+    /// Records what [`from_fields`] found, each under its key.
+    fn add(&mut self, errors: Vec<FieldError>) {
+        for e in errors {
+            self.set(e.key, e.to_string());
+        }
+    }
+
+    /// Puts the messages in the order of the keys of `fields` (the form's
+    /// order); a key not among them comes last.
+    fn sort(&mut self, fields: &[&'static str]) {
+        let at = |key: &str| {
+            fields
+                .iter()
+                .position(|k| field_of(k) == key)
+                .unwrap_or(fields.len())
+        };
+        self.by_key.sort_by_key(|(key, _)| at(key));
+    }
+
+    /// All messages, in form order: the host, the knock rows, the rest.
     pub fn messages(&self) -> impl Iterator<Item = &str> {
-        [&self.host]
-            .into_iter()
-            .chain(self.knocks.iter())
-            .chain([
-                &self.sequence,
-                &self.door,
-                &self.period_s,
-                &self.length,
-                &self.port_range,
-                &self.exclude_ports,
-                &self.protocol,
-                &self.secret,
-                &self.delay_ms,
-                &self.open_port,
-                &self.wait_ms,
-                &self.retries,
-                &self.close_sequence,
-                &self.launch,
-                &self.user,
-                &self.ssh_port,
-                &self.other,
-            ])
-            .filter_map(|m| m.as_deref())
+        let (host, rest): (Vec<_>, Vec<_>) = self.by_key.iter().partition(|(k, _)| *k == "host");
+        host.into_iter()
+            .map(|(_, m)| m.as_str())
+            .chain(self.knocks.iter().filter_map(|m| m.as_deref()))
+            .chain(rest.into_iter().map(|(_, m)| m.as_str()))
+    }
+
+    /// The first message, in form order (what a one-line status says).
+    pub fn first(&self) -> &str {
+        self.messages().next().unwrap_or("invalid profile")
     }
 }
 
@@ -279,10 +328,9 @@ impl Draft {
         }
     }
 
-    /// The profile, or what is wrong with the form.
-    pub fn check(&self) -> Result<Profile, Box<Problems>> {
+    /// The profile `name` as typed, or what is wrong with the form.
+    pub fn check(&self, name: &str) -> Result<Profile, Box<Problems>> {
         let mut problems = Problems::default();
-
         let mut knocks = Vec::new();
         for row in &self.knocks {
             match row.parse() {
@@ -293,142 +341,101 @@ impl Draft {
                 Err(e) => problems.knocks.push(Some(e)),
             }
         }
+        let rows_ok = problems.knocks.iter().all(Option::is_none);
         // The text mirrors the rows; its own error matters only when the
         // rows are fine (garbage pasted there does not replace them).
-        if problems.knocks.iter().all(Option::is_none)
-            && let Err(e) = Sequence::parse(&self.sequence_text)
-        {
-            problems.sequence = Some(e.to_string());
-        }
-        let sequence = if problems.knocks.iter().any(Option::is_some) {
-            None
-        } else {
+        let sequence = if rows_ok {
+            if let Err(e) = Sequence::parse(&self.sequence_text) {
+                problems.set("sequence", e.to_string());
+            }
             match Sequence::new(knocks) {
-                Ok(s) => Some(s),
+                Ok(sequence) => sequence.to_string(),
                 Err(e) => {
-                    problems.sequence.get_or_insert(e.to_string());
-                    None
+                    problems.set("sequence", e.to_string());
+                    String::new()
                 }
             }
-        };
-
-        let c = &self.common;
-        let delay_ms = value(&c.delay_ms, "delay_ms", &mut problems.delay_ms, |d| {
-            d.delay_ms
-        });
-        let open_port = value(&c.open_port, "open_port", &mut problems.open_port, |d| {
-            d.open_port
-        });
-        let wait_ms = value(&c.wait_ms, "wait_ms", &mut problems.wait_ms, |d| d.wait_ms);
-        let retries = value(&c.retries, "retries", &mut problems.retries, |d| d.retries);
-        let ssh_port = value(&c.ssh_port, "ssh_port", &mut problems.ssh_port, |d| {
-            d.ssh_port
-        });
-        let close_sequence = if self.close_sequence.trim().is_empty() {
-            None
         } else {
-            match Sequence::parse(&self.close_sequence) {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    problems.close_sequence = Some(e.to_string());
-                    None
-                }
+            self.sequence_text.clone()
+        };
+        let close = given(&self.close_sequence).map(|c| ("close_sequence", Value::text(c)));
+        let fields = self
+            .common
+            .fields([("sequence", Value::text(&sequence))], close);
+        let order: Vec<&'static str> = fields.iter().map(|(key, _)| *key).collect();
+        let checked = from_fields(name, fields);
+        match checked {
+            Ok(AnyProfile::Fixed(mut profile)) if problems.is_empty() => {
+                profile.options = self.common.with_others(profile.options);
+                return Ok(profile);
             }
-        };
-        let launch = match c.launch {
-            LaunchChoice::Inherit => None,
-            LaunchChoice::Ssh => Some(Launch::Ssh),
-            LaunchChoice::Putty => Some(Launch::Putty),
-            LaunchChoice::None => Some(Launch::None),
-            LaunchChoice::Custom => match c.custom.parse::<Launch>() {
-                Ok(l) => Some(l),
-                Err(e) => {
-                    problems.launch = Some(e.to_string());
-                    None
-                }
-            },
-        };
-        let user = c.user();
-        let host = match Host::parse(c.host.trim()) {
-            Ok(host) => Some(host),
-            Err(e) => {
-                problems.host = Some(e.to_string());
-                None
-            }
-        };
-        let mut options = c.others.clone();
-        options.delay_ms = delay_ms;
-        options.family = c.family;
-        options.open_port = open_port;
-        options.wait_ms = wait_ms;
-        options.retries = retries;
-        options.launch = launch;
-        options.user = user;
-        options.ssh_port = ssh_port;
-        match (host, sequence) {
-            (Some(host), Some(sequence)) if problems.is_empty() => Ok(Profile {
-                host,
-                sequence,
-                close_sequence,
-                options,
-            }),
-            _ => Err(Box::new(problems)),
+            Ok(_) => {}
+            // The rows say what is wrong with the sequence.
+            Err(errors) => problems.add(
+                errors
+                    .into_iter()
+                    .filter(|e| rows_ok || e.key != "sequence")
+                    .collect(),
+            ),
+        }
+        problems.sort(&order);
+        Err(Box::new(problems))
+    }
+}
+
+/// The unsaved form of one profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Edit {
+    Fixed(Draft),
+    Rotating(RotatingDraft),
+}
+
+impl Edit {
+    /// The profile `name` as the form has it, or what is wrong with it.
+    pub fn check(&self, name: &str) -> Result<AnyProfile, Box<Problems>> {
+        match self {
+            Edit::Fixed(draft) => draft.check(name).map(AnyProfile::Fixed),
+            Edit::Rotating(draft) => draft.check(name).map(AnyProfile::Rotating),
         }
     }
 }
 
-/// One optional number, checked by the profile-file parser itself (as the
-/// key of a one-line `[defaults]` table), so range and type errors read as
-/// they would in the dotfile. Empty = not set.
-fn value<T>(
-    text: &str,
-    key: &str,
-    problem: &mut Option<String>,
-    get: impl FnOnce(&Options) -> Option<T>,
-) -> Option<T> {
-    let text = text.trim();
-    if text.is_empty() {
-        return None;
+/// Checks a new profile from the New dialog: a fixed one with its
+/// sequence, or a rotating one with the library's defaults.
+pub fn check_new(
+    name: &str,
+    host: &str,
+    sequence: &str,
+    rotating: bool,
+    exists: bool,
+) -> Result<AnyProfile, String> {
+    validate_name(name).map_err(|e| e.to_string())?;
+    if exists {
+        return Err(format!("a profile named {name} already exists"));
     }
-    let doc = format!("[defaults]\n{key} = {}\n", number_literal(text));
-    match ProfileFile::parse(&doc, Path::new(key)) {
-        Ok(file) => get(&file.defaults),
-        Err(e) => {
-            *problem = Some(e.message);
-            None
-        }
-    }
-}
-
-/// A number as typed, as a TOML value for the file parser to check: an
-/// integer literal when it is one (the parser then checks its range), else
-/// a string (the parser then says what type it expected).
-pub(crate) fn number_literal(text: &str) -> String {
-    match text.trim().parse::<i128>() {
-        Ok(n) => n.to_string(),
-        Err(_) => string_literal(text.trim()),
-    }
-}
-
-/// `text` as a TOML string, escaped.
-pub(crate) fn string_literal(text: &str) -> String {
-    toml_edit::Value::from(text).to_string()
+    let edit = if rotating {
+        Edit::Rotating(RotatingDraft::new_profile(host))
+    } else {
+        Edit::Fixed(Draft::new_profile(host, sequence))
+    };
+    edit.check(name).map_err(|p| p.first().to_string())
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use knock_profiles::options::{Millis, Port};
 
     fn profile() -> Profile {
         let mut p = Profile::new(
             Host::parse("192.0.2.1").unwrap(),
             Sequence::parse("7000,8000:udp,9000").unwrap(),
         );
-        p.options.open_port = knock_profiles::options::Port::new(22);
-        p.options.delay_ms = Some(knock_profiles::options::Millis::new(200));
+        p.options.open_port = Port::new(22);
+        p.options.delay_ms = Some(Millis::new(200));
         p.options.launch = Some("mosh {host}".parse().unwrap());
-        // A key the form has no field for is kept as it is.
+        // The identity file round-trips through its field.
         p.options
             .set_text("identity_file", "~/.ssh/id_lab")
             .unwrap();
@@ -441,7 +448,7 @@ mod tests {
         let d = Draft::from_profile(&p);
         assert_eq!(d.sequence_text, "7000,8000:udp,9000");
         assert_eq!(d.knocks.len(), 3);
-        assert_eq!(d.check(), Ok(p));
+        assert_eq!(d.check("p"), Ok(p));
     }
 
     #[test]
@@ -449,7 +456,7 @@ mod tests {
         let mut d = Draft::from_profile(&profile());
         d.knocks[1].port = "80000".into();
         d.rows_changed();
-        let problems = d.check().unwrap_err();
+        let problems = d.check("p").unwrap_err();
         assert_eq!(problems.knocks[0], None);
         assert_eq!(
             problems.knocks[1].as_deref(),
@@ -462,15 +469,15 @@ mod tests {
         let mut d = Draft::from_profile(&profile());
         d.common.open_port = "0".into();
         d.common.delay_ms = "soon".into();
-        let problems = d.check().unwrap_err();
+        let problems = d.check("p").unwrap_err();
         assert_eq!(
-            problems.open_port.as_deref(),
+            problems.get("open_port"),
             Some("open_port 0 is out of range (expected 1-65535)")
         );
-        assert!(problems.delay_ms.is_some());
+        assert!(problems.get("delay_ms").is_some());
         d.common.open_port = "2222".into();
         d.common.delay_ms = String::new();
-        let p = d.check().unwrap();
+        let p = d.check("p").unwrap();
         assert_eq!(p.options.text("open_port").as_deref(), Some("2222"));
         assert_eq!(p.options.delay_ms, None);
     }
@@ -488,7 +495,7 @@ mod tests {
         );
         d.knocks.clear();
         d.rows_changed();
-        assert!(d.check().unwrap_err().sequence.is_some());
+        assert!(d.check("p").unwrap_err().get("sequence").is_some());
     }
 
     #[test]
@@ -496,14 +503,35 @@ mod tests {
         let mut d = Draft::from_profile(&profile());
         d.common.host = " ".into();
         d.common.custom = "mosh".into();
-        let problems = d.check().unwrap_err();
+        let problems = d.check("p").unwrap_err();
         assert_eq!(
-            problems.host.as_deref(),
+            problems.get("host"),
             Some("host is empty (expected a name or address)")
         );
         assert_eq!(
-            problems.launch.as_deref(),
+            problems.get("launch"),
             Some("custom launch command must contain {host}")
         );
+    }
+
+    #[test]
+    fn a_broken_row_still_shows_the_other_fields_problems() {
+        let mut d = Draft::from_profile(&profile());
+        d.knocks[0].port = "x".into();
+        d.common.ssh_port = "70000".into();
+        let problems = d.check("p").unwrap_err();
+        assert!(problems.knocks[0].is_some());
+        assert_eq!(problems.get("sequence"), None, "the rows say it");
+        assert_eq!(
+            problems.get("ssh_port"),
+            Some("ssh_port 70000 is out of range (expected 1-65535)")
+        );
+        // The host comes first, then the rows, then the rest.
+        d.common.host = String::new();
+        let problems = d.check("p").unwrap_err();
+        let messages: Vec<&str> = problems.messages().collect();
+        assert_eq!(messages.len(), 3, "{messages:?}");
+        assert_eq!(messages[0], "host is empty (expected a name or address)");
+        assert_eq!(Some(messages[1]), problems.knocks[0].as_deref());
     }
 }

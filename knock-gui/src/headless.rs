@@ -1,18 +1,22 @@
 //! `knock-gui --knock-headless NAME`: knock a saved profile through the
-//! app's own worker ([`ThreadKnocker`]) and progress model, printing each
-//! step, without opening a window. Used by the end-to-end test against
-//! knockd; exit codes follow the `knock` CLI (a rotating profile whose
+//! app's own worker, sender ([`SystemKnocker`]) and progress model,
+//! printing each step, without opening a window. Used by the end-to-end
+//! test against knockd; exit codes follow the `knock` CLI (a rotating profile whose
 //! secret cannot be read is a config error, 3).
 
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
 use knock_profiles::resolve::{Overrides, resolve};
+use knock_profiles::send::SendError;
 use knock_profiles::send::exit_code as code;
 use knock_profiles::store::{self, Store};
 
-use crate::knocker::{Event, Knocker, ThreadKnocker, Work};
+use crate::knocker::{KnockEvent, Knocker, SystemKnocker, Work};
 use crate::progress::Run;
-use crate::rotation::{Env, Prep};
+use crate::rotation::OsSecrets;
+use crate::worker::Worker;
 
 pub fn run(name: &str) -> ExitCode {
     let store = match store::locate(None).and_then(|path| Store::open(&path)) {
@@ -24,39 +28,37 @@ pub fn run(name: &str) -> ExitCode {
     };
     let resolved = match store
         .settings(name)
-        .map(|s| resolve(s, &Overrides::default()))
+        .map_err(|e| e.to_string())
+        .and_then(|s| resolve(s, &Overrides::default()).map_err(|e| e.to_string()))
     {
-        Ok(Ok(resolved)) => resolved,
-        Ok(Err(e)) => {
-            eprintln!("knock-gui: {e}");
-            return ExitCode::from(code::CONFIG);
-        }
+        Ok(resolved) => resolved,
         Err(e) => {
             eprintln!("knock-gui: {e}");
             return ExitCode::from(code::CONFIG);
         }
     };
-    let host = resolved.host.to_string();
-    let total = resolved.knocks.len();
+    let (host, total) = (resolved.host.to_string(), resolved.knocks.len());
     // A rotating profile loads its secret on the worker, like in the window.
-    let work = match resolved.fixed_plan() {
-        Some(plan) => Work::Fixed(plan),
-        None => Work::Rotating(Box::new(Prep {
-            resolved,
-            secrets: Env::os().secrets,
-        })),
+    let work = Work {
+        resolved,
+        secrets: Arc::new(OsSecrets),
     };
-    let mut job = ThreadKnocker.start(work, Box::new(|| {}));
+    let task = Worker::Threads.start("knock", None, move |emit| SystemKnocker.knock(work, emit));
     let mut view = Run::new(name, &host, total, None, None);
     let mut status = code::OTHER;
     let mut printed = 0;
     let mut last: Option<String> = None;
-    while let Some(event) = job.wait() {
-        if let Event::NotStarted(_) = &event {
+    loop {
+        // A worker that went away without finishing counts as cancelled.
+        let event = task
+            .wait()
+            .unwrap_or(KnockEvent::Finished(Err(SendError::Cancelled)));
+        let last_event = event.is_last();
+        if let KnockEvent::NotStarted(_) = &event {
             // No secret: a config problem, as in the CLI.
             status = code::CONFIG;
         }
-        if let Event::Finished(result) = &event {
+        if let KnockEvent::Finished(result) = &event {
             status = match result {
                 Ok(_) => code::OK,
                 Err(e) => e.exit_code(),
@@ -73,6 +75,9 @@ pub fn run(name: &str) -> ExitCode {
         }
         printed = view.steps.len();
         last = view.steps.last().map(|s| s.text.clone());
+        if last_event {
+            break;
+        }
     }
     if let crate::progress::RunState::Done(text) = &view.state {
         println!("{text}");

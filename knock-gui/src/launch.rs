@@ -48,9 +48,9 @@ impl Os {
 /// Terminals tried on Linux, in order, after `$TERMINAL`.
 pub const TERMINALS: &[&str] = &["x-terminal-emulator", "gnome-terminal", "konsole", "xterm"];
 
-/// What the user configured.
+/// Where the programs to start are, as the user configured them.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Options<'a> {
+pub struct Programs<'a> {
     /// PuTTY's path; `None` = look for `putty` on PATH.
     pub putty: Option<&'a Path>,
     /// `$TERMINAL`, if set.
@@ -123,7 +123,7 @@ pub fn command(
     os: Os,
     launch: &Launch,
     target: &Target<'_>,
-    opts: &Options<'_>,
+    programs: &Programs<'_>,
     find: &dyn Fn(&str) -> Option<PathBuf>,
 ) -> Result<Option<Command>, LaunchError> {
     let Some(line) = argv(launch, target, &[], os.platform()) else {
@@ -136,7 +136,7 @@ pub fn command(
     let cmd = match launch {
         Launch::None => return Ok(None),
         Launch::Putty => {
-            let putty = match opts.putty {
+            let putty = match programs.putty {
                 Some(path) if path.is_file() => path.to_path_buf(),
                 Some(path) => return Err(LaunchError::PuttyMissing(path.to_path_buf())),
                 None => find(program).ok_or(LaunchError::PuttyNotOnPath)?,
@@ -154,7 +154,7 @@ pub fn command(
             Os::MacOs => Command::new("open", vec![ssh_url(target)]),
             Os::Linux => {
                 find("ssh").ok_or(LaunchError::SshNotFound)?;
-                let terminal = opts
+                let terminal = programs
                     .terminal
                     .filter(|t| !t.trim().is_empty())
                     .into_iter()
@@ -295,10 +295,10 @@ mod tests {
         os: Os,
         launch: &Launch,
         t: &Target<'_>,
-        opts: &Options<'_>,
+        programs: &Programs<'_>,
         have: &'static [&'static str],
     ) -> Result<Option<Vec<String>>, String> {
-        command(os, launch, t, opts, &found(have))
+        command(os, launch, t, programs, &found(have))
             .map(|c| c.map(|c| c.argv()))
             .map_err(|e| e.to_string())
     }
@@ -310,50 +310,33 @@ mod tests {
     #[test]
     fn linux_runs_ssh_in_the_first_terminal_found() {
         let t = target(Some("admin"), 2222);
-        let none = Options::default();
+        let none = Programs::default();
         let ssh = ["ssh", "-4", "-p", "2222", "-l", "admin", "myserver"];
         let with = |pre: &[&str]| {
             let mut v = strings(pre);
             v.extend(strings(&ssh));
             Some(v)
         };
+        let linux_ssh = |programs, have| argv_of(Os::Linux, &Launch::Ssh, &t, programs, have);
         assert_eq!(
-            argv_of(
-                Os::Linux,
-                &Launch::Ssh,
-                &t,
-                &none,
-                &["ssh", "konsole", "xterm"]
-            ),
+            linux_ssh(&none, &["ssh", "konsole", "xterm"]),
             Ok(with(&["konsole", "-e"]))
         );
         assert_eq!(
-            argv_of(
-                Os::Linux,
-                &Launch::Ssh,
-                &t,
-                &none,
-                &["ssh", "gnome-terminal"]
-            ),
+            linux_ssh(&none, &["ssh", "gnome-terminal"]),
             Ok(with(&["gnome-terminal", "--"]))
         );
-        let mine = Options {
+        let mine = Programs {
             terminal: Some("kitty"),
-            ..Options::default()
+            ..Programs::default()
         };
         assert_eq!(
-            argv_of(
-                Os::Linux,
-                &Launch::Ssh,
-                &t,
-                &mine,
-                &["ssh", "kitty", "xterm"]
-            ),
+            linux_ssh(&mine, &["ssh", "kitty", "xterm"]),
             Ok(with(&["kitty"]))
         );
         // $TERMINAL names a program that is not installed: fall back.
         assert_eq!(
-            argv_of(Os::Linux, &Launch::Ssh, &t, &mine, &["ssh", "xterm"]),
+            linux_ssh(&mine, &["ssh", "xterm"]),
             Ok(with(&["xterm", "-e"]))
         );
     }
@@ -361,7 +344,7 @@ mod tests {
     #[test]
     fn linux_reports_a_missing_ssh_or_terminal() {
         let t = target(None, 22);
-        let none = Options::default();
+        let none = Programs::default();
         assert_eq!(
             argv_of(Os::Linux, &Launch::Ssh, &t, &none, &["xterm"]),
             Err("ssh not found on PATH (install the OpenSSH client)".to_string())
@@ -376,7 +359,7 @@ mod tests {
 
     #[test]
     fn macos_opens_terminal_with_an_ssh_url() {
-        let none = Options::default();
+        let none = Programs::default();
         assert_eq!(
             argv_of(
                 Os::MacOs,
@@ -402,7 +385,7 @@ mod tests {
     #[test]
     fn windows_runs_putty_like_the_article() {
         let t = target(Some("admin"), 22);
-        let none = Options::default();
+        let none = Programs::default();
         assert_eq!(
             argv_of(Os::Windows, &Launch::Putty, &t, &none, &["putty.exe"]),
             Ok(Some(strings(&[
@@ -418,9 +401,9 @@ mod tests {
             Err(LaunchError::PuttyNotOnPath.to_string())
         );
         let missing = Path::new("/nonexistent/putty.exe");
-        let configured = Options {
+        let configured = Programs {
             putty: Some(missing),
-            ..Options::default()
+            ..Programs::default()
         };
         assert_eq!(
             argv_of(Os::Windows, &Launch::Putty, &t, &configured, &["putty.exe"]),
@@ -435,7 +418,7 @@ mod tests {
             Os::Windows,
             &Launch::Ssh,
             &t,
-            &Options::default(),
+            &Programs::default(),
             &found(&["ssh"]),
         );
         let cmd = cmd.ok().flatten();
@@ -449,7 +432,7 @@ mod tests {
     #[test]
     fn custom_and_none() {
         let t = target(Some("admin"), 22);
-        let none = Options::default();
+        let none = Programs::default();
         let custom: Launch = "mosh {user}@{host}".parse().unwrap();
         assert_eq!(
             argv_of(Os::Linux, &custom, &t, &none, &[]),

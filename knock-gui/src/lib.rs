@@ -1,21 +1,29 @@
 //! knock-gui: the desktop front end of the knock suite.
 //!
 //! Everything a user does goes through `knock_profiles`: the same profile
-//! file, parser and sender as the `knock` CLI. The app is one [`App`]
-//! (state), views in [`ui`] that return [`app::Intent`]s, and a [`Knocker`]
-//! that runs the sender on a worker thread (tests inject a fake). Rotating
-//! profiles get their secrets from a [`rotation::Env`] (tests inject the
-//! keyring crate's mock store) and are knocked by the library's
-//! `send::run_rotating` on the same worker.
+//! file, types and sender as the `knock` CLI. The pieces:
+//! - [`App`] owns the state; each frame it hands the views in [`ui`] the
+//!   parts they show and applies the [`state::Intent`]s they return.
+//! - [`state`] holds what views and app share; [`document`] is the profile
+//!   file with its unsaved forms ([`draft`]), checked by the library's
+//!   `from_fields` once per edit.
+//! - A knock is the library's `resolve` of the form as typed, run by a
+//!   [`Knocker`] as a job of the [`worker::Worker`], like every other piece
+//!   of background work (tests inject fakes). Rotating profiles get their
+//!   secrets from the [`app::Env`] (tests inject the keyring crate's mock
+//!   store), loaded on the same worker.
 
 pub mod app;
+pub mod document;
 pub mod draft;
 pub mod headless;
 pub mod knocker;
 pub mod launch;
 pub mod progress;
 pub mod rotation;
+pub mod state;
 pub mod ui;
+pub mod worker;
 
 pub use app::App;
 pub use knocker::Knocker;

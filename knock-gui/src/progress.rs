@@ -1,11 +1,13 @@
 //! One knock run as the user sees it: a list of steps (resolved, each knock,
-//! verify, launch) and where it ended. Fed by [`crate::knocker::Event`]s.
+//! verify, launch) and where it ended. Fed by [`KnockEvent`]s.
 
 use std::net::IpAddr;
 
+use knock_profiles::resolve::Resolved;
 use knock_profiles::send::{Outcome, Progress, SendError};
 
-use crate::knocker::{Event, Job};
+use crate::knocker::KnockEvent;
+use crate::worker::Task;
 
 /// How a step went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,15 +35,6 @@ pub enum RunState {
     Cancelled,
 }
 
-/// What to connect with after the knock (for "Knock & connect").
-#[derive(Debug, Clone, PartialEq)]
-pub struct Connect {
-    pub launch: knock_profiles::options::Launch,
-    pub host: String,
-    /// The profile's options (ssh port, user, ...).
-    pub options: knock_profiles::options::Effective,
-}
-
 #[derive(Debug)]
 pub struct Run {
     /// Profile name, or "Quick knock".
@@ -56,8 +49,10 @@ pub struct Run {
     pub steps: Vec<Step>,
     pub state: RunState,
     /// Launch after a successful knock; taken when it is done.
-    pub connect: Option<Connect>,
-    job: Option<Job>,
+    /// The knock of "Knock & connect": its `connect` is started after a
+    /// successful knock; taken when it is done.
+    pub connect: Option<Resolved>,
+    task: Option<Task<KnockEvent>>,
 }
 
 impl Run {
@@ -65,8 +60,8 @@ impl Run {
         title: impl Into<String>,
         host: impl Into<String>,
         total: usize,
-        job: Option<Job>,
-        connect: Option<Connect>,
+        task: Option<Task<KnockEvent>>,
+        connect: Option<Resolved>,
     ) -> Run {
         Run {
             title: title.into(),
@@ -78,7 +73,7 @@ impl Run {
             steps: Vec::new(),
             state: RunState::Running,
             connect,
-            job,
+            task,
         }
     }
 
@@ -95,23 +90,26 @@ impl Run {
     }
 
     pub fn cancel(&self) {
-        if let Some(job) = &self.job {
-            job.cancel();
+        if let Some(task) = &self.task {
+            task.cancel();
         }
     }
 
-    /// Takes in what the worker reported. Returns true if something changed.
+    /// Takes in what the worker reported. A worker that went away without
+    /// finishing is reported as cancelled. Returns true if something
+    /// changed.
     pub fn poll(&mut self) -> bool {
-        let Some(job) = &mut self.job else {
-            return false;
-        };
-        let events = job.poll();
-        let changed = !events.is_empty();
-        for event in events {
+        let mut changed = false;
+        while let Some(task) = &self.task {
+            let Some(event) = task.try_next(|| KnockEvent::Finished(Err(SendError::Cancelled)))
+            else {
+                break;
+            };
+            changed = true;
+            if event.is_last() {
+                self.task = None;
+            }
             self.apply(event);
-        }
-        if self.state != RunState::Running {
-            self.job = None;
         }
         changed
     }
@@ -136,16 +134,16 @@ impl Run {
         self.push(kind, text);
     }
 
-    pub fn apply(&mut self, event: Event) {
+    pub fn apply(&mut self, event: KnockEvent) {
         match event {
-            Event::Progress(p) => self.progress(p),
-            Event::NotStarted(e) => {
+            KnockEvent::Progress(p) => self.progress(p),
+            KnockEvent::NotStarted(e) => {
                 self.connect = None;
                 let text = e.to_string();
                 self.settle(StepKind::Bad, text.clone());
                 self.state = RunState::Failed(text);
             }
-            Event::Finished(result) => self.finish(result),
+            KnockEvent::Finished(result) => self.finish(result),
         }
     }
 
@@ -293,8 +291,8 @@ mod tests {
 
     #[test]
     fn steps_follow_the_events() {
-        let (job, tx, _cancel) = Job::channel();
-        let mut run = Run::new("myserver", "myserver", 2, Some(job), None);
+        let (task, tx) = Task::channel(None);
+        let mut run = Run::new("myserver", "myserver", 2, Some(task), None);
         let addr: IpAddr = "192.0.2.1".parse().unwrap();
         let to = |port| std::net::SocketAddr::new(addr, port);
         let events = [
@@ -327,14 +325,13 @@ mod tests {
             },
         ];
         for e in events {
-            tx.send(Event::Progress(e)).unwrap();
+            tx.send(KnockEvent::Progress(e));
         }
-        tx.send(Event::Finished(Ok(Outcome {
+        tx.send(KnockEvent::Finished(Ok(Outcome {
             addr,
             attempts: 1,
             opened: Some(true),
-        })))
-        .unwrap();
+        })));
         assert!(run.poll());
         let texts: Vec<&str> = run.steps.iter().map(|s| s.text.as_str()).collect();
         assert_eq!(
@@ -353,8 +350,8 @@ mod tests {
 
     #[test]
     fn a_vanished_worker_ends_the_run() {
-        let (job, tx, _cancel) = Job::channel();
-        let mut run = Run::new("x", "x", 1, Some(job), None);
+        let (task, tx) = Task::channel(None);
+        let mut run = Run::new("x", "x", 1, Some(task), None);
         drop(tx);
         run.poll();
         assert_eq!(run.state, RunState::Cancelled);

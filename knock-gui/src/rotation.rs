@@ -1,18 +1,21 @@
 //! Rotating profiles in the GUI: where their secrets live
-//! ([`SecretBackend`]), the worker stage that loads a rotating profile's
-//! secret ([`Prep`]), and the Secret actions ([`secret_task`]), which run
-//! off the UI thread ([`Background`]).
+//! ([`SecretBackend`]; a knock loads its secret from there on the worker,
+//! `crate::knocker::Work::load`), the Secret actions ([`secret_task`]), which run on
+//! the app's [`crate::worker::Worker`], and what the Secret area says about
+//! them ([`tell`]).
 //!
 //! Deriving the sequences, waiting out a period boundary and knocking a
 //! fresh step on each retry is `knock_profiles::send::run` (the same code
 //! as the CLI); this module only wires it to the keyring, which tests
 //! replace with the keyring crate's mock store.
 
-use std::sync::Arc;
+use knock_profiles::profile::RotatingProfile;
+use knock_profiles::rotate;
+use knock_profiles::secret::{
+    Generated, KEYRING_SERVICE, Keyring, Secret, SecretError, SecretSource,
+};
 
-use knock_profiles::resolve::{LoadError, Resolved};
-use knock_profiles::secret::{Generated, Keyring, Secret, SecretError, SecretSource};
-use knock_profiles::send::KnockPlan;
+use crate::state::{Revealed, Status};
 
 /// Where the secrets of rotating profiles are read and stored.
 pub trait SecretBackend: Send + Sync {
@@ -52,66 +55,6 @@ impl SecretBackend for StoreSecrets {
             SecretSource::Keyring => self.0.get(account),
             SecretSource::Command(_) => source.load(account),
         }
-    }
-}
-
-/// How keyring work is kept off the UI thread.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Background {
-    /// A short-lived thread per task (the app).
-    #[default]
-    Thread,
-    /// Right away on the caller's thread (tests with an in-memory keyring).
-    Inline,
-}
-
-impl Background {
-    pub fn run(self, task: impl FnOnce() + Send + 'static) {
-        match self {
-            Background::Inline => task(),
-            Background::Thread => {
-                let spawned = std::thread::Builder::new()
-                    .name("knock-secret".into())
-                    .spawn(task);
-                // If no thread can start, the task's channel is dropped and
-                // the app reports the failure on its next poll.
-                let _ = spawned;
-            }
-        }
-    }
-}
-
-/// What rotating profiles need from the outside world (the clock is the
-/// [`crate::Knocker`]'s).
-#[derive(Clone)]
-pub struct Env {
-    pub secrets: Arc<dyn SecretBackend>,
-    pub background: Background,
-}
-
-impl Env {
-    /// The OS keyring, threads.
-    pub fn os() -> Env {
-        Env {
-            secrets: Arc::new(OsSecrets),
-            background: Background::Thread,
-        }
-    }
-}
-
-/// The first stage of a rotating knock, run on the worker: load the secret.
-pub struct Prep {
-    /// The knock, resolved (`knock_profiles::resolve`).
-    pub resolved: Resolved,
-    pub secrets: Arc<dyn SecretBackend>,
-}
-
-impl Prep {
-    /// Loads the secret (keyring or command access: call it off the UI
-    /// thread), like the CLI.
-    pub fn load(&self) -> Result<KnockPlan, LoadError> {
-        let secrets = |account: &str, source: &SecretSource| self.secrets.load(account, source);
-        self.resolved.load(&secrets)
     }
 }
 
@@ -161,18 +104,108 @@ pub fn secret_task(
     }
 }
 
+/// What the Secret area says after an action.
+#[derive(Debug)]
+pub struct Told {
+    pub message: Status,
+    pub revealed: Option<Revealed>,
+    /// The keyring already has a secret: ask before replacing it.
+    pub ask_replace: bool,
+}
+
+/// What the Secret area of rotating profile `name` (`profile` as saved, if
+/// it still is) says about an action's `result`.
+pub fn tell(
+    name: &str,
+    profile: Option<&RotatingProfile>,
+    result: Result<SecretOutcome, SecretError>,
+) -> Told {
+    let source = profile.map(|p| p.rotation.secret.clone());
+    let reveal = |secret: Secret| {
+        let uri = profile
+            .map(|p| rotate::share_uri(&p.rotation.door, &p.rotation.params, &secret))
+            .unwrap_or_default();
+        Some(Revealed { secret, uri })
+    };
+    let told = |text: String, revealed: Option<Revealed>| Told {
+        message: Status { text, error: false },
+        revealed,
+        ask_replace: false,
+    };
+    match result {
+        Ok(SecretOutcome::Stored(secret)) => told(
+            format!(
+                "Stored a new {}-bit secret in the OS keyring (service \"{KEYRING_SERVICE}\", account \"{name}\"). Put it in the server's Secret_File: it is shown below.",
+                secret.bits()
+            ),
+            reveal(secret),
+        ),
+        Ok(SecretOutcome::Generated(secret)) => {
+            let cmd = match &source {
+                Some(SecretSource::Command(cmd)) => cmd.clone(),
+                _ => "secret_cmd".to_string(),
+            };
+            told(
+                format!(
+                    "New {}-bit secret, not stored: this profile reads its secret with `{cmd}`, so store it there (and in the server's Secret_File).",
+                    secret.bits()
+                ),
+                reveal(secret),
+            )
+        }
+        Ok(SecretOutcome::Loaded(secret)) => told(
+            format!("The secret of {name}, from {}:", source.unwrap_or_default()),
+            reveal(secret),
+        ),
+        Ok(SecretOutcome::Exists) => Told {
+            ask_replace: true,
+            ..told(format!("{name} already has a secret in the keyring."), None)
+        },
+        Err(e) => Told {
+            message: Status {
+                text: e.to_string(),
+                error: true,
+            },
+            revealed: None,
+            ask_replace: false,
+        },
+    }
+}
+
+/// What the Secret area says about a rotating profile that was just
+/// created (`from` = None) or duplicated from `from`: secrets belong to a
+/// profile name, so a keyring profile starts without one.
+pub fn no_secret_yet(name: &str, p: &RotatingProfile, from: Option<&str>) -> String {
+    match (&p.rotation.secret, from) {
+        (SecretSource::Keyring, None) => format!(
+            "{name} has no secret yet: generate one into the keyring (account \"{name}\"), then put it in the server's Secret_File."
+        ),
+        (SecretSource::Keyring, Some(from)) => format!(
+            "{name} has no secret yet: the keyring holds secrets per profile name (account \"{name}\"), so it does not share {from}'s. Generate one, then put it in the server's Secret_File."
+        ),
+        (SecretSource::Command(cmd), None) => format!(
+            "{name} reads its secret with `{cmd}`: generate one and store it there (and in the server's Secret_File)."
+        ),
+        (SecretSource::Command(cmd), Some(from)) => format!(
+            "{name} reads its secret with `{cmd}`, the same command as {from}: change secret_cmd if the copy needs a secret of its own."
+        ),
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::knocker::Work;
     use knock_profiles::profile::ProfileFile;
     use knock_profiles::rotate::Params;
     use std::path::Path;
+    use std::sync::Arc;
     use std::time::Duration;
 
     const SECRET: &str = "GAYTEMZUGU3DOOBZMFRGGZDFMZTWQ2LK";
 
-    fn prep() -> (Prep, Keyring) {
+    fn prep() -> (Work, Keyring) {
         let file = ProfileFile::parse(
             "[profiles.myserver]\nhost = \"192.0.2.1\"\nrotate = true\ndelay_ms = 100\nopen_port = 22\nretries = 1\n",
             Path::new("profiles.toml"),
@@ -182,7 +215,7 @@ mod tests {
         ring.set("myserver", &Secret::parse_base32(SECRET).unwrap())
             .unwrap();
         let settings = file.settings("myserver").unwrap();
-        let prep = Prep {
+        let prep = Work {
             resolved: knock_profiles::resolve::resolve(settings, &Default::default()).unwrap(),
             secrets: Arc::new(StoreSecrets(ring.clone())),
         };
@@ -193,20 +226,20 @@ mod tests {
     fn loads_the_secret_and_the_settings_for_run_rotating() {
         let (prep, _) = prep();
         let plan = prep.load().unwrap();
-        assert_eq!(plan.host, "192.0.2.1");
-        assert_eq!(plan.delay, Duration::from_millis(100));
-        assert_eq!(plan.verify.map(|v| v.port), Some(22));
-        assert_eq!(plan.retries, 1);
+        let verify = plan.verify.map(|v| v.port);
+        assert_eq!(
+            (plan.host.as_str(), plan.delay, verify, plan.retries),
+            ("192.0.2.1", Duration::from_millis(100), Some(22), 1)
+        );
         let knock_profiles::send::Sequences::Rotating { rotation, door } = &plan.sequences else {
             panic!("not rotating");
         };
-        assert_eq!(door, "myserver");
         // The known-answer vector "defaults" (profiles/testdata/rotate-vectors.toml),
-        // whose door is the profile name.
-        let step = rotation.params().step(1_700_000_000);
+        // whose door is the profile name: the secret came from the keyring.
+        let derived = rotation.sequence_at(door, rotation.params().step(1_700_000_000));
         assert_eq!(
-            rotation.sequence_at(door, step).to_string(),
-            "23563,19361,17193,56572"
+            (door.as_str(), derived.to_string().as_str()),
+            ("myserver", "23563,19361,17193,56572")
         );
     }
 

@@ -16,10 +16,12 @@ use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use knock_gui::App;
-use knock_gui::app::Selection;
-use knock_gui::knocker::{self, Event, Job, Knocker, Work};
+use knock_gui::app::Env;
+use knock_gui::knocker::{self, KnockEvent, Knocker, Work};
 use knock_gui::launch::{Command, LaunchError, Launcher};
-use knock_gui::rotation::{Background, Env, SecretBackend, StoreSecrets};
+use knock_gui::rotation::{SecretBackend, StoreSecrets};
+use knock_gui::state::Selection;
+use knock_gui::worker::{Emitter, Worker};
 use knock_profiles::options::Family;
 use knock_profiles::rotate::{self, Params, Rotation};
 use knock_profiles::secret::{Keyring, Secret, SecretError, SecretSource};
@@ -144,14 +146,7 @@ enum Ending {
 }
 
 /// The worker's ends of a hanging job.
-type Hanging = Arc<
-    Mutex<
-        Option<(
-            std::sync::mpsc::Sender<Event>,
-            Arc<std::sync::atomic::AtomicBool>,
-        )>,
-    >,
->;
+type Hanging = Arc<Mutex<Option<(Emitter<KnockEvent>, Arc<std::sync::atomic::AtomicBool>)>>>;
 
 /// The sequence of a fixed plan.
 fn fixed(plan: &KnockPlan) -> &knock_profiles::Sequence {
@@ -175,21 +170,19 @@ struct FakeKnocker {
 }
 
 impl Knocker for FakeKnocker {
-    fn start(&mut self, work: Work, wake: Box<dyn Fn() + Send>) -> Job {
-        let (job, tx, cancel) = Job::channel();
-        let plan = match work {
-            Work::Fixed(plan) => plan,
-            rotating @ Work::Rotating(_) => {
+    fn knock(&self, work: Work, tx: Emitter<KnockEvent>) {
+        let plan = match work.resolved.fixed_plan() {
+            Some(plan) => plan,
+            None => {
                 let mut net = FakeNet {
                     wire: Arc::clone(&self.wire),
                     opens: matches!(self.ending, Ending::Opens),
                 };
                 let wall = &*self.wall;
-                knocker::run_work(rotating, &mut net, wall, wall, &cancel, &mut |e| {
-                    tx.send(e).unwrap();
+                knocker::run_work(work, &mut net, wall, wall, tx.cancel_flag(), &mut |e| {
+                    tx.send(e);
                 });
-                wake();
-                return job;
+                return;
             }
         };
         self.plans.lock().unwrap().push(plan.clone());
@@ -197,17 +190,16 @@ impl Knocker for FakeKnocker {
         let sequence = fixed(&plan);
         if let Ending::Hangs = self.ending {
             let knock = sequence.knocks()[0];
-            tx.send(Event::Progress(Progress::Knocked {
+            tx.send(KnockEvent::Progress(Progress::Knocked {
                 attempt: 1,
                 index: 0,
                 total: sequence.len(),
                 knock,
                 to: SocketAddr::new(addr, knock.port),
-            }))
-            .unwrap();
+            }));
+            let cancel = Arc::clone(tx.cancel_flag());
             *self.hanging.lock().unwrap() = Some((tx, cancel));
-            wake();
-            return job;
+            return;
         }
         let total = sequence.len();
         let mut events = vec![Progress::Resolved {
@@ -256,11 +248,9 @@ impl Knocker for FakeKnocker {
             }
         }
         for e in events {
-            tx.send(Event::Progress(e)).unwrap();
+            tx.send(KnockEvent::Progress(e));
         }
-        tx.send(Event::Finished(result)).unwrap();
-        wake();
-        job
+        tx.send(KnockEvent::Finished(result));
     }
 }
 
@@ -315,11 +305,11 @@ impl Fixture {
         }
     }
 
-    /// The mock keyring and the fixed clock; keyring work runs inline.
+    /// The mock keyring; keyring work and knocks run inline.
     fn env(&self) -> Env {
         Env {
             secrets: Arc::new(StoreSecrets(self.ring.clone())),
-            background: Background::Inline,
+            worker: Worker::Inline,
         }
     }
 
@@ -376,6 +366,13 @@ impl Fixture {
     }
 }
 
+/// The app on the sample file, its fake sender ending as `ending`.
+fn start(ending: Ending) -> (Fixture, Harness<'static, App>) {
+    let f = Fixture::new();
+    let harness = f.harness(ending);
+    (f, harness)
+}
+
 fn disabled(harness: &Harness<'_, App>, label: &str) -> bool {
     harness.get_by_label(label).accesskit_node().is_disabled()
 }
@@ -383,6 +380,19 @@ fn disabled(harness: &Harness<'_, App>, label: &str) -> bool {
 /// Replaces the text of the input named `label`.
 fn set_text(harness: &mut Harness<'_, App>, label: &str, text: &str) {
     harness.get_by_label(label).set_text_value_accesskit(text);
+    harness.run();
+}
+
+/// Clicks the widget named `label` and lets the app react.
+fn click(harness: &mut Harness<'_, App>, label: &str) {
+    harness.get_by_label(label).click();
+    harness.run();
+}
+
+/// Clicks a profile's row in the list (the form's heading has the same
+/// text).
+fn click_row(harness: &mut Harness<'_, App>, name: &str) {
+    harness.get_by_role_and_label(Role::Button, name).click();
     harness.run();
 }
 
@@ -403,12 +413,10 @@ fn path_of(harness: &Harness<'_, App>) -> PathBuf {
 
 #[test]
 fn edit_a_port_see_the_error_fix_it_and_save_keeping_comments() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
+    let (f, mut harness) = start(Ending::Opens);
     assert_eq!(path_of(&harness), f.path);
 
-    harness.get_by_role_and_label(Role::Button, "beta").click();
-    harness.run();
+    click_row(&mut harness, "beta");
     assert_eq!(
         *harness.state().selection(),
         Selection::Profile("beta".into())
@@ -435,8 +443,7 @@ fn edit_a_port_see_the_error_fix_it_and_save_keeping_comments() {
     ));
     assert!(!disabled(&harness, "Knock"));
     assert!(!disabled(&harness, "Save"));
-    harness.get_by_label("Save").click();
-    harness.run();
+    click(&mut harness, "Save");
 
     let text = f.text();
     assert!(text.contains("sequence = \"1212,2222\""), "{text}");
@@ -456,8 +463,7 @@ fn edit_a_port_see_the_error_fix_it_and_save_keeping_comments() {
 
 #[test]
 fn an_empty_host_gets_the_library_message() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
+    let (_f, mut harness) = start(Ending::Opens);
     set_text(&mut harness, "Host", "");
     assert!(shows(
         &harness,
@@ -473,15 +479,13 @@ fn an_empty_host_gets_the_library_message() {
 
 #[test]
 fn knock_shows_each_knock_then_the_verify_result() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
+    let (f, mut harness) = start(Ending::Opens);
     // alpha is selected first (sorted names).
     assert_eq!(
         *harness.state().selection(),
         Selection::Profile("alpha".into())
     );
-    harness.get_by_label("Knock").click();
-    harness.run();
+    click(&mut harness, "Knock");
 
     let plans = f.plans.lock().unwrap().clone();
     assert_eq!(plans.len(), 1);
@@ -507,10 +511,8 @@ fn knock_shows_each_knock_then_the_verify_result() {
 
 #[test]
 fn a_port_that_stays_shut_is_reported() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::StaysShut);
-    harness.get_by_label("Knock & connect").click();
-    harness.run();
+    let (f, mut harness) = start(Ending::StaysShut);
+    click(&mut harness, "Knock & connect");
     assert!(shows(&harness, "Port 22 did not open (attempt 1)"));
     let headline = "port 22 on 192.0.2.1 did not open within 3000 ms (after 1 attempt)";
     assert!(harness.query_all_by_label(headline).next().is_some());
@@ -522,12 +524,9 @@ fn a_port_that_stays_shut_is_reported() {
 
 #[test]
 fn knock_and_connect_starts_the_launch_command() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
-    harness.get_by_role_and_label(Role::Button, "beta").click();
-    harness.run();
-    harness.get_by_label("Knock & connect").click();
-    harness.run();
+    let (f, mut harness) = start(Ending::Opens);
+    click_row(&mut harness, "beta");
+    click(&mut harness, "Knock & connect");
     let started = f.started.lock().unwrap().clone();
     let shell = if cfg!(windows) {
         vec!["cmd", "/C", "true 192.0.2.2"]
@@ -539,6 +538,31 @@ fn knock_and_connect_starts_the_launch_command() {
 }
 
 #[test]
+fn an_identity_file_is_saved_and_used_when_connecting() {
+    let (f, mut harness) = start(Ending::Opens);
+    click_row(&mut harness, "beta");
+    set_text(&mut harness, "Identity file", " ");
+    assert!(!disabled(&harness, "Knock"), "blank is not set");
+    set_text(&mut harness, "Identity file", "/home/me/.ssh/id_beta");
+    set_text(&mut harness, "Custom command", "true {host} {identity}");
+    click(&mut harness, "Save");
+    let text = f.text();
+    assert!(
+        text.contains("identity_file = \"/home/me/.ssh/id_beta\""),
+        "{text}"
+    );
+    assert!(text.contains("# The main box."), "{text}");
+    click(&mut harness, "Knock & connect");
+    let started = f.started.lock().unwrap().clone();
+    assert_eq!(started.len(), 1);
+    let line = started[0].last().unwrap();
+    assert!(
+        line.starts_with("true 192.0.2.2 ") && line.contains("/home/me/.ssh/id_beta"),
+        "{started:?}"
+    );
+}
+
+#[test]
 fn knock_and_connect_waits_for_the_ssh_port_before_launching() {
     // beta sets no open_port: connecting still waits for its ssh port (22),
     // like `knock beta --ssh`, and launches only once it is open.
@@ -547,46 +571,34 @@ fn knock_and_connect_waits_for_the_ssh_port_before_launching() {
     } else {
         "launch /bin/sh -c true 192.0.2.2"
     };
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
-    harness.get_by_role_and_label(Role::Button, "beta").click();
-    harness.run();
-    harness.get_by_label("Knock & connect").click();
-    harness.run();
+    let (f, mut harness) = start(Ending::Opens);
+    click_row(&mut harness, "beta");
+    click(&mut harness, "Knock & connect");
     assert_eq!(*f.log.lock().unwrap(), ["verify 192.0.2.2:22", shell]);
     assert!(shows(&harness, "Door open on 192.0.2.2"));
 
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::StaysShut);
-    harness.get_by_role_and_label(Role::Button, "beta").click();
-    harness.run();
-    harness.get_by_label("Knock & connect").click();
-    harness.run();
+    let (f, mut harness) = start(Ending::StaysShut);
+    click_row(&mut harness, "beta");
+    click(&mut harness, "Knock & connect");
     assert_eq!(*f.log.lock().unwrap(), ["verify 192.0.2.2:22"]);
     assert!(f.started.lock().unwrap().is_empty(), "nothing launched");
 
     // A plain Knock of beta does not wait for anything.
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::StaysShut);
-    harness.get_by_role_and_label(Role::Button, "beta").click();
-    harness.run();
-    harness.get_by_label("Knock").click();
-    harness.run();
+    let (f, mut harness) = start(Ending::StaysShut);
+    click_row(&mut harness, "beta");
+    click(&mut harness, "Knock");
     assert!(f.log.lock().unwrap().is_empty());
     assert_eq!(f.plans.lock().unwrap()[0].verify, None);
 }
 
 #[test]
 fn add_then_delete_a_profile() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
-    harness.get_by_label("New…").click();
-    harness.run();
+    let (f, mut harness) = start(Ending::Opens);
+    click(&mut harness, "New…");
     set_text(&mut harness, "Name", "gamma");
     set_text(&mut harness, "Host or address", "192.0.2.3");
     set_text(&mut harness, "Sequence", "5000:udp 6000");
-    harness.get_by_label("Add").click();
-    harness.run();
+    click(&mut harness, "Add");
 
     assert_eq!(
         *harness.state().selection(),
@@ -598,11 +610,9 @@ fn add_then_delete_a_profile() {
     assert!(text.contains("# The main box."), "{text}");
     assert!(in_list(&harness, "gamma"));
 
-    harness.get_by_label("Delete…").click();
-    harness.run();
+    click(&mut harness, "Delete…");
     assert!(shows(&harness, "Delete gamma?"));
-    harness.get_by_label("Delete").click();
-    harness.run();
+    click(&mut harness, "Delete");
     let text = f.text();
     assert!(!text.contains("gamma"), "{text}");
     assert!(text.contains("[profiles.beta]"));
@@ -612,10 +622,8 @@ fn add_then_delete_a_profile() {
 
 #[test]
 fn add_dialog_refuses_a_bad_name() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
-    harness.get_by_label("New…").click();
-    harness.run();
+    let (f, mut harness) = start(Ending::Opens);
+    click(&mut harness, "New…");
     set_text(&mut harness, "Name", "-x");
     set_text(&mut harness, "Host or address", "192.0.2.3");
     set_text(&mut harness, "Sequence", "1");
@@ -626,28 +634,22 @@ fn add_dialog_refuses_a_bad_name() {
     assert!(disabled(&harness, "Add"));
     set_text(&mut harness, "Name", "alpha");
     assert!(shows(&harness, "a profile named alpha already exists"));
-    harness.get_by_label("Cancel").click();
-    harness.run();
+    click(&mut harness, "Cancel");
     assert_eq!(f.text(), FILE);
 }
 
 #[test]
 fn sequence_rows_reorder_add_remove_and_paste() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
-    harness.get_by_label("Move knock 1 down").click();
-    harness.run();
+    let (_f, mut harness) = start(Ending::Opens);
+    click(&mut harness, "Move knock 1 down");
     assert_eq!(
         harness.get_by_label("knockd syntax").value().as_deref(),
         Some("8000:udp,7000,9000")
     );
-    harness.get_by_label("Remove knock 3").click();
-    harness.run();
-    harness.get_by_label("+ Add knock").click();
-    harness.run();
+    click(&mut harness, "Remove knock 3");
+    click(&mut harness, "+ Add knock");
     set_text(&mut harness, "Knock 3 port", "4444");
-    harness.get_by_label("Knock 3 protocol TCP").click();
-    harness.run();
+    click(&mut harness, "Knock 3 protocol TCP");
     assert_eq!(
         harness.get_by_label("knockd syntax").value().as_deref(),
         Some("8000:udp,7000,4444:udp")
@@ -668,8 +670,7 @@ fn sequence_rows_reorder_add_remove_and_paste() {
 
 #[test]
 fn keyboard_moves_filters_and_knocks() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
+    let (f, mut harness) = start(Ending::Opens);
     harness.key_press(egui::Key::ArrowDown);
     harness.run();
     assert_eq!(
@@ -693,18 +694,15 @@ fn keyboard_moves_filters_and_knocks() {
 
 #[test]
 fn quick_knock_without_a_profile() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
-    harness.get_by_label("Quick knock").click();
-    harness.run();
+    let (f, mut harness) = start(Ending::Opens);
+    click(&mut harness, "Quick knock");
     set_text(&mut harness, "Host", "192.0.2.9");
     set_text(&mut harness, "Ports", "7000 8000");
     harness
         .get_by_role_and_label(Role::CheckBox, "UDP for ports without :tcp/:udp")
         .click();
     harness.run();
-    harness.get_by_label("Knock").click();
-    harness.run();
+    click(&mut harness, "Knock");
     let plans = f.plans.lock().unwrap().clone();
     assert_eq!(plans.len(), 1);
     assert_eq!(fixed(&plans[0]).to_string(), "7000:udp,8000:udp");
@@ -714,8 +712,7 @@ fn quick_knock_without_a_profile() {
 
 #[test]
 fn outside_edits_reload_and_unsaved_edits_ask_first() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
+    let (f, mut harness) = start(Ending::Opens);
     // Another program adds a profile: picked up within about a second.
     let mut text = f.text();
     text.push_str("\n[profiles.delta]\nhost = \"192.0.2.4\"\nsequence = \"1\"\n");
@@ -729,8 +726,7 @@ fn outside_edits_reload_and_unsaved_edits_ask_first() {
     std::fs::write(&f.path, &text).unwrap();
     harness.run_steps(90);
     assert!(shows(&harness, "The profile file changed"));
-    harness.get_by_label("Reload, keep my edits").click();
-    harness.run();
+    click(&mut harness, "Reload, keep my edits");
     assert!(in_list(&harness, "epsilon"));
     assert!(harness.state().is_dirty("alpha"));
     assert_eq!(
@@ -741,25 +737,21 @@ fn outside_edits_reload_and_unsaved_edits_ask_first() {
 
 #[test]
 fn a_running_knock_can_be_cancelled() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Hangs);
-    harness.get_by_label("Knock").click();
-    harness.run();
+    let (f, mut harness) = start(Ending::Hangs);
+    click(&mut harness, "Knock");
     assert!(shows(&harness, "Knock 1 of 3: TCP 7000 to 192.0.2.1"));
     assert!(shows(&harness, "Knocking…"));
     assert!(disabled(&harness, "Knock"), "one knock at a time");
 
-    harness.get_by_label("Cancel").click();
-    harness.run();
+    click(&mut harness, "Cancel");
     let (tx, cancel) = f.hanging.lock().unwrap().take().unwrap();
     assert!(cancel.load(std::sync::atomic::Ordering::Relaxed));
     // The worker notices at its next step and ends the run.
-    tx.send(Event::Finished(Err(SendError::Cancelled))).unwrap();
+    tx.send(KnockEvent::Finished(Err(SendError::Cancelled)));
     harness.run();
     assert!(harness.query_all_by_label("Cancelled").next().is_some());
     assert!(!disabled(&harness, "Knock"));
-    harness.get_by_label("Clear").click();
-    harness.run();
+    click(&mut harness, "Clear");
     assert!(harness.state().run().is_none());
 }
 
@@ -782,24 +774,19 @@ impl eframe::Storage for Memory {
 
 #[test]
 fn selection_and_putty_path_are_persisted() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
-    harness.get_by_role_and_label(Role::Button, "beta").click();
-    harness.run();
-    harness.get_by_label("Settings").click();
-    harness.run();
+    let (f, mut harness) = start(Ending::Opens);
+    click_row(&mut harness, "beta");
+    click(&mut harness, "Settings");
     set_text(&mut harness, "PuTTY", r"C:\Tools\putty.exe");
-    harness.get_by_label("Light").click();
-    harness.run();
+    click(&mut harness, "Light");
     assert_eq!(harness.ctx.theme(), egui::Theme::Light);
-    harness.get_by_label("OK").click();
-    harness.run();
+    click(&mut harness, "OK");
 
     let mut storage = Memory::default();
     harness.state().save_state(&mut storage);
     let mut app = App::new(
         &f.path,
-        Box::new(knock_gui::knocker::ThreadKnocker),
+        Box::new(knock_gui::knocker::SystemKnocker),
         Box::new(FakeLauncher::default()),
     );
     app.restore_state(&storage);
@@ -809,15 +796,12 @@ fn selection_and_putty_path_are_persisted() {
 
 #[test]
 fn rename_and_duplicate_keep_the_file_tidy() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
-    harness.get_by_label("Rename…").click();
-    harness.run();
+    let (f, mut harness) = start(Ending::Opens);
+    click(&mut harness, "Rename…");
     set_text(&mut harness, "New name", "bad name");
     assert!(disabled(&harness, "Rename"));
     set_text(&mut harness, "New name", "main");
-    harness.get_by_label("Rename").click();
-    harness.run();
+    click(&mut harness, "Rename");
     let text = f.text();
     assert!(text.contains("[profiles.main]"), "{text}");
     assert!(!text.contains("[profiles.alpha]"), "{text}");
@@ -830,8 +814,7 @@ fn rename_and_duplicate_keep_the_file_tidy() {
         Selection::Profile("main".into())
     );
 
-    harness.get_by_label("Duplicate").click();
-    harness.run();
+    click(&mut harness, "Duplicate");
     assert_eq!(
         *harness.state().selection(),
         Selection::Profile("main-copy".into())
@@ -843,17 +826,12 @@ fn rename_and_duplicate_keep_the_file_tidy() {
 
 #[test]
 fn launch_errors_show_in_the_window() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
-    harness.get_by_label("Settings").click();
-    harness.run();
+    let (f, mut harness) = start(Ending::Opens);
+    click(&mut harness, "Settings");
     set_text(&mut harness, "PuTTY", "/nonexistent/putty.exe");
-    harness.get_by_label("OK").click();
-    harness.run();
-    harness.get_by_role_and_label(Role::Button, "zeta").click();
-    harness.run();
-    harness.get_by_label("Knock & connect").click();
-    harness.run();
+    click(&mut harness, "OK");
+    click_row(&mut harness, "zeta");
+    click(&mut harness, "Knock & connect");
     let message = "PuTTY not found at /nonexistent/putty.exe (fix the path in Settings, or clear it to search PATH)";
     assert!(harness.query_all_by_label(message).next().is_some());
     assert!(f.started.lock().unwrap().is_empty());
@@ -875,8 +853,7 @@ fn a_broken_file_is_shown_and_never_overwritten() {
     assert_eq!(*harness.state().selection(), Selection::Quick);
     set_text(&mut harness, "Host", "192.0.2.9");
     set_text(&mut harness, "Ports", "1 2");
-    harness.get_by_label("Knock").click();
-    harness.run();
+    click(&mut harness, "Knock");
     assert_eq!(f.plans.lock().unwrap().len(), 1);
     assert_eq!(f.text(), broken);
 
@@ -888,8 +865,7 @@ fn a_broken_file_is_shown_and_never_overwritten() {
 }
 
 fn select(harness: &mut Harness<'_, App>, name: &str) {
-    harness.get_by_role_and_label(Role::Button, name).click();
-    harness.run();
+    click_row(harness, name);
     assert_eq!(
         *harness.state().selection(),
         Selection::Profile(name.into())
@@ -915,8 +891,7 @@ fn value_of(harness: &Harness<'_, App>, label: &str) -> Option<String> {
 
 #[test]
 fn a_rotating_profile_is_listed_with_a_tag_and_its_keys_fill_the_form() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
+    let (_f, mut harness) = start(Ending::Opens);
     assert!(in_list(&harness, "vault"));
     let row = harness.get_by_role_and_label(Role::Button, "vault");
     assert_eq!(
@@ -971,12 +946,10 @@ fn copied_after_click(harness: &mut Harness<'_, App>, label: &str) -> Vec<String
 
 #[test]
 fn generate_stores_the_secret_in_the_keyring_and_never_in_the_file() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
+    let (f, mut harness) = start(Ending::Opens);
     select(&mut harness, "vault");
     assert!(f.ring.get("vault").is_err(), "no secret yet");
-    harness.get_by_label("Generate & store in keyring").click();
-    harness.run();
+    click(&mut harness, "Generate & store in keyring");
 
     let stored = f.ring.get("vault").expect("the mock keyring has it");
     assert_eq!(stored.bits(), 160);
@@ -994,16 +967,12 @@ fn generate_stores_the_secret_in_the_keyring_and_never_in_the_file() {
     );
 
     // A second Generate asks before replacing it.
-    harness.get_by_label("Generate & store in keyring").click();
-    harness.run();
+    click(&mut harness, "Generate & store in keyring");
     assert!(shows(&harness, "Replace the secret of vault?"));
-    harness.get_by_label("Keep the old one").click();
-    harness.run();
+    click(&mut harness, "Keep the old one");
     assert_eq!(f.ring.get("vault").unwrap(), stored);
-    harness.get_by_label("Generate & store in keyring").click();
-    harness.run();
-    harness.get_by_label("Replace").click();
-    harness.run();
+    click(&mut harness, "Generate & store in keyring");
+    click(&mut harness, "Replace");
     let replaced = f.ring.get("vault").unwrap();
     assert_ne!(replaced, stored);
     assert!(shows(&harness, &replaced.to_base32_grouped()));
@@ -1017,19 +986,16 @@ fn show_secret_reveals_it_until_hidden_or_another_profile_is_picked() {
     let mut harness = f.harness(Ending::Opens);
     select(&mut harness, "vault");
     assert!(!shows(&harness, &known_secret().to_base32_grouped()));
-    harness.get_by_label("Show secret").click();
-    harness.run();
+    click(&mut harness, "Show secret");
     assert!(shows(&harness, "GAYT EMZU GU3D OOBZ MFRG GZDF MZTW Q2LK"));
     assert!(shows(
         &harness,
         "knock://rotate?door=vault&secret=GAYTEMZUGU3DOOBZMFRGGZDFMZTWQ2LK&period=30&length=4&range=10000-60000"
     ));
-    harness.get_by_label("Hide secret").click();
-    harness.run();
+    click(&mut harness, "Hide secret");
     assert!(!shows(&harness, "GAYT EMZU GU3D OOBZ MFRG GZDF MZTW Q2LK"));
 
-    harness.get_by_label("Show secret").click();
-    harness.run();
+    click(&mut harness, "Show secret");
     select(&mut harness, "beta");
     select(&mut harness, "vault");
     assert!(!shows(&harness, "GAYT EMZU GU3D OOBZ MFRG GZDF MZTW Q2LK"));
@@ -1041,8 +1007,7 @@ fn knock_on_a_rotating_profile_sends_the_sequence_of_the_current_step() {
     f.ring.set("vault", &known_secret()).unwrap();
     let mut harness = f.harness(Ending::Opens);
     select(&mut harness, "vault");
-    harness.get_by_label("Knock").click();
-    harness.run();
+    click(&mut harness, "Knock");
 
     let (step, want) = derived(0);
     assert_eq!(step, 56_666_666);
@@ -1077,8 +1042,7 @@ fn near_the_end_of_a_period_the_knock_waits_for_the_next_one() {
     *f.wall.now.lock().unwrap() += Duration::from_millis(9_400);
     let mut harness = f.harness(Ending::Opens);
     select(&mut harness, "vault");
-    harness.get_by_label("Knock").click();
-    harness.run();
+    click(&mut harness, "Knock");
 
     assert!(shows(&harness, "Waiting 600 ms for the next period (30 s)"));
     // The wait, then the 3 gaps between the knocks.
@@ -1096,11 +1060,9 @@ fn near_the_end_of_a_period_the_knock_waits_for_the_next_one() {
 
 #[test]
 fn a_missing_secret_is_shown_and_nothing_is_sent() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
+    let (f, mut harness) = start(Ending::Opens);
     select(&mut harness, "vault");
-    harness.get_by_label("Knock & connect").click();
-    harness.run();
+    click(&mut harness, "Knock & connect");
     let message = "cannot get the secret of \"vault\" from the OS keyring (service \"knock\"): no secret for \"vault\" in the keyring (service \"knock\"); create one with knock --gen-secret vault";
     assert!(harness.query_all_by_label(message).next().is_some());
     assert!(f.destinations().is_empty(), "nothing sent");
@@ -1117,14 +1079,12 @@ fn without_a_keyring_service_the_window_points_to_secret_cmd() {
     };
     let mut harness = f.harness_with(Ending::Opens, env);
     select(&mut harness, "vault");
-    harness.get_by_label("Generate & store in keyring").click();
-    harness.run();
+    click(&mut harness, "Generate & store in keyring");
     let message = "no keyring service is available (no D-Bus session bus); use secret_cmd = \"pass show knock/vault\" instead";
     // In the Secret area and the status bar.
     assert_eq!(harness.query_all_by_label(message).count(), 2);
     assert_eq!(f.text(), FILE);
-    harness.get_by_label("Show secret").click();
-    harness.run();
+    click(&mut harness, "Show secret");
     assert_eq!(harness.query_all_by_label(message).count(), 2);
 }
 
@@ -1143,17 +1103,13 @@ fn a_secret_cmd_profile_generates_without_touching_the_keyring() {
         Some(format!("echo {SECRET}"))
     );
     assert_eq!(value_of(&harness, "Door").as_deref(), Some("openSSH"));
-    harness.get_by_label("Generate new secret").click();
-    harness.run();
+    click(&mut harness, "Generate new secret");
     assert!(f.ring.get("lab").is_err());
     assert_eq!(f.text(), text);
-    harness.get_by_label("Hide secret").click();
-    harness.run();
-    harness.get_by_label("Show secret").click();
-    harness.run();
+    click(&mut harness, "Hide secret");
+    click(&mut harness, "Show secret");
     assert!(shows(&harness, "GAYT EMZU GU3D OOBZ MFRG GZDF MZTW Q2LK"));
-    harness.get_by_label("Knock").click();
-    harness.run();
+    click(&mut harness, "Knock");
     let rotation = Rotation::new(Params::default(), known_secret()).unwrap();
     let want = rotation.sequence_at("openSSH", Params::default().step(NOW_MS / 1000));
     assert_eq!(f.knocked(), want.knocks());
@@ -1165,11 +1121,9 @@ fn a_rotating_profile_can_be_renamed_and_deleted() {
     f.ring.set("vault", &known_secret()).unwrap();
     let mut harness = f.harness(Ending::Opens);
     select(&mut harness, "vault");
-    harness.get_by_label("Rename…").click();
-    harness.run();
+    click(&mut harness, "Rename…");
     set_text(&mut harness, "New name", "vault2");
-    harness.get_by_label("Rename").click();
-    harness.run();
+    click(&mut harness, "Rename");
     let text = f.text();
     assert!(
         text.contains("[profiles.vault2]\nhost = \"192.0.2.7\"\nrotate = true"),
@@ -1186,10 +1140,8 @@ fn a_rotating_profile_can_be_renamed_and_deleted() {
         &harness,
         "Renamed vault to vault2; its secret moved with it in the keyring"
     ));
-    harness.get_by_label("Delete…").click();
-    harness.run();
-    harness.get_by_label("Delete").click();
-    harness.run();
+    click(&mut harness, "Delete…");
+    click(&mut harness, "Delete");
     let text = f.text();
     assert!(!text.contains("vault"), "{text}");
     assert!(text.contains("[profiles.zeta]"), "{text}");
@@ -1225,8 +1177,7 @@ fn edit_a_rotating_period_see_the_error_fix_it_and_save_keeping_comments() {
     assert!(!shows(&harness, message));
     assert!(!disabled(&harness, "Knock"));
     assert!(!disabled(&harness, "Save"));
-    harness.get_by_label("Save").click();
-    harness.run();
+    click(&mut harness, "Save");
 
     let text = f.text();
     assert_ne!(text, FILE);
@@ -1257,8 +1208,7 @@ fn edit_a_rotating_period_see_the_error_fix_it_and_save_keeping_comments() {
     );
 
     // The knock derives the sequence with the saved period.
-    harness.get_by_label("Knock").click();
-    harness.run();
+    click(&mut harness, "Knock");
     let params = Params {
         period: Duration::from_secs(60),
         ..Params::default()
@@ -1270,11 +1220,9 @@ fn edit_a_rotating_period_see_the_error_fix_it_and_save_keeping_comments() {
 
 #[test]
 fn a_rotating_profile_switches_to_secret_cmd_and_back_to_the_keyring() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
+    let (f, mut harness) = start(Ending::Opens);
     select(&mut harness, "vault");
-    harness.get_by_label("A command").click();
-    harness.run();
+    click(&mut harness, "A command");
     // The command is required, in the parser's words.
     assert!(
         harness
@@ -1286,8 +1234,7 @@ fn a_rotating_profile_switches_to_secret_cmd_and_back_to_the_keyring() {
     // Until saved, the Secret actions would use the old source.
     assert!(disabled(&harness, "Generate & store in keyring"));
     set_text(&mut harness, "Secret command", &format!("echo {SECRET}"));
-    harness.get_by_label("Save").click();
-    harness.run();
+    click(&mut harness, "Save");
     let text = f.text();
     assert!(
         text.contains(&format!("secret_cmd = \"echo {SECRET}\"")),
@@ -1296,10 +1243,8 @@ fn a_rotating_profile_switches_to_secret_cmd_and_back_to_the_keyring() {
     assert!(!text.contains("secret = \"keyring\""), "{text}");
     assert!(!disabled(&harness, "Generate new secret"));
 
-    harness.get_by_label("OS keyring").click();
-    harness.run();
-    harness.get_by_label("Save").click();
-    harness.run();
+    click(&mut harness, "OS keyring");
+    click(&mut harness, "Save");
     let text = f.text();
     assert!(!text.contains("secret_cmd"), "{text}");
     assert_eq!(
@@ -1315,8 +1260,7 @@ fn duplicate_a_rotating_profile_without_its_secret() {
     let mut harness = f.harness(Ending::Opens);
     select(&mut harness, "vault");
     set_text(&mut harness, "Length", "6");
-    harness.get_by_label("Duplicate").click();
-    harness.run();
+    click(&mut harness, "Duplicate");
 
     assert_eq!(
         *harness.state().selection(),
@@ -1342,8 +1286,7 @@ fn duplicate_a_rotating_profile_without_its_secret() {
         "vault-copy has no secret yet: the keyring holds secrets per profile name (account \"vault-copy\"), so it does not share vault's. Generate one, then put it in the server's Secret_File."
     ));
     assert_eq!(value_of(&harness, "Length").as_deref(), Some("6"));
-    harness.get_by_label("Knock").click();
-    harness.run();
+    click(&mut harness, "Knock");
     assert!(
         harness
             .query_all_by_label_contains("no secret for \"vault-copy\" in the keyring")
@@ -1351,18 +1294,15 @@ fn duplicate_a_rotating_profile_without_its_secret() {
             .is_some()
     );
     assert!(f.destinations().is_empty(), "nothing sent");
-    harness.get_by_label("Generate & store in keyring").click();
-    harness.run();
+    click(&mut harness, "Generate & store in keyring");
     assert_ne!(f.ring.get("vault-copy").unwrap(), known_secret());
     assert_eq!(f.ring.get("vault").unwrap(), known_secret());
 }
 
 #[test]
 fn create_a_new_rotating_profile() {
-    let f = Fixture::new();
-    let mut harness = f.harness(Ending::Opens);
-    harness.get_by_label("New…").click();
-    harness.run();
+    let (f, mut harness) = start(Ending::Opens);
+    click(&mut harness, "New…");
     assert!(harness.query_by_label("Sequence").is_some());
     harness
         .get_by_role_and_label(Role::CheckBox, "Rotating sequence")
@@ -1380,8 +1320,7 @@ fn create_a_new_rotating_profile() {
     ));
     assert!(disabled(&harness, "Add"));
     set_text(&mut harness, "Host or address", "192.0.2.30");
-    harness.get_by_label("Add").click();
-    harness.run();
+    click(&mut harness, "Add");
 
     assert_eq!(
         *harness.state().selection(),
@@ -1406,8 +1345,7 @@ fn create_a_new_rotating_profile() {
         &harness,
         "lab has no secret yet: generate one into the keyring (account \"lab\"), then put it in the server's Secret_File."
     ));
-    harness.get_by_label("Generate & store in keyring").click();
-    harness.run();
+    click(&mut harness, "Generate & store in keyring");
     assert_eq!(f.ring.get("lab").unwrap().bits(), 160);
     assert_eq!(f.text(), text, "the secret is not in the file");
 }
@@ -1420,8 +1358,7 @@ fn a_rotating_retry_waits_for_the_next_period_and_knocks_its_sequence() {
     select(&mut harness, "vault");
     // An unsaved edit counts: the form is what knocks.
     set_text(&mut harness, "Retries", "1");
-    harness.get_by_label("Knock").click();
-    harness.run();
+    click(&mut harness, "Knock");
 
     let (step, first) = derived(0);
     let (next, second) = derived(10_000);

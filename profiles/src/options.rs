@@ -72,13 +72,19 @@ number_field!(Port, |key, value| {
         .ok_or(FieldError::new(key, Reason::PortRange(n)))
 });
 
-/// A number of milliseconds, 0 or more.
+/// A number of milliseconds, 0 to [`Millis::MAX`] (the largest a TOML
+/// integer holds, so every value can be written back to the file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Millis(u64);
 
 impl Millis {
+    /// `i64::MAX`: TOML integers are 64-bit signed.
+    pub const MAX: u64 = i64::MAX as u64;
+
+    /// `ms`, or [`Millis::MAX`] for more (text a user typed is refused
+    /// above it instead, see the field's parse).
     pub const fn new(ms: u64) -> Millis {
-        Millis(ms)
+        Millis(if ms > Self::MAX { Self::MAX } else { ms })
     }
 
     pub const fn get(self) -> u64 {
@@ -90,12 +96,22 @@ impl Millis {
     }
 }
 
-number_field!(Millis, |key, value| count(
+number_field!(Millis, |key, value| count::<i64>(
     key,
     value,
     "a number of milliseconds (0 or more)"
 )
-.map(Millis));
+.and_then(|n| {
+    u64::try_from(n).map(Millis).map_err(|_| {
+        FieldError::new(
+            key,
+            Reason::Value {
+                found: value.found(),
+                expected: "a number of milliseconds (0 or more)",
+            },
+        )
+    })
+}));
 
 /// How many times to knock again when the open port did not open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]

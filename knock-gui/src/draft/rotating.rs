@@ -1,20 +1,15 @@
 //! The form of a rotating profile (`rotate = true`): its keys as typed, and
-//! their validation by the profile-file parser itself.
-//!
-//! [`RotatingDraft::check`] writes the form as a one-profile TOML snippet,
-//! one key per line, and parses it with [`ProfileFile::parse`], the parser
-//! of the dotfile. An error's line names the field at fault; that key is
-//! then left out and the snippet parsed again, so every field shows its own
-//! message at once, in the CLI's words. Nothing about ports, periods or
-//! secrets is checked here.
+//! their validation by the library's [`from_fields`], which reads them with
+//! the profile file's own types: every field shows its own message at
+//! once, in the CLI's words, and a problem of two fields together (a range
+//! too small for the length) lands on the field the file would blame.
 
-use std::path::Path;
-
-use knock_profiles::profile::{ProfileFile, RotatingProfile};
+use knock_profiles::field::Value;
+use knock_profiles::profile::{AnyProfile, RotatingProfile, from_fields};
 use knock_profiles::rotate::{self, ProtoChoice};
 use knock_profiles::secret::SecretSource;
 
-use super::{Common, Problems, number_literal, string_literal};
+use super::{Common, Problems, given};
 
 /// Where the secret comes from, as picked in the form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -41,35 +36,6 @@ pub struct RotatingDraft {
     pub secret: SecretChoice,
     pub secret_cmd: String,
 }
-
-/// A field of the form, in snippet order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Field {
-    Host,
-    Family,
-    Secret,
-    Door,
-    Period,
-    Length,
-    Range,
-    Exclude,
-    Protocol,
-    Delay,
-    OpenPort,
-    Wait,
-    Retries,
-    Launch,
-    User,
-    SshPort,
-}
-
-/// The snippet's lines before the first key: the table header and
-/// `rotate = true`.
-const HEAD_LINES: usize = 2;
-
-/// What a host the parser refused is replaced with while the other fields
-/// are checked.
-const STAND_IN_HOST: &str = "host = \"host.invalid\"";
 
 impl RotatingDraft {
     /// The form of saved rotating profile `name`.
@@ -124,141 +90,41 @@ impl RotatingDraft {
     }
 
     /// The rotating profile `name` as typed, or what is wrong with the form
-    /// (each field's first problem, in the parser's words).
+    /// (each field's first problem, in the file parser's words).
     pub fn check(&self, name: &str) -> Result<RotatingProfile, Box<Problems>> {
-        let mut lines = self.lines();
-        let mut problems = Problems::default();
-        // Each round either succeeds, or blames and drops one more line.
-        for _ in 0..=lines.len() {
-            let snippet = snippet(name, &lines);
-            let error = match ProfileFile::parse(&snippet, Path::new(name)) {
-                Ok(file) => {
-                    return match file.rotating.get(name) {
-                        Some(profile) if problems.is_empty() => {
-                            // The keys the form has no field for, as they were.
-                            let mut profile = profile.clone();
-                            profile.options = profile.options.or(&self.common.others);
-                            Ok(profile)
-                        }
-                        Some(_) => Err(Box::new(problems)),
-                        None => {
-                            problems.other = Some(format!("{name} is not a rotating profile"));
-                            Err(Box::new(problems))
-                        }
-                    };
-                }
-                Err(e) => e,
-            };
-            let at = error
-                .line
-                .checked_sub(HEAD_LINES + 1)
-                .filter(|i| lines.get(*i).is_some_and(|(_, l)| !l.is_empty()));
-            let Some(i) = at else {
-                problems.other.get_or_insert(error.message);
-                return Err(Box::new(problems));
-            };
-            let field = lines[i].0;
-            problems.of(field).get_or_insert(error.message);
-            lines[i].1 = if field == Field::Host {
-                STAND_IN_HOST.to_string()
-            } else {
-                String::new()
-            };
-        }
-        problems
-            .other
-            .get_or_insert_with(|| "invalid profile".to_string());
-        Err(Box::new(problems))
-    }
-
-    /// The keys as `key = value` lines (empty for a key not set).
-    fn lines(&self) -> Vec<(Field, String)> {
-        let c = &self.common;
-        let set = |key: &str, value: Option<String>| {
-            value.map_or_else(String::new, |v| format!("{key} = {v}"))
+        let secret = match self.secret {
+            SecretChoice::Keyring => ("secret", Value::text("keyring")),
+            // An empty command is the parser's to refuse.
+            SecretChoice::Command => ("secret_cmd", Value::text(&self.secret_cmd)),
         };
-        let text = |t: &str| Some(t.trim()).filter(|t| !t.is_empty()).map(str::to_string);
-        let number = |t: &str| text(t).map(|t| number_literal(&t));
-        let string = |t: &str| text(t).map(|t| string_literal(&t));
-        let exclude = text(&self.exclude_ports).map(|t| {
-            let ports: Vec<String> = t
+        let mut rotation = vec![("rotate", Value::Bool(true))];
+        rotation.extend(given(&self.door).map(|d| ("door", Value::text(d))));
+        rotation.extend(given(&self.period_s).map(|p| ("period_s", Value::number(p))));
+        rotation.extend(given(&self.length).map(|l| ("length", Value::number(l))));
+        rotation.extend(given(&self.port_range).map(|r| ("port_range", Value::text(r))));
+        rotation.extend(given(&self.exclude_ports).map(|text| {
+            let ports = text
                 .split(|ch: char| ch == ',' || ch.is_whitespace())
                 .filter(|p| !p.is_empty())
-                .map(number_literal)
-                .collect();
-            format!("[{}]", ports.join(", "))
-        });
-        let secret = match self.secret {
-            SecretChoice::Keyring => set("secret", Some(string_literal("keyring"))),
-            // An empty command is the parser's to refuse.
-            SecretChoice::Command => set("secret_cmd", Some(string_literal(&self.secret_cmd))),
-        };
-        vec![
-            (
-                Field::Host,
-                set("host", Some(string_literal(c.host.trim()))),
-            ),
-            (
-                Field::Family,
-                set("family", c.family.map(|f| string_literal(f.as_str()))),
-            ),
-            (Field::Secret, secret),
-            (Field::Door, set("door", string(&self.door))),
-            (Field::Period, set("period_s", number(&self.period_s))),
-            (Field::Length, set("length", number(&self.length))),
-            (Field::Range, set("port_range", string(&self.port_range))),
-            (Field::Exclude, set("exclude_ports", exclude)),
-            (
-                Field::Protocol,
-                set("protocol", Some(string_literal(self.protocol.as_str()))),
-            ),
-            (Field::Delay, set("delay_ms", number(&c.delay_ms))),
-            (Field::OpenPort, set("open_port", number(&c.open_port))),
-            (Field::Wait, set("wait_ms", number(&c.wait_ms))),
-            (Field::Retries, set("retries", number(&c.retries))),
-            (
-                Field::Launch,
-                set("launch", c.launch_text().map(string_literal)),
-            ),
-            (
-                Field::User,
-                set("user", c.user().map(|u| string_literal(&u))),
-            ),
-            (Field::SshPort, set("ssh_port", number(&c.ssh_port))),
-        ]
-    }
-}
-
-/// The one-profile file: header, `rotate = true`, one line per field.
-fn snippet(name: &str, lines: &[(Field, String)]) -> String {
-    let mut text = format!("[profiles.{}]\nrotate = true\n", string_literal(name));
-    for (_, line) in lines {
-        text.push_str(line);
-        text.push('\n');
-    }
-    text
-}
-
-impl Problems {
-    fn of(&mut self, field: Field) -> &mut Option<String> {
-        match field {
-            Field::Host => &mut self.host,
-            Field::Family => &mut self.other,
-            Field::Secret => &mut self.secret,
-            Field::Door => &mut self.door,
-            Field::Period => &mut self.period_s,
-            Field::Length => &mut self.length,
-            Field::Range => &mut self.port_range,
-            Field::Exclude => &mut self.exclude_ports,
-            Field::Protocol => &mut self.protocol,
-            Field::Delay => &mut self.delay_ms,
-            Field::OpenPort => &mut self.open_port,
-            Field::Wait => &mut self.wait_ms,
-            Field::Retries => &mut self.retries,
-            Field::Launch => &mut self.launch,
-            Field::User => &mut self.user,
-            Field::SshPort => &mut self.ssh_port,
+                .map(Value::number);
+            ("exclude_ports", Value::Array(ports.collect()))
+        }));
+        rotation.push(("protocol", Value::text(self.protocol.as_str())));
+        let fields = self.common.fields(rotation, [secret]);
+        let order: Vec<&'static str> = fields.iter().map(|(key, _)| *key).collect();
+        let mut problems = Problems::default();
+        match from_fields(name, fields) {
+            Ok(AnyProfile::Rotating(mut profile)) => {
+                profile.options = self.common.with_others(profile.options);
+                return Ok(profile);
+            }
+            Ok(AnyProfile::Fixed(_)) => {
+                problems.set(super::OTHER, format!("{name} is not a rotating profile"));
+            }
+            Err(errors) => problems.add(errors),
         }
+        problems.sort(&order);
+        Err(Box::new(problems))
     }
 }
 
@@ -268,6 +134,8 @@ mod tests {
     use super::*;
     use crate::draft::LaunchChoice;
     use knock_profiles::options::{Family, Launch};
+    use knock_profiles::profile::ProfileFile;
+    use std::path::Path;
     use std::time::Duration;
 
     const FILE: &str = r#"
@@ -321,14 +189,14 @@ rotate = true
         d.period_s = "3".into();
         let problems = d.check("vault").unwrap_err();
         assert_eq!(
-            problems.period_s.as_deref(),
+            problems.get("period_s"),
             Some("period_s 3 is out of range (expected 5-86400 seconds)")
         );
         assert_eq!(problems.messages().count(), 1, "{problems:?}");
         d.period_s = "soon".into();
         let problems = d.check("vault").unwrap_err();
         assert_eq!(
-            problems.period_s.as_deref(),
+            problems.get("period_s"),
             Some("invalid type: string \"soon\", expected i64")
         );
         d.period_s = " 45 ".into();
@@ -348,42 +216,56 @@ rotate = true
         d.secret_cmd = " ".into();
         let problems = d.check("vault").unwrap_err();
         assert_eq!(
-            problems.host.as_deref(),
+            problems.get("host"),
             Some("host is empty (expected a name or address)")
         );
         assert_eq!(
-            problems.length.as_deref(),
+            problems.get("length"),
             Some("length 0 is out of range (expected 1-32 knocks)")
         );
         assert!(
-            problems
-                .port_range
-                .as_deref()
-                .unwrap()
-                .contains("60000-10000"),
+            problems.get("port_range").unwrap().contains("60000-10000"),
             "{problems:?}"
         );
         assert_eq!(
-            problems.exclude_ports.as_deref(),
+            problems.get("exclude_ports"),
             Some("exclude_ports: port 70000 is out of range (expected 1-65535)")
         );
         assert_eq!(
-            problems.open_port.as_deref(),
+            problems.get("open_port"),
             Some("open_port 0 is out of range (expected 1-65535)")
         );
         assert_eq!(
-            problems.launch.as_deref(),
+            problems.get("launch"),
             Some("custom launch command must contain {host}")
         );
         assert!(
             problems
-                .secret
-                .as_deref()
+                .get("secret")
                 .unwrap()
                 .starts_with("secret_cmd is empty"),
             "{problems:?}"
         );
-        assert!(problems.other.is_none(), "{problems:?}");
+        assert!(problems.other().is_none(), "{problems:?}");
+    }
+
+    #[test]
+    fn problems_come_in_the_order_of_the_form() {
+        let mut d = RotatingDraft::from_profile("vault", &saved("vault"));
+        d.common.ssh_port = "0".into();
+        d.secret_cmd = String::new();
+        d.common.delay_ms = "-1".into();
+        d.period_s = "3".into();
+        d.common.host = String::new();
+        let problems = d.check("vault").unwrap_err();
+        let keys = ["host", "period_s", "delay_ms", "secret", "ssh_port"];
+        let expected: Vec<&str> = keys.iter().filter_map(|k| problems.get(k)).collect();
+        assert_eq!(expected.len(), keys.len(), "{problems:?}");
+        assert_eq!(problems.messages().collect::<Vec<_>>(), expected);
+        assert_eq!(
+            problems.first(),
+            "host is empty (expected a name or address)"
+        );
     }
 
     #[test]
@@ -394,8 +276,7 @@ rotate = true
         let problems = d.check("new").unwrap_err();
         assert!(
             problems
-                .port_range
-                .as_deref()
+                .get("port_range")
                 .unwrap()
                 .contains("a sequence of 4 needs at least 4"),
             "{problems:?}"

@@ -3,18 +3,32 @@
 
 use egui::{Id, RichText, TextEdit};
 
-use crate::app::{App, Dialog, Intent, add_check};
+use crate::draft::check_new;
+use crate::state::{Dialog, Intent};
 
-pub(super) fn show(ctx: &egui::Context, app: &mut App, intents: &mut Vec<Intent>) {
-    if app.dialog == Dialog::None {
-        return;
-    }
-    let path = app.path.display().to_string();
-    let names = app.names();
-    let dirty: Vec<String> = names.iter().filter(|n| app.is_dirty(n)).cloned().collect();
+/// The open dialog and what it needs to know.
+pub struct DialogView<'a> {
+    pub dialog: &'a mut Dialog,
+    /// Saved profile names (a new name must not be one of them).
+    pub names: Vec<String>,
+    /// Profiles with unsaved edits.
+    pub dirty: Vec<String>,
+}
+
+pub(super) fn show(
+    ctx: &egui::Context,
+    view: DialogView<'_>,
+    path: &str,
+    intents: &mut Vec<Intent>,
+) {
+    let DialogView {
+        dialog,
+        names,
+        dirty,
+    } = view;
     let modal = egui::Modal::new(Id::unique("knock-dialog")).show(ctx, |ui| {
         ui.set_width(420.0);
-        match &mut app.dialog {
+        match &mut *dialog {
             Dialog::None => {}
             Dialog::Add {
                 name,
@@ -22,12 +36,8 @@ pub(super) fn show(ctx: &egui::Context, app: &mut App, intents: &mut Vec<Intent>
                 sequence,
                 rotating,
             } => {
-                ui.heading("New profile");
-                ui.add_space(6.0);
-                egui::Grid::new("knock-add")
-                    .num_columns(2)
-                    .spacing([12.0, 8.0])
-                    .show(ui, |ui| {
+                heading_ui(ui, "New profile");
+                grid(ui, "knock-add", |ui| {
                         text_row(ui, "Name", name, "myserver");
                         text_row(ui, "Host or address", host, "myserver.example.org");
                         if !*rotating {
@@ -47,7 +57,7 @@ pub(super) fn show(ctx: &egui::Context, app: &mut App, intents: &mut Vec<Intent>
                     );
                 }
                 let exists = names.iter().any(|n| n == name.trim());
-                let checked = add_check(name.trim(), host, sequence, *rotating, exists);
+                let checked = check_new(name.trim(), host, sequence, *rotating, exists);
                 let untouched = name.is_empty() && host.is_empty() && sequence.is_empty();
                 if let (Err(e), false) = (&checked, untouched) {
                     ui.label(RichText::new(e).color(ui.visuals().error_fg_color));
@@ -68,12 +78,8 @@ pub(super) fn show(ctx: &egui::Context, app: &mut App, intents: &mut Vec<Intent>
                 });
             }
             Dialog::Rename { old, new } => {
-                ui.heading(format!("Rename {old}"));
-                ui.add_space(6.0);
-                egui::Grid::new("knock-rename")
-                    .num_columns(2)
-                    .spacing([12.0, 8.0])
-                    .show(ui, |ui| text_row(ui, "New name", new, "name"));
+                heading_ui(ui, format!("Rename {old}"));
+                grid(ui, "knock-rename", |ui| text_row(ui, "New name", new, "name"));
                 let problem = knock_profiles::profile::validate_name(new.trim())
                     .err()
                     .map(|e| e.to_string())
@@ -101,8 +107,7 @@ pub(super) fn show(ctx: &egui::Context, app: &mut App, intents: &mut Vec<Intent>
                 });
             }
             Dialog::ConfirmDelete(name) => {
-                ui.heading(format!("Delete {name}?"));
-                ui.add_space(6.0);
+                heading_ui(ui, format!("Delete {name}?"));
                 ui.label(format!("This removes [profiles.{name}] from {path}."));
                 ui.add_space(8.0);
                 ui.horizontal(|ui| {
@@ -119,8 +124,7 @@ pub(super) fn show(ctx: &egui::Context, app: &mut App, intents: &mut Vec<Intent>
                 });
             }
             Dialog::Conflict => {
-                ui.heading("The profile file changed");
-                ui.add_space(6.0);
+                heading_ui(ui, "The profile file changed");
                 ui.label(format!(
                     "{path} was changed by another program, and you have unsaved edits ({}).",
                     dirty.join(", ")
@@ -140,8 +144,7 @@ pub(super) fn show(ctx: &egui::Context, app: &mut App, intents: &mut Vec<Intent>
                 });
             }
             Dialog::ReplaceSecret(name) => {
-                ui.heading(format!("Replace the secret of {name}?"));
-                ui.add_space(6.0);
+                heading_ui(ui, format!("Replace the secret of {name}?"));
                 ui.label(format!(
                     "The keyring already holds a secret for {name}. A new one stops the old sequences: put the new secret in the server's Secret_File (and on your other devices) right after."
                 ));
@@ -159,12 +162,8 @@ pub(super) fn show(ctx: &egui::Context, app: &mut App, intents: &mut Vec<Intent>
                 });
             }
             Dialog::Settings { putty } => {
-                ui.heading("Settings");
-                ui.add_space(6.0);
-                egui::Grid::new("knock-settings")
-                    .num_columns(2)
-                    .spacing([12.0, 8.0])
-                    .show(ui, |ui| {
+                heading_ui(ui, "Settings");
+                grid(ui, "knock-settings", |ui| {
                         text_row(ui, "PuTTY", putty, "found on PATH");
                         ui.label("Theme");
                         theme_ui(ui);
@@ -187,9 +186,23 @@ pub(super) fn show(ctx: &egui::Context, app: &mut App, intents: &mut Vec<Intent>
             }
         }
     });
-    if modal.should_close() && app.dialog != Dialog::Conflict {
+    if modal.should_close() && *dialog != Dialog::Conflict {
         intents.push(Intent::CloseDialog);
     }
+}
+
+/// A dialog's title and the space under it.
+fn heading_ui(ui: &mut egui::Ui, title: impl Into<RichText>) {
+    ui.heading(title);
+    ui.add_space(6.0);
+}
+
+/// A dialog's two-column grid of fields.
+fn grid(ui: &mut egui::Ui, id: &str, rows: impl FnOnce(&mut egui::Ui)) {
+    egui::Grid::new(id)
+        .num_columns(2)
+        .spacing([12.0, 8.0])
+        .show(ui, rows);
 }
 
 fn text_row(ui: &mut egui::Ui, label: &str, text: &mut String, hint: &str) {

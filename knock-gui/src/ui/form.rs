@@ -7,62 +7,72 @@ use knock_profiles::Proto;
 use knock_profiles::options::{Family, Launch, Options};
 use knock_profiles::profile::Settings;
 
-use super::widgets::{RowAction, field_ui, knock_row_ui, problem_ui, tag_label_ui};
-use crate::app::{App, Dialog, Intent};
+use super::widgets::{
+    RowAction, field_ui, knock_buttons_ui, knock_row_ui, problem_ui, tag_label_ui,
+};
 use crate::draft::{Common, Draft, KnockRow, LaunchChoice, Problems};
+use crate::state::{Dialog, Intent};
 
 pub(super) const LABEL_WIDTH: f32 = 120.0;
 pub(super) const FIELD_WIDTH: f32 = 260.0;
 pub(super) const SMALL_WIDTH: f32 = 120.0;
 
-pub(super) fn show(ui: &mut egui::Ui, app: &mut App, name: &str, intents: &mut Vec<Intent>) {
-    let dirty = app.is_dirty(name);
-    let running = app.run.as_ref().is_some_and(|r| r.is_running());
-    let can_save = app.can_save();
-    // What a field left empty falls back to.
-    let inherited = app.store.as_ref().and_then(|s| {
-        let p = s.file().profiles.get(name)?;
-        Some(p.settings(name, &s.file().defaults))
-    });
-    let defaults = app
-        .store
-        .as_ref()
-        .map(|s| s.file().defaults.clone())
-        .unwrap_or_default();
-    let Some(draft) = app.draft_mut(name) else {
-        ui.label(format!("The profile {name} is no longer in the file."));
-        return;
+/// The form of a profile: its draft (a [`Draft`] for a fixed sequence,
+/// a rotating one for the rotating form) and what it shows around it.
+pub struct FormView<'a, D> {
+    pub name: &'a str,
+    pub draft: &'a mut D,
+    /// What is wrong with the form as typed (empty when it is valid).
+    pub problems: Problems,
+    pub state: ActionState,
+    /// The saved profile with `[defaults]` applied: what an empty field
+    /// falls back to.
+    pub inherited: Option<Settings>,
+    pub defaults: Options,
+}
+
+impl<'a, D> FormView<'a, D> {
+    /// The form of `name`; `problems` is `None` when it is valid (and
+    /// Knock and Save may be on).
+    pub fn new(
+        name: &'a str,
+        draft: &'a mut D,
+        problems: Option<Problems>,
+        state: ActionState,
+        inherited: Option<Settings>,
+        defaults: Options,
+    ) -> Self {
+        FormView {
+            name,
+            draft,
+            state: ActionState {
+                valid: problems.is_none(),
+                ..state
+            },
+            problems: problems.unwrap_or_default(),
+            inherited,
+            defaults,
+        }
+    }
+}
+
+pub(super) fn show(ui: &mut egui::Ui, view: FormView<'_, Draft>, intents: &mut Vec<Intent>) {
+    let FormView {
+        name,
+        draft,
+        problems,
+        state,
+        inherited,
+        defaults,
+    } = view;
+    let frame = PageFrame {
+        name,
+        tag: None,
+        about: None,
+        knock_hover: "Send the knock sequence (Enter)",
+        actions_id: "knock-form-actions",
     };
-    let checked = draft.check();
-    let problems = checked
-        .as_ref()
-        .err()
-        .map(|p| (**p).clone())
-        .unwrap_or_default();
-    let valid = checked.is_ok();
-
-    header_ui(ui, name, None, dirty, can_save, intents);
-    ui.add_space(6.0);
-
-    // Actions sit at the bottom so they stay in view.
-    egui::Panel::bottom("knock-form-actions")
-        .frame(egui::Frame::NONE.inner_margin(egui::Margin::symmetric(0, 10)))
-        .show(ui, |ui| {
-            let state = ActionState {
-                valid,
-                dirty,
-                running,
-                can_save,
-            };
-            actions(
-                ui,
-                name,
-                state,
-                &problems,
-                "Send the knock sequence (Enter)",
-                intents,
-            );
-        });
+    page_frame_ui(ui, &frame, state, &problems, intents);
 
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
@@ -83,7 +93,7 @@ pub(super) fn show(ui: &mut egui::Ui, app: &mut App, name: &str, intents: &mut V
                     &mut draft.close_sequence,
                     "optional, e.g. 9000,8000,7000",
                     FIELD_WIDTH,
-                    problems.close_sequence.as_deref(),
+                    problems.get("close_sequence"),
                 );
             });
 
@@ -101,13 +111,49 @@ pub(super) fn show(ui: &mut egui::Ui, app: &mut App, name: &str, intents: &mut V
         });
 }
 
+/// What frames a profile's form: its heading and its actions.
+pub(super) struct PageFrame<'a> {
+    pub name: &'a str,
+    /// A tag after the name ("rotating").
+    pub tag: Option<&'a str>,
+    /// A line under the heading.
+    pub about: Option<&'a str>,
+    /// The Knock button's tooltip.
+    pub knock_hover: &'a str,
+    /// The id of the bottom panel with the actions.
+    pub actions_id: &'a str,
+}
+
+/// The heading and, at the bottom so they stay in view, the actions; the
+/// caller then draws the fields in what is left.
+pub(super) fn page_frame_ui(
+    ui: &mut egui::Ui,
+    frame: &PageFrame<'_>,
+    state: ActionState,
+    problems: &Problems,
+    intents: &mut Vec<Intent>,
+) {
+    header_ui(ui, frame.name, frame.tag, state, intents);
+    match frame.about {
+        Some(about) => {
+            ui.label(RichText::new(about).weak());
+            ui.add_space(4.0);
+        }
+        None => ui.add_space(6.0),
+    }
+    egui::Panel::bottom(frame.actions_id)
+        .frame(egui::Frame::NONE.inner_margin(egui::Margin::symmetric(0, 10)))
+        .show(ui, |ui| {
+            actions(ui, frame.name, state, problems, frame.knock_hover, intents);
+        });
+}
+
 /// The form's heading: name, an optional tag, "unsaved changes", Rename.
-pub(super) fn header_ui(
+fn header_ui(
     ui: &mut egui::Ui,
     name: &str,
     tag: Option<&str>,
-    dirty: bool,
-    can_save: bool,
+    state: ActionState,
     intents: &mut Vec<Intent>,
 ) {
     ui.horizontal(|ui| {
@@ -115,7 +161,7 @@ pub(super) fn header_ui(
         if let Some(tag) = tag {
             tag_label_ui(ui, tag);
         }
-        if dirty {
+        if state.dirty {
             ui.label(
                 RichText::new("unsaved changes")
                     .color(ui.visuals().warn_fg_color)
@@ -124,7 +170,7 @@ pub(super) fn header_ui(
         }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             if ui
-                .add_enabled(can_save, egui::Button::new("Rename…"))
+                .add_enabled(state.can_save, egui::Button::new("Rename…"))
                 .clicked()
             {
                 intents.push(Intent::OpenDialog(Dialog::Rename {
@@ -166,7 +212,7 @@ pub(super) fn target_ui(
             &mut common.host,
             "name or address",
             FIELD_WIDTH,
-            problems.host.as_deref(),
+            problems.get("host"),
         );
         let label = ui.label("Address family");
         family_ui(ui, &mut common.family, label.id, defaults.family);
@@ -187,7 +233,7 @@ pub(super) fn delay_ui(
         &mut common.delay_ms,
         &inherit(inherited, &|s| s.options.delay_ms.to_string()),
         SMALL_WIDTH,
-        problems.delay_ms.as_deref(),
+        problems.get("delay_ms"),
     );
 }
 
@@ -207,7 +253,7 @@ pub(super) fn verify_ui(
                 .and_then(|s| s.options.open_port)
                 .map_or_else(|| "none (no check)".to_string(), |p| format!("default {p}")),
             SMALL_WIDTH,
-            problems.open_port.as_deref(),
+            problems.get("open_port"),
         );
         field_ui(
             ui,
@@ -215,7 +261,7 @@ pub(super) fn verify_ui(
             &mut common.wait_ms,
             &inherit(inherited, &|s| s.options.wait_ms.to_string()),
             SMALL_WIDTH,
-            problems.wait_ms.as_deref(),
+            problems.get("wait_ms"),
         );
         field_ui(
             ui,
@@ -223,12 +269,12 @@ pub(super) fn verify_ui(
             &mut common.retries,
             &inherit(inherited, &|s| s.options.retries.to_string()),
             SMALL_WIDTH,
-            problems.retries.as_deref(),
+            problems.get("retries"),
         );
     });
 }
 
-/// What to start after knocking, user, ssh port.
+/// What to start after knocking, user, ssh port, identity file.
 pub(super) fn connect_ui(
     ui: &mut egui::Ui,
     common: &mut Common,
@@ -247,7 +293,7 @@ pub(super) fn connect_ui(
                     .desired_width(FIELD_WIDTH);
                 ui.add(edit).accessible_name("Custom command");
             }
-            problem_ui(ui, problems.launch.as_deref());
+            problem_ui(ui, problems.get("launch"));
         });
         ui.end_row();
         field_ui(
@@ -259,7 +305,7 @@ pub(super) fn connect_ui(
                 .map(|u| format!("default {u}"))
                 .unwrap_or_else(|| "your login name".into()),
             FIELD_WIDTH,
-            problems.user.as_deref(),
+            problems.get("user"),
         );
         field_ui(
             ui,
@@ -267,8 +313,19 @@ pub(super) fn connect_ui(
             &mut common.ssh_port,
             &inherit(inherited, &|s| s.options.ssh_port.to_string()),
             SMALL_WIDTH,
-            problems.ssh_port.as_deref(),
+            problems.get("ssh_port"),
         );
+        field_ui(
+            ui,
+            "Identity file",
+            &mut common.identity_file,
+            &inherited
+                .and_then(|s| s.options.identity_file.as_ref())
+                .map_or_else(|| "ssh's default key".into(), |k| format!("default {k}")),
+            FIELD_WIDTH,
+            problems.get("identity_file"),
+        )
+        .on_hover_text("The private key to log in with: ssh -i, PuTTY -i for a .ppk, {identity} in a custom command");
     });
 }
 
@@ -325,7 +382,7 @@ fn sequence_text_ui(ui: &mut egui::Ui, draft: &mut Draft, problems: &Problems) {
         if response.lost_focus() {
             draft.rows_changed();
         }
-        problem_ui(ui, problems.sequence.as_deref());
+        problem_ui(ui, problems.get("sequence"));
     });
     ui.end_row();
 }
@@ -381,7 +438,7 @@ fn launch_ui(ui: &mut egui::Ui, common: &mut Common, label: egui::Id, default: O
 
 /// What the Knock / Save / Revert buttons depend on.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct ActionState {
+pub struct ActionState {
     /// The form has no problems.
     pub valid: bool,
     pub dirty: bool,
@@ -391,7 +448,7 @@ pub(super) struct ActionState {
 }
 
 /// Knock, Knock & connect, Save, Revert; and the first problem, if any.
-pub(super) fn actions(
+fn actions(
     ui: &mut egui::Ui,
     name: &str,
     state: ActionState,
@@ -406,25 +463,11 @@ pub(super) fn actions(
         can_save,
     } = state;
     ui.horizontal(|ui| {
-        let accent = super::accent(ui.visuals());
-        let knock = egui::Button::new(RichText::new("Knock").strong().color(egui::Color32::WHITE))
-            .fill(accent)
-            .min_size(egui::vec2(110.0, 34.0));
-        if ui
-            .add_enabled(valid && !running, knock)
-            .on_hover_text(knock_hover)
-            .clicked()
+        let connect_hover = "Knock, wait for the port, then start ssh / PuTTY";
+        if let Some(connect) =
+            knock_buttons_ui(ui, valid && !running, Some(knock_hover), connect_hover)
         {
-            intents.push(Intent::Knock { connect: false });
-        }
-        let connect = egui::Button::new(RichText::new("Knock & connect").strong())
-            .min_size(egui::vec2(150.0, 34.0));
-        if ui
-            .add_enabled(valid && !running, connect)
-            .on_hover_text("Knock, wait for the port, then start ssh / PuTTY")
-            .clicked()
-        {
-            intents.push(Intent::Knock { connect: true });
+            intents.push(Intent::Knock { connect });
         }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             if ui

@@ -4,11 +4,49 @@
 use egui::{RichText, TextEdit};
 
 use super::widgets::profile_row_ui;
-use crate::app::{App, Dialog, Intent, Selection};
+use crate::state::{Dialog, Intent, Selection};
 
-pub(super) fn show(ui: &mut egui::Ui, app: &mut App, intents: &mut Vec<Intent>) {
-    let names = app.filtered_names();
-    let total = app.names().len();
+/// The profile list as drawn this frame.
+pub struct ListView<'a> {
+    /// The filter box's text.
+    pub filter: &'a mut String,
+    /// Put the cursor in the filter box (Ctrl+F).
+    pub focus_filter: bool,
+    /// The profiles matching the filter, sorted.
+    pub rows: Vec<ListRow>,
+    /// How many profiles the file has.
+    pub total: usize,
+    pub selection: &'a Selection,
+    /// The selection is a profile saved in the file.
+    pub selection_saved: bool,
+    /// Scroll the list to the selection (after moving it with the keys).
+    pub scroll_to_selection: bool,
+    /// The file can be saved (New, Duplicate, Delete).
+    pub editable: bool,
+}
+
+/// One profile in the list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListRow {
+    pub name: String,
+    /// Host and sequence, or just the host.
+    pub subtitle: String,
+    /// Shown where the sequence would be ("rotating").
+    pub tag: Option<&'static str>,
+    pub dirty: bool,
+}
+
+pub(super) fn show(ui: &mut egui::Ui, view: ListView<'_>, intents: &mut Vec<Intent>) {
+    let ListView {
+        filter,
+        focus_filter,
+        rows,
+        total,
+        selection,
+        selection_saved,
+        scroll_to_selection,
+        editable,
+    } = view;
 
     ui.horizontal(|ui| {
         ui.label(RichText::new("Profiles").strong());
@@ -16,26 +54,25 @@ pub(super) fn show(ui: &mut egui::Ui, app: &mut App, intents: &mut Vec<Intent>) 
     });
     let filter = ui
         .add(
-            TextEdit::singleline(&mut app.filter)
+            TextEdit::singleline(filter)
                 .id_salt("knock-filter")
                 .hint_text("Filter  (Ctrl+F)")
                 .desired_width(f32::INFINITY),
         )
         .accessible_name("Filter");
-    if app.focus_filter {
+    if focus_filter {
         filter.request_focus();
-        app.focus_filter = false;
     }
     // Enter in the filter box picks the first match.
     if filter.lost_focus()
         && ui.input(|i| i.key_pressed(egui::Key::Enter))
-        && let Some(first) = names.first()
+        && let Some(first) = rows.first()
     {
-        intents.push(Intent::Select(Selection::Profile(first.clone())));
+        intents.push(Intent::Select(Selection::Profile(first.name.clone())));
     }
     ui.add_space(4.0);
 
-    let quick = app.selection == Selection::Quick;
+    let quick = *selection == Selection::Quick;
     if profile_row_ui(
         ui,
         "Quick knock",
@@ -53,46 +90,41 @@ pub(super) fn show(ui: &mut egui::Ui, app: &mut App, intents: &mut Vec<Intent>) 
     egui::Panel::bottom("knock-list-buttons")
         .frame(egui::Frame::NONE.inner_margin(egui::Margin::symmetric(0, 6)))
         .show_separator_line(false)
-        .show(ui, |ui| buttons(ui, app, intents));
+        .show(ui, |ui| {
+            // Duplicate and Delete act on a selected profile.
+            let selected = match selection {
+                Selection::Profile(name) if selection_saved => Some(name.as_str()),
+                _ => None,
+            };
+            buttons(ui, selected, editable, intents);
+        });
 
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| {
             if total == 0 {
                 ui.label(RichText::new("No profiles yet. Click New to add one.").weak());
-            } else if names.is_empty() {
+            } else if rows.is_empty() {
                 ui.label(RichText::new("No profile matches the filter.").weak());
             }
-            for name in &names {
-                // A rotating profile shows a tag where the sequence would be.
-                let (subtitle, tag) = if let Some(profile) = app.profile(name) {
-                    (format!("{}  ·  {}", profile.host, profile.sequence), None)
-                } else if let Some(profile) = app.rotating(name) {
-                    (profile.host.to_string(), Some("rotating"))
-                } else {
-                    continue;
-                };
-                let selected = app.selection == Selection::Profile(name.clone());
-                let row = profile_row_ui(ui, name, &subtitle, tag, selected, app.is_dirty(name));
-                if selected && app.take_scroll_to_selection() {
-                    row.scroll_to_me(None);
+            for row in &rows {
+                let selected = *selection == Selection::Profile(row.name.clone());
+                let response =
+                    profile_row_ui(ui, &row.name, &row.subtitle, row.tag, selected, row.dirty);
+                if selected && scroll_to_selection {
+                    response.scroll_to_me(None);
                 }
-                if row.clicked() {
-                    intents.push(Intent::Select(Selection::Profile(name.clone())));
+                if response.clicked() {
+                    intents.push(Intent::Select(Selection::Profile(row.name.clone())));
                 }
-                if row.double_clicked() {
+                if response.double_clicked() {
                     intents.push(Intent::Knock { connect: false });
                 }
             }
         });
 }
 
-fn buttons(ui: &mut egui::Ui, app: &App, intents: &mut Vec<Intent>) {
-    let selected = match &app.selection {
-        Selection::Profile(name) if app.exists(name) => Some(name.clone()),
-        _ => None,
-    };
-    let editable = app.can_save();
+fn buttons(ui: &mut egui::Ui, selected: Option<&str>, editable: bool, intents: &mut Vec<Intent>) {
     ui.horizontal(|ui| {
         if ui
             .add_enabled(editable, egui::Button::new("New…"))
@@ -114,17 +146,17 @@ fn buttons(ui: &mut egui::Ui, app: &App, intents: &mut Vec<Intent>) {
             .on_hover_text("Copy the selected profile (a rotating one without its secret)")
             .on_disabled_hover_text("Select a profile first")
             .clicked()
-            && let Some(name) = &selected
+            && let Some(name) = selected
         {
-            intents.push(Intent::Duplicate(name.clone()));
+            intents.push(Intent::Duplicate(name.to_string()));
         }
         if ui
             .add_enabled(editable && selected.is_some(), egui::Button::new("Delete…"))
             .on_hover_text("Remove the selected profile from the file")
             .clicked()
-            && let Some(name) = &selected
+            && let Some(name) = selected
         {
-            intents.push(Intent::OpenDialog(Dialog::ConfirmDelete(name.clone())));
+            intents.push(Intent::OpenDialog(Dialog::ConfirmDelete(name.to_string())));
         }
     });
 }

@@ -1,5 +1,8 @@
-//! The views. Each draws part of the [`App`] and returns [`Intent`]s; none
-//! of them changes the store or starts work itself.
+//! The views. Each takes the state it shows (a [`Window`] of borrowed
+//! parts, built by [`crate::app::App`] every frame) and returns
+//! [`Intent`]s; none of them changes the store or starts work itself. Text
+//! fields edit the state they are given (a form's draft, the filter)
+//! directly, as egui widgets do.
 
 mod dialogs;
 mod form;
@@ -11,7 +14,40 @@ pub mod widgets;
 
 use egui::{Color32, Key, KeyboardShortcut, Modifiers, RichText};
 
-use crate::app::{App, Dialog, Intent, Selection};
+use crate::draft::Draft;
+use crate::progress::Run;
+use crate::state::{Dialog, Intent, Status};
+
+pub use dialogs::DialogView;
+pub use form::{ActionState, FormView};
+pub use list::{ListRow, ListView};
+pub use quick::QuickView;
+pub use rotating::{RotatingView, SecretView};
+
+/// Everything one frame of the window shows.
+pub struct Window<'a> {
+    /// The profile file, as shown in the title bar.
+    pub path: String,
+    pub putty: &'a str,
+    /// Why the file could not be loaded.
+    pub load_error: Option<String>,
+    pub status: Option<&'a Status>,
+    pub list: ListView<'a>,
+    pub run: Option<&'a Run>,
+    pub page: Page<'a>,
+    /// The modal dialog, when one is open.
+    pub dialog: Option<DialogView<'a>>,
+}
+
+/// The middle of the window.
+pub enum Page<'a> {
+    Nothing,
+    Quick(QuickView<'a>),
+    Fixed(FormView<'a, Draft>),
+    Rotating(RotatingView<'a>),
+    /// The selected profile is no longer in the file.
+    Gone(String),
+}
 
 /// Spacing and sizes; colours follow the system's light/dark theme.
 pub fn setup_style(ctx: &egui::Context) {
@@ -52,51 +88,64 @@ pub(crate) fn accent(visuals: &egui::Visuals) -> Color32 {
 }
 
 /// Draws the whole window and returns what the user asked for.
-pub fn show(ui: &mut egui::Ui, app: &mut App) -> Vec<Intent> {
+pub fn show(ui: &mut egui::Ui, window: Window<'_>) -> Vec<Intent> {
+    let Window {
+        path,
+        putty,
+        load_error,
+        status,
+        list,
+        run,
+        page,
+        dialog,
+    } = window;
     let mut intents = Vec::new();
-    keyboard(ui, app, &mut intents);
+    keyboard(ui, dialog.is_some(), &mut intents);
 
     egui::Panel::top("knock-top")
         .frame(egui::Frame::side_top_panel(ui.style()).inner_margin(egui::Margin::symmetric(12, 8)))
-        .show(ui, |ui| top_bar(ui, app, &mut intents));
+        .show(ui, |ui| top_bar(ui, &path, putty, &mut intents));
     egui::Panel::bottom("knock-status")
         .frame(egui::Frame::side_top_panel(ui.style()).inner_margin(egui::Margin::symmetric(12, 4)))
-        .show(ui, |ui| status_bar(ui, app));
+        .show(ui, |ui| status_bar(ui, load_error.as_deref(), status));
     egui::Panel::left("knock-list")
         .default_size(270.0)
         .min_size(200.0)
         .frame(egui::Frame::side_top_panel(ui.style()).inner_margin(egui::Margin::same(10)))
-        .show(ui, |ui| list::show(ui, app, &mut intents));
+        .show(ui, |ui| list::show(ui, list, &mut intents));
     egui::Panel::right("knock-progress")
         .default_size(360.0)
         .min_size(260.0)
         .frame(egui::Frame::side_top_panel(ui.style()).inner_margin(egui::Margin::same(12)))
-        .show(ui, |ui| progress::show(ui, app, &mut intents));
+        .show(ui, |ui| progress::show(ui, run, &mut intents));
     egui::CentralPanel::default()
         .frame(egui::Frame::central_panel(ui.style()).inner_margin(egui::Margin::same(16)))
-        .show(ui, |ui| match app.selection.clone() {
-            Selection::Profile(name) if app.rotating(&name).is_some() => {
-                rotating::show(ui, app, &name, &mut intents);
+        .show(ui, |ui| match page {
+            Page::Rotating(view) => rotating::show(ui, view, &mut intents),
+            Page::Fixed(view) => form::show(ui, view, &mut intents),
+            Page::Quick(view) => quick::show(ui, view, &mut intents),
+            Page::Gone(name) => {
+                ui.label(format!("The profile {name} is no longer in the file."));
             }
-            Selection::Profile(name) => form::show(ui, app, &name, &mut intents),
-            Selection::Quick => quick::show(ui, app, &mut intents),
-            Selection::Nothing => {
+            Page::Nothing => {
                 ui.label("Select a profile on the left, or use Quick knock.");
             }
         });
 
-    dialogs::show(ui.ctx(), app, &mut intents);
+    if let Some(dialog) = dialog {
+        dialogs::show(ui.ctx(), dialog, &path, &mut intents);
+    }
     intents
 }
 
 /// Enter knocks, Ctrl+F filters, arrows move in the list (unless typing or
 /// a dialog is open).
-fn keyboard(ui: &egui::Ui, app: &App, intents: &mut Vec<Intent>) {
+fn keyboard(ui: &egui::Ui, dialog_open: bool, intents: &mut Vec<Intent>) {
     let find = KeyboardShortcut::new(Modifiers::COMMAND, Key::F);
     if ui.input_mut(|i| i.consume_shortcut(&find)) {
         intents.push(Intent::FocusFilter);
     }
-    if app.dialog != Dialog::None || ui.ctx().egui_wants_keyboard_input() {
+    if dialog_open || ui.ctx().egui_wants_keyboard_input() {
         return;
     }
     ui.input_mut(|i| {
@@ -112,7 +161,7 @@ fn keyboard(ui: &egui::Ui, app: &App, intents: &mut Vec<Intent>) {
     });
 }
 
-fn top_bar(ui: &mut egui::Ui, app: &App, intents: &mut Vec<Intent>) {
+fn top_bar(ui: &mut egui::Ui, path: &str, putty: &str, intents: &mut Vec<Intent>) {
     ui.horizontal(|ui| {
         ui.label(
             RichText::new("knock")
@@ -121,22 +170,21 @@ fn top_bar(ui: &mut egui::Ui, app: &App, intents: &mut Vec<Intent>) {
                 .color(accent(ui.visuals())),
         );
         ui.add_space(8.0);
-        ui.label(RichText::new(app.path.display().to_string()).weak())
-            .on_hover_text(
-                "The profile file (KNOCK_PROFILES or the default path); the CLI uses the same one",
-            );
+        ui.label(RichText::new(path).weak()).on_hover_text(
+            "The profile file (KNOCK_PROFILES or the default path); the CLI uses the same one",
+        );
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             if ui.button("Settings").clicked() {
                 intents.push(Intent::OpenDialog(Dialog::Settings {
-                    putty: app.putty.clone(),
+                    putty: putty.to_string(),
                 }));
             }
         });
     });
 }
 
-fn status_bar(ui: &mut egui::Ui, app: &App) {
-    ui.horizontal(|ui| match (&app.load_error, &app.status) {
+fn status_bar(ui: &mut egui::Ui, load_error: Option<&str>, status: Option<&Status>) {
+    ui.horizontal(|ui| match (load_error, status) {
         (Some(e), _) => {
             ui.colored_label(
                 ui.visuals().error_fg_color,

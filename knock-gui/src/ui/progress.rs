@@ -3,11 +3,11 @@
 use egui::RichText;
 
 use super::widgets::step_ui;
-use crate::app::{App, Intent};
-use crate::progress::RunState;
+use crate::progress::{Run, RunState};
+use crate::state::Intent;
 
-pub(super) fn show(ui: &mut egui::Ui, app: &App, intents: &mut Vec<Intent>) {
-    let Some(run) = &app.run else {
+pub(super) fn show(ui: &mut egui::Ui, run: Option<&Run>, intents: &mut Vec<Intent>) {
+    let Some(run) = run else {
         ui.label(RichText::new("Progress").strong());
         ui.add_space(8.0);
         ui.label(

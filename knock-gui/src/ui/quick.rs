@@ -2,9 +2,17 @@
 
 use egui::RichText;
 
-use crate::app::{App, Intent};
+use crate::state::{Intent, Quick};
 
-pub(super) fn show(ui: &mut egui::Ui, app: &mut App, intents: &mut Vec<Intent>) {
+/// The quick knock form.
+pub struct QuickView<'a> {
+    pub quick: &'a mut Quick,
+    /// A knock is running.
+    pub running: bool,
+}
+
+pub(super) fn show(ui: &mut egui::Ui, view: QuickView<'_>, intents: &mut Vec<Intent>) {
+    let QuickView { quick, running } = view;
     ui.heading(RichText::new("Quick knock").strong());
     ui.label(
         RichText::new(
@@ -13,11 +21,12 @@ pub(super) fn show(ui: &mut egui::Ui, app: &mut App, intents: &mut Vec<Intent>) 
         .weak(),
     );
     ui.add_space(10.0);
-    let running = app.run.as_ref().is_some_and(|r| r.is_running());
-    let quick = &mut app.quick;
-    let (host_problem, ports) = quick.check();
+    let ports = quick.ports();
     // Nothing to say about a field not filled in yet.
-    let host_problem = host_problem.filter(|_| !quick.host.is_empty());
+    let host_problem = match quick.host() {
+        Err(e) if !quick.host.is_empty() => Some(e.to_string()),
+        _ => None,
+    };
     egui::Grid::new("knock-quick")
         .num_columns(2)
         .min_col_width(120.0)
@@ -48,22 +57,12 @@ pub(super) fn show(ui: &mut egui::Ui, app: &mut App, intents: &mut Vec<Intent>) 
             ui.end_row();
         });
     ui.add_space(10.0);
-    let valid = ports.is_ok() && !quick.host.trim().is_empty() && host_problem.is_none();
+    let valid = ports.is_ok() && quick.host().is_ok();
     ui.horizontal(|ui| {
-        let knock = egui::Button::new(RichText::new("Knock").strong().color(egui::Color32::WHITE))
-            .fill(super::accent(ui.visuals()))
-            .min_size(egui::vec2(110.0, 34.0));
-        if ui.add_enabled(valid && !running, knock).clicked() {
-            intents.push(Intent::Knock { connect: false });
-        }
-        let connect = egui::Button::new(RichText::new("Knock & connect").strong())
-            .min_size(egui::vec2(150.0, 34.0));
-        if ui
-            .add_enabled(valid && !running, connect)
-            .on_hover_text("Knock, then start ssh")
-            .clicked()
-        {
-            intents.push(Intent::Knock { connect: true });
+        let clicked =
+            super::widgets::knock_buttons_ui(ui, valid && !running, None, "Knock, then start ssh");
+        if let Some(connect) = clicked {
+            intents.push(Intent::Knock { connect });
         }
     });
 }

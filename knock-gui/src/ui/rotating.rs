@@ -8,77 +8,61 @@ use knock_profiles::rotate::ProtoChoice;
 use knock_profiles::secret::{KEYRING_SERVICE, SecretSource};
 
 use super::form::{
-    ActionState, FIELD_WIDTH, SMALL_WIDTH, actions, connect_ui, delay_ui, grid, header_ui, section,
-    target_ui, verify_ui,
+    FIELD_WIDTH, FormView, PageFrame, SMALL_WIDTH, connect_ui, delay_ui, grid, page_frame_ui,
+    section, target_ui, verify_ui,
 };
 use super::widgets::{field_ui, problem_ui};
-use crate::app::{App, Intent, SecretPanel};
 use crate::draft::rotating::{RotatingDraft, SecretChoice};
+use crate::state::{Intent, Revealed, Status};
 
-pub(super) fn show(ui: &mut egui::Ui, app: &mut App, name: &str, intents: &mut Vec<Intent>) {
-    let (Some(saved), Some(inherited)) = (
-        app.rotating(name).map(|p| p.rotation.secret.clone()),
-        app.rotating_settings(name),
-    ) else {
-        ui.label(format!("The profile {name} is no longer in the file."));
-        return;
-    };
-    let dirty = app.is_dirty(name);
-    let running = app.run.as_ref().is_some_and(|r| r.is_running());
-    let can_save = app.can_save();
-    let defaults = app
-        .store
-        .as_ref()
-        .map(|s| s.file().defaults.clone())
-        .unwrap_or_default();
-    // The Secret area is drawn from the panel while the form is borrowed.
-    let panel = app.secret_panel.take();
-    let Some(draft) = app.rotating_draft_mut(name) else {
-        app.secret_panel = panel;
-        return;
-    };
-    let checked = draft.check(name);
-    let problems = checked
-        .as_ref()
-        .err()
-        .map(|p| (**p).clone())
-        .unwrap_or_default();
+/// The form of a rotating profile and its Secret area.
+pub struct RotatingView<'a> {
+    /// `inherited` is the saved profile with `[defaults]` applied, but its
+    /// sequence.
+    pub form: FormView<'a, RotatingDraft>,
+    /// Where the saved profile reads its secret (what Generate and Show
+    /// act on).
+    pub saved_source: SecretSource,
+    pub secret: SecretView<'a>,
+}
+
+/// The Secret area of a rotating profile.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SecretView<'a> {
+    /// A Secret action is running.
+    pub busy: bool,
+    /// What the last action came to.
+    pub message: Option<&'a Status>,
+    pub revealed: Option<&'a Revealed>,
+}
+
+pub(super) fn show(ui: &mut egui::Ui, view: RotatingView<'_>, intents: &mut Vec<Intent>) {
+    let RotatingView {
+        form,
+        saved_source,
+        secret,
+    } = view;
+    let (name, draft, problems) = (form.name, form.draft, &form.problems);
+    let (inherited, defaults) = (form.inherited.as_ref(), &form.defaults);
     // Generate / Show act on the saved source of the secret.
-    let source_edited = draft.secret_source() != saved;
+    let source_edited = draft.secret_source() != saved_source;
 
-    header_ui(ui, name, Some("rotating"), dirty, can_save, intents);
-    ui.label(
-        RichText::new(
+    let frame = PageFrame {
+        name,
+        tag: Some("rotating"),
+        about: Some(
             "Each knock uses the sequence of the current period, derived from a shared secret and the clock. The secret is never written to the profile file.",
-        )
-        .weak(),
-    );
-    ui.add_space(4.0);
-
-    egui::Panel::bottom("knock-rotating-actions")
-        .frame(egui::Frame::NONE.inner_margin(egui::Margin::symmetric(0, 10)))
-        .show(ui, |ui| {
-            let state = ActionState {
-                valid: checked.is_ok(),
-                dirty,
-                running,
-                can_save,
-            };
-            actions(
-                ui,
-                name,
-                state,
-                &problems,
-                "Load the secret, then knock the sequence of the current period (Enter)",
-                intents,
-            );
-        });
+        ),
+        knock_hover: "Load the secret, then knock the sequence of the current period (Enter)",
+        actions_id: "knock-rotating-actions",
+    };
+    page_frame_ui(ui, &frame, form.state, problems, intents);
 
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| {
             section(ui, "Target");
-            target_ui(ui, &mut draft.common, &problems, &defaults);
+            target_ui(ui, &mut draft.common, problems, defaults);
 
             section(ui, "Rotation");
             grid(ui, "knock-rotating-rotation", |ui| {
@@ -88,7 +72,7 @@ pub(super) fn show(ui: &mut egui::Ui, app: &mut App, name: &str, intents: &mut V
                     &mut draft.door,
                     &format!("default {name} (the profile name)"),
                     FIELD_WIDTH,
-                    problems.door.as_deref(),
+                    problems.get("door"),
                 );
                 field_ui(
                     ui,
@@ -96,7 +80,7 @@ pub(super) fn show(ui: &mut egui::Ui, app: &mut App, name: &str, intents: &mut V
                     &mut draft.period_s,
                     "default 30",
                     SMALL_WIDTH,
-                    problems.period_s.as_deref(),
+                    problems.get("period_s"),
                 );
                 field_ui(
                     ui,
@@ -104,7 +88,7 @@ pub(super) fn show(ui: &mut egui::Ui, app: &mut App, name: &str, intents: &mut V
                     &mut draft.length,
                     "default 4 knocks",
                     SMALL_WIDTH,
-                    problems.length.as_deref(),
+                    problems.get("length"),
                 );
                 field_ui(
                     ui,
@@ -112,7 +96,7 @@ pub(super) fn show(ui: &mut egui::Ui, app: &mut App, name: &str, intents: &mut V
                     &mut draft.port_range,
                     "default 10000-60000",
                     SMALL_WIDTH,
-                    problems.port_range.as_deref(),
+                    problems.get("port_range"),
                 );
                 field_ui(
                     ui,
@@ -120,41 +104,27 @@ pub(super) fn show(ui: &mut egui::Ui, app: &mut App, name: &str, intents: &mut V
                     &mut draft.exclude_ports,
                     "none, e.g. 22, 443",
                     FIELD_WIDTH,
-                    problems.exclude_ports.as_deref(),
+                    problems.get("exclude_ports"),
                 );
                 let label = ui.label("Protocol");
                 ui.vertical(|ui| {
                     protocol_ui(ui, &mut draft.protocol, label.id);
-                    problem_ui(ui, problems.protocol.as_deref());
+                    problem_ui(ui, problems.get("protocol"));
                 });
                 ui.end_row();
-                delay_ui(ui, &mut draft.common, &problems, Some(&inherited));
+                delay_ui(ui, &mut draft.common, problems, inherited);
             });
 
             section(ui, "Secret");
-            secret_source_ui(ui, name, draft, problems.secret.as_deref());
-            secret_ui(
-                ui,
-                name,
-                &saved,
-                source_edited,
-                panel.as_ref().filter(|p| p.name == name),
-                intents,
-            );
+            secret_source_ui(ui, name, draft, problems.get("secret"));
+            secret_ui(ui, name, &saved_source, source_edited, secret, intents);
 
             section(ui, "Verify");
-            verify_ui(ui, &mut draft.common, &problems, Some(&inherited));
+            verify_ui(ui, &mut draft.common, problems, inherited);
 
             section(ui, "Connect");
-            connect_ui(
-                ui,
-                &mut draft.common,
-                &problems,
-                Some(&inherited),
-                &defaults,
-            );
+            connect_ui(ui, &mut draft.common, problems, inherited, defaults);
         });
-    app.secret_panel = panel;
 }
 
 fn protocol_ui(ui: &mut egui::Ui, protocol: &mut ProtoChoice, label: egui::Id) {
@@ -235,13 +205,13 @@ fn secret_ui(
     name: &str,
     source: &SecretSource,
     source_edited: bool,
-    panel: Option<&SecretPanel>,
+    secret: SecretView<'_>,
     intents: &mut Vec<Intent>,
 ) {
     ui.add_space(4.0);
     // Until saved, an edited source is not the one the keyring task would use.
-    let busy = panel.is_some_and(SecretPanel::is_busy) || source_edited;
-    let revealed = panel.and_then(|p| p.revealed.as_ref());
+    let busy = secret.busy || source_edited;
+    let revealed = secret.revealed;
     ui.horizontal(|ui| {
         let (label, hover) = match source {
             SecretSource::Keyring => (
@@ -275,11 +245,11 @@ fn secret_ui(
         {
             intents.push(Intent::ShowSecret(name.to_string()));
         }
-        if panel.is_some_and(SecretPanel::is_busy) {
+        if secret.busy {
             ui.add(egui::Spinner::new().size(14.0));
         }
     });
-    if let Some(message) = panel.and_then(|p| p.message.as_ref()) {
+    if let Some(message) = secret.message {
         let text = RichText::new(&message.text);
         let text = if message.error {
             text.color(ui.visuals().error_fg_color)

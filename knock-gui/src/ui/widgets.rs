@@ -43,6 +43,35 @@ pub fn problem_ui(ui: &mut egui::Ui, problem: Option<&str>) {
     }
 }
 
+/// The Knock and Knock & connect buttons, side by side; `Some(connect)`
+/// when one was clicked.
+pub fn knock_buttons_ui(
+    ui: &mut egui::Ui,
+    enabled: bool,
+    knock_hover: Option<&str>,
+    connect_hover: &str,
+) -> Option<bool> {
+    let knock = egui::Button::new(RichText::new("Knock").strong().color(Color32::WHITE))
+        .fill(super::accent(ui.visuals()))
+        .min_size(egui::vec2(110.0, 34.0));
+    let mut knock = ui.add_enabled(enabled, knock);
+    if let Some(hover) = knock_hover {
+        knock = knock.on_hover_text(hover);
+    }
+    let connect = egui::Button::new(RichText::new("Knock & connect").strong())
+        .min_size(egui::vec2(150.0, 34.0));
+    let connect = ui
+        .add_enabled(enabled, connect)
+        .on_hover_text(connect_hover);
+    if knock.clicked() {
+        Some(false)
+    } else if connect.clicked() {
+        Some(true)
+    } else {
+        None
+    }
+}
+
 /// What a knock row asked for besides editing its text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowAction {
