@@ -402,13 +402,13 @@ fn target(args: &Args) -> Result<(Settings, String)> {
 }
 
 /// A knock as the arguments ask for it, with its secret loaded.
-struct Job {
+struct Ready {
     resolved: Resolved,
     plan: KnockPlan,
     label: String,
 }
 
-fn job(args: &Args) -> Result<Job> {
+fn ready(args: &Args) -> Result<Ready> {
     let (settings, label) = target(args)?;
     let overrides = Overrides {
         options: flag_options(args, false)?,
@@ -422,14 +422,14 @@ fn job(args: &Args) -> Result<Job> {
         other => usage(format!("--close: {other}")),
     })?;
     let plan = resolved.load(&SystemSecrets)?;
-    Ok(Job {
+    Ok(Ready {
         resolved,
         plan,
         label,
     })
 }
 
-impl Job {
+impl Ready {
     /// The rotation and its door, for a rotating profile.
     fn rotation(&self) -> Option<(&knock_profiles::rotate::Rotation, &str)> {
         match &self.plan.sequences {
@@ -441,7 +441,7 @@ impl Job {
 
 /// Knocks (and verifies, and launches with --ssh).
 fn knock(args: &Args) -> Result<Code> {
-    let job = job(args)?;
+    let job = ready(args)?;
     let mut net = SystemNet;
     let verbose = args.verbose > 0;
     if args.dry_run {
@@ -467,7 +467,7 @@ fn knock(args: &Args) -> Result<Code> {
     exec(&argv)
 }
 
-fn report_progress(p: &Progress, verbose: bool, job: &Job) {
+fn report_progress(p: &Progress, verbose: bool, job: &Ready) {
     let plan = &job.plan;
     let family = plan.family;
     match p {
@@ -534,7 +534,7 @@ fn report_progress(p: &Progress, verbose: bool, job: &Job) {
 }
 
 /// What `--ssh` starts after knocking `addr`.
-fn connect_argv(job: &Job, addr: std::net::IpAddr, extra: &[String]) -> Result<Vec<String>> {
+fn connect_argv(job: &Ready, addr: std::net::IpAddr, extra: &[String]) -> Result<Vec<String>> {
     let resolved = &job.resolved;
     let launch = resolved.connect.clone().unwrap_or(Launch::Ssh);
     if !extra.is_empty() && !matches!(launch, Launch::Ssh) {
@@ -547,7 +547,7 @@ fn connect_argv(job: &Job, addr: std::net::IpAddr, extra: &[String]) -> Result<V
         .ok_or_else(|| LaunchError("nothing to launch".into()))?)
 }
 
-fn dry_run(args: &Args, job: &Job, net: &mut dyn Net, verbose: bool) -> Result<Code> {
+fn dry_run(args: &Args, job: &Ready, net: &mut dyn Net, verbose: bool) -> Result<Code> {
     let plan = &job.plan;
     // A real knock derives each attempt's sequence as it goes; a dry run
     // shows the step in force now.

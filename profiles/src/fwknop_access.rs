@@ -244,12 +244,8 @@ pub enum AccessConfErrorKind {
         value: String,
         expected: &'static str,
     },
-    #[error("{key}: {source}")]
-    Key {
-        key: &'static str,
-        #[source]
-        source: KeyError,
-    },
+    #[error("{key}: {error}")]
+    Key { key: &'static str, error: KeyError },
     #[error("the stanza has no KEY_BASE64 (or KEY)")]
     NoKey,
     #[error(
@@ -651,10 +647,10 @@ fn parse_file(
                 d.restrict_ports = parse_ports("RESTRICT_PORTS", value).map_err(err)?
             }
             "KEY" | "KEY_BASE64" | "HMAC_KEY" | "HMAC_KEY_BASE64" => {
-                let key_err = |source| {
+                let key_err = |error| {
                     err(AccessConfErrorKind::Key {
                         key: canonical,
-                        source,
+                        error,
                     })
                 };
                 match canonical {

@@ -23,12 +23,11 @@ use crate::spa::{EncryptionKey, HmacKey, KeyError, SpaKeys};
 /// What is wrong with key-gen text. `line` is 1-based; 0 means the whole text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyGenError {
-    #[error("line {line}: {name}: {source}")]
+    #[error("line {line}: {name}: {error}")]
     Key {
         line: usize,
         name: &'static str,
-        #[source]
-        source: KeyError,
+        error: KeyError,
     },
     #[error("line {line}: unknown key \"{name}\" (expected KEY_BASE64 or HMAC_KEY_BASE64)")]
     UnknownName { line: usize, name: String },
@@ -95,10 +94,10 @@ pub fn parse_key_gen(text: &str) -> Result<SpaKeys, KeyGenError> {
                 name: canonical,
             });
         }
-        let wrap = |source| KeyGenError::Key {
+        let wrap = |error| KeyGenError::Key {
             line,
             name: canonical,
-            source,
+            error,
         };
         if is_hmac {
             if let Some((first, _)) = &hmac {
@@ -234,7 +233,7 @@ mod tests {
             Err(KeyGenError::Key {
                 line: 1,
                 name: "KEY_BASE64",
-                source: KeyError::TooLong {
+                error: KeyError::TooLong {
                     which: KeyKind::Encryption,
                     len: 33,
                     max: 32
@@ -245,7 +244,7 @@ mod tests {
             parse_key_gen("KEY_BASE64 __CHANGEME__\nHMAC_KEY_BASE64 __CHANGEME__\n"),
             Err(KeyGenError::Key {
                 line: 1,
-                source: KeyError::Placeholder { .. },
+                error: KeyError::Placeholder { .. },
                 ..
             })
         ));

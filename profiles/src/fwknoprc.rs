@@ -160,12 +160,8 @@ pub enum RcErrorKind {
         value: String,
         expected: &'static str,
     },
-    #[error("{key}: {source}")]
-    Key {
-        key: &'static str,
-        #[source]
-        source: KeyError,
-    },
+    #[error("{key}: {error}")]
+    Key { key: &'static str, error: KeyError },
     #[error("second [{name}] stanza (the first is on line {first})")]
     DuplicateStanza { name: String, first: usize },
     #[error("cannot read it: {message}")]
@@ -408,7 +404,7 @@ fn set(
         value: value.to_string(),
         expected,
     };
-    let key_err = |source| RcErrorKind::Key { key, source };
+    let key_err = |error| RcErrorKind::Key { key, error };
     match key {
         "SPA_SERVER" => s.spa_server = Some(value.to_string()),
         "SPA_SERVER_PORT" | "SPA_SOURCE_PORT" => {

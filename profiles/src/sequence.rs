@@ -11,8 +11,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
-
 words! {
     /// Transport protocol of one knock.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -133,8 +131,7 @@ pub enum SequenceError {
 }
 
 /// A non-empty, ordered list of knocks.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Sequence {
     knocks: Vec<Knock>,
 }
@@ -220,20 +217,6 @@ impl FromStr for Sequence {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Sequence::parse(s)
-    }
-}
-
-impl TryFrom<String> for Sequence {
-    type Error = SequenceError;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Sequence::parse(&value)
-    }
-}
-
-impl From<Sequence> for String {
-    fn from(value: Sequence) -> Self {
-        value.to_string()
     }
 }
 
