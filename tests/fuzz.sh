@@ -2,7 +2,7 @@
 #
 # tests/fuzz.sh: builds the fuzz targets of fuzz/ (cargo-fuzz, libFuzzer) and
 # runs each one for a bounded time, seeded with fuzz/corpus/TARGET and the
-# inputs of fuzz/regressions/TARGET. Fails if a target crashes (a panic, a
+# inputs of fuzz/regressions/TARGET (with fuzz/dicts/TARGET.dict if there is one). Fails if a target crashes (a panic, a
 # failed invariant, a timeout), printing the input that did it and the panic.
 # Needs no root. See fuzz/README.md.
 #
@@ -85,10 +85,12 @@ for t in "${targets[@]}"; do
     for d in "fuzz/corpus/$t" "fuzz/regressions/$t"; do
         [[ -d "$d" ]] && seeds+=("$d")
     done
+    extra=()
+    [[ -f "fuzz/dicts/$t.dict" ]] && extra+=(-dict="fuzz/dicts/$t.dict")
     say "==> $t: ${SECS} s"
     cargo fuzz run "${FLAGS[@]}" "$t" "$corpus" "${seeds[@]}" -- \
         -max_total_time="$SECS" -timeout=20 -print_final_stats=1 \
-        -artifact_prefix="$artifacts/" >"$log" 2>&1
+        -artifact_prefix="$artifacts/" "${extra[@]}" >"$log" 2>&1
     rc=$?
     stats=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1)
     if ((rc == 0)); then

@@ -159,13 +159,11 @@ pub fn run(data: &[u8]) {
         let step = d.params.step(1_700_000_000);
         let seq = rotation.sequence_at(&d.name, step);
         assert_eq!(seq.len(), d.params.length, "door {}", d.name);
-        let allowed = d.params.allowed_ports();
         for k in seq.knocks() {
-            assert!(
-                allowed.contains(&k.port),
-                "door {}: {k} not allowed",
-                d.name
-            );
+            // What `Params::allowed_ports` lists (cheaper than searching it).
+            let p = &d.params;
+            let allowed = p.range.contains(&k.port) && !p.exclude.contains(&k.port);
+            assert!(allowed, "door {}: {k} not allowed", d.name);
         }
         let slot = base + 1;
         assert_eq!(det.set_step(slot, step, seq.knocks()), Ok(true));

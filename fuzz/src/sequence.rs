@@ -75,12 +75,14 @@ pub fn run(data: &[u8]) {
                 Ok(r) => r,
                 Err(e) => panic!("{uri}: parameters refused: {e}"),
             };
-            let allowed = params.allowed_ports();
             for step in [0, 1, u64::MAX] {
                 let seq = rotation.sequence_at(&door, step);
                 assert_eq!(seq.len(), params.length, "{uri}");
                 for k in seq.knocks() {
-                    assert!(allowed.contains(&k.port), "{uri}: {k} not allowed");
+                    // What `Params::allowed_ports` lists (cheaper than searching it).
+                    let allowed =
+                        params.range.contains(&k.port) && !params.exclude.contains(&k.port);
+                    assert!(allowed, "{uri}: {k} not allowed");
                 }
             }
         }
