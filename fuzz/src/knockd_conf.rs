@@ -1,5 +1,5 @@
 //! Target `knockd_conf`: a knockd.conf as `knock-server --check` and
-//! start-up read it: parse, describe, plan, the capture filter, the
+//! start-up read it: parse, describe, layout, the capture filter, the
 //! detector.
 //!
 //! Input: the config text, optionally followed by a NUL byte and the text
@@ -9,7 +9,7 @@
 //! - nothing panics, errors and warnings format;
 //! - each door's sequence prints as text that parses back to it;
 //! - `check_capacity` accepts the config exactly when `Detector::new`
-//!   accepts its plan;
+//!   accepts its layout;
 //! - the capture filter exists exactly when a door is enabled, and
 //!   libpcap compiles it (with and without local addresses);
 //! - every enabled door opens when its own sequence is knocked, and so
@@ -115,10 +115,10 @@ pub fn run(data: &[u8]) {
         }
     }
     let _ = doors::describe(&cfg, ORIGIN);
-    let plan = doors::plan(&cfg);
+    let layout = doors::layout(&cfg);
     let fits = doors::check_capacity(&cfg, origin);
-    let any_enabled = plan.specs.iter().any(|s| s.enabled);
-    let f = filter::build(&plan.specs, &[]);
+    let any_enabled = layout.specs.iter().any(|s| s.enabled);
+    let f = filter::build(&layout.specs, &[]);
     assert_eq!(f.is_some(), any_enabled, "{f:?}");
     if let Some(f) = f {
         compiles(&f);
@@ -126,11 +126,11 @@ pub fn run(data: &[u8]) {
             IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
             IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
         ];
-        if let Some(f) = filter::build(&plan.specs, &locals) {
+        if let Some(f) = filter::build(&layout.specs, &locals) {
             compiles(&f);
         }
     }
-    let det = Detector::new(plan.specs.clone(), Destinations::Any, 4096);
+    let det = Detector::new(layout.specs.clone(), Destinations::Any, 4096);
     assert_eq!(
         fits.is_ok(),
         det.is_ok(),
@@ -141,7 +141,7 @@ pub fn run(data: &[u8]) {
         return;
     };
     let src = |i: usize| IpAddr::V4(Ipv4Addr::new(198, 18, (i >> 8) as u8, i as u8));
-    for (i, spec) in plan.specs.iter().enumerate() {
+    for (i, spec) in layout.specs.iter().enumerate() {
         if spec.enabled {
             knock_open(&mut det, i, src(i));
         }
@@ -150,7 +150,7 @@ pub fn run(data: &[u8]) {
     let Ok(secret) = Secret::from_bytes(vec![7; 20]) else {
         return;
     };
-    for (d, &base) in cfg.rotating.iter().zip(&plan.rotating_base) {
+    for (d, &base) in cfg.rotating.iter().zip(&layout.rotating_base) {
         let rotation = Rotation::new(d.params.clone(), secret.clone());
         let rotation = match rotation {
             Ok(r) => r,

@@ -14,7 +14,17 @@
 //!   new name (a rotating one keeps its door), and every other profile and
 //!   `[defaults]` are as before;
 //! - an edit that fails leaves the store as it was (text and profiles);
-//! - what is saved opens again to the same text and profiles.
+//! - what is saved opens again to the same text and profiles;
+//! - the values of an edit, built as the CLI and the GUI build them: a
+//!   host or launch command the type refuses is refused by its key's name
+//!   (no profile can hold it, so that edit is not made); a number of
+//!   milliseconds past `Millis::MAX` saturates in `Millis::new` and is
+//!   refused as typed text (`Options::set_text`), as are a port 0 and a
+//!   count past `u32::MAX`.
+//!
+//! Profiles had a `validate()` that `upsert` ran; a profile now holds
+//! validated types (`Host`, `Port`, `Millis`, `Launch`), so what it refused
+//! cannot be built, and the checks above take its place.
 //!
 //! The file lives in a directory of its own under /dev/shm (else the temp
 //! directory), one per process.
@@ -23,7 +33,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use knock_profiles::Sequence;
-use knock_profiles::profile::{Family, Launch, Profile, ProfileFile, RotatingProfile};
+use knock_profiles::options::{Family, Host, Launch, Millis, Options, Port, Retries};
+use knock_profiles::profile::{Profile, ProfileFile, RotatingProfile};
 use knock_profiles::rotate::{self, ProtoChoice};
 use knock_profiles::secret::SecretSource;
 use knock_profiles::store::Store;
@@ -50,13 +61,14 @@ const SEQUENCES: [&str; 5] = [
     "65535:udp",
     "22 80 443",
 ];
-const LAUNCHES: [&str; 6] = [
+const LAUNCHES: [&str; 7] = [
     "ssh",
     "putty",
     "none",
     "mosh {user}@{host}",
     "xterm -e 'ssh {host} -p {port}' # \"q\"",
     "{host}",
+    "mosh {user}",
 ];
 const USERS: [&str; 5] = ["admin", "o'neil \\ \"x\"", "", "root\n", "ü"];
 const SECRET_CMDS: [&str; 3] = ["pass show knock/vault", "", "printf '%s' \"$K\""];
@@ -108,16 +120,15 @@ fn name(b: &mut Bytes, file: &ProfileFile) -> String {
     }
 }
 
-/// The largest number a profile may hold: TOML integers are i64, and the
-/// store writes a larger `u64` as this one, silently
-/// (fuzz/regressions/known/store_edits-u64-clamp). `u64::MAX` once upsert
-/// refuses what it cannot write.
-const LARGEST: u64 = i64::MAX as u64;
-
+/// A number for a key of milliseconds or a count, past the file's range
+/// too: `Millis::new` saturates at `Millis::MAX` (i64::MAX, TOML integers
+/// being i64), typed text above it is refused
+/// (fuzz/regressions/store_edits/store_edits-u64-clamp).
 fn number(b: &mut Bytes) -> u64 {
     match b.u8() {
-        0xff => LARGEST,
-        0xfe => LARGEST - 1,
+        0xff => u64::MAX,
+        0xfe => Millis::MAX + 1,
+        0xfd => Millis::MAX,
         x => u64::from(x) * 50,
     }
 }
@@ -138,56 +149,118 @@ fn pick_sequence(b: &mut Bytes) -> Sequence {
     }
 }
 
-/// The keys both kinds share, each set when its bit of `mask` is.
-struct Shared {
-    delay_ms: Option<u64>,
-    family: Option<Family>,
-    open_port: Option<u16>,
-    wait_ms: Option<u64>,
-    retries: Option<u32>,
-    launch: Option<Launch>,
-    user: Option<String>,
-    ssh_port: Option<u16>,
-}
-
-fn shared(b: &mut Bytes) -> Shared {
-    let mask = b.u8();
-    let on = |bit: u8| mask & (1 << bit) != 0;
-    Shared {
-        delay_ms: on(0).then(|| number(b)),
-        family: on(1).then(|| [Family::Any, Family::Ipv4, Family::Ipv6][usize::from(b.u8() % 3)]),
-        open_port: on(2).then(|| port(b)),
-        wait_ms: on(3).then(|| number(b)),
-        retries: on(4).then(|| u32::try_from(number(b)).unwrap_or(u32::MAX)),
-        launch: on(5).then(|| pick(b, &LAUNCHES).parse().ok()).flatten(),
-        user: on(6).then(|| pick(b, &USERS).to_string()),
-        ssh_port: on(7).then(|| port(b)),
+/// `n` typed into `key` is read as `want` (`None`: refused, by name, and
+/// nothing set).
+fn typed<T: std::fmt::Debug + PartialEq>(
+    key: &'static str,
+    n: impl std::fmt::Display,
+    want: Option<T>,
+    get: impl Fn(&Options) -> Option<T>,
+) {
+    let mut o = Options::default();
+    let text = n.to_string();
+    match (o.set_text(key, &text), want) {
+        (Ok(()), Some(want)) => assert_eq!(get(&o), Some(want), "{key} = {text}"),
+        (Err(e), None) => {
+            assert_eq!(e.key, key, "{key} = {text}: {e}");
+            assert_eq!(o, Options::default(), "refused {key} = {text} set it");
+        }
+        (r, want) => panic!("{key} = {text}: {r:?}, expected {want:?}"),
     }
 }
 
-fn profile(b: &mut Bytes) -> Profile {
-    let host = pick(b, &HOSTS).to_string();
+/// A number of milliseconds: the value as given (saturated), and the same
+/// number typed, which reads as it or is refused above `Millis::MAX`.
+fn millis(b: &mut Bytes, key: &'static str, get: fn(&Options) -> Option<Millis>) -> Millis {
+    let n = number(b);
+    let m = Millis::new(n);
+    assert_eq!(m.get(), n.min(Millis::MAX), "Millis::new({n})");
+    typed(key, n, (n <= Millis::MAX).then_some(m), get);
+    m
+}
+
+/// A port: `None` for 0, which typed is refused.
+fn pick_port(b: &mut Bytes, key: &'static str, get: fn(&Options) -> Option<Port>) -> Option<Port> {
+    let n = port(b);
+    let p = Port::new(n);
+    assert_eq!(p.map(Port::get), (n != 0).then_some(n), "Port::new({n})");
+    typed(key, n, p, get);
+    p
+}
+
+/// The keys both kinds share, each set when its bit of a mask byte is;
+/// a launch command that `Launch` refuses is left unset.
+fn options(b: &mut Bytes) -> Options {
+    let mask = b.u8();
+    let on = |bit: u8| mask & (1 << bit) != 0;
+    let mut o = Options::default();
+    if on(0) {
+        o.delay_ms = Some(millis(b, "delay_ms", |o| o.delay_ms));
+    }
+    if on(1) {
+        o.family = Some([Family::Any, Family::Ipv4, Family::Ipv6][usize::from(b.u8() % 3)]);
+    }
+    if on(2) {
+        o.open_port = pick_port(b, "open_port", |o| o.open_port);
+    }
+    if on(3) {
+        o.wait_ms = Some(millis(b, "wait_ms", |o| o.wait_ms));
+    }
+    if on(4) {
+        let n = number(b);
+        let r = u32::try_from(n).ok().map(Retries::new);
+        typed("retries", n, r, |o| o.retries);
+        o.retries = Some(r.unwrap_or(Retries::new(u32::MAX)));
+    }
+    if on(5) {
+        let text = pick(b, &LAUNCHES);
+        o.launch = match text.parse::<Launch>() {
+            Ok(l) => Some(l),
+            Err(e) => {
+                assert_eq!(e.key, "launch", "{text:?}: {e}");
+                None
+            }
+        };
+    }
+    if on(6) {
+        o.user = Some(pick(b, &USERS).to_string());
+    }
+    if on(7) {
+        o.ssh_port = pick_port(b, "ssh_port", |o| o.ssh_port);
+    }
+    o
+}
+
+/// A host from [`HOSTS`]: `None` when `Host` refuses it (by its name), so
+/// no profile can hold it.
+fn host(b: &mut Bytes) -> Option<Host> {
+    let text = pick(b, &HOSTS);
+    match Host::parse(text) {
+        Ok(h) => Some(h),
+        Err(e) => {
+            assert_eq!(e.key, "host", "{text:?}: {e}");
+            None
+        }
+    }
+}
+
+fn profile(b: &mut Bytes) -> Option<Profile> {
+    let host = host(b);
     let sequence = pick_sequence(b);
     let close = b.u8() & 1 != 0;
     let close_sequence = close.then(|| pick_sequence(b));
-    let s = shared(b);
-    Profile {
-        host,
+    let options = options(b);
+    Some(Profile {
+        host: host?,
         sequence,
-        delay_ms: s.delay_ms,
-        family: s.family,
-        open_port: s.open_port,
-        wait_ms: s.wait_ms,
-        retries: s.retries,
         close_sequence,
-        launch: s.launch,
-        user: s.user,
-        ssh_port: s.ssh_port,
-    }
+        options,
+    })
 }
 
-fn rotating(b: &mut Bytes, name: &str) -> RotatingProfile {
-    let mut p = RotatingProfile::new(pick(b, &HOSTS), name);
+fn rotating(b: &mut Bytes, name: &str) -> Option<RotatingProfile> {
+    let host = host(b);
+    let mut p = RotatingProfile::new(host.clone().unwrap_or_else(placeholder), name);
     let x = b.u8();
     if x & 1 != 0 {
         p.rotation.door = pick(b, &NAMES).to_string();
@@ -219,16 +292,17 @@ fn rotating(b: &mut Bytes, name: &str) -> RotatingProfile {
         params.protos =
             [ProtoChoice::Tcp, ProtoChoice::Udp, ProtoChoice::Both][usize::from(b.u8() % 3)];
     }
-    let s = shared(b);
-    p.delay_ms = s.delay_ms;
-    p.family = s.family;
-    p.open_port = s.open_port;
-    p.wait_ms = s.wait_ms;
-    p.retries = s.retries;
-    p.launch = s.launch;
-    p.user = s.user;
-    p.ssh_port = s.ssh_port;
-    p
+    p.options = options(b);
+    host.map(|_| p)
+}
+
+/// A host that parses, for reading the rest of a profile whose host was
+/// refused (the input's bytes then mean the same whatever the host).
+fn placeholder() -> Host {
+    match Host::parse("192.0.2.1") {
+        Ok(h) => h,
+        Err(e) => panic!("placeholder host: {e}"),
+    }
 }
 
 /// Every profile but `skip` is as it was, and so is `[defaults]`.
@@ -311,19 +385,30 @@ pub fn run(data: &[u8]) {
         let (what, ok) = match op {
             0 => {
                 let n = name(&mut b, &before);
-                let p = profile(&mut b);
+                let Some(p) = profile(&mut b) else {
+                    done.push(format!("upsert {n:?}: host refused"));
+                    continue;
+                };
                 let what = format!("upsert {n:?} {p:?}");
                 let r = store.upsert(&n, &p);
                 if r.is_ok() {
                     assert_eq!(store.get(&n).ok(), Some(&p), "{what}\n{}", store.text());
                     assert!(!store.file().rotating.contains_key(&n), "{what}");
+                    assert_eq!(
+                        store.settings(&n).ok(),
+                        Some(p.settings(&n, &before.defaults)),
+                        "{what}"
+                    );
                     others_kept(&before, store.file(), &[&n], &what);
                 }
                 (what, r.is_ok())
             }
             1 => {
                 let n = name(&mut b, &before);
-                let p = rotating(&mut b, &n);
+                let Some(p) = rotating(&mut b, &n) else {
+                    done.push(format!("upsert_rotating {n:?}: host refused"));
+                    continue;
+                };
                 let what = format!("upsert_rotating {n:?} {p:?}");
                 let r = store.upsert_rotating(&n, &p);
                 if r.is_ok() {
@@ -334,6 +419,11 @@ pub fn run(data: &[u8]) {
                         store.text()
                     );
                     assert!(!store.file().profiles.contains_key(&n), "{what}");
+                    assert_eq!(
+                        store.settings(&n).ok(),
+                        Some(p.settings(&n, &before.defaults)),
+                        "{what}"
+                    );
                     others_kept(&before, store.file(), &[&n], &what);
                 }
                 (what, r.is_ok())
