@@ -57,6 +57,43 @@ impl KeyGenError {
     }
 }
 
+/// Puts the key `parse` reads from `line` in `slot`, unless an earlier line
+/// already filled it (then `parse` is not called).
+fn keep_first<K>(
+    slot: &mut Option<(usize, K)>,
+    line: usize,
+    name: &'static str,
+    parse: impl FnOnce() -> Result<K, KeyError>,
+) -> Result<(), KeyGenError> {
+    if let Some((first, _)) = slot {
+        return Err(KeyGenError::Duplicate {
+            line,
+            first: *first,
+            name,
+        });
+    }
+    let key = parse().map_err(|source| KeyGenError::Key { line, name, source })?;
+    *slot = Some((line, key));
+    Ok(())
+}
+
+/// A value in `access.conf` or `.fwknoprc` that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    #[error("bad {key} \"{value}\" (expected {expected})")]
+    BadValue {
+        key: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    #[error("{key}: {source}")]
+    Key {
+        key: &'static str,
+        #[source]
+        source: KeyError,
+    },
+}
+
 /// Reads both keys from `fwknop --key-gen` style text.
 pub fn parse_key_gen(text: &str) -> Result<SpaKeys, KeyGenError> {
     let mut enc: Option<(usize, EncryptionKey)> = None;
@@ -95,39 +132,20 @@ pub fn parse_key_gen(text: &str) -> Result<SpaKeys, KeyGenError> {
                 name: canonical,
             });
         }
-        let wrap = |source| KeyGenError::Key {
-            line,
-            name: canonical,
-            source,
-        };
         if is_hmac {
-            if let Some((first, _)) = &hmac {
-                return Err(KeyGenError::Duplicate {
-                    line,
-                    first: *first,
-                    name: canonical,
-                });
-            }
-            let key = if base64 {
-                HmacKey::from_base64(value)
+            let parse = if base64 {
+                HmacKey::from_base64
             } else {
-                HmacKey::from_passphrase(value)
+                HmacKey::from_passphrase
             };
-            hmac = Some((line, key.map_err(wrap)?));
+            keep_first(&mut hmac, line, canonical, || parse(value))?;
         } else {
-            if let Some((first, _)) = &enc {
-                return Err(KeyGenError::Duplicate {
-                    line,
-                    first: *first,
-                    name: canonical,
-                });
-            }
-            let key = if base64 {
-                EncryptionKey::from_base64(value)
+            let parse = if base64 {
+                EncryptionKey::from_base64
             } else {
-                EncryptionKey::from_passphrase(value)
+                EncryptionKey::from_passphrase
             };
-            enc = Some((line, key.map_err(wrap)?));
+            keep_first(&mut enc, line, canonical, || parse(value))?;
         }
     }
     let (_, encryption) = enc.ok_or(KeyGenError::Missing { name: "KEY_BASE64" })?;
