@@ -47,24 +47,14 @@ export XDG_CONFIG_HOME="$T/config"
 
 start_sshd "$NS_SRV" "$T/sshd" "$SRV4" 22
 
-for ipt in iptables ip6tables; do
-    in_srv "$ipt" -A INPUT -i "$IF_SRV" -p tcp --dport 22 -j DROP
-    # Knock ports are filtered, as on a real server: no RST comes back.
-    in_srv "$ipt" -A INPUT -i "$IF_SRV" -p tcp --dport 7000:9999 -j DROP
-    in_srv "$ipt" -A INPUT -i "$IF_SRV" -p udp --dport 7000:9999 -j DROP
-done
+srv_drop iptables 22
+srv_drop ip6tables 22
 
 {
     printf '[options]\n    LogFile = %s\n\n' "$T/knockd.log"
     doors_conf "$T"
-    cat <<EOF
-
-[ssh]
-    sequence    = 7100,7200,7300
-    seq_timeout = 5
-    tcpflags    = syn
-    command     = /usr/sbin/iptables -I INPUT -s %IP% -p tcp --dport 22 -j ACCEPT
-EOF
+    echo
+    ssh_door_conf ssh 7100,7200,7300 22
 } >"$T/knockd.conf"
 
 spawn_in "$NS_SRV" "$T/knockd.out" knockd -c "$T/knockd.conf" -i "$IF_SRV" -v -p "$T/knockd.pid"
@@ -131,40 +121,30 @@ stays_shut() {
 # ------------------------------------------------------------------ knock(1) form
 
 KNOCKED_AT=$SECONDS
-check "knock $SRV4 7000 8000 9000 opens the TCP door for $CLI4" \
-    opens tcp "$CLI4" "$SRV4" 7000 8000 9000
-check "knock -u $SRV4 7001 8001 9001 opens the UDP door" \
-    opens udp "$CLI4" -u "$SRV4" 7001 8001 9001
-check "knock $SRV4 7002 8002:udp 9002 opens a mixed TCP/UDP door" \
-    opens mixed "$CLI4" "$SRV4" 7002 8002:udp 9002
+check_doors "knock $SRV4:"
 
 # The capture: exactly one packet per knock, SYN for TCP, 1-byte datagrams for
 # UDP. Give a lingering socket time to retransmit (first SYN retry is at 1 s).
 while ((SECONDS - KNOCKED_AT < 2)); do sleep 0.2; done
 stop_pid "$TCPDUMP_PID"
 count_pkts() { tcpdump -nn -r "$T/knocks.pcap" "$@" 2>/dev/null | wc -l; }
-wire_tcp() {
-    local p n
-    for p in 7000 8000 9000; do
-        n=$(count_pkts "tcp dst port $p")
-        echo "tcp/$p: $n packet(s)"
+# wire_once PROTO EACH ALL PORT...: every PORT saw exactly one
+# "PROTO dst port PORT EACH" packet, and "ALL" matches one packet a PORT.
+wire_once() {
+    local proto=$1 each=$2 all=$3 p n ports
+    shift 3
+    for p in "$@"; do
+        n=$(count_pkts "$proto dst port $p $each")
+        echo "$proto/$p $each: $n packet(s)"
         [[ "$n" -eq 1 ]] || return 1
     done
-    n=$(count_pkts "tcp[tcpflags] == tcp-syn and (dst port 7000 or dst port 8000 or dst port 9000)")
-    echo "pure SYNs: $n"
-    [[ "$n" -eq 3 ]]
+    ports=$(printf ' or dst port %s' "$@")
+    n=$(count_pkts "$all and (${ports# or })")
+    echo "$all: $n"
+    [[ "$n" -eq $# ]]
 }
-wire_udp() {
-    local p n
-    for p in 7001 8001 9001; do
-        n=$(count_pkts "udp dst port $p and udp[4:2] == 9")
-        echo "udp/$p with a 1-byte payload: $n packet(s)"
-        [[ "$n" -eq 1 ]] || return 1
-    done
-    n=$(count_pkts "udp and (dst port 7001 or dst port 8001 or dst port 9001)")
-    echo "all UDP knocks: $n"
-    [[ "$n" -eq 3 ]]
-}
+wire_tcp() { wire_once tcp "" "tcp[tcpflags] == tcp-syn" 7000 8000 9000; }
+wire_udp() { wire_once udp "and udp[4:2] == 9" udp 7001 8001 9001; }
 check "one TCP SYN per knock on the wire, no retransmission" wire_tcp
 check "one 1-byte UDP datagram per knock on the wire" wire_udp
 

@@ -49,6 +49,16 @@ impl Env {
             .env("XDG_CONFIG_HOME", self.dir.path().join("xdg"));
         cmd
     }
+
+    /// `knock 127.0.0.1 7000 --open-port PORT --wait WAIT_MS EXTRA...`: one
+    /// knock on loopback, then a wait for PORT to accept.
+    fn verified(&self, port: u16, wait_ms: &str, extra: &[&str]) -> Command {
+        let port = port.to_string();
+        let mut cmd = self.knock();
+        cmd.args(["127.0.0.1", "7000", "--open-port", &port, "--wait", wait_ms])
+            .args(extra);
+        cmd
+    }
 }
 
 /// A loopback TCP port with nothing listening on it.
@@ -219,34 +229,13 @@ fn udp_knocks_arrive_in_order_one_datagram_each() {
 fn verify_failure_exits_6_and_success_exits_0() {
     let env = Env::new();
     let port = closed_port();
-    let out = env
-        .knock()
-        .args([
-            "127.0.0.1",
-            "7000",
-            "--open-port",
-            &port.to_string(),
-            "--wait",
-            "300",
-        ])
-        .output()
-        .expect("run");
+    let out = env.verified(port, "300", &[]).output().expect("run");
     assert_eq!(out.status.code(), Some(VERIFY), "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains(&port.to_string()));
 
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let open = listener.local_addr().expect("addr").port();
-    env.knock()
-        .args([
-            "127.0.0.1",
-            "7000",
-            "--open-port",
-            &open.to_string(),
-            "--wait",
-            "2000",
-        ])
-        .assert()
-        .success();
+    env.verified(open, "2000", &[]).assert().success();
 }
 
 #[test]
@@ -521,18 +510,7 @@ fn a_host_without_ports_is_a_usage_error_not_an_unknown_profile() {
 fn a_failed_verify_is_one_line_and_a_retry_says_it_knocks_again() {
     let env = Env::new();
     let port = closed_port();
-    let out = env
-        .knock()
-        .args([
-            "127.0.0.1",
-            "7000",
-            "--open-port",
-            &port.to_string(),
-            "--wait",
-            "200",
-        ])
-        .output()
-        .expect("run");
+    let out = env.verified(port, "200", &[]).output().expect("run");
     assert_eq!(out.status.code(), Some(VERIFY));
     let err = stderr_of(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -544,17 +522,7 @@ fn a_failed_verify_is_one_line_and_a_retry_says_it_knocks_again() {
     );
 
     let out = env
-        .knock()
-        .args([
-            "127.0.0.1",
-            "7000",
-            "--open-port",
-            &port.to_string(),
-            "--wait",
-            "200",
-            "--retries",
-            "1",
-        ])
+        .verified(port, "200", &["--retries", "1"])
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(VERIFY));

@@ -67,6 +67,11 @@ impl Env {
         cmd
     }
 
+    /// Runs `knock ARGS` (see [`Env::knock`]) to its end.
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        self.knock().args(args).output().expect("run knock")
+    }
+
     fn rotation(&self) -> (Rotation, String) {
         let text = fs::read_to_string(self.profiles()).unwrap();
         let file = ProfileFile::parse(&text, &self.profiles()).unwrap();
@@ -106,7 +111,7 @@ fn dry_run_shows_the_step_and_the_derived_ports() {
     let env = Env::new();
     env.rotating("");
     let before = unix_now();
-    let out = env.knock().args(["vault", "--dry-run"]).output().unwrap();
+    let out = env.run(&["vault", "--dry-run"]);
     let after = unix_now();
     assert!(out.status.success(), "{}", stderr_of(&out));
     let text = stdout_of(&out);
@@ -154,7 +159,7 @@ fn knock_sends_exactly_the_derived_sequence_for_the_current_step() {
         "port_range = \"{start}-{}\"\nprotocol = \"udp\"\nlength = 5\n",
         start + 7
     ));
-    let out = env.knock().args(["vault", "-v"]).output().unwrap();
+    let out = env.run(&["vault", "-v"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     let step = step_in(&stderr_of(&out));
     // Collect what arrived, in arrival order (one datagram per knock).
@@ -194,7 +199,7 @@ fn a_secret_in_the_file_is_refused_with_its_position() {
     env.write(&format!(
         "[profiles.vault]\nhost = \"127.0.0.1\"\nrotate = true\nsecret = \"{SECRET}\"\n"
     ));
-    let out = env.knock().args(["vault", "--dry-run"]).output().unwrap();
+    let out = env.run(&["vault", "--dry-run"]);
     assert_eq!(out.status.code(), Some(CONFIG));
     let err = stderr_of(&out);
     assert!(
@@ -210,7 +215,7 @@ fn a_failing_secret_cmd_is_a_config_error_naming_the_command() {
     env.write(
         "[profiles.vault]\nhost = \"127.0.0.1\"\nrotate = true\nsecret_cmd = \"echo locked >&2; exit 1\"\n",
     );
-    let out = env.knock().arg("vault").output().unwrap();
+    let out = env.run(&["vault"]);
     assert_eq!(out.status.code(), Some(CONFIG), "{}", stderr_of(&out));
     assert!(
         stderr_of(&out)
@@ -225,7 +230,7 @@ fn without_a_keyring_service_the_error_points_to_secret_cmd() {
     let env = Env::new();
     env.write("[profiles.vault]\nhost = \"127.0.0.1\"\nrotate = true\n");
     for args in [vec!["vault"], vec!["--gen-secret", "vault"]] {
-        let out = env.knock().args(&args).output().unwrap();
+        let out = env.run(&args);
         assert_eq!(
             out.status.code(),
             Some(CONFIG),
@@ -245,11 +250,7 @@ fn without_a_keyring_service_the_error_points_to_secret_cmd() {
 fn show_secret_prints_it_and_a_uri() {
     let env = Env::new();
     env.rotating("exclude_ports = [22]\n");
-    let out = env
-        .knock()
-        .args(["--show-secret", "vault"])
-        .output()
-        .unwrap();
+    let out = env.run(&["--show-secret", "vault"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert_eq!(
         stdout_of(&out),
@@ -262,11 +263,7 @@ fn show_secret_prints_it_and_a_uri() {
 fn gen_secret_for_a_secret_cmd_profile_prints_secret_and_stanza() {
     let env = Env::new();
     env.rotating("open_port = 2222\n");
-    let out = env
-        .knock()
-        .args(["--gen-secret", "vault"])
-        .output()
-        .unwrap();
+    let out = env.run(&["--gen-secret", "vault"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     let text = stdout_of(&out);
     let secret = text
@@ -300,22 +297,14 @@ fn gen_secret_for_a_secret_cmd_profile_prints_secret_and_stanza() {
 fn secret_commands_need_a_rotating_profile() {
     let env = Env::new();
     env.write("[profiles.fixed]\nhost = \"127.0.0.1\"\nsequence = \"1,2\"\n");
-    let out = env
-        .knock()
-        .args(["--gen-secret", "fixed"])
-        .output()
-        .unwrap();
+    let out = env.run(&["--gen-secret", "fixed"]);
     assert_eq!(out.status.code(), Some(CONFIG));
     assert!(
         stderr_of(&out).contains("has a fixed sequence"),
         "{}",
         stderr_of(&out)
     );
-    let out = env
-        .knock()
-        .args(["--show-secret", "nope"])
-        .output()
-        .unwrap();
+    let out = env.run(&["--show-secret", "nope"]);
     assert_eq!(out.status.code(), Some(CONFIG));
 }
 
@@ -323,7 +312,7 @@ fn secret_commands_need_a_rotating_profile() {
 fn list_and_show_include_rotating_profiles() {
     let env = Env::new();
     env.rotating("");
-    let out = env.knock().arg("--list").output().unwrap();
+    let out = env.run(&["--list"]);
     assert!(out.status.success());
     assert!(
         stdout_of(&out)
@@ -331,7 +320,7 @@ fn list_and_show_include_rotating_profiles() {
         "{}",
         stdout_of(&out)
     );
-    let out = env.knock().args(["--show", "vault"]).output().unwrap();
+    let out = env.run(&["--show", "vault"]);
     assert!(out.status.success());
     let text = stdout_of(&out);
     assert!(text.contains("rotate = true\n"), "{text}");
@@ -527,7 +516,7 @@ fn a_failed_rotating_knock_retries_with_the_next_steps_sequence() {
          open_port = {closed}\nwait_ms = 200\nretries = 1\n",
         start + 7
     ));
-    let out = env.knock().args(["vault", "-v"]).output().unwrap();
+    let out = env.run(&["vault", "-v"]);
     drop(socks);
     let err = stderr_of(&out);
     assert_eq!(out.status.code(), Some(6), "{err}");

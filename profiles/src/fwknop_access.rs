@@ -44,8 +44,9 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
+use crate::fwknop_keys::ValueError;
 use crate::spa::{
-    self, AllowIp, ClientTimeout, EncryptionKey, HmacKey, KeyError, PortList, ProtoPort, SpaKeys,
+    self, AllowIp, ClientTimeout, EncryptionKey, HmacKey, PortList, ProtoPort, SpaKeys,
 };
 
 /// fwknopd's `DEF_FW_ACCESS_TIMEOUT`, in seconds.
@@ -209,24 +210,7 @@ impl Stanza {
 }
 
 /// A line fwknopd would ignore, which we ignore too.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Warning {
-    pub path: PathBuf,
-    pub line: usize,
-    pub message: String,
-}
-
-impl fmt::Display for Warning {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}: warning: {}",
-            self.path.display(),
-            self.line,
-            self.message
-        )
-    }
-}
+pub use crate::diagnostic::Warning;
 
 /// What is wrong, without the place (see [`AccessConfError`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -238,14 +222,8 @@ pub enum AccessConfErrorKind {
     },
     #[error("{key} is not supported by knock-server: {why}")]
     Unsupported { key: String, why: &'static str },
-    #[error("bad {key} \"{value}\" (expected {expected})")]
-    BadValue {
-        key: &'static str,
-        value: String,
-        expected: &'static str,
-    },
-    #[error("{key}: {error}")]
-    Key { key: &'static str, error: KeyError },
+    #[error(transparent)]
+    Value(#[from] ValueError),
     #[error("the stanza has no KEY_BASE64 (or KEY)")]
     NoKey,
     #[error(
@@ -261,13 +239,7 @@ pub enum AccessConfErrorKind {
 }
 
 /// An access.conf error: `path:line: what` (line 0: the whole file).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}{}: {kind}", path.display(), if *line > 0 { format!(":{line}") } else { String::new() })]
-pub struct AccessConfError {
-    pub path: PathBuf,
-    pub line: usize,
-    pub kind: AccessConfErrorKind,
-}
+pub type AccessConfError = crate::diagnostic::LineError<AccessConfErrorKind>;
 
 /// Where `%include` and `%include_folder` read from.
 pub trait IncludeSource {
@@ -438,6 +410,11 @@ const SUPPORTED: &[&str] = &[
     "REQUIRE_SOURCE",
     "ACCESS_EXPIRE_EPOCH",
 ];
+
+/// The access.conf key most like `upper`, for a did-you-mean hint.
+fn did_you_mean(upper: &str) -> Option<&'static str> {
+    crate::diagnostic::closest_fwknop_key(SUPPORTED, &[OFF_ONLY, UNSUPPORTED], upper)
+}
 
 /// A stanza being read.
 struct Draft {
@@ -647,11 +624,12 @@ fn parse_file(
                 d.restrict_ports = parse_ports("RESTRICT_PORTS", value).map_err(err)?
             }
             "KEY" | "KEY_BASE64" | "HMAC_KEY" | "HMAC_KEY_BASE64" => {
-                let key_err = |error| {
-                    err(AccessConfErrorKind::Key {
+                let key_err = |source| {
+                    err(ValueError::Key {
                         key: canonical,
-                        error,
-                    })
+                        source,
+                    }
+                    .into())
                 };
                 match canonical {
                     "KEY" => d.key = Some(EncryptionKey::from_passphrase(value).map_err(key_err)?),
@@ -710,11 +688,12 @@ fn parse_file(
 }
 
 fn bad_value(key: &'static str, value: &str, expected: &'static str) -> AccessConfErrorKind {
-    AccessConfErrorKind::BadValue {
+    ValueError::BadValue {
         key,
         value: value.to_string(),
         expected,
     }
+    .into()
 }
 
 /// fwknopd reads the first letter only: Y... is yes, anything else no. We
@@ -773,17 +752,6 @@ fn parse_ports(key: &'static str, value: &str) -> Result<Vec<ProtoPort>, AccessC
                 .map_err(|_| bad_value(key, t.trim(), "proto/port entries like tcp/22,udp/53"))
         })
         .collect()
-}
-
-fn did_you_mean(upper: &str) -> Option<&'static str> {
-    SUPPORTED
-        .iter()
-        .chain(OFF_ONLY.iter().map(|(k, _)| k))
-        .chain(UNSUPPORTED.iter().map(|(k, _)| k))
-        .map(|k| (strsim::jaro_winkler(k, upper), *k))
-        .filter(|(score, _)| *score > 0.85)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, k)| k)
 }
 
 #[cfg(test)]
@@ -1175,12 +1143,14 @@ mod tests {
                 "%include loop.conf\n".to_string(),
             ),
         ]));
+        let mut read = |text: &str| {
+            AccessConf::parse_with(text, Path::new("/etc/fwknop/access.conf"), &mut files)
+        };
         let text = format!(
             "{}%include extra.conf\nOPEN_PORTS tcp/1\n%include_folder access.d\n",
             stanza("")
         );
-        let conf = AccessConf::parse_with(&text, Path::new("/etc/fwknop/access.conf"), &mut files)
-            .expect("parses");
+        let conf = read(&text).expect("parses");
         let ports: Vec<(String, u16)> = conf
             .stanzas
             .iter()
@@ -1201,32 +1171,17 @@ mod tests {
                 ("/etc/fwknop/access.conf".to_string(), 1),
             ]
         );
-        let err = AccessConf::parse_with(
-            "%include bad.conf\n",
-            Path::new("/etc/fwknop/access.conf"),
-            &mut files,
-        )
-        .expect_err("GPG");
+        let err = read("%include bad.conf\n").expect_err("GPG");
         assert_eq!(
             (err.path.as_path(), err.line),
             (Path::new("/etc/fwknop/bad.conf"), 4)
         );
-        let err = AccessConf::parse_with(
-            "%include nope.conf\n",
-            Path::new("/etc/fwknop/access.conf"),
-            &mut files,
-        )
-        .expect_err("missing");
+        let err = read("%include nope.conf\n").expect_err("missing");
         assert_eq!(
             err.to_string(),
             "/etc/fwknop/access.conf:1: cannot read /etc/fwknop/nope.conf: No such file or directory"
         );
-        let err = AccessConf::parse_with(
-            "%include loop.conf\n",
-            Path::new("/etc/fwknop/access.conf"),
-            &mut files,
-        )
-        .expect_err("loop");
+        let err = read("%include loop.conf\n").expect_err("loop");
         assert!(err.to_string().contains("nested more than 8 deep"), "{err}");
     }
 

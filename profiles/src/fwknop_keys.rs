@@ -23,11 +23,12 @@ use crate::spa::{EncryptionKey, HmacKey, KeyError, SpaKeys};
 /// What is wrong with key-gen text. `line` is 1-based; 0 means the whole text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyGenError {
-    #[error("line {line}: {name}: {error}")]
+    #[error("line {line}: {name}: {source}")]
     Key {
         line: usize,
         name: &'static str,
-        error: KeyError,
+        #[source]
+        source: KeyError,
     },
     #[error("line {line}: unknown key \"{name}\" (expected KEY_BASE64 or HMAC_KEY_BASE64)")]
     UnknownName { line: usize, name: String },
@@ -54,6 +55,43 @@ impl KeyGenError {
             KeyGenError::Missing { .. } => 0,
         }
     }
+}
+
+/// Puts the key `parse` reads from `line` in `slot`, unless an earlier line
+/// already filled it (then `parse` is not called).
+fn keep_first<K>(
+    slot: &mut Option<(usize, K)>,
+    line: usize,
+    name: &'static str,
+    parse: impl FnOnce() -> Result<K, KeyError>,
+) -> Result<(), KeyGenError> {
+    if let Some((first, _)) = slot {
+        return Err(KeyGenError::Duplicate {
+            line,
+            first: *first,
+            name,
+        });
+    }
+    let key = parse().map_err(|source| KeyGenError::Key { line, name, source })?;
+    *slot = Some((line, key));
+    Ok(())
+}
+
+/// A value in `access.conf` or `.fwknoprc` that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    #[error("bad {key} \"{value}\" (expected {expected})")]
+    BadValue {
+        key: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    #[error("{key}: {source}")]
+    Key {
+        key: &'static str,
+        #[source]
+        source: KeyError,
+    },
 }
 
 /// Reads both keys from `fwknop --key-gen` style text.
@@ -94,39 +132,20 @@ pub fn parse_key_gen(text: &str) -> Result<SpaKeys, KeyGenError> {
                 name: canonical,
             });
         }
-        let wrap = |error| KeyGenError::Key {
-            line,
-            name: canonical,
-            error,
-        };
         if is_hmac {
-            if let Some((first, _)) = &hmac {
-                return Err(KeyGenError::Duplicate {
-                    line,
-                    first: *first,
-                    name: canonical,
-                });
-            }
-            let key = if base64 {
-                HmacKey::from_base64(value)
+            let parse = if base64 {
+                HmacKey::from_base64
             } else {
-                HmacKey::from_passphrase(value)
+                HmacKey::from_passphrase
             };
-            hmac = Some((line, key.map_err(wrap)?));
+            keep_first(&mut hmac, line, canonical, || parse(value))?;
         } else {
-            if let Some((first, _)) = &enc {
-                return Err(KeyGenError::Duplicate {
-                    line,
-                    first: *first,
-                    name: canonical,
-                });
-            }
-            let key = if base64 {
-                EncryptionKey::from_base64(value)
+            let parse = if base64 {
+                EncryptionKey::from_base64
             } else {
-                EncryptionKey::from_passphrase(value)
+                EncryptionKey::from_passphrase
             };
-            enc = Some((line, key.map_err(wrap)?));
+            keep_first(&mut enc, line, canonical, || parse(value))?;
         }
     }
     let (_, encryption) = enc.ok_or(KeyGenError::Missing { name: "KEY_BASE64" })?;
@@ -233,7 +252,7 @@ mod tests {
             Err(KeyGenError::Key {
                 line: 1,
                 name: "KEY_BASE64",
-                error: KeyError::TooLong {
+                source: KeyError::TooLong {
                     which: KeyKind::Encryption,
                     len: 33,
                     max: 32
@@ -244,7 +263,7 @@ mod tests {
             parse_key_gen("KEY_BASE64 __CHANGEME__\nHMAC_KEY_BASE64 __CHANGEME__\n"),
             Err(KeyGenError::Key {
                 line: 1,
-                error: KeyError::Placeholder { .. },
+                source: KeyError::Placeholder { .. },
                 ..
             })
         ));

@@ -31,9 +31,10 @@
 
 use std::fmt;
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::spa::{EncryptionKey, HmacKey, KeyError, PortList, SpaKeys, Username};
+use crate::fwknop_keys::ValueError;
+use crate::spa::{EncryptionKey, HmacKey, PortList, SpaKeys, Username};
 
 /// `ALLOW_IP`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,24 +128,7 @@ impl RcStanza {
 }
 
 /// A line read but not used, as fwknop would not use it either.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RcWarning {
-    pub path: PathBuf,
-    pub line: usize,
-    pub message: String,
-}
-
-impl fmt::Display for RcWarning {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}: warning: {}",
-            self.path.display(),
-            self.line,
-            self.message
-        )
-    }
-}
+pub use crate::diagnostic::Warning as RcWarning;
 
 /// What is wrong, without the place (see [`RcError`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -154,14 +138,8 @@ pub enum RcErrorKind {
         key: String,
         hint: Option<&'static str>,
     },
-    #[error("bad {key} \"{value}\" (expected {expected})")]
-    BadValue {
-        key: &'static str,
-        value: String,
-        expected: &'static str,
-    },
-    #[error("{key}: {error}")]
-    Key { key: &'static str, error: KeyError },
+    #[error(transparent)]
+    Value(#[from] ValueError),
     #[error("second [{name}] stanza (the first is on line {first})")]
     DuplicateStanza { name: String, first: usize },
     #[error("cannot read it: {message}")]
@@ -169,13 +147,7 @@ pub enum RcErrorKind {
 }
 
 /// A `.fwknoprc` error: `path:line: what` (line 0: the whole file).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}{}: {kind}", path.display(), if *line > 0 { format!(":{line}") } else { String::new() })]
-pub struct RcError {
-    pub path: PathBuf,
-    pub line: usize,
-    pub kind: RcErrorKind,
-}
+pub type RcError = crate::diagnostic::LineError<RcErrorKind>;
 
 /// A parsed `.fwknoprc`: its stanzas in file order, `[default]` included.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -373,6 +345,11 @@ const SUPPORTED: &[&str] = &[
     "VERBOSE",
 ];
 
+/// The .fwknoprc variable most like `upper`, for a did-you-mean hint.
+fn did_you_mean(upper: &str) -> Option<&'static str> {
+    crate::diagnostic::closest_fwknop_key(SUPPORTED, &[OFF_ONLY, UNSUPPORTED], upper)
+}
+
 fn set(
     s: &mut RcStanza,
     upper: &str,
@@ -399,12 +376,14 @@ fn set(
             hint: did_you_mean(upper),
         });
     };
-    let bad = |expected| RcErrorKind::BadValue {
-        key,
-        value: value.to_string(),
-        expected,
+    let bad = |expected| {
+        RcErrorKind::from(ValueError::BadValue {
+            key,
+            value: value.to_string(),
+            expected,
+        })
     };
-    let key_err = |error| RcErrorKind::Key { key, error };
+    let key_err = |source| RcErrorKind::from(ValueError::Key { key, source });
     match key {
         "SPA_SERVER" => s.spa_server = Some(value.to_string()),
         "SPA_SERVER_PORT" | "SPA_SOURCE_PORT" => {
@@ -521,11 +500,12 @@ fn parse_bool(key: &'static str, value: &str) -> Result<bool, RcErrorKind> {
     match value.chars().next().map(|c| c.to_ascii_uppercase()) {
         Some('Y') => Ok(true),
         Some('N') => Ok(false),
-        _ => Err(RcErrorKind::BadValue {
+        _ => Err(ValueError::BadValue {
             key,
             value: value.to_string(),
             expected: "Y or N",
-        }),
+        }
+        .into()),
     }
 }
 
@@ -548,17 +528,6 @@ fn parse_time_offset(value: &str) -> Option<i64> {
         _ => return None,
     };
     Some(sign * n * scale)
-}
-
-fn did_you_mean(upper: &str) -> Option<&'static str> {
-    SUPPORTED
-        .iter()
-        .chain(OFF_ONLY.iter().map(|(k, _)| k))
-        .chain(UNSUPPORTED.iter().map(|(k, _)| k))
-        .map(|k| (strsim::jaro_winkler(k, upper), *k))
-        .filter(|(score, _)| *score > 0.85)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, k)| k)
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 #[macro_use]
 mod words;
 
+pub mod diagnostic;
 pub mod field;
 pub mod fwknop_access;
 pub mod fwknop_keys;

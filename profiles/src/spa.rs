@@ -217,6 +217,48 @@ impl KeyBytes {
     }
 }
 
+/// What [`EncryptionKey`] and [`HmacKey`] share, for the key kind each is:
+/// `new`, `from_base64` (as in the `$b64` line), `from_passphrase` (as in
+/// the `$pass` line: its bytes, as fwknop uses them), `to_base64`,
+/// `as_bytes`, and a `Debug` that shows only the length.
+macro_rules! spa_key {
+    ($name:ident, $kind:expr, $b64:literal, $pass:literal) => {
+        impl $name {
+            pub fn new(bytes: Vec<u8>) -> Result<$name, KeyError> {
+                KeyBytes::new($kind, bytes).map($name)
+            }
+
+            #[doc = concat!("From base64 as in `", $b64, "` (`=` padding optional).")]
+            pub fn from_base64(text: &str) -> Result<$name, KeyError> {
+                KeyBytes::from_base64($kind, text).map($name)
+            }
+
+            #[doc = concat!("From a passphrase as in `", $pass, "` (its bytes, as fwknop uses them).")]
+            pub fn from_passphrase(text: &str) -> Result<$name, KeyError> {
+                if text.eq_ignore_ascii_case("__CHANGEME__") {
+                    return Err(KeyError::Placeholder { which: $kind });
+                }
+                $name::new(text.as_bytes().to_vec())
+            }
+
+            /// Base64 with padding, as `fwknop --key-gen` prints it.
+            pub fn to_base64(&self) -> Zeroizing<String> {
+                self.0.to_base64()
+            }
+
+            pub fn as_bytes(&self) -> &[u8] {
+                &self.0.0
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({} bytes)"), self.0.0.len())
+            }
+        }
+    };
+}
+
 /// The encryption key: fwknop's `KEY_BASE64` (or a `KEY` passphrase), 1 to
 /// 32 bytes, used as the passphrase of the key derivation.
 #[derive(Clone, PartialEq, Eq)]
@@ -225,41 +267,9 @@ pub struct EncryptionKey(KeyBytes);
 impl EncryptionKey {
     /// The size of a key made by [`SpaKeys::generate`] (fwknop's `--key-gen`).
     pub const GENERATED_LEN: usize = 32;
-
-    pub fn new(bytes: Vec<u8>) -> Result<EncryptionKey, KeyError> {
-        KeyBytes::new(KeyKind::Encryption, bytes).map(EncryptionKey)
-    }
-
-    /// From base64 as in `KEY_BASE64` (`=` padding optional).
-    pub fn from_base64(text: &str) -> Result<EncryptionKey, KeyError> {
-        KeyBytes::from_base64(KeyKind::Encryption, text).map(EncryptionKey)
-    }
-
-    /// From a passphrase as in `KEY` (its bytes, as fwknop uses them).
-    pub fn from_passphrase(text: &str) -> Result<EncryptionKey, KeyError> {
-        if text.eq_ignore_ascii_case("__CHANGEME__") {
-            return Err(KeyError::Placeholder {
-                which: KeyKind::Encryption,
-            });
-        }
-        EncryptionKey::new(text.as_bytes().to_vec())
-    }
-
-    /// Base64 with padding, as `fwknop --key-gen` prints it.
-    pub fn to_base64(&self) -> Zeroizing<String> {
-        self.0.to_base64()
-    }
-
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0.0
-    }
 }
 
-impl fmt::Debug for EncryptionKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "EncryptionKey({} bytes)", self.0.0.len())
-    }
-}
+spa_key!(EncryptionKey, KeyKind::Encryption, "KEY_BASE64", "KEY");
 
 /// The HMAC key: fwknop's `HMAC_KEY_BASE64` (or an `HMAC_KEY`), 1 to 128 bytes.
 #[derive(Clone, PartialEq, Eq)]
@@ -270,34 +280,6 @@ impl HmacKey {
     /// for HMAC-SHA256: the SHA-256 block size).
     pub const GENERATED_LEN: usize = 64;
 
-    pub fn new(bytes: Vec<u8>) -> Result<HmacKey, KeyError> {
-        KeyBytes::new(KeyKind::Hmac, bytes).map(HmacKey)
-    }
-
-    /// From base64 as in `HMAC_KEY_BASE64` (`=` padding optional).
-    pub fn from_base64(text: &str) -> Result<HmacKey, KeyError> {
-        KeyBytes::from_base64(KeyKind::Hmac, text).map(HmacKey)
-    }
-
-    /// From a passphrase as in `HMAC_KEY`.
-    pub fn from_passphrase(text: &str) -> Result<HmacKey, KeyError> {
-        if text.eq_ignore_ascii_case("__CHANGEME__") {
-            return Err(KeyError::Placeholder {
-                which: KeyKind::Hmac,
-            });
-        }
-        HmacKey::new(text.as_bytes().to_vec())
-    }
-
-    /// Base64 with padding, as `fwknop --key-gen` prints it.
-    pub fn to_base64(&self) -> Zeroizing<String> {
-        self.0.to_base64()
-    }
-
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0.0
-    }
-
     fn mac(&self) -> HmacSha256 {
         // HMAC takes a key of any length; this cannot fail.
         match HmacSha256::new_from_slice(&self.0.0) {
@@ -307,11 +289,7 @@ impl HmacKey {
     }
 }
 
-impl fmt::Debug for HmacKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "HmacKey({} bytes)", self.0.0.len())
-    }
-}
+spa_key!(HmacKey, KeyKind::Hmac, "HMAC_KEY_BASE64", "HMAC_KEY");
 
 /// The two keys of an fwknop access stanza or `.fwknoprc` stanza.
 #[derive(Debug, Clone, PartialEq, Eq)]

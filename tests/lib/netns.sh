@@ -361,6 +361,50 @@ stop_pid() {
     wait "$1" 2>/dev/null || true
 }
 
+# srv_drop IPT [PORT...]: with IPT (iptables or ip6tables), drop what comes
+# in on the server's link for TCP PORT... and the knock ports 7000-9999 (TCP
+# and UDP): filtered as on a real server, so no RST comes back.
+srv_drop() {
+    local ipt=$1 p
+    shift
+    for p in "$@"; do
+        in_srv "$ipt" -A INPUT -i "$IF_SRV" -p tcp --dport "$p" -j DROP
+    done
+    in_srv "$ipt" -A INPUT -i "$IF_SRV" -p tcp --dport 7000:9999 -j DROP
+    in_srv "$ipt" -A INPUT -i "$IF_SRV" -p udp --dport 7000:9999 -j DROP
+}
+
+# ssh_door_conf NAME SEQUENCE PORT: a knockd.conf door [NAME] on SEQUENCE
+# (TCP knocks must be pure SYNs) that opens TCP PORT to the knocker.
+ssh_door_conf() {
+    cat <<EOF
+[$1]
+    sequence    = $2
+    seq_timeout = 5
+    tcpflags    = syn
+    command     = /usr/sbin/iptables -I INPUT -s %IP% -p tcp --dport $3 -j ACCEPT
+EOF
+}
+
+# spawn_tcp_listener NS LOGFILE ADDR PORT: a TCP server in NS on ADDR:PORT
+# that accepts and closes every connection (something to connect to once a
+# door opens); returns once it listens (fails after 5 s). Stopped on exit.
+spawn_tcp_listener() {
+    local ns=$1 log=$2 addr=$3 port=$4
+    spawn_in "$ns" "$log" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(16)
+print("listening", flush=True)
+while True:
+    c, _ = s.accept()
+    c.close()
+' "$addr" "$port"
+    wait_for_line "$log" listening 5
+}
+
 # tcp_open NS HOST PORT [SECONDS]: succeed if a TCP connection from NS to
 # HOST:PORT is accepted within SECONDS (default 2). HOST may be an IPv6 literal.
 tcp_open() {
@@ -443,6 +487,18 @@ doors_conf() {
     sed -e "s|@DIR@|$dir|g" "$KNOCK_REPO/tests/fixtures/doors.knockd.conf"
 }
 
+# check_doors TAG: check that each door of doors_conf opens for $CLI4 when
+# $SRV4 is knocked with its sequence, through the caller's
+# `opens DOOR IP KNOCK_ARGS...` (which knocks and waits for DIR/opened-DOOR).
+check_doors() {
+    check "$1 TCP 7000 8000 9000 opens for $CLI4" \
+        opens tcp "$CLI4" "$SRV4" 7000 8000 9000
+    check "$1 UDP -u 7001 8001 9001 opens for $CLI4" \
+        opens udp "$CLI4" -u "$SRV4" 7001 8001 9001
+    check "$1 mixed 7002 8002:udp 9002 opens for $CLI4" \
+        opens mixed "$CLI4" "$SRV4" 7002 8002:udp 9002
+}
+
 # ---------------------------------------------------------------- waiting
 
 _knock_usecs_now() {
@@ -497,6 +553,17 @@ wait_for() {
 # wait_for_line FILE REGEX SECONDS: wait until FILE has a line matching REGEX (grep -E).
 wait_for_line() {
     wait_for "$3" grep -qE -- "$2" "$1"
+}
+
+# wait_listening NAME LOGFILE: show LOGFILE if the test fails, and wait up to
+# 5 s for NAME to log "listening on" there; print LOGFILE and fail if not.
+wait_listening() {
+    show_on_failure "$2"
+    if ! wait_for_line "$2" 'listening on' 5; then
+        echo "$1 did not say 'listening on' within 5 s:"
+        cat "$2"
+        return 1
+    fi
 }
 
 # ---------------------------------------------------------------- checks
