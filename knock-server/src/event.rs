@@ -28,6 +28,28 @@ pub struct Packet {
     pub ts: Millis,
 }
 
+/// The UDP payload of a packet as captured: a slice of the frame, not a
+/// copy. Empty for TCP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Payload<'a> {
+    /// The payload bytes the capture holds.
+    pub bytes: &'a [u8],
+    /// The payload length the UDP header gives. More than `bytes.len()`
+    /// when the frame was cut at the capture's snap length, or for the
+    /// first fragment of a fragmented datagram.
+    pub len: usize,
+}
+
+impl Payload<'_> {
+    const NONE: Payload<'static> = Payload { bytes: &[], len: 0 };
+
+    /// Whether the capture holds all of it.
+    #[inline]
+    pub fn complete(&self) -> bool {
+        self.bytes.len() >= self.len
+    }
+}
+
 /// Link-layer framing of captured packets (pcap DLT values).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Link {
@@ -67,6 +89,12 @@ impl Link {
 /// later fragment has none and does not.
 #[inline]
 pub fn parse(link: Link, frame: &[u8], ts: Millis) -> Option<Packet> {
+    parse_with_payload(link, frame, ts).map(|(p, _)| p)
+}
+
+/// [`parse`], and the UDP payload (a slice of `frame`) for the SPA doors.
+#[inline]
+pub fn parse_with_payload(link: Link, frame: &[u8], ts: Millis) -> Option<(Packet, Payload<'_>)> {
     let sliced = match link {
         Link::Ethernet => LaxSlicedPacket::from_ethernet(frame).ok()?,
         // Cooked captures name the protocol by ether type: SLL v1 at bytes
@@ -89,23 +117,37 @@ pub fn parse(link: Link, frame: &[u8], ts: Millis) -> Option<Packet> {
         ),
         LaxNetSlice::Arp(_) => return None,
     };
-    let (knock, flags) = match sliced.transport.as_ref() {
+    let (knock, flags, data) = match sliced.transport.as_ref() {
         Some(TransportSlice::Tcp(tcp)) => (
             Knock::tcp(tcp.destination_port()),
             tcp_flags(tcp.header_slice()),
+            Payload::NONE,
         ),
-        Some(TransportSlice::Udp(udp)) => (Knock::udp(udp.destination_port()), 0),
+        Some(TransportSlice::Udp(udp)) => (
+            Knock::udp(udp.destination_port()),
+            0,
+            udp_payload(udp.length(), udp.payload()),
+        ),
         Some(_) => return None,
         // A fragment: etherparse does not slice a fragmented payload, but
         // a first fragment starts with the transport header.
         None if payload.fragmented && first_fragment(&sliced) => match payload.ip_number {
             ip_number::TCP => {
                 let h = TcpHeaderSlice::from_slice(payload.payload).ok()?;
-                (Knock::tcp(h.destination_port()), tcp_flags(h.slice()))
+                (
+                    Knock::tcp(h.destination_port()),
+                    tcp_flags(h.slice()),
+                    Payload::NONE,
+                )
             }
             ip_number::UDP => {
                 let h = UdpHeaderSlice::from_slice(payload.payload).ok()?;
-                (Knock::udp(h.destination_port()), 0)
+                let rest = payload.payload.get(UDP_HEADER..).unwrap_or_default();
+                (
+                    Knock::udp(h.destination_port()),
+                    0,
+                    udp_payload(h.length(), rest),
+                )
             }
             _ => return None,
         },
@@ -114,13 +156,28 @@ pub fn parse(link: Link, frame: &[u8], ts: Millis) -> Option<Packet> {
     if knock.port == 0 {
         return None;
     }
-    Some(Packet {
-        src,
-        dst,
-        knock,
-        flags,
-        ts,
-    })
+    Some((
+        Packet {
+            src,
+            dst,
+            knock,
+            flags,
+            ts,
+        },
+        data,
+    ))
+}
+
+const UDP_HEADER: usize = 8;
+
+/// A UDP payload and the length its header gives (a length field below
+/// the header's own size, as in an IPv6 jumbogram, means "what is there").
+#[inline]
+fn udp_payload(length_field: u16, bytes: &[u8]) -> Payload<'_> {
+    let len = usize::from(length_field)
+        .checked_sub(UDP_HEADER)
+        .unwrap_or(bytes.len());
+    Payload { bytes, len }
 }
 
 /// Byte 13 of the TCP header holds CWR ECE URG ACK PSH RST SYN FIN.

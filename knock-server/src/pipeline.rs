@@ -12,6 +12,11 @@
 //! One-time sequences: when one is used, the door is disabled at once
 //! (O(doors), no table scan); the worker marks the line used in the file
 //! and sends the next sequence back, which is applied between batches.
+//!
+//! SPA doors: a UDP packet to an SPA port is decided here ([`SpaDoors`]);
+//! an accepted one goes on the worker's grant channel and is announced on
+//! the control channel like an open (kept in the backlog when that is
+//! full); a refused one is logged like a Stage line, rate-limited.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -24,6 +29,7 @@ use crate::logger::Logger;
 use crate::rotation::Rotator;
 use crate::runner::{Message, OneTime, OneTimeUpdate, ToWorker};
 use crate::source::Source;
+use crate::spa_doors::{SpaDoors, SpaOutcome};
 
 /// Knock log lines allowed per second of packet time, and the burst.
 pub const DEFAULT_LOG_RATE: u32 = 100;
@@ -70,6 +76,30 @@ impl Limiter {
     }
 }
 
+/// Sends a log line (a Stage, timeout or SPA refusal line) to the worker,
+/// rate-limited on packet time: in a replay in order on the control
+/// channel, live on the event channel, counted instead when it is full.
+#[inline]
+fn send_log_line(to: &ToWorker, limiter: &mut Limiter, in_order: bool, msg: Message, ts: Millis) {
+    if !limiter.allow(ts) {
+        return;
+    }
+    if in_order {
+        if limiter.suppressed > 0 {
+            to.control(Message::Suppressed(limiter.suppressed));
+            limiter.suppressed = 0;
+        }
+        to.control(msg);
+    } else {
+        if limiter.suppressed > 0 && to.event(Message::Suppressed(limiter.suppressed)) {
+            limiter.suppressed = 0;
+        }
+        if !to.event(msg) {
+            limiter.suppressed += 1;
+        }
+    }
+}
+
 /// Opens waiting for room on the control channel (allocated once): as many
 /// as the worker queues for a command slot (a burst of that many knockers).
 pub const OPEN_BACKLOG: usize = 16_384;
@@ -106,6 +136,11 @@ pub struct Pipeline {
     log: Logger,
     /// The timer of rotating doors (none by default).
     rotator: Rotator,
+    /// SPA doors (none by default).
+    spa: SpaDoors,
+    /// Accepted SPA packets lost: the grant channel or the backlog was full.
+    spa_lost: u64,
+    spa_lost_logged: u64,
 }
 
 /// What a packet changed beyond notices.
@@ -152,7 +187,35 @@ impl Pipeline {
             ipv4_only: false,
             log,
             rotator: Rotator::none(),
+            spa: SpaDoors::none(),
+            spa_lost: 0,
+            spa_lost_logged: 0,
         }
+    }
+
+    /// The SPA doors.
+    pub fn with_spa(mut self, spa: SpaDoors) -> Pipeline {
+        self.spa = spa;
+        self
+    }
+
+    pub fn spa(&self) -> &SpaDoors {
+        &self.spa
+    }
+
+    pub fn spa_mut(&mut self) -> &mut SpaDoors {
+        &mut self.spa
+    }
+
+    /// The capture filter for the doors as they are now, with `locals` as
+    /// the destinations of doors without `Target`.
+    pub fn filter(&self, locals: &[std::net::IpAddr]) -> Option<String> {
+        crate::filter::build(self.detector.doors(), self.spa.doors(), locals)
+    }
+
+    /// Accepted SPA packets that could not be handed to the worker.
+    pub fn spa_lost(&self) -> u64 {
+        self.spa_lost
     }
 
     /// The timer of the rotating doors, whose slots are in the detector.
@@ -193,8 +256,11 @@ impl Pipeline {
         }
         self.log_lost();
         self.to.control(Message::Doors(doors, one_time));
-        let old = std::mem::replace(self, new);
+        let mut old = std::mem::replace(self, new);
         self.detector.carry_stats(old.detector.stats());
+        self.spa.carry_over(&mut old.spa);
+        self.spa_lost += old.spa_lost;
+        self.spa_lost_logged += old.spa_lost_logged;
         self.rotator
             .carry_burns(&mut self.detector, &old.rotator, &old.detector);
         self.opens_lost += old.opens_lost;
@@ -246,8 +312,17 @@ impl Pipeline {
         self.apply_one_time(None)
     }
 
-    /// Says how many opens were lost since it last said so.
+    /// Says how many opens (and accepted SPA packets) were lost since it
+    /// last said so.
     fn log_lost(&mut self) {
+        if self.spa_lost > self.spa_lost_logged {
+            self.log.error(&format!(
+                "{} accepted SPA packet(s) lost: the worker's queue and the backlog were full \
+                 (those doors were not opened; the client may send a new packet)",
+                self.spa_lost - self.spa_lost_logged
+            ));
+            self.spa_lost_logged = self.spa_lost;
+        }
         if self.opens_lost > self.opens_lost_logged {
             self.log.error(&format!(
                 "{} open(s) lost: the worker's queue and the backlog of {OPEN_BACKLOG} were \
@@ -331,6 +406,42 @@ impl Pipeline {
         }
     }
 
+    /// Decides an SPA packet and hands what it caused to the worker.
+    #[inline]
+    fn spa_packet(&mut self, ev: &event::Packet, payload: event::Payload<'_>, ts: Millis) {
+        let Pipeline {
+            spa,
+            to,
+            limiter,
+            backlog,
+            spa_lost,
+            replay,
+            ..
+        } = self;
+        let in_order = *replay;
+        spa.on_packet(ev, payload, ts / 1000, &mut |o| match o {
+            SpaOutcome::Open(g) => {
+                if in_order {
+                    to.grant(g);
+                    to.control(Message::SpaOpen(ts));
+                    return;
+                }
+                // Its announcement must reach the worker whenever the grant
+                // does (one per grant, in order): room in the backlog first.
+                if backlog.len() >= OPEN_BACKLOG || !to.try_grant(g) {
+                    *spa_lost += 1;
+                    return;
+                }
+                if let Err(msg) = to.try_control(Message::SpaOpen(ts)) {
+                    backlog.push_back(msg);
+                }
+            }
+            SpaOutcome::Refused(r) => {
+                send_log_line(to, limiter, in_order, Message::SpaRefused(r, ts), ts);
+            }
+        });
+    }
+
     /// Feeds one captured frame with its timestamp. Never waits for the
     /// worker (except in a replay, for a used one-time door's next sequence).
     #[inline]
@@ -348,11 +459,14 @@ impl Pipeline {
             self.send_time(ts);
         }
         let rotated = self.rotate(ts);
-        let Some(ev) = event::parse(link, frame, ts) else {
+        let Some((ev, payload)) = event::parse_with_payload(link, frame, ts) else {
             return rotated;
         };
         if self.ipv4_only && ev.src.is_ipv6() {
             return rotated;
+        }
+        if self.spa.wants(&ev) {
+            self.spa_packet(&ev, payload, ts);
         }
         let Pipeline {
             detector,
@@ -390,22 +504,7 @@ impl Pipeline {
             | Notice::Stage { .. }
             | Notice::Timeout { .. }
             | Notice::Replayed { .. } => {
-                if in_order {
-                    if limiter.allow(ts) {
-                        if limiter.suppressed > 0 {
-                            to.control(Message::Suppressed(limiter.suppressed));
-                            limiter.suppressed = 0;
-                        }
-                        to.control(Message::Notice(n, ts));
-                    }
-                } else if limiter.allow(ts) {
-                    if limiter.suppressed > 0 && to.event(Message::Suppressed(limiter.suppressed)) {
-                        limiter.suppressed = 0;
-                    }
-                    if !to.event(Message::Notice(n, ts)) {
-                        limiter.suppressed += 1;
-                    }
-                }
+                send_log_line(to, limiter, in_order, Message::Notice(n, ts), ts);
             }
         });
         if self.used_one_time.is_empty() {
