@@ -258,6 +258,21 @@ pub mod build {
         Some(out)
     }
 
+    /// An Ethernet frame carrying one UDP datagram from port 40000 to
+    /// `port` with `payload` (an SPA packet). `None` if the two addresses
+    /// are of different families or the payload does not fit.
+    pub fn ethernet_udp(src: IpAddr, dst: IpAddr, port: u16, payload: &[u8]) -> Option<Vec<u8>> {
+        let eth = PacketBuilder::ethernet2(SRC_MAC, DST_MAC);
+        let ip = match (src, dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => eth.ipv4(s.octets(), d.octets(), 64),
+            (IpAddr::V6(s), IpAddr::V6(d)) => eth.ipv6(s.octets(), d.octets(), 64),
+            _ => return None,
+        };
+        let mut out = Vec::with_capacity(64 + payload.len());
+        ip.udp(40000, port).write(&mut out, payload).ok()?;
+        Some(out)
+    }
+
     /// A classic pcap file (microsecond timestamps) holding `frames` of
     /// link type `dlt` (1 = Ethernet, 113 = Linux cooked), each with its
     /// time in milliseconds.
@@ -375,6 +390,33 @@ mod tests {
         }
     }
 
+    /// The UDP payload comes as a slice of the frame, whole or cut short;
+    /// a TCP packet has none.
+    #[test]
+    fn udp_payloads_are_sliced_not_copied() {
+        let payload: Vec<u8> = (0..600u32).map(|i| b'A' + (i % 26) as u8).collect();
+        for (s, d) in [("192.0.2.7", "192.0.2.1"), ("2001:db8::7", "2001:db8::1")] {
+            let frame = build::ethernet_udp(ip(s), ip(d), 62201, &payload).unwrap();
+            let (ev, p) = parse_with_payload(Link::Ethernet, &frame, 3).unwrap();
+            assert_eq!(ev.knock, Knock::udp(62201));
+            assert_eq!(p.bytes, &payload[..]);
+            assert_eq!(p.len, 600);
+            assert!(p.complete());
+            let inside = frame.as_ptr_range();
+            assert!(inside.contains(&p.bytes.as_ptr()), "a slice of the frame");
+            // Cut at the knock snap length: the headers parse, the payload
+            // says it is cut short.
+            let cut = &frame[..crate::capture::SNAPLEN as usize];
+            let (_, p) = parse_with_payload(Link::Ethernet, cut, 3).unwrap();
+            assert_eq!(p.len, 600);
+            assert!(!p.complete() && p.bytes.len() < 256);
+            assert_eq!(parse(Link::Ethernet, cut, 3), Some(ev));
+        }
+        let frame = build::ethernet(ip("192.0.2.7"), ip("192.0.2.1"), Knock::tcp(1), 2).unwrap();
+        let (_, p) = parse_with_payload(Link::Ethernet, &frame, 0).unwrap();
+        assert_eq!((p.bytes.len(), p.len), (0, 0));
+    }
+
     #[test]
     fn cooked_frames_are_read_by_their_protocol_type() {
         let frame = build::ethernet(ip("192.0.2.7"), ip("192.0.2.1"), Knock::tcp(7000), 2).unwrap();
@@ -409,6 +451,9 @@ mod tests {
         v6.extend_from_slice(&udp);
         let ev = parse(Link::RawIp, &v6, 0).expect("first IPv6 fragment");
         assert_eq!((ev.src, ev.knock), (ip("2001:db8::7"), Knock::udp(8000)));
+        // Its payload: what the first fragment holds, with the UDP length.
+        let (_, p) = parse_with_payload(Link::RawIp, &v6, 0).unwrap();
+        assert_eq!((p.bytes, p.len), (&[0x42u8][..], 1));
         v6[frag_at + 2] = 0x01; // offset 32 x 8 bytes
         assert_eq!(parse(Link::RawIp, &v6, 0), None);
     }

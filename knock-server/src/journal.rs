@@ -574,6 +574,70 @@ mod tests {
     }
 
     #[test]
+    fn spa_digests_survive_a_restart_beside_the_stops() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pending");
+        let mut j = Journal::open(&p).unwrap().journal;
+        let (a, b) = ([0xabu8; 32], [7u8; 32]);
+        j.put(1, entry(42)).unwrap();
+        j.put_digest(a, 1_000, 900).unwrap();
+        j.put_digest(b, 2_000, 900).unwrap();
+        j.remove(1).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(
+            text.contains(&format!("={}\t1000\t#", "ab".repeat(32))),
+            "{text}"
+        );
+        assert_eq!(
+            Journal::read_digests(&p).unwrap(),
+            vec![(b, 2_000), (a, 1_000)]
+        );
+        drop(j);
+        let o = Journal::open(&p).unwrap();
+        assert!(o.left.is_empty());
+        assert_eq!(o.digests, vec![(b, 2_000), (a, 1_000)]);
+        assert!(o.skipped.is_empty(), "{:?}", o.skipped);
+        // A stop-free shutdown compacts: the digests stay, the stops went.
+        let mut j = o.journal;
+        j.compact().unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap().lines().count(), 2);
+        // Digests past their time are dropped as new ones come.
+        j.put_digest([1; 32], 3_000, 1_500).unwrap();
+        assert_eq!(j.digests(), 2);
+        j.compact().unwrap();
+        drop(j);
+        let mut left = Journal::read_digests(&p).unwrap();
+        left.sort();
+        assert_eq!(left, vec![([1; 32], 3_000), (b, 2_000)]);
+    }
+
+    #[test]
+    fn a_damaged_digest_line_is_skipped_and_others_still_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pending");
+        let good = digest_line(&[3; 32], 500);
+        let changed = digest_line(&[4; 32], 500).replace("\t500\t", "\t900\t");
+        let short = &digest_line(&[5; 32], 500)[..40];
+        std::fs::write(&p, format!("{good}{changed}{short}")).unwrap();
+        let o = Journal::open(&p).unwrap();
+        assert_eq!(o.digests, vec![([3; 32], 500)]);
+        assert_eq!(o.skipped.len(), 2, "{:?}", o.skipped);
+        assert!(o.skipped[0].starts_with("line 2: checksum mismatch"));
+        assert!(o.skipped[1].starts_with("line 3: incomplete"));
+    }
+
+    #[test]
+    fn a_digest_that_cannot_be_written_is_not_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pending");
+        let mut j = Journal::open(&p).unwrap().journal;
+        j.fill_disk();
+        let e = j.put_digest([9; 32], 100, 0).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOSPC));
+        assert_eq!(j.digests(), 0);
+    }
+
+    #[test]
     fn a_failed_write_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("pending");

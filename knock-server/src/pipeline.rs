@@ -550,6 +550,7 @@ mod tests {
     use crate::detector::{Destinations, DoorSpec};
     use crate::event::build;
     use crate::runner::{self, OneTime, OneTimeUpdate};
+    use knock_profiles::spa::SpaKeys;
     use knock_profiles::{Knock, TcpFlags};
     use std::net::IpAddr;
 
@@ -699,6 +700,142 @@ mod tests {
             "{:?}",
             p.log.lines()
         );
+    }
+
+    fn spa_pipeline(control: usize, events: usize) -> (Pipeline, runner::WorkerRx, SpaKeys) {
+        use crate::spa_doors::SpaDoorSpec;
+        use knock_profiles::fwknop_access::AccessConf;
+        let keys = SpaKeys::generate().unwrap();
+        let text = knock_profiles::fwknop_access::format_stanza(&keys, None);
+        let access = AccessConf::parse(&text, std::path::Path::new("access.conf")).unwrap();
+        let spa = SpaDoors::new(
+            vec![SpaDoorSpec {
+                port: 62201,
+                target: None,
+                access,
+                default_open_secs: 30,
+                info: 1,
+            }],
+            Destinations::Any,
+        );
+        let (p, rx) = pipeline(vec![vec![Knock::tcp(7000)]], control, events);
+        (p.with_spa(spa), rx, keys)
+    }
+
+    fn spa_packet(keys: &SpaKeys, ts_s: u64) -> Vec<u8> {
+        use knock_profiles::spa::{self, AllowIp, Message as Spa, PortList, Username};
+        let msg = Spa::new(
+            Username::new("alice").unwrap(),
+            AllowIp::Source,
+            PortList::parse("tcp/22").unwrap(),
+            None,
+            ts_s,
+        )
+        .unwrap();
+        spa::encode(&msg, keys).unwrap().into_bytes()
+    }
+
+    fn send_spa(p: &mut Pipeline, src: &str, payload: &[u8], ts: Millis) {
+        let f = build::ethernet_udp(
+            src.parse().unwrap(),
+            "192.0.2.1".parse().unwrap(),
+            62201,
+            payload,
+        )
+        .unwrap();
+        p.feed(Link::Ethernet, &f, ts);
+    }
+
+    /// Accepted packets are announced on the control channel, one per grant
+    /// in order, and kept in the backlog when that is full; refused ones
+    /// are log lines on the event channel.
+    #[test]
+    fn spa_grants_reach_the_worker_in_order_and_refusals_are_log_lines() {
+        let (mut p, rx, keys) = spa_pipeline(1, 8);
+        let t = 1_800_000_000u64;
+        let pkts: Vec<Vec<u8>> = (0..3).map(|_| spa_packet(&keys, t)).collect();
+        for (i, pkt) in pkts.iter().enumerate() {
+            send_spa(
+                &mut p,
+                &format!("192.0.2.{}", 10 + i),
+                pkt,
+                t * 1000 + i as u64,
+            );
+        }
+        // A replay and junk: refused, logged.
+        send_spa(&mut p, "192.0.2.99", &pkts[0], t * 1000 + 5);
+        send_spa(&mut p, "198.18.0.1", &[b'A'; 200], t * 1000 + 6);
+        assert_eq!(p.backlog(), (2, 0), "two announcements wait for room");
+        let mut srcs = Vec::new();
+        loop {
+            for m in rx.control.try_iter() {
+                match m {
+                    Message::SpaOpen(_) => srcs.push(rx.grants.try_recv().unwrap().src.to_string()),
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            if p.backlog().0 == 0 {
+                break;
+            }
+            p.between_batches();
+        }
+        for m in rx.control.try_iter() {
+            if let Message::SpaOpen(_) = m {
+                srcs.push(rx.grants.try_recv().unwrap().src.to_string());
+            }
+        }
+        assert_eq!(srcs, ["192.0.2.10", "192.0.2.11", "192.0.2.12"]);
+        let refused: Vec<String> = rx
+            .events
+            .try_iter()
+            .filter_map(|m| match m {
+                Message::SpaRefused(r, _) => Some(format!("{} {}", r.src, r.why)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(refused.len(), 2, "{refused:?}");
+        assert!(
+            refused[0].starts_with("192.0.2.99 replayed packet"),
+            "{refused:?}"
+        );
+        assert!(refused[1].starts_with("198.18.0.1 bad HMAC"), "{refused:?}");
+        let s = p.spa().stats();
+        assert_eq!((s.packets, s.accepted, s.refused), (5, 3, 2));
+    }
+
+    #[test]
+    fn a_reload_keeps_spa_packets_refused_and_a_full_grant_queue_loses_loudly() {
+        let (mut p, rx, keys) = spa_pipeline(1024, 8);
+        let t = 1_800_000_000u64;
+        let first = spa_packet(&keys, t);
+        send_spa(&mut p, "192.0.2.10", &first, t * 1000);
+        let (new, _, _) = spa_pipeline(8, 8);
+        let new = Pipeline::new(&live(), new.detector, p.to.clone(), 0, p.log.clone())
+            .with_spa(SpaDoors::new(p.spa().doors().to_vec(), Destinations::Any));
+        p.reload(new, Arc::new(Vec::new()), OneTime::default());
+        send_spa(&mut p, "192.0.2.10", &first, t * 1000 + 10);
+        assert_eq!(
+            p.spa().stats().replayed,
+            1,
+            "still refused after the reload"
+        );
+        // Nobody reads the grants: beyond the grant queue they are lost,
+        // counted and said between batches.
+        for _ in 0..runner::GRANT_QUEUE + 2 {
+            send_spa(&mut p, "192.0.2.10", &spa_packet(&keys, t), t * 1000 + 20);
+        }
+        // The queue holds the first packet's grant and 255 of these.
+        assert_eq!(p.spa_lost(), 3);
+        p.between_batches();
+        assert!(
+            p.log
+                .lines()
+                .iter()
+                .any(|l| l.starts_with("3 accepted SPA packet(s) lost")),
+            "{:?}",
+            p.log.lines()
+        );
+        drop(rx);
     }
 
     #[test]

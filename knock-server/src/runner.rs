@@ -1177,6 +1177,7 @@ mod tests {
     use super::*;
     use crate::clock::FakeClocks;
     use knock_profiles::knockd_conf::DoorCommands;
+    use std::path::Path;
     use std::time::UNIX_EPOCH;
 
     fn info(name: &str, start: &str, stop: Option<&str>, timeout_s: u64) -> DoorInfo {
@@ -1729,6 +1730,143 @@ mod tests {
                 .filter(|l| l.contains("not running"))
                 .take(3)
                 .collect::<Vec<_>>()
+        );
+    }
+
+    fn spa_grant(ports: &str, open_secs: u32, digest: u8) -> SpaGrant {
+        SpaGrant {
+            src: "192.0.2.9".parse().unwrap(),
+            door: 0,
+            addr: "192.0.2.2".parse().unwrap(),
+            user: knock_profiles::spa::Username::new("alice").unwrap(),
+            ports: knock_profiles::spa::PortList::parse(ports).unwrap(),
+            open_secs,
+            digest: [digest; 32],
+            forget_at: 1_800_000_120,
+        }
+    }
+
+    /// A runner with `doors`, commands run by `shell`, a journal in `dir`,
+    /// and the sending end of its grant channel.
+    fn spa_runner(
+        doors: Vec<DoorInfo>,
+        shell: &FakeShell,
+        journal: &Path,
+    ) -> (Runner, FakeClocks, Logger, ToWorker) {
+        let (mut r, clock, log) = runner_with(
+            &live(Some(journal.to_path_buf())),
+            doors,
+            opts(false),
+            shell,
+        );
+        let (tx, rx) = channels(4, 4);
+        r.grants = Some(rx.grants);
+        (r, clock, log, tx)
+    }
+
+    #[test]
+    fn an_spa_packet_opens_each_port_it_asks_with_its_own_stop_after_its_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("pending");
+        let shell = FakeShell::default();
+        let doors = vec![info(
+            "vault",
+            "open %IP% %PROTO% %PORT%",
+            Some("close %IP% %PROTO% %PORT%"),
+            10,
+        )];
+        let (mut r, clock, log, tx) = spa_runner(doors, &shell, &journal);
+        assert!(tx.try_grant(spa_grant("tcp/22,udp/53", 3, 0xab)));
+        r.handle(Message::SpaOpen(0));
+        assert_eq!(
+            shell.started(),
+            ["open 192.0.2.2 tcp 22", "open 192.0.2.2 udp 53"]
+        );
+        assert!(
+            log.lines().iter().any(|l| l
+                == "192.0.2.9: vault: OPEN SESAME (SPA, user alice: tcp/22,udp/53 for 192.0.2.2, 3 s)"),
+            "{:?}",
+            log.lines()
+        );
+        // The digest is on disk (before the doors opened), and each stop.
+        let text = std::fs::read_to_string(&journal).unwrap();
+        assert!(
+            text.starts_with(&format!("={}\t1800000120\t#", "ab".repeat(32))),
+            "{text}"
+        );
+        assert!(text.contains("close 192.0.2.2 udp 53"), "{text}");
+        shell.release();
+        r.tick();
+        clock.advance(Duration::from_millis(2_900));
+        r.tick();
+        assert_eq!(r.report.stops_run, 0, "not before the packet's 3 s");
+        clock.advance(Duration::from_millis(200));
+        r.tick();
+        assert_eq!(r.report.stops_run, 2);
+        assert_eq!(
+            shell.started()[2..],
+            ["close 192.0.2.2 tcp 22", "close 192.0.2.2 udp 53"]
+        );
+        assert!(
+            log.lines()
+                .contains(&"192.0.2.2: vault: command timeout".to_string())
+        );
+        // The stops are done; the digest stays journaled.
+        r.shutdown();
+        let text = std::fs::read_to_string(&journal).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.starts_with('='), "{text}");
+    }
+
+    #[test]
+    fn a_command_without_port_runs_once_per_spa_packet() {
+        let dir = tempfile::tempdir().unwrap();
+        let shell = FakeShell::default();
+        let doors = vec![info("vault", "allow %IP%", Some("deny %IP%"), 10)];
+        let (mut r, clock, _log, tx) = spa_runner(doors, &shell, &dir.path().join("j"));
+        assert!(tx.try_grant(spa_grant("tcp/22,udp/53,tcp/443", 5, 1)));
+        r.handle(Message::SpaOpen(0));
+        shell.release();
+        r.tick();
+        clock.advance(Duration::from_secs(6));
+        r.tick();
+        assert_eq!(shell.started(), ["allow 192.0.2.2", "deny 192.0.2.2"]);
+    }
+
+    #[test]
+    fn an_spa_packet_whose_digest_cannot_be_journaled_opens_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let shell = FakeShell::default();
+        // No Stop_Command: only the digest needs the journal.
+        let doors = vec![info("vault", "open %IP% %PORT%", None, 10)];
+        let (mut r, _clock, log, tx) = spa_runner(doors, &shell, &dir.path().join("j"));
+        r.open_journal().unwrap();
+        r.journal.as_mut().unwrap().fill_disk();
+        assert!(tx.try_grant(spa_grant("tcp/22", 5, 2)));
+        r.handle(Message::SpaOpen(0));
+        assert!(shell.started().is_empty());
+        assert_eq!(r.report.refused, 1);
+        assert!(
+            log.lines().iter().any(|l| l.starts_with(
+                "192.0.2.9: vault: SPA packet accepted but not opening: cannot write journal"
+            ) && l.contains("No space left on device")),
+            "{:?}",
+            log.lines()
+        );
+        // A refused packet is a log line with its reason.
+        r.handle(Message::SpaRefused(
+            crate::spa_doors::SpaRefused {
+                src: "198.18.0.7".parse().unwrap(),
+                door: 0,
+                why: crate::spa_doors::SpaRefusal::NoStanza,
+            },
+            0,
+        ));
+        assert!(
+            log.lines().contains(
+                &"198.18.0.7: vault: SPA packet refused: no access.conf stanza for this source"
+                    .to_string()
+            )
         );
     }
 
