@@ -114,11 +114,11 @@ pub fn run(data: &[u8]) {
             let _ = knockd_conf::substitute_ip(c, &IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7)));
         }
     }
-    let _ = doors::describe(&cfg, ORIGIN);
+    let _ = doors::describe(&cfg, ORIGIN, &[]);
     let layout = doors::layout(&cfg);
     let fits = doors::check_capacity(&cfg, origin);
     let any_enabled = layout.specs.iter().any(|s| s.enabled);
-    let f = filter::build(&layout.specs, &[]);
+    let f = filter::build(&layout.specs, &[], &[]);
     assert_eq!(f.is_some(), any_enabled, "{f:?}");
     if let Some(f) = f {
         compiles(&f);
@@ -126,7 +126,7 @@ pub fn run(data: &[u8]) {
             IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
             IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
         ];
-        if let Some(f) = filter::build(&layout.specs, &locals) {
+        if let Some(f) = filter::build(&layout.specs, &[], &locals) {
             compiles(&f);
         }
     }

@@ -19,12 +19,14 @@ use crate::detector::{Destinations, Detector};
 use crate::doors::{self, DoorInfo};
 use crate::event::Link;
 use crate::filter;
+use crate::journal::Journal;
 use crate::logger::Logger;
 use crate::one_time::OneTimeFile;
 use crate::pipeline::Pipeline;
 use crate::rotation::{self, Rotating, Rotator};
 use crate::runner::{self, Message, OneTime, RunnerOptions, RunnerReport, ToWorker, WorkerRx};
 use crate::source::Source;
+use crate::spa_doors::{self, SpaDoorSpec, SpaDoors};
 use crate::sys;
 
 /// Bounded queue between the packet thread and the worker.
@@ -54,12 +56,15 @@ struct Prepared {
     rotating: Vec<(String, knock_profiles::rotate::Rotation)>,
     layout: doors::Layout,
     files: Vec<Option<OneTimeFile>>,
+    /// The SPA doors, their access files read.
+    spa: Vec<SpaDoorSpec>,
 }
 
 fn prepare(cfg: &KnockdConfig, config: &Path, log: &Logger) -> Result<Prepared> {
     doors::check_capacity(cfg, config)?;
     let rotating = load_rotations(cfg, config)?;
     let mut layout = doors::layout(cfg);
+    let spa = load_spa(cfg, config, layout.spa_base, log)?;
     let mut files = Vec::new();
     for (i, path) in layout.one_time.iter().enumerate() {
         let Some(path) = path else {
@@ -89,7 +94,35 @@ fn prepare(cfg: &KnockdConfig, config: &Path, log: &Logger) -> Result<Prepared> 
         rotating,
         layout,
         files,
+        spa,
     })
+}
+
+/// Each SPA door with its access file read (refused when group or others
+/// can read it); the lines of it that fwknopd would ignore are warned
+/// about. `base` is the worker index of the first SPA door.
+fn load_spa(
+    cfg: &KnockdConfig,
+    config: &Path,
+    base: usize,
+    log: &Logger,
+) -> Result<Vec<SpaDoorSpec>> {
+    let mut out = Vec::with_capacity(cfg.spa.len());
+    for (i, d) in cfg.spa.iter().enumerate() {
+        let access = spa_doors::load_access(&d.access_file)
+            .map_err(|e| KnockdConfError::door(config, d.line, &d.name, e))?;
+        for w in &access.warnings {
+            log.warn_as_is(&w.to_string());
+        }
+        out.push(SpaDoorSpec {
+            port: d.port,
+            target: d.target,
+            access,
+            default_open_secs: u32::try_from(d.commands.cmd_timeout.as_secs()).unwrap_or(u32::MAX),
+            info: base + i,
+        });
+    }
+    Ok(out)
 }
 
 fn build(
@@ -104,7 +137,9 @@ fn build(
         rotating,
         layout,
         files,
+        spa,
     } = prepare(cfg, &args.config, log)?;
+    let spa = SpaDoors::new(spa, destinations.clone());
     let detector = Detector::new(layout.specs, destinations, args.table_size)
         .with_context(|| format!("{}", args.config.display()))?;
     let rotator = Rotator::new(
@@ -124,6 +159,7 @@ fn build(
     let pipeline = Pipeline::new(source, detector, to, args.log_rate, log.clone())
         .with_rotator(rotator)
         .with_one_time(one_time_doors, updates)
+        .with_spa(spa)
         .ipv4_only(args.only_ipv4);
     Ok(Built {
         pipeline,
@@ -162,7 +198,7 @@ fn loggable_filter(p: &Pipeline, addrs: &[std::net::IpAddr]) -> String {
         .filter(|(i, _)| det.step_of(*i).is_none())
         .map(|(_, d)| d.clone())
         .collect();
-    let shown = filter::build(&fixed, addrs).unwrap_or_else(|| "(none)".into());
+    let shown = filter::build(&fixed, p.spa().doors(), addrs).unwrap_or_else(|| "(none)".into());
     if p.rotator().is_empty() {
         shown
     } else {
@@ -182,12 +218,25 @@ fn print_warnings(cfg: &KnockdConfig, log: &Logger) {
 
 fn summary(p: &Pipeline, r: &RunnerReport) -> String {
     let s = p.detector.stats();
+    let spa = if p.spa().is_empty() && p.spa().stats().packets == 0 {
+        String::new()
+    } else {
+        let t = p.spa().stats();
+        format!(
+            ", {} SPA packets ({} accepted, {} refused, of them {} replayed or stale; {} lost)",
+            t.packets,
+            t.accepted,
+            t.refused,
+            t.replayed,
+            p.spa_lost()
+        )
+    };
     format!(
         "{} packets ({} TCP/UDP), {} considered, {} opened, {} commands ({} failed, {} killed), \
          {} stage-1 attempts evicted, {} first knocks dropped, {} replays refused, \
          {} opens refused (pending stops limit or journal), \
          {} opens not run (waiting queue full, or still waiting at exit), \
-         {} opens lost (worker queue and backlog full)",
+         {} opens lost (worker queue and backlog full){spa}",
         p.frames(),
         s.events,
         s.considered,
@@ -235,13 +284,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let cfg = load(&args.config)?;
     if args.check {
         print_warnings(&cfg, &log);
-        prepare(&cfg, &args.config, &log)?;
+        let prepared = prepare(&cfg, &args.config, &log)?;
+        let access: Vec<_> = prepared.spa.iter().map(|s| s.access.clone()).collect();
         print!(
             "{}",
-            doors::describe(&cfg, &args.config.display().to_string())
+            doors::describe(&cfg, &args.config.display().to_string(), &access)
         );
         // Rotating doors' slots are disabled in the layout: their ports are not shown.
-        if let Some(f) = filter::build(&doors::layout(&cfg).specs, &[]) {
+        if let Some(f) = filter::build(&doors::layout(&cfg).specs, &prepared.spa, &[]) {
             println!("capture filter (ports and flags; destinations added at start): {f}");
         }
         if !cfg.rotating.is_empty() {
@@ -318,6 +368,54 @@ fn replay(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Puts the SPA replay digests a previous run journaled back into the
+/// pipeline's replay cache, so a packet accepted before a crash or a
+/// restart is still refused as a replay (live, with a journal and SPA doors).
+fn remember_journaled(pipeline: &mut Pipeline, source: &Source, log: &Logger) {
+    let Source::Live {
+        journal: Some(path),
+        ..
+    } = source
+    else {
+        return;
+    };
+    if pipeline.spa().is_empty() {
+        return;
+    }
+    let digests = match Journal::read_digests(path) {
+        Ok(d) => d,
+        Err(e) => {
+            log.warn(&format!(
+                "cannot read SPA replay digests from journal {}: {e}; packets accepted before \
+                 this start could be replayed within their 2 minutes",
+                path.display()
+            ));
+            return;
+        }
+    };
+    let now = wall_ms() / 1000;
+    let before = pipeline.spa().remembered();
+    let mut full = 0;
+    for (d, t) in digests {
+        if !pipeline.spa_mut().remember(d, t, now) {
+            full += 1;
+        }
+    }
+    let n = pipeline.spa().remembered() - before;
+    if n > 0 {
+        log.info(&format!(
+            "{n} SPA packet digest(s) from journal {} stay refused as replays",
+            path.display()
+        ));
+    }
+    if full > 0 {
+        log.error(&format!(
+            "{full} SPA packet digest(s) from journal {} did not fit the replay cache",
+            path.display()
+        ));
+    }
+}
+
 fn write_pidfile(path: &Path) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).ok();
@@ -348,6 +446,8 @@ struct Daemon {
     iface: String,
     cap: Capture<Active>,
     link: Link,
+    /// The capture's snap length (longer with SPA doors).
+    snaplen: i32,
     /// The interface's addresses (the capture filter's destinations).
     addrs: Vec<IpAddr>,
     destinations: Destinations,
@@ -387,7 +487,8 @@ impl Daemon {
         {
             log.warn(&format!("cannot open logfile {}: {e}", f.display()));
         }
-        let (mut cap, link) = capture::open_live(&iface, args.capture_buffer)?;
+        let snaplen = capture::snaplen(!cfg.spa.is_empty());
+        let (mut cap, link) = capture::open_live(&iface, args.capture_buffer, snaplen)?;
         let addrs = capture::interface_addresses(&iface).unwrap_or_default();
         if addrs.is_empty() {
             log.warn(&format!(
@@ -402,7 +503,8 @@ impl Daemon {
             one_time,
         } = build(&cfg, &args, &source, destinations.clone(), to.clone(), &log)?;
         pipeline.rotate(wall_ms());
-        let f = filter::build(pipeline.detector.doors(), &addrs);
+        remember_journaled(&mut pipeline, &source, &log);
+        let f = pipeline.filter(&addrs);
         capture::set_filter(&mut cap, f.as_deref())?;
         log.debug(&format!(
             "capture filter: {}",
@@ -416,6 +518,7 @@ impl Daemon {
             iface,
             cap,
             link,
+            snaplen,
             addrs,
             destinations,
             counters: capture::Counters::default(),
@@ -526,7 +629,7 @@ impl Daemon {
                 stop,
                 reload,
                 &mut |cap, p| {
-                    let f = filter::build(p.detector.doors(), addrs);
+                    let f = p.filter(addrs);
                     if let Err(e) = capture::set_filter(cap, f.as_deref()) {
                         log.error(&e.to_string());
                     }
@@ -575,7 +678,7 @@ impl Daemon {
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
-            match capture::open_live(&self.iface, self.args.capture_buffer) {
+            match capture::open_live(&self.iface, self.args.capture_buffer, self.snaplen) {
                 Ok((cap, link)) => {
                     // The counters of the capture that failed are gone
                     // with it: what was last read of them is kept.
@@ -604,7 +707,7 @@ impl Daemon {
 
     /// Installs the filter for the doors and addresses as they are now.
     fn refilter(&mut self) {
-        let f = filter::build(self.pipeline.detector.doors(), &self.addrs);
+        let f = self.pipeline.filter(&self.addrs);
         if let Err(e) = capture::set_filter(&mut self.cap, f.as_deref()) {
             self.log.error(&e.to_string());
         }
@@ -640,6 +743,9 @@ impl Daemon {
         self.destinations = destinations_of(&self.addrs);
         self.pipeline
             .detector
+            .set_destinations(self.destinations.clone());
+        self.pipeline
+            .spa_mut()
             .set_destinations(self.destinations.clone());
         self.refilter();
     }
@@ -685,7 +791,21 @@ impl Daemon {
             &self.log,
         )?;
         built.pipeline.rotate(wall_ms());
-        let f = filter::build(built.pipeline.detector.doors(), &self.addrs);
+        let snaplen = capture::snaplen(!cfg.spa.is_empty());
+        if snaplen > self.snaplen {
+            // SPA doors need longer frames: a new capture (the old one's
+            // counters are kept for the summary).
+            let (cap, link) = capture::open_live(&self.iface, self.args.capture_buffer, snaplen)
+                .map_err(|e| anyhow!(e.to_string()))?;
+            if let Ok(st) = self.cap.stats() {
+                self.earlier = self.earlier.plus(&capture::Counters::from(st));
+            }
+            self.counters = capture::Counters::default();
+            self.cap = cap;
+            self.link = link;
+            self.snaplen = snaplen;
+        }
+        let f = built.pipeline.filter(&self.addrs);
         capture::set_filter(&mut self.cap, f.as_deref()).map_err(|e| anyhow!(e.to_string()))?;
         Ok((cfg, built))
     }
@@ -699,11 +819,16 @@ impl Daemon {
             self.log
                 .warn("a new Interface takes effect after a restart");
         }
+        let had_spa = !self.pipeline.spa().is_empty();
         self.pipeline
             .reload(built.pipeline, built.infos, built.one_time);
+        if !had_spa {
+            // The first SPA doors since start: what the journal holds.
+            remember_journaled(&mut self.pipeline, &self.source, &self.log);
+        }
         self.log.info(&format!(
             "config reloaded: {} door(s)",
-            cfg.doors.len() + cfg.rotating.len()
+            cfg.doors.len() + cfg.rotating.len() + cfg.spa.len()
         ));
         self.cfg = cfg;
     }

@@ -23,6 +23,16 @@ const BUSY_BURST: u32 = 32;
 const BUSY_PAUSE: std::time::Duration = std::time::Duration::from_millis(1);
 /// Bytes kept per packet: enough for link + IPv6 with extensions + TCP.
 pub const SNAPLEN: i32 = 256;
+/// Bytes kept per packet when the config has SPA doors: the longest SPA
+/// payload fwknopd looks at (1500 bytes), its UDP header (8), IPv6 (40)
+/// with 64 bytes of extension headers, and a Linux cooked v2 header (20).
+/// A frame cut shorter is refused as cut short, never decoded in part.
+pub const SPA_SNAPLEN: i32 = 1632;
+
+/// The snap length for a config with or without SPA doors.
+pub fn snaplen(spa: bool) -> i32 {
+    if spa { SPA_SNAPLEN } else { SNAPLEN }
+}
 /// How often a live capture returns [`Ended::Housekeeping`] (addresses,
 /// drop counters).
 pub const HOUSEKEEPING: std::time::Duration = std::time::Duration::from_secs(2);
@@ -55,15 +65,20 @@ pub enum CaptureError {
     Wait(std::io::Error),
 }
 
-/// Opens `iface` for live capture: immediate mode, read timeout, small
-/// snaplen, not promiscuous (like knockd), a kernel buffer of `buffer_mib`.
-pub fn open_live(iface: &str, buffer_mib: u32) -> Result<(Capture<Active>, Link), CaptureError> {
+/// Opens `iface` for live capture: immediate mode, read timeout, a snap
+/// length of `snaplen` bytes ([`snaplen`]), not promiscuous (like knockd),
+/// a kernel buffer of `buffer_mib`.
+pub fn open_live(
+    iface: &str,
+    buffer_mib: u32,
+    snaplen: i32,
+) -> Result<(Capture<Active>, Link), CaptureError> {
     let buffer = i32::try_from(u64::from(buffer_mib) << 20).unwrap_or(i32::MAX);
     let open = || -> Result<Capture<Active>, pcap::Error> {
         Capture::from_device(iface)?
             .immediate_mode(true)
             .timeout(READ_TIMEOUT_MS)
-            .snaplen(SNAPLEN)
+            .snaplen(snaplen)
             .promisc(false)
             .buffer_size(buffer)
             .open()?

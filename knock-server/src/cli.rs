@@ -23,7 +23,10 @@ later.
 
 Doors are independent, a retransmitted SYN does not break a sequence, and attempts live \
 in a fixed-size table (--table-size), so a flood of spoofed knocks costs constant memory \
-and cannot push out a real knocker part-way through its sequence.";
+and cannot push out a real knocker part-way through its sequence.
+
+A door with SPA = yes opens for fwknop clients instead: one Single Packet Authorization \
+packet, checked against fwknopd's access.conf (Access_File) unchanged.";
 
 const AFTER_HELP: &str = "Reads knockd.conf unchanged (and the headerless form many tutorials \
                           print). SIGHUP reloads the config; SIGTERM/SIGINT run every pending \
@@ -85,13 +88,33 @@ const NOTES: &[Notes] = &[
         items: &[],
     },
     Notes {
+        heading: "SPA DOORS",
+        paragraphs: &[
+            "A door with SPA = yes, Access_File = /etc/fwknop/access.conf (fwknopd's file, \
+             unchanged; mode 0600) and SPA_Port (default 62201) opens on one fwknop SPA \
+             packet (FKO 3.0.0, HMAC-SHA256, AES). A packet whose HMAC, timestamp (within \
+             120 s), digest (not seen before), user, address or ports the access.conf stanza \
+             for its source does not allow is refused and logged with the reason. An accepted \
+             one runs Start_Command once per requested port, with %IP% (the address to open), \
+             %PROTO% and %PORT%, and each Stop_Command after the client's timeout (within \
+             MAX_FW_TIMEOUT), else FW_ACCESS_TIMEOUT, else Cmd_Timeout (default 30 s).",
+            "The digests of accepted packets are written to the journal before their door \
+             opens, so after a restart or a crash a replayed packet is still refused.",
+        ],
+        items: &[],
+    },
+    Notes {
         heading: "FILES",
         paragraphs: &[],
         items: &[
             ("/etc/knockd.conf", "The config file (-c)."),
             (
                 "/var/lib/knock-server/pending-stops",
-                "The journal of pending Stop_Commands (--journal).",
+                "The journal of pending Stop_Commands and SPA replay digests (--journal).",
+            ),
+            (
+                "/etc/fwknop/access.conf",
+                "fwknopd's access file, read by SPA doors (Access_File).",
             ),
             (
                 "/run/knock-server.pid",
@@ -207,7 +230,8 @@ pub struct Args {
     /// on stdout (the log file says "DOOR: dry-run, not running: COMMAND").
     #[arg(long)]
     pub dry_run: bool,
-    /// Journal of pending Stop_Commands (closed after a crash and restart).
+    /// Journal of pending Stop_Commands (closed after a crash and restart) and of the
+    /// digests of accepted SPA packets (still refused as replays after a restart).
     #[arg(
         long,
         value_name = "FILE",
@@ -233,7 +257,8 @@ pub struct Args {
     /// When the interface goes away, wait this long for it to come back before exiting.
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     pub interface_wait: u64,
-    /// Knock log lines (Stage N, timeouts) per second, 0 = unlimited; OPEN SESAME is never limited.
+    /// Knock log lines (Stage N, timeouts, refused SPA packets) per second, 0 = unlimited;
+    /// OPEN SESAME is never limited.
     #[arg(long, value_name = "N", default_value_t = crate::pipeline::DEFAULT_LOG_RATE)]
     pub log_rate: u32,
     /// Print the man page (roff, section 8) to stdout and exit.
@@ -328,6 +353,7 @@ mod tests {
             "OPTIONS",
             "SIGNALS",
             "\"PENDING STOPS JOURNAL\"",
+            "\"SPA DOORS\"",
             "FILES",
             "EXAMPLES",
             "\"SEE ALSO\"",

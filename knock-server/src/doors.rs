@@ -6,8 +6,9 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use knock_profiles::fwknop_access::{AccessConf, AddrList, Stanza};
 use knock_profiles::knockd_conf::{
-    Door, DoorCommands, KnockdConfError, KnockdConfig, RotatingDoor,
+    Door, DoorCommands, KnockdConfError, KnockdConfig, RotatingDoor, SpaDoor,
 };
 use knock_profiles::rotate;
 use knock_profiles::{Knock, TcpFlags};
@@ -61,12 +62,15 @@ pub fn rotating_spec(d: &RotatingDoor) -> DoorSpec {
 
 /// Matching specs, worker infos and one-time-sequence files, door by door
 /// (detector index): the fixed doors, then [`SLOTS`] for each rotating door.
+/// The SPA doors follow in `infos` only (they are not the detector's).
 pub struct Layout {
     pub specs: Vec<DoorSpec>,
     pub infos: Vec<DoorInfo>,
     pub one_time: Vec<Option<PathBuf>>,
     /// Per rotating door of the config (same order): its first detector door.
     pub rotating_base: Vec<usize>,
+    /// The worker index of the first SPA door (the others follow in order).
+    pub spa_base: usize,
 }
 
 pub fn layout(cfg: &KnockdConfig) -> Layout {
@@ -83,6 +87,7 @@ pub fn layout(cfg: &KnockdConfig) -> Layout {
             .map(|d| d.one_time_sequences.clone())
             .collect(),
         rotating_base: Vec::new(),
+        spa_base: 0,
     };
     for d in &cfg.rotating {
         p.rotating_base.push(p.specs.len());
@@ -91,6 +96,10 @@ pub fn layout(cfg: &KnockdConfig) -> Layout {
             p.infos.push(DoorInfo::of(&d.name, &d.commands));
             p.one_time.push(None);
         }
+    }
+    p.spa_base = p.infos.len();
+    for d in &cfg.spa {
+        p.infos.push(DoorInfo::of(&d.name, &d.commands));
     }
     p
 }
@@ -162,14 +171,15 @@ fn or_none(c: Option<&str>) -> &str {
     c.unwrap_or("(none)")
 }
 
-/// The `--check` report: options, then each door.
-pub fn describe(cfg: &KnockdConfig, origin: &str) -> String {
+/// The `--check` report: options, then each door; `access[i]` is the
+/// access.conf of SPA door `cfg.spa[i]`.
+pub fn describe(cfg: &KnockdConfig, origin: &str, access: &[AccessConf]) -> String {
     let mut out = String::new();
     let o = &cfg.options;
     let _ = writeln!(
         out,
         "config {origin}: {} door(s)",
-        cfg.doors.len() + cfg.rotating.len()
+        cfg.doors.len() + cfg.rotating.len() + cfg.spa.len()
     );
     let _ = writeln!(
         out,
@@ -197,7 +207,98 @@ pub fn describe(cfg: &KnockdConfig, origin: &str) -> String {
     for d in &cfg.rotating {
         describe_rotating(&mut out, d, origin);
     }
+    for (d, a) in cfg.spa.iter().zip(access) {
+        describe_spa(&mut out, d, a, origin);
+    }
     out
+}
+
+/// An SPA door for `--check`: its port and access file, each stanza's
+/// rules (never a key), the destination and the commands.
+fn describe_spa(out: &mut String, d: &SpaDoor, access: &AccessConf, origin: &str) {
+    let _ = writeln!(out, "door {} ({origin}:{})", d.name, d.line);
+    let _ = writeln!(
+        out,
+        "  spa:            fwknop SPA packets to udp/{}",
+        d.port
+    );
+    let _ = writeln!(
+        out,
+        "  access file:    {} ({} stanza(s))",
+        d.access_file.display(),
+        access.stanzas.len()
+    );
+    for s in &access.stanzas {
+        describe_stanza(out, s, d.commands.cmd_timeout);
+    }
+    let _ = writeln!(
+        out,
+        "  target:         {}",
+        d.target
+            .map(|t| t.to_string())
+            .unwrap_or_else(|| "(interface addresses)".into())
+    );
+    describe_commands(out, &d.commands);
+}
+
+fn addr_list(a: &AddrList) -> String {
+    match a {
+        AddrList::Any => "ANY".into(),
+        AddrList::Nets(nets) => nets
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+fn port_list(ports: &[knock_profiles::spa::ProtoPort]) -> String {
+    ports
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One access.conf stanza for `--check`: what it lets in, not its keys.
+fn describe_stanza(out: &mut String, s: &Stanza, door_timeout: Duration) {
+    let _ = writeln!(out, "  stanza {}:{}", s.path.display(), s.line);
+    let _ = writeln!(out, "    source:       {}", addr_list(&s.source));
+    if let Some(d) = &s.destination {
+        let _ = writeln!(out, "    destination:  {}", addr_list(d));
+    }
+    let _ = writeln!(
+        out,
+        "    open ports:   {}",
+        s.open_ports
+            .as_deref()
+            .map(port_list)
+            .unwrap_or_else(|| "any requested".into())
+    );
+    if !s.restrict_ports.is_empty() {
+        let _ = writeln!(out, "    restricted:   {}", port_list(&s.restrict_ports));
+    }
+    let open = s
+        .fw_access_timeout
+        .map(|t| format!("{t}s (FW_ACCESS_TIMEOUT)"))
+        .unwrap_or_else(|| format!("{}s (the door's)", door_timeout.as_secs()));
+    let _ = writeln!(
+        out,
+        "    open for:     {open}; a client's timeout up to {}s",
+        s.max_fw_timeout
+    );
+    if let Some(u) = &s.require_username {
+        let _ = writeln!(out, "    user:         {u} only");
+    }
+    if s.require_source_address {
+        let _ = writeln!(
+            out,
+            "    address:      the packet must name it (no 0.0.0.0)"
+        );
+    }
+    if let Some(t) = s.access_expire {
+        let _ = writeln!(out, "    expires:      {t} (Unix time)");
+    }
 }
 
 /// A rotating door for `--check`: its parameters, never a sequence (that

@@ -28,6 +28,28 @@ pub struct Packet {
     pub ts: Millis,
 }
 
+/// The UDP payload of a packet as captured: a slice of the frame, not a
+/// copy. Empty for TCP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Payload<'a> {
+    /// The payload bytes the capture holds.
+    pub bytes: &'a [u8],
+    /// The payload length the UDP header gives. More than `bytes.len()`
+    /// when the frame was cut at the capture's snap length, or for the
+    /// first fragment of a fragmented datagram.
+    pub len: usize,
+}
+
+impl Payload<'_> {
+    const NONE: Payload<'static> = Payload { bytes: &[], len: 0 };
+
+    /// Whether the capture holds all of it.
+    #[inline]
+    pub fn complete(&self) -> bool {
+        self.bytes.len() >= self.len
+    }
+}
+
 /// Link-layer framing of captured packets (pcap DLT values).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Link {
@@ -67,6 +89,12 @@ impl Link {
 /// later fragment has none and does not.
 #[inline]
 pub fn parse(link: Link, frame: &[u8], ts: Millis) -> Option<Packet> {
+    parse_with_payload(link, frame, ts).map(|(p, _)| p)
+}
+
+/// [`parse`], and the UDP payload (a slice of `frame`) for the SPA doors.
+#[inline]
+pub fn parse_with_payload(link: Link, frame: &[u8], ts: Millis) -> Option<(Packet, Payload<'_>)> {
     let sliced = match link {
         Link::Ethernet => LaxSlicedPacket::from_ethernet(frame).ok()?,
         // Cooked captures name the protocol by ether type: SLL v1 at bytes
@@ -89,23 +117,37 @@ pub fn parse(link: Link, frame: &[u8], ts: Millis) -> Option<Packet> {
         ),
         LaxNetSlice::Arp(_) => return None,
     };
-    let (knock, flags) = match sliced.transport.as_ref() {
+    let (knock, flags, data) = match sliced.transport.as_ref() {
         Some(TransportSlice::Tcp(tcp)) => (
             Knock::tcp(tcp.destination_port()),
             tcp_flags(tcp.header_slice()),
+            Payload::NONE,
         ),
-        Some(TransportSlice::Udp(udp)) => (Knock::udp(udp.destination_port()), 0),
+        Some(TransportSlice::Udp(udp)) => (
+            Knock::udp(udp.destination_port()),
+            0,
+            udp_payload(udp.length(), udp.payload()),
+        ),
         Some(_) => return None,
         // A fragment: etherparse does not slice a fragmented payload, but
         // a first fragment starts with the transport header.
         None if payload.fragmented && first_fragment(&sliced) => match payload.ip_number {
             ip_number::TCP => {
                 let h = TcpHeaderSlice::from_slice(payload.payload).ok()?;
-                (Knock::tcp(h.destination_port()), tcp_flags(h.slice()))
+                (
+                    Knock::tcp(h.destination_port()),
+                    tcp_flags(h.slice()),
+                    Payload::NONE,
+                )
             }
             ip_number::UDP => {
                 let h = UdpHeaderSlice::from_slice(payload.payload).ok()?;
-                (Knock::udp(h.destination_port()), 0)
+                let rest = payload.payload.get(UDP_HEADER..).unwrap_or_default();
+                (
+                    Knock::udp(h.destination_port()),
+                    0,
+                    udp_payload(h.length(), rest),
+                )
             }
             _ => return None,
         },
@@ -114,13 +156,28 @@ pub fn parse(link: Link, frame: &[u8], ts: Millis) -> Option<Packet> {
     if knock.port == 0 {
         return None;
     }
-    Some(Packet {
-        src,
-        dst,
-        knock,
-        flags,
-        ts,
-    })
+    Some((
+        Packet {
+            src,
+            dst,
+            knock,
+            flags,
+            ts,
+        },
+        data,
+    ))
+}
+
+const UDP_HEADER: usize = 8;
+
+/// A UDP payload and the length its header gives (a length field below
+/// the header's own size, as in an IPv6 jumbogram, means "what is there").
+#[inline]
+fn udp_payload(length_field: u16, bytes: &[u8]) -> Payload<'_> {
+    let len = usize::from(length_field)
+        .checked_sub(UDP_HEADER)
+        .unwrap_or(bytes.len());
+    Payload { bytes, len }
 }
 
 /// Byte 13 of the TCP header holds CWR ECE URG ACK PSH RST SYN FIN.
@@ -198,6 +255,21 @@ pub mod build {
             }
         };
         written.ok()?;
+        Some(out)
+    }
+
+    /// An Ethernet frame carrying one UDP datagram from port 40000 to
+    /// `port` with `payload` (an SPA packet). `None` if the two addresses
+    /// are of different families or the payload does not fit.
+    pub fn ethernet_udp(src: IpAddr, dst: IpAddr, port: u16, payload: &[u8]) -> Option<Vec<u8>> {
+        let eth = PacketBuilder::ethernet2(SRC_MAC, DST_MAC);
+        let ip = match (src, dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => eth.ipv4(s.octets(), d.octets(), 64),
+            (IpAddr::V6(s), IpAddr::V6(d)) => eth.ipv6(s.octets(), d.octets(), 64),
+            _ => return None,
+        };
+        let mut out = Vec::with_capacity(64 + payload.len());
+        ip.udp(40000, port).write(&mut out, payload).ok()?;
         Some(out)
     }
 
@@ -318,6 +390,33 @@ mod tests {
         }
     }
 
+    /// The UDP payload comes as a slice of the frame, whole or cut short;
+    /// a TCP packet has none.
+    #[test]
+    fn udp_payloads_are_sliced_not_copied() {
+        let payload: Vec<u8> = (0..600u32).map(|i| b'A' + (i % 26) as u8).collect();
+        for (s, d) in [("192.0.2.7", "192.0.2.1"), ("2001:db8::7", "2001:db8::1")] {
+            let frame = build::ethernet_udp(ip(s), ip(d), 62201, &payload).unwrap();
+            let (ev, p) = parse_with_payload(Link::Ethernet, &frame, 3).unwrap();
+            assert_eq!(ev.knock, Knock::udp(62201));
+            assert_eq!(p.bytes, &payload[..]);
+            assert_eq!(p.len, 600);
+            assert!(p.complete());
+            let inside = frame.as_ptr_range();
+            assert!(inside.contains(&p.bytes.as_ptr()), "a slice of the frame");
+            // Cut at the knock snap length: the headers parse, the payload
+            // says it is cut short.
+            let cut = &frame[..crate::capture::SNAPLEN as usize];
+            let (_, p) = parse_with_payload(Link::Ethernet, cut, 3).unwrap();
+            assert_eq!(p.len, 600);
+            assert!(!p.complete() && p.bytes.len() < 256);
+            assert_eq!(parse(Link::Ethernet, cut, 3), Some(ev));
+        }
+        let frame = build::ethernet(ip("192.0.2.7"), ip("192.0.2.1"), Knock::tcp(1), 2).unwrap();
+        let (_, p) = parse_with_payload(Link::Ethernet, &frame, 0).unwrap();
+        assert_eq!((p.bytes.len(), p.len), (0, 0));
+    }
+
     #[test]
     fn cooked_frames_are_read_by_their_protocol_type() {
         let frame = build::ethernet(ip("192.0.2.7"), ip("192.0.2.1"), Knock::tcp(7000), 2).unwrap();
@@ -352,6 +451,9 @@ mod tests {
         v6.extend_from_slice(&udp);
         let ev = parse(Link::RawIp, &v6, 0).expect("first IPv6 fragment");
         assert_eq!((ev.src, ev.knock), (ip("2001:db8::7"), Knock::udp(8000)));
+        // Its payload: what the first fragment holds, with the UDP length.
+        let (_, p) = parse_with_payload(Link::RawIp, &v6, 0).unwrap();
+        assert_eq!((p.bytes, p.len), (&[0x42u8][..], 1));
         v6[frag_at + 2] = 0x01; // offset 32 x 8 bytes
         assert_eq!(parse(Link::RawIp, &v6, 0), None);
     }

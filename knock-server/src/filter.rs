@@ -3,7 +3,8 @@
 //! the interface's addresses), to a port of the door's sequence, and, for
 //! IPv4 TCP, with the flags `TCPFlags` requires (BPF cannot index the TCP
 //! header behind IPv6 extension headers, so IPv6 flags are checked in user
-//! space, as all flags are anyway).
+//! space, as all flags are anyway). SPA doors add their UDP port, to their
+//! destination.
 
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -12,6 +13,7 @@ use std::net::IpAddr;
 use knock_profiles::{Proto, TcpFlags};
 
 use crate::detector::DoorSpec;
+use crate::spa_doors::SpaDoorSpec;
 
 const FLAG_NAMES: [(u8, &str); 6] = [
     (TcpFlags::FIN, "tcp-fin"),
@@ -27,9 +29,24 @@ fn ports(list: &BTreeSet<u16>, proto: &str) -> String {
     format!("{proto} dst port ({})", alts.join(" or "))
 }
 
-/// The filter for `doors` with `locals` as the destinations of doors without
-/// `Target` (empty: any destination). `None` if no door is enabled.
-pub fn build(doors: &[DoorSpec], locals: &[IpAddr]) -> Option<String> {
+/// `(dst host A or dst host B) and (PART)`, or `(PART)` without destinations.
+fn to_destinations(target: Option<IpAddr>, locals: &[IpAddr], part: &str) -> String {
+    let dsts: Vec<IpAddr> = match target {
+        Some(t) => vec![t],
+        None => locals.to_vec(),
+    };
+    if dsts.is_empty() {
+        format!("({part})")
+    } else {
+        let hosts: Vec<String> = dsts.iter().map(|a| format!("dst host {a}")).collect();
+        format!("(({}) and ({part}))", hosts.join(" or "))
+    }
+}
+
+/// The filter for `doors` and `spa` doors with `locals` as the destinations
+/// of doors without `Target` (empty: any destination). `None` if no door is
+/// enabled.
+pub fn build(doors: &[DoorSpec], spa: &[SpaDoorSpec], locals: &[IpAddr]) -> Option<String> {
     let mut parts = Vec::new();
     for d in doors.iter().filter(|d| d.enabled) {
         let tcp: BTreeSet<u16> = d
@@ -69,16 +86,11 @@ pub fn build(doors: &[DoorSpec], locals: &[IpAddr]) -> Option<String> {
             .map(|a| format!("({a})"))
             .collect::<Vec<_>>()
             .join(" or ");
-        let dsts: Vec<IpAddr> = match d.target {
-            Some(t) => vec![t],
-            None => locals.to_vec(),
-        };
-        if dsts.is_empty() {
-            parts.push(format!("({proto_part})"));
-        } else {
-            let hosts: Vec<String> = dsts.iter().map(|a| format!("dst host {a}")).collect();
-            parts.push(format!("(({}) and ({proto_part}))", hosts.join(" or ")));
-        }
+        parts.push(to_destinations(d.target, locals, &proto_part));
+    }
+    for d in spa {
+        let port = ports(&BTreeSet::from([d.port]), "udp");
+        parts.push(to_destinations(d.target, locals, &format!("({port})")));
     }
     if parts.is_empty() {
         None
@@ -114,18 +126,45 @@ mod tests {
         let locals: Vec<IpAddr> =
             vec!["192.0.2.1".parse().unwrap(), "2001:db8::2".parse().unwrap()];
         assert_eq!(
-            build(&[a.clone(), b], &locals).unwrap(),
+            build(&[a.clone(), b], &[], &locals).unwrap(),
             "((dst host 192.0.2.1 or dst host 2001:db8::2) and (((ip and tcp dst port (7000 or 9000) \
              and tcp[tcpflags] & tcp-syn != 0 and tcp[tcpflags] & tcp-ack == 0) or (ip6 and tcp dst port \
              (7000 or 9000))) or (udp dst port (8000)))) or ((dst host 2001:db8::1) and ((udp dst port (1))))"
         );
         assert_eq!(
-            build(&[spec(&[Knock::tcp(1)], "", None)], &[]).unwrap(),
+            build(&[spec(&[Knock::tcp(1)], "", None)], &[], &[]).unwrap(),
             "((tcp dst port (1)))"
         );
         let mut off = a;
         off.enabled = false;
-        assert_eq!(build(&[off], &locals), None);
+        assert_eq!(build(&[off.clone()], &[], &locals), None);
+        // SPA doors: their UDP port, to the interface's addresses or Target.
+        let access = knock_profiles::fwknop_access::AccessConf::parse(
+            "SOURCE ANY\nKEY k\nHMAC_KEY h\n",
+            std::path::Path::new("access.conf"),
+        )
+        .unwrap();
+        let spa = |port, target: Option<&str>| SpaDoorSpec {
+            port,
+            target: target.map(|t| t.parse().unwrap()),
+            access: access.clone(),
+            default_open_secs: 30,
+            info: 0,
+        };
+        assert_eq!(
+            build(
+                &[off],
+                &[spa(62201, None), spa(62202, Some("192.0.2.9"))],
+                &locals
+            )
+            .unwrap(),
+            "((dst host 192.0.2.1 or dst host 2001:db8::2) and ((udp dst port (62201)))) or \
+             ((dst host 192.0.2.9) and ((udp dst port (62202))))"
+        );
+        assert_eq!(
+            build(&[], &[spa(62201, None)], &[]).unwrap(),
+            "((udp dst port (62201)))"
+        );
     }
 
     #[test]
@@ -138,7 +177,7 @@ mod tests {
         let b = spec(&[Knock::udp(1)], "", Some("2001:db8::1"));
         let locals: Vec<IpAddr> =
             vec!["192.0.2.1".parse().unwrap(), "2001:db8::2".parse().unwrap()];
-        let f = build(&[a, b], &locals).unwrap();
+        let f = build(&[a, b], &[], &locals).unwrap();
         let dead = pcap::Capture::dead(pcap::Linktype::ETHERNET).unwrap();
         dead.compile(&f, true).unwrap();
         let dead = pcap::Capture::dead(pcap::Linktype(113)).unwrap();

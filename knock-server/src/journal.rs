@@ -11,7 +11,13 @@
 //!   CRC-32 (hex) of everything before its TAB, so a line that was cut short
 //!   or mangled is never replayed as a command;
 //! - `-ID`: that stop ran (not synced: losing it in a crash only runs an
-//!   already-run stop again).
+//!   already-run stop again);
+//! - `=DIGEST<TAB>FORGET_UNIX_S<TAB>#CRC`: the replay digest (SHA-256, hex)
+//!   of an SPA packet that opened a door, and when the replay cache may
+//!   forget it (its timestamp can no longer pass the clock check then);
+//!   flushed to disk before the door opens, so that after a crash the
+//!   packet is still refused as a replay. Digests are not removed: they
+//!   expire, and are dropped from the file when it is compacted.
 //!
 //! Only complete lines count: a last line without its newline (a crash in
 //! the middle of a write) is ignored, and a write that fails part-way is
@@ -27,6 +33,7 @@
 //! daemon's own user that nobody else may write ([`files::read_trusted`]).
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::fs::File;
 #[cfg(test)]
 use std::fs::OpenOptions;
@@ -45,10 +52,15 @@ pub struct Entry {
 /// Lines beyond twice the pending stops (plus this slack) trigger compaction.
 const COMPACT_SLACK: usize = 64;
 
+/// A replay digest and when it may be forgotten (Unix seconds).
+pub type Digest = ([u8; 32], u64);
+
 pub struct Journal {
     path: PathBuf,
     file: File,
     entries: BTreeMap<u64, Entry>,
+    /// SPA replay digests -> when they may be forgotten.
+    digests: BTreeMap<[u8; 32], u64>,
     /// Lines in the file now.
     lines: usize,
     /// Bytes in the file now (a failed append is cut back to this).
@@ -60,6 +72,8 @@ pub struct Opened {
     pub journal: Journal,
     /// The stops a previous run left pending, by id.
     pub left: Vec<(u64, Entry)>,
+    /// The SPA replay digests a previous run journaled.
+    pub digests: Vec<Digest>,
     /// Lines that were not replayed, and why (`line N: reason`).
     pub skipped: Vec<String>,
 }
@@ -73,26 +87,34 @@ impl Journal {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        // Its lines run as commands (as root): a journal that is a symlink,
-        // or that another user owns or may write, is not read at all.
-        let (entries, skipped) = match files::read_trusted(path)? {
-            Some(bytes) => parse(&String::from_utf8_lossy(&bytes)),
-            None => (BTreeMap::new(), Vec::new()),
-        };
+        let Parsed {
+            entries,
+            digests,
+            skipped,
+        } = read(path)?;
         let left = entries.iter().map(|(id, e)| (*id, e.clone())).collect();
-        let (file, bytes) = rewrite(path, &entries)?;
-        let lines = entries.len();
+        let (file, bytes) = rewrite(path, &entries, &digests)?;
+        let lines = entries.len() + digests.len();
         Ok(Opened {
             journal: Journal {
                 path: path.to_path_buf(),
                 file,
                 entries,
+                digests: digests.clone(),
                 lines,
                 bytes,
             },
             left,
+            digests: digests.into_iter().collect(),
             skipped,
         })
+    }
+
+    /// The SPA replay digests in the journal at `path`, without opening it
+    /// for writing (the packet thread reads them at start, before the
+    /// worker opens the journal). Empty if there is no journal.
+    pub fn read_digests(path: &Path) -> std::io::Result<Vec<Digest>> {
+        Ok(read(path)?.digests.into_iter().collect())
     }
 
     pub fn path(&self) -> &Path {
@@ -127,6 +149,33 @@ impl Journal {
         r
     }
 
+    /// Records the replay digest of an SPA packet that opens a door, to be
+    /// forgotten after `forget_at` (Unix seconds), on disk before it returns;
+    /// digests already past `now` are dropped from memory (the file loses
+    /// them when it is next compacted). On an error nothing changed.
+    pub fn put_digest(
+        &mut self,
+        digest: [u8; 32],
+        forget_at: u64,
+        now: u64,
+    ) -> std::io::Result<()> {
+        self.digests.retain(|_, &mut t| t >= now);
+        let old = self.digests.insert(digest, forget_at);
+        let r = self.append(digest_line(&digest, forget_at).as_bytes(), true);
+        if r.is_err() {
+            match old {
+                Some(t) => self.digests.insert(digest, t),
+                None => self.digests.remove(&digest),
+            };
+        }
+        r
+    }
+
+    /// Replay digests held.
+    pub fn digests(&self) -> usize {
+        self.digests.len()
+    }
+
     /// Stop `id` ran.
     pub fn remove(&mut self, id: u64) -> std::io::Result<()> {
         if self.entries.remove(&id).is_some() {
@@ -150,7 +199,7 @@ impl Journal {
         }
         self.bytes += line.len() as u64;
         self.lines += 1;
-        if self.lines > 2 * self.entries.len() + COMPACT_SLACK {
+        if self.lines > 2 * (self.entries.len() + self.digests.len()) + COMPACT_SLACK {
             // The line is on disk already; a failed compaction leaves the
             // (longer, still valid) log as it is.
             let _ = self.compact();
@@ -158,12 +207,12 @@ impl Journal {
         Ok(())
     }
 
-    /// Rewrites the file with only the pending stops.
+    /// Rewrites the file with only the pending stops and the digests held.
     pub fn compact(&mut self) -> std::io::Result<()> {
-        let (file, bytes) = rewrite(&self.path, &self.entries)?;
+        let (file, bytes) = rewrite(&self.path, &self.entries, &self.digests)?;
         self.file = file;
         self.bytes = bytes;
-        self.lines = self.entries.len();
+        self.lines = self.entries.len() + self.digests.len();
         Ok(())
     }
 
@@ -228,12 +277,49 @@ fn entry_line(id: u64, e: &Entry) -> String {
     format!("{body}\t#{crc:08x}\n")
 }
 
-/// Writes `entries` to `path` atomically (see [`files::replace`]) and
-/// returns it open for appending, with its length.
-fn rewrite(path: &Path, entries: &BTreeMap<u64, Entry>) -> std::io::Result<(File, u64)> {
+/// One checked digest line, newline included.
+fn digest_line(digest: &[u8; 32], forget_at: u64) -> String {
+    let mut body = String::with_capacity(96);
+    body.push('=');
+    for b in digest {
+        let _ = write!(body, "{b:02x}");
+    }
+    let _ = write!(body, "\t{forget_at}");
+    let crc = crc32fast::hash(body.as_bytes());
+    format!("{body}\t#{crc:08x}\n")
+}
+
+/// A checked digest line (`=...`, without its newline).
+fn parse_digest(line: &str) -> Result<Digest, &'static str> {
+    let (body, crc) = line.rsplit_once("\t#").ok_or("no checksum")?;
+    let crc = u32::from_str_radix(crc, 16).map_err(|_| "bad checksum")?;
+    if crc32fast::hash(body.as_bytes()) != crc {
+        return Err("checksum mismatch (a damaged line)");
+    }
+    let (hex, forget_at) = body[1..].split_once('\t').ok_or("wrong number of fields")?;
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err("bad digest");
+    }
+    let mut digest = [0u8; 32];
+    for (i, d) in digest.iter_mut().enumerate() {
+        *d = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| "bad digest")?;
+    }
+    Ok((digest, forget_at.parse().map_err(|_| "bad time")?))
+}
+
+/// Writes `entries` and `digests` to `path` atomically (see
+/// [`files::replace`]) and returns it open for appending, with its length.
+fn rewrite(
+    path: &Path,
+    entries: &BTreeMap<u64, Entry>,
+    digests: &BTreeMap<[u8; 32], u64>,
+) -> std::io::Result<(File, u64)> {
     let mut text = String::new();
     for (id, e) in entries {
         text.push_str(&entry_line(*id, e));
+    }
+    for (d, t) in digests {
+        text.push_str(&digest_line(d, *t));
     }
     let file = files::replace(path, text.as_bytes(), files::PRIVATE)?;
     Ok((file, text.len() as u64))
@@ -280,10 +366,34 @@ fn parse_legacy(line: &str) -> Option<(u64, Entry)> {
     ))
 }
 
-/// The pending stops a log describes, by id, and the lines skipped (with
-/// their number and why).
-fn parse(text: &str) -> (BTreeMap<u64, Entry>, Vec<String>) {
+/// What a journal file holds.
+struct Parsed {
+    entries: BTreeMap<u64, Entry>,
+    digests: BTreeMap<[u8; 32], u64>,
+    /// Lines skipped, with their number and why.
+    skipped: Vec<String>,
+}
+
+/// Reads the journal at `path` if there is one, and only if it can be
+/// trusted (see [`files::read_trusted`]).
+fn read(path: &Path) -> std::io::Result<Parsed> {
+    // Its lines run as commands (as root): a journal that is a symlink,
+    // or that another user owns or may write, is not read at all.
+    Ok(match files::read_trusted(path)? {
+        Some(bytes) => parse(&String::from_utf8_lossy(&bytes)),
+        None => Parsed {
+            entries: BTreeMap::new(),
+            digests: BTreeMap::new(),
+            skipped: Vec::new(),
+        },
+    })
+}
+
+/// The pending stops and replay digests a log describes, and the lines
+/// skipped.
+fn parse(text: &str) -> Parsed {
     let mut out = BTreeMap::new();
+    let mut digests = BTreeMap::new();
     let mut skipped = Vec::new();
     let mut rest = text;
     let mut n = 0;
@@ -308,6 +418,16 @@ fn parse(text: &str) -> (BTreeMap<u64, Entry>, Vec<String>) {
             }
             continue;
         }
+        if line.starts_with('=') {
+            match parse_digest(line) {
+                Ok((d, t)) => {
+                    let held = digests.entry(d).or_insert(t);
+                    *held = (*held).max(t);
+                }
+                Err(why) => skipped.push(format!("line {n}: {why}")),
+            }
+            continue;
+        }
         let parsed = if line.starts_with('*') {
             parse_checked(line).map_err(str::to_string)
         } else {
@@ -320,7 +440,11 @@ fn parse(text: &str) -> (BTreeMap<u64, Entry>, Vec<String>) {
             Err(why) => skipped.push(format!("line {n}: {why}")),
         }
     }
-    (out, skipped)
+    Parsed {
+        entries: out,
+        digests,
+        skipped,
+    }
 }
 
 #[cfg(test)]
@@ -447,6 +571,70 @@ mod tests {
             "{:?}",
             o.skipped
         );
+    }
+
+    #[test]
+    fn spa_digests_survive_a_restart_beside_the_stops() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pending");
+        let mut j = Journal::open(&p).unwrap().journal;
+        let (a, b) = ([0xabu8; 32], [7u8; 32]);
+        j.put(1, entry(42)).unwrap();
+        j.put_digest(a, 1_000, 900).unwrap();
+        j.put_digest(b, 2_000, 900).unwrap();
+        j.remove(1).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(
+            text.contains(&format!("={}\t1000\t#", "ab".repeat(32))),
+            "{text}"
+        );
+        assert_eq!(
+            Journal::read_digests(&p).unwrap(),
+            vec![(b, 2_000), (a, 1_000)]
+        );
+        drop(j);
+        let o = Journal::open(&p).unwrap();
+        assert!(o.left.is_empty());
+        assert_eq!(o.digests, vec![(b, 2_000), (a, 1_000)]);
+        assert!(o.skipped.is_empty(), "{:?}", o.skipped);
+        // A stop-free shutdown compacts: the digests stay, the stops went.
+        let mut j = o.journal;
+        j.compact().unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap().lines().count(), 2);
+        // Digests past their time are dropped as new ones come.
+        j.put_digest([1; 32], 3_000, 1_500).unwrap();
+        assert_eq!(j.digests(), 2);
+        j.compact().unwrap();
+        drop(j);
+        let mut left = Journal::read_digests(&p).unwrap();
+        left.sort();
+        assert_eq!(left, vec![([1; 32], 3_000), (b, 2_000)]);
+    }
+
+    #[test]
+    fn a_damaged_digest_line_is_skipped_and_others_still_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pending");
+        let good = digest_line(&[3; 32], 500);
+        let changed = digest_line(&[4; 32], 500).replace("\t500\t", "\t900\t");
+        let short = &digest_line(&[5; 32], 500)[..40];
+        std::fs::write(&p, format!("{good}{changed}{short}")).unwrap();
+        let o = Journal::open(&p).unwrap();
+        assert_eq!(o.digests, vec![([3; 32], 500)]);
+        assert_eq!(o.skipped.len(), 2, "{:?}", o.skipped);
+        assert!(o.skipped[0].starts_with("line 2: checksum mismatch"));
+        assert!(o.skipped[1].starts_with("line 3: incomplete"));
+    }
+
+    #[test]
+    fn a_digest_that_cannot_be_written_is_not_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pending");
+        let mut j = Journal::open(&p).unwrap().journal;
+        j.fill_disk();
+        let e = j.put_digest([9; 32], 100, 0).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOSPC));
+        assert_eq!(j.digests(), 0);
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! [`journal`] of them on disk. Rotating doors get the sequences of the
 //! accepted time steps from [`rotation`], once per period. Whether packets
 //! come from a live capture or a file is one [`source::Source`], chosen
-//! before the pipeline and the worker are built.
+//! before the pipeline and the worker are built. SPA doors (`SPA = yes`)
+//! decide fwknop packets on the packet path too ([`spa_doors`]); what they
+//! accept goes to the worker like an open.
 
 pub mod app;
 pub mod capture;
@@ -27,4 +29,5 @@ pub mod pipeline;
 pub mod rotation;
 pub mod runner;
 pub mod source;
+pub mod spa_doors;
 pub mod sys;

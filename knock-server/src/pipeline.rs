@@ -12,6 +12,11 @@
 //! One-time sequences: when one is used, the door is disabled at once
 //! (O(doors), no table scan); the worker marks the line used in the file
 //! and sends the next sequence back, which is applied between batches.
+//!
+//! SPA doors: a UDP packet to an SPA port is decided here ([`SpaDoors`]);
+//! an accepted one goes on the worker's grant channel and is announced on
+//! the control channel like an open (kept in the backlog when that is
+//! full); a refused one is logged like a Stage line, rate-limited.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -24,6 +29,7 @@ use crate::logger::Logger;
 use crate::rotation::Rotator;
 use crate::runner::{Message, OneTime, OneTimeUpdate, ToWorker};
 use crate::source::Source;
+use crate::spa_doors::{SpaDoors, SpaOutcome};
 
 /// Knock log lines allowed per second of packet time, and the burst.
 pub const DEFAULT_LOG_RATE: u32 = 100;
@@ -70,6 +76,30 @@ impl Limiter {
     }
 }
 
+/// Sends a log line (a Stage, timeout or SPA refusal line) to the worker,
+/// rate-limited on packet time: in a replay in order on the control
+/// channel, live on the event channel, counted instead when it is full.
+#[inline]
+fn send_log_line(to: &ToWorker, limiter: &mut Limiter, in_order: bool, msg: Message, ts: Millis) {
+    if !limiter.allow(ts) {
+        return;
+    }
+    if in_order {
+        if limiter.suppressed > 0 {
+            to.control(Message::Suppressed(limiter.suppressed));
+            limiter.suppressed = 0;
+        }
+        to.control(msg);
+    } else {
+        if limiter.suppressed > 0 && to.event(Message::Suppressed(limiter.suppressed)) {
+            limiter.suppressed = 0;
+        }
+        if !to.event(msg) {
+            limiter.suppressed += 1;
+        }
+    }
+}
+
 /// Opens waiting for room on the control channel (allocated once): as many
 /// as the worker queues for a command slot (a burst of that many knockers).
 pub const OPEN_BACKLOG: usize = 16_384;
@@ -106,6 +136,11 @@ pub struct Pipeline {
     log: Logger,
     /// The timer of rotating doors (none by default).
     rotator: Rotator,
+    /// SPA doors (none by default).
+    spa: SpaDoors,
+    /// Accepted SPA packets lost: the grant channel or the backlog was full.
+    spa_lost: u64,
+    spa_lost_logged: u64,
 }
 
 /// What a packet changed beyond notices.
@@ -152,7 +187,35 @@ impl Pipeline {
             ipv4_only: false,
             log,
             rotator: Rotator::none(),
+            spa: SpaDoors::none(),
+            spa_lost: 0,
+            spa_lost_logged: 0,
         }
+    }
+
+    /// The SPA doors.
+    pub fn with_spa(mut self, spa: SpaDoors) -> Pipeline {
+        self.spa = spa;
+        self
+    }
+
+    pub fn spa(&self) -> &SpaDoors {
+        &self.spa
+    }
+
+    pub fn spa_mut(&mut self) -> &mut SpaDoors {
+        &mut self.spa
+    }
+
+    /// The capture filter for the doors as they are now, with `locals` as
+    /// the destinations of doors without `Target`.
+    pub fn filter(&self, locals: &[std::net::IpAddr]) -> Option<String> {
+        crate::filter::build(self.detector.doors(), self.spa.doors(), locals)
+    }
+
+    /// Accepted SPA packets that could not be handed to the worker.
+    pub fn spa_lost(&self) -> u64 {
+        self.spa_lost
     }
 
     /// The timer of the rotating doors, whose slots are in the detector.
@@ -193,8 +256,11 @@ impl Pipeline {
         }
         self.log_lost();
         self.to.control(Message::Doors(doors, one_time));
-        let old = std::mem::replace(self, new);
+        let mut old = std::mem::replace(self, new);
         self.detector.carry_stats(old.detector.stats());
+        self.spa.carry_over(&mut old.spa);
+        self.spa_lost += old.spa_lost;
+        self.spa_lost_logged += old.spa_lost_logged;
         self.rotator
             .carry_burns(&mut self.detector, &old.rotator, &old.detector);
         self.opens_lost += old.opens_lost;
@@ -246,8 +312,17 @@ impl Pipeline {
         self.apply_one_time(None)
     }
 
-    /// Says how many opens were lost since it last said so.
+    /// Says how many opens (and accepted SPA packets) were lost since it
+    /// last said so.
     fn log_lost(&mut self) {
+        if self.spa_lost > self.spa_lost_logged {
+            self.log.error(&format!(
+                "{} accepted SPA packet(s) lost: the worker's queue and the backlog were full \
+                 (those doors were not opened; the client may send a new packet)",
+                self.spa_lost - self.spa_lost_logged
+            ));
+            self.spa_lost_logged = self.spa_lost;
+        }
         if self.opens_lost > self.opens_lost_logged {
             self.log.error(&format!(
                 "{} open(s) lost: the worker's queue and the backlog of {OPEN_BACKLOG} were \
@@ -331,6 +406,42 @@ impl Pipeline {
         }
     }
 
+    /// Decides an SPA packet and hands what it caused to the worker.
+    #[inline]
+    fn spa_packet(&mut self, ev: &event::Packet, payload: event::Payload<'_>, ts: Millis) {
+        let Pipeline {
+            spa,
+            to,
+            limiter,
+            backlog,
+            spa_lost,
+            replay,
+            ..
+        } = self;
+        let in_order = *replay;
+        spa.on_packet(ev, payload, ts / 1000, &mut |o| match o {
+            SpaOutcome::Open(g) => {
+                if in_order {
+                    to.grant(g);
+                    to.control(Message::SpaOpen(ts));
+                    return;
+                }
+                // Its announcement must reach the worker whenever the grant
+                // does (one per grant, in order): room in the backlog first.
+                if backlog.len() >= OPEN_BACKLOG || !to.try_grant(g) {
+                    *spa_lost += 1;
+                    return;
+                }
+                if let Err(msg) = to.try_control(Message::SpaOpen(ts)) {
+                    backlog.push_back(msg);
+                }
+            }
+            SpaOutcome::Refused(r) => {
+                send_log_line(to, limiter, in_order, Message::SpaRefused(r, ts), ts);
+            }
+        });
+    }
+
     /// Feeds one captured frame with its timestamp. Never waits for the
     /// worker (except in a replay, for a used one-time door's next sequence).
     #[inline]
@@ -348,11 +459,14 @@ impl Pipeline {
             self.send_time(ts);
         }
         let rotated = self.rotate(ts);
-        let Some(ev) = event::parse(link, frame, ts) else {
+        let Some((ev, payload)) = event::parse_with_payload(link, frame, ts) else {
             return rotated;
         };
         if self.ipv4_only && ev.src.is_ipv6() {
             return rotated;
+        }
+        if self.spa.wants(&ev) {
+            self.spa_packet(&ev, payload, ts);
         }
         let Pipeline {
             detector,
@@ -390,22 +504,7 @@ impl Pipeline {
             | Notice::Stage { .. }
             | Notice::Timeout { .. }
             | Notice::Replayed { .. } => {
-                if in_order {
-                    if limiter.allow(ts) {
-                        if limiter.suppressed > 0 {
-                            to.control(Message::Suppressed(limiter.suppressed));
-                            limiter.suppressed = 0;
-                        }
-                        to.control(Message::Notice(n, ts));
-                    }
-                } else if limiter.allow(ts) {
-                    if limiter.suppressed > 0 && to.event(Message::Suppressed(limiter.suppressed)) {
-                        limiter.suppressed = 0;
-                    }
-                    if !to.event(Message::Notice(n, ts)) {
-                        limiter.suppressed += 1;
-                    }
-                }
+                send_log_line(to, limiter, in_order, Message::Notice(n, ts), ts);
             }
         });
         if self.used_one_time.is_empty() {
@@ -451,6 +550,7 @@ mod tests {
     use crate::detector::{Destinations, DoorSpec};
     use crate::event::build;
     use crate::runner::{self, OneTime, OneTimeUpdate};
+    use knock_profiles::spa::SpaKeys;
     use knock_profiles::{Knock, TcpFlags};
     use std::net::IpAddr;
 
@@ -600,6 +700,142 @@ mod tests {
             "{:?}",
             p.log.lines()
         );
+    }
+
+    fn spa_pipeline(control: usize, events: usize) -> (Pipeline, runner::WorkerRx, SpaKeys) {
+        use crate::spa_doors::SpaDoorSpec;
+        use knock_profiles::fwknop_access::AccessConf;
+        let keys = SpaKeys::generate().unwrap();
+        let text = knock_profiles::fwknop_access::format_stanza(&keys, None);
+        let access = AccessConf::parse(&text, std::path::Path::new("access.conf")).unwrap();
+        let spa = SpaDoors::new(
+            vec![SpaDoorSpec {
+                port: 62201,
+                target: None,
+                access,
+                default_open_secs: 30,
+                info: 1,
+            }],
+            Destinations::Any,
+        );
+        let (p, rx) = pipeline(vec![vec![Knock::tcp(7000)]], control, events);
+        (p.with_spa(spa), rx, keys)
+    }
+
+    fn spa_packet(keys: &SpaKeys, ts_s: u64) -> Vec<u8> {
+        use knock_profiles::spa::{self, AllowIp, Message as Spa, PortList, Username};
+        let msg = Spa::new(
+            Username::new("alice").unwrap(),
+            AllowIp::Source,
+            PortList::parse("tcp/22").unwrap(),
+            None,
+            ts_s,
+        )
+        .unwrap();
+        spa::encode(&msg, keys).unwrap().into_bytes()
+    }
+
+    fn send_spa(p: &mut Pipeline, src: &str, payload: &[u8], ts: Millis) {
+        let f = build::ethernet_udp(
+            src.parse().unwrap(),
+            "192.0.2.1".parse().unwrap(),
+            62201,
+            payload,
+        )
+        .unwrap();
+        p.feed(Link::Ethernet, &f, ts);
+    }
+
+    /// Accepted packets are announced on the control channel, one per grant
+    /// in order, and kept in the backlog when that is full; refused ones
+    /// are log lines on the event channel.
+    #[test]
+    fn spa_grants_reach_the_worker_in_order_and_refusals_are_log_lines() {
+        let (mut p, rx, keys) = spa_pipeline(1, 8);
+        let t = 1_800_000_000u64;
+        let pkts: Vec<Vec<u8>> = (0..3).map(|_| spa_packet(&keys, t)).collect();
+        for (i, pkt) in pkts.iter().enumerate() {
+            send_spa(
+                &mut p,
+                &format!("192.0.2.{}", 10 + i),
+                pkt,
+                t * 1000 + i as u64,
+            );
+        }
+        // A replay and junk: refused, logged.
+        send_spa(&mut p, "192.0.2.99", &pkts[0], t * 1000 + 5);
+        send_spa(&mut p, "198.18.0.1", &[b'A'; 200], t * 1000 + 6);
+        assert_eq!(p.backlog(), (2, 0), "two announcements wait for room");
+        let mut srcs = Vec::new();
+        loop {
+            for m in rx.control.try_iter() {
+                match m {
+                    Message::SpaOpen(_) => srcs.push(rx.grants.try_recv().unwrap().src.to_string()),
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            if p.backlog().0 == 0 {
+                break;
+            }
+            p.between_batches();
+        }
+        for m in rx.control.try_iter() {
+            if let Message::SpaOpen(_) = m {
+                srcs.push(rx.grants.try_recv().unwrap().src.to_string());
+            }
+        }
+        assert_eq!(srcs, ["192.0.2.10", "192.0.2.11", "192.0.2.12"]);
+        let refused: Vec<String> = rx
+            .events
+            .try_iter()
+            .filter_map(|m| match m {
+                Message::SpaRefused(r, _) => Some(format!("{} {}", r.src, r.why)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(refused.len(), 2, "{refused:?}");
+        assert!(
+            refused[0].starts_with("192.0.2.99 replayed packet"),
+            "{refused:?}"
+        );
+        assert!(refused[1].starts_with("198.18.0.1 bad HMAC"), "{refused:?}");
+        let s = p.spa().stats();
+        assert_eq!((s.packets, s.accepted, s.refused), (5, 3, 2));
+    }
+
+    #[test]
+    fn a_reload_keeps_spa_packets_refused_and_a_full_grant_queue_loses_loudly() {
+        let (mut p, rx, keys) = spa_pipeline(1024, 8);
+        let t = 1_800_000_000u64;
+        let first = spa_packet(&keys, t);
+        send_spa(&mut p, "192.0.2.10", &first, t * 1000);
+        let (new, _, _) = spa_pipeline(8, 8);
+        let new = Pipeline::new(&live(), new.detector, p.to.clone(), 0, p.log.clone())
+            .with_spa(SpaDoors::new(p.spa().doors().to_vec(), Destinations::Any));
+        p.reload(new, Arc::new(Vec::new()), OneTime::default());
+        send_spa(&mut p, "192.0.2.10", &first, t * 1000 + 10);
+        assert_eq!(
+            p.spa().stats().replayed,
+            1,
+            "still refused after the reload"
+        );
+        // Nobody reads the grants: beyond the grant queue they are lost,
+        // counted and said between batches.
+        for _ in 0..runner::GRANT_QUEUE + 2 {
+            send_spa(&mut p, "192.0.2.10", &spa_packet(&keys, t), t * 1000 + 20);
+        }
+        // The queue holds the first packet's grant and 255 of these.
+        assert_eq!(p.spa_lost(), 3);
+        p.between_batches();
+        assert!(
+            p.log
+                .lines()
+                .iter()
+                .any(|l| l.starts_with("3 accepted SPA packet(s) lost")),
+            "{:?}",
+            p.log.lines()
+        );
+        drop(rx);
     }
 
     #[test]

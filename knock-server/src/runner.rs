@@ -34,7 +34,8 @@ use std::sync::mpsc::{
 use std::time::{Duration, Instant};
 
 use knock_profiles::Knock;
-use knock_profiles::knockd_conf::substitute_ip;
+use knock_profiles::knockd_conf::{names_port, substitute};
+use knock_profiles::spa::ProtoPort;
 
 use crate::clock::{Clocks, SystemClocks, unix_ms};
 use crate::detector::Notice;
@@ -45,6 +46,7 @@ use crate::logger::Logger;
 use crate::lookup::Lookup;
 use crate::one_time::OneTimeFile;
 use crate::source::Source;
+use crate::spa_doors::{SpaGrant, SpaRefused};
 use crate::sys;
 
 /// A message to the worker.
@@ -56,6 +58,12 @@ pub enum Message {
     Suppressed(u64),
     /// Packet time advanced (offline replay drives timers with it).
     Time(Millis),
+    /// An SPA packet was accepted at this packet time: its grant waits on
+    /// the grant channel. One grant per message, in the same order, so the
+    /// worker takes it in its place among opens, reloads and time.
+    SpaOpen(Millis),
+    /// An SPA packet was refused (a log line, rate-limited like Stage lines).
+    SpaRefused(SpaRefused, Millis),
     /// The doors after a reload (indexes of later notices refer to these),
     /// with their one-time sequence files.
     Doors(Arc<Vec<DoorInfo>>, OneTime),
@@ -82,34 +90,45 @@ pub struct OneTimeUpdate {
     pub knocks: Option<Vec<Knock>>,
 }
 
-/// The packet thread's end of the two channels to the worker: `control`
-/// (opens, reloads, shutdown; read first) and `events` (log lines and
-/// time, dropped and counted when full). Neither is ever waited on from
-/// the packet path.
+/// The packet thread's end of the channels to the worker: `control`
+/// (opens, reloads, shutdown; read first), `events` (log lines and time,
+/// dropped and counted when full) and `grants` (accepted SPA packets, each
+/// announced by a [`Message::SpaOpen`] on `control`). None is ever waited
+/// on from the packet path.
 #[derive(Debug, Clone)]
 pub struct ToWorker {
     control: SyncSender<Message>,
     events: SyncSender<Message>,
+    grants: SyncSender<SpaGrant>,
 }
 
 /// The worker's end.
 pub struct WorkerRx {
     pub control: Receiver<Message>,
     pub events: Receiver<Message>,
+    pub grants: Receiver<SpaGrant>,
 }
+
+/// Accepted SPA packets waiting for the worker. They are rare (each is made
+/// by a key holder and accepted once), and kept out of [`Message`] so that
+/// every message stays small: a grant is about 270 bytes.
+pub const GRANT_QUEUE: usize = 256;
 
 /// Bounded channels to the worker.
 pub fn channels(control: usize, events: usize) -> (ToWorker, WorkerRx) {
     let (ctx, crx) = sync_channel(control);
     let (etx, erx) = sync_channel(events);
+    let (gtx, grx) = sync_channel(GRANT_QUEUE);
     (
         ToWorker {
             control: ctx,
             events: etx,
+            grants: gtx,
         },
         WorkerRx {
             control: crx,
             events: erx,
+            grants: grx,
         },
     )
 }
@@ -137,6 +156,19 @@ impl ToWorker {
         if self.control.send(msg).is_ok() {
             let _ = self.events.try_send(Message::Wake);
         }
+    }
+
+    /// Puts an accepted SPA packet on the grant channel without waiting;
+    /// `false` when it is full. The caller then sends its
+    /// [`Message::SpaOpen`]. A worker that is gone counts as done.
+    #[inline]
+    pub fn try_grant(&self, grant: SpaGrant) -> bool {
+        !matches!(self.grants.try_send(grant), Err(TrySendError::Full(_)))
+    }
+
+    /// [`ToWorker::try_grant`], waiting for room (`--read` only).
+    pub fn grant(&self, grant: SpaGrant) {
+        let _ = self.grants.send(grant);
     }
 
     /// Queues a log-only event; `false` if the channel is full (the caller
@@ -271,24 +303,41 @@ struct Running {
 /// doors it was knocked on, when it starts), so a queue large enough for a
 /// burst of thousands of knockers costs tens of bytes per entry.
 struct Open {
-    src: IpAddr,
+    /// The address to open for (`%IP%`): the knocker's, or the one an SPA
+    /// packet asked for.
+    addr: IpAddr,
     door: usize,
     doors: Arc<Vec<DoorInfo>>,
+    /// An SPA door's port (`%PORT%`, `%PROTO%`).
+    port: Option<ProtoPort>,
+    /// An SPA door's stop delay (else the door's Cmd_Timeout).
+    stop_after: Option<Duration>,
 }
 
 impl Open {
+    /// A knock door opened for `src`.
+    fn knock(src: IpAddr, door: usize, doors: Arc<Vec<DoorInfo>>) -> Open {
+        Open {
+            addr: src,
+            door,
+            doors,
+            port: None,
+            stop_after: None,
+        }
+    }
+
     /// The door and its start command for this knocker (`None`: nothing to
     /// run).
     fn start(&self) -> Option<(&DoorInfo, String)> {
         let info = self.doors.get(self.door)?;
-        let start = info.commands.start_for(self.src.is_ipv6())?;
-        Some((info, substitute_ip(start, &self.src)))
+        let start = info.commands.start_for(self.addr.is_ipv6())?;
+        Some((info, substitute(start, &self.addr, self.port)))
     }
 
     fn has_stop(&self) -> bool {
         self.doors
             .get(self.door)
-            .is_some_and(|d| d.commands.stop_for(self.src.is_ipv6()).is_some())
+            .is_some_and(|d| d.commands.stop_for(self.addr.is_ipv6()).is_some())
     }
 }
 
@@ -329,6 +378,8 @@ struct Runner {
     queued_stops: usize,
     lookup: Option<Lookup>,
     one_time: OneTime,
+    /// Where accepted SPA packets wait ([`Message::SpaOpen`]).
+    grants: Option<Receiver<SpaGrant>>,
     report: RunnerReport,
 }
 
@@ -399,6 +450,7 @@ impl Runner {
             queued_stops: 0,
             lookup,
             one_time: OneTime::default(),
+            grants: None,
             report: RunnerReport::default(),
             opts,
         };
@@ -524,13 +576,20 @@ impl Runner {
     }
 
     fn run(mut self, rx: WorkerRx) -> RunnerReport {
+        let WorkerRx {
+            control,
+            events,
+            grants,
+        } = rx;
+        let rx = (control, events);
+        self.grants = Some(grants);
         'outer: loop {
             // Opens, reloads and shutdown first, a batch at a time: between
             // batches ended commands are reaped and waiting opens started,
             // so a burst of opens does not hold every slot while it is read.
             let mut more = true;
             for _ in 0..CONTROL_BATCH {
-                match rx.control.try_recv() {
+                match rx.0.try_recv() {
                     Ok(Message::Shutdown) | Err(TryRecvError::Disconnected) => break 'outer,
                     Ok(msg) => self.handle(msg),
                     Err(TryRecvError::Empty) => {
@@ -552,13 +611,13 @@ impl Runner {
                 }
                 _ => idle,
             };
-            match rx.events.recv_timeout(wait) {
+            match rx.1.recv_timeout(wait) {
                 Ok(Message::Shutdown) => break,
                 Ok(msg) => self.handle(msg),
                 Err(RecvTimeoutError::Timeout) => {}
                 // The control channel is checked (and ends the loop) next.
                 Err(RecvTimeoutError::Disconnected) => {
-                    if let Ok(msg) = rx.control.recv_timeout(wait) {
+                    if let Ok(msg) = rx.0.recv_timeout(wait) {
                         if matches!(msg, Message::Shutdown) {
                             break;
                         }
@@ -569,7 +628,7 @@ impl Runner {
             self.tick();
         }
         // Log lines and time queued before the shutdown still count.
-        while let Ok(msg) = rx.events.try_recv() {
+        while let Ok(msg) = rx.1.try_recv() {
             self.handle(msg);
         }
         self.shutdown();
@@ -601,9 +660,29 @@ impl Runner {
                 self.notice(n);
             }
             Message::Suppressed(n) => self.log.info(&format!(
-                "{n} knock log line(s) suppressed (more than the log rate limit)"
+                "{n} log line(s) suppressed (knocks and SPA packets beyond the log rate limit)"
             )),
             Message::Time(t) => self.packet_time(t),
+            Message::SpaOpen(at) => {
+                self.packet_time(at);
+                match self.grants.as_ref().map(Receiver::try_recv) {
+                    Some(Ok(g)) => self.spa_open(g),
+                    // Cannot happen: each message follows its grant.
+                    _ => self
+                        .log
+                        .error("an accepted SPA packet was announced but not found"),
+                }
+            }
+            Message::SpaRefused(r, at) => {
+                self.packet_time(at);
+                let line = format!(
+                    "{}: {}: SPA packet refused: {}",
+                    r.src,
+                    self.door_name(r.door),
+                    r.why
+                );
+                self.log.info(&line);
+            }
             Message::Doors(d, one_time) => {
                 self.doors = d;
                 self.one_time = one_time;
@@ -721,11 +800,95 @@ impl Runner {
             self.report.opened += 1;
             return;
         }
-        let open = Open {
-            src,
-            door,
-            doors: Arc::clone(&self.doors),
+        let open = Open::knock(src, door, Arc::clone(&self.doors));
+        self.enqueue(open, has_stop, &name);
+    }
+
+    /// An SPA packet was accepted: its digest is journaled first (so that
+    /// after a crash it is still refused as a replay), then the door opens
+    /// for the address it asked for, once per port it asked for (once in
+    /// all when neither command names `%PORT%` or `%PROTO%`), each with
+    /// its own stop after the packet's open time.
+    fn spa_open(&mut self, g: SpaGrant) {
+        let Some(info) = self.doors.get(g.door) else {
+            return;
         };
+        let name = info.name.clone();
+        let ipv6 = g.addr.is_ipv6();
+        let (start, stop) = (info.commands.start_for(ipv6), info.commands.stop_for(ipv6));
+        let per_port = start.is_some_and(names_port) || stop.is_some_and(names_port);
+        let ports = g.ports.as_slice();
+        let runs = if per_port { ports.len() } else { 1 };
+        let has_stop = stop.is_some();
+        let has_start = start.is_some();
+        let limit = self.opts.limits.pending_stops;
+        if has_stop && self.pending_stops() + runs > limit {
+            self.report.refused += 1;
+            self.log.error(&format!(
+                "{}: {name}: SPA packet accepted but not opening: {limit} stop commands \
+                 pending (the limit); not opening until some have run",
+                g.src
+            ));
+            return;
+        }
+        if let Err(why) = self.journal_digest(&g) {
+            if self.open_without_journal {
+                self.log.error(&format!(
+                    "{}: {name}: {why}; opening anyway (--open-without-journal)",
+                    g.src
+                ));
+            } else {
+                self.report.refused += 1;
+                self.log.error(&format!(
+                    "{}: {name}: SPA packet accepted but not opening: {why}, so after a crash \
+                     it could be replayed (--open-without-journal opens it anyway)",
+                    g.src
+                ));
+                return;
+            }
+        }
+        let note = format!(
+            " (SPA, user {}: {} for {}, {} s)",
+            g.user, g.ports, g.addr, g.open_secs
+        );
+        self.log_open(g.src, &name, &note);
+        if !has_start {
+            self.report.opened += 1;
+            return;
+        }
+        let stop_after = Some(Duration::from_secs(u64::from(g.open_secs)));
+        let each: &[ProtoPort] = if per_port { ports } else { &[] };
+        let runs = each
+            .iter()
+            .map(|&p| Some(p))
+            .chain(each.is_empty().then_some(None));
+        for port in runs {
+            let open = Open {
+                addr: g.addr,
+                door: g.door,
+                doors: Arc::clone(&self.doors),
+                port,
+                stop_after,
+            };
+            self.enqueue(open, has_stop, &name);
+        }
+    }
+
+    /// Records an accepted SPA packet's digest (synced). `Err` says why it
+    /// could not be.
+    fn journal_digest(&mut self, g: &SpaGrant) -> Result<(), String> {
+        self.open_journal()?;
+        let now = unix_ms(self.clock.wall()) / 1000;
+        let Some(j) = self.journal.as_mut() else {
+            return Ok(()); // no journal asked for (--no-journal, --read)
+        };
+        j.put_digest(g.digest, g.forget_at, now)
+            .map_err(|e| format!("cannot write journal {}: {e}", j.path().display()))
+    }
+
+    /// Runs an open's start command now if a command slot is free, else
+    /// queues it (in order), else drops it (logged).
+    fn enqueue(&mut self, open: Open, has_stop: bool, name: &str) {
         if self.running.len() < self.opts.limits.running && self.queue.is_empty() {
             self.start(open);
         } else if self.queue.len() < self.opts.limits.queued {
@@ -755,11 +918,11 @@ impl Runner {
         let Some((info, start)) = open.start() else {
             return;
         };
-        let src = open.src;
+        let src = open.addr;
         let stop = info
             .commands
             .stop_for(src.is_ipv6())
-            .map(|c| substitute_ip(c, &src))
+            .map(|c| substitute(c, &src, open.port))
             .map(|command| {
                 let id = self.next_id;
                 self.next_id += 1;
@@ -768,7 +931,7 @@ impl Runner {
                     src: Some(src),
                     command,
                     id,
-                    delay: info.commands.cmd_timeout,
+                    delay: open.stop_after.unwrap_or(info.commands.cmd_timeout),
                 }
             });
         if let Some(s) = &stop {
@@ -1014,6 +1177,7 @@ mod tests {
     use super::*;
     use crate::clock::FakeClocks;
     use knock_profiles::knockd_conf::DoorCommands;
+    use std::path::Path;
     use std::time::UNIX_EPOCH;
 
     fn info(name: &str, start: &str, stop: Option<&str>, timeout_s: u64) -> DoorInfo {
@@ -1566,6 +1730,143 @@ mod tests {
                 .filter(|l| l.contains("not running"))
                 .take(3)
                 .collect::<Vec<_>>()
+        );
+    }
+
+    fn spa_grant(ports: &str, open_secs: u32, digest: u8) -> SpaGrant {
+        SpaGrant {
+            src: "192.0.2.9".parse().unwrap(),
+            door: 0,
+            addr: "192.0.2.2".parse().unwrap(),
+            user: knock_profiles::spa::Username::new("alice").unwrap(),
+            ports: knock_profiles::spa::PortList::parse(ports).unwrap(),
+            open_secs,
+            digest: [digest; 32],
+            forget_at: 1_800_000_120,
+        }
+    }
+
+    /// A runner with `doors`, commands run by `shell`, a journal in `dir`,
+    /// and the sending end of its grant channel.
+    fn spa_runner(
+        doors: Vec<DoorInfo>,
+        shell: &FakeShell,
+        journal: &Path,
+    ) -> (Runner, FakeClocks, Logger, ToWorker) {
+        let (mut r, clock, log) = runner_with(
+            &live(Some(journal.to_path_buf())),
+            doors,
+            opts(false),
+            shell,
+        );
+        let (tx, rx) = channels(4, 4);
+        r.grants = Some(rx.grants);
+        (r, clock, log, tx)
+    }
+
+    #[test]
+    fn an_spa_packet_opens_each_port_it_asks_with_its_own_stop_after_its_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("pending");
+        let shell = FakeShell::default();
+        let doors = vec![info(
+            "vault",
+            "open %IP% %PROTO% %PORT%",
+            Some("close %IP% %PROTO% %PORT%"),
+            10,
+        )];
+        let (mut r, clock, log, tx) = spa_runner(doors, &shell, &journal);
+        assert!(tx.try_grant(spa_grant("tcp/22,udp/53", 3, 0xab)));
+        r.handle(Message::SpaOpen(0));
+        assert_eq!(
+            shell.started(),
+            ["open 192.0.2.2 tcp 22", "open 192.0.2.2 udp 53"]
+        );
+        assert!(
+            log.lines().iter().any(|l| l
+                == "192.0.2.9: vault: OPEN SESAME (SPA, user alice: tcp/22,udp/53 for 192.0.2.2, 3 s)"),
+            "{:?}",
+            log.lines()
+        );
+        // The digest is on disk (before the doors opened), and each stop.
+        let text = std::fs::read_to_string(&journal).unwrap();
+        assert!(
+            text.starts_with(&format!("={}\t1800000120\t#", "ab".repeat(32))),
+            "{text}"
+        );
+        assert!(text.contains("close 192.0.2.2 udp 53"), "{text}");
+        shell.release();
+        r.tick();
+        clock.advance(Duration::from_millis(2_900));
+        r.tick();
+        assert_eq!(r.report.stops_run, 0, "not before the packet's 3 s");
+        clock.advance(Duration::from_millis(200));
+        r.tick();
+        assert_eq!(r.report.stops_run, 2);
+        assert_eq!(
+            shell.started()[2..],
+            ["close 192.0.2.2 tcp 22", "close 192.0.2.2 udp 53"]
+        );
+        assert!(
+            log.lines()
+                .contains(&"192.0.2.2: vault: command timeout".to_string())
+        );
+        // The stops are done; the digest stays journaled.
+        r.shutdown();
+        let text = std::fs::read_to_string(&journal).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.starts_with('='), "{text}");
+    }
+
+    #[test]
+    fn a_command_without_port_runs_once_per_spa_packet() {
+        let dir = tempfile::tempdir().unwrap();
+        let shell = FakeShell::default();
+        let doors = vec![info("vault", "allow %IP%", Some("deny %IP%"), 10)];
+        let (mut r, clock, _log, tx) = spa_runner(doors, &shell, &dir.path().join("j"));
+        assert!(tx.try_grant(spa_grant("tcp/22,udp/53,tcp/443", 5, 1)));
+        r.handle(Message::SpaOpen(0));
+        shell.release();
+        r.tick();
+        clock.advance(Duration::from_secs(6));
+        r.tick();
+        assert_eq!(shell.started(), ["allow 192.0.2.2", "deny 192.0.2.2"]);
+    }
+
+    #[test]
+    fn an_spa_packet_whose_digest_cannot_be_journaled_opens_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let shell = FakeShell::default();
+        // No Stop_Command: only the digest needs the journal.
+        let doors = vec![info("vault", "open %IP% %PORT%", None, 10)];
+        let (mut r, _clock, log, tx) = spa_runner(doors, &shell, &dir.path().join("j"));
+        r.open_journal().unwrap();
+        r.journal.as_mut().unwrap().fill_disk();
+        assert!(tx.try_grant(spa_grant("tcp/22", 5, 2)));
+        r.handle(Message::SpaOpen(0));
+        assert!(shell.started().is_empty());
+        assert_eq!(r.report.refused, 1);
+        assert!(
+            log.lines().iter().any(|l| l.starts_with(
+                "192.0.2.9: vault: SPA packet accepted but not opening: cannot write journal"
+            ) && l.contains("No space left on device")),
+            "{:?}",
+            log.lines()
+        );
+        // A refused packet is a log line with its reason.
+        r.handle(Message::SpaRefused(
+            crate::spa_doors::SpaRefused {
+                src: "198.18.0.7".parse().unwrap(),
+                door: 0,
+                why: crate::spa_doors::SpaRefusal::NoStanza,
+            },
+            0,
+        ));
+        assert!(
+            log.lines().contains(
+                &"198.18.0.7: vault: SPA packet refused: no access.conf stanza for this source"
+                    .to_string()
+            )
         );
     }
 

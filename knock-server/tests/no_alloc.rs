@@ -279,3 +279,138 @@ fn the_pipeline_feed_does_not_allocate() {
     let s = p.detector.stats();
     assert!(s.replayed > 0 && s.opened > 8, "{s:?}");
 }
+
+/// The SPA path of [`Pipeline::feed`] allocates nothing either: decoding
+/// valid packets, replays, stale packets, wrong keys, disallowed users and
+/// ports, base64 junk, binary junk and packets cut short; the replay cache;
+/// the grants (the grant channel filling, announcements waiting in the
+/// backlog, grants lost beyond it) and the refusal lines (rate-limited,
+/// counted when their channel is full).
+#[test]
+fn the_spa_path_does_not_allocate() {
+    use knock_profiles::fwknop_access::{AccessConf, format_stanza};
+    use knock_profiles::spa::{self, AllowIp, Message as Spa, PortList, SpaKeys, Username};
+    use knock_server::logger::Logger;
+    use knock_server::pipeline::Pipeline;
+    use knock_server::runner::{self, Message};
+    use knock_server::source::Source;
+    use knock_server::spa_doors::{SpaDoorSpec, SpaDoors};
+
+    let keys = SpaKeys::generate().unwrap();
+    let other = SpaKeys::generate().unwrap();
+    // Two stanzas for 192.0.2.0/24: the first with other keys (so a valid
+    // packet costs a failed HMAC first), the second ours, tcp/22 for alice.
+    let mut text = String::from("SOURCE 192.0.2.0/24\n");
+    text.push_str(&format_stanza(&other, None).replacen("SOURCE              ANY\n", "", 1));
+    text.push_str("\nSOURCE 192.0.2.0/24\nOPEN_PORTS tcp/22\nREQUIRE_USERNAME alice\n");
+    text.push_str(&format_stanza(&keys, None).replacen("SOURCE              ANY\n", "", 1));
+    let access = AccessConf::parse(&text, std::path::Path::new("access.conf")).unwrap();
+    assert_eq!(access.stanzas.len(), 2);
+    let dst4 = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+    let spa_doors = SpaDoors::new(
+        vec![SpaDoorSpec {
+            port: 62201,
+            target: None,
+            access,
+            default_open_secs: 30,
+            info: 1,
+        }],
+        Destinations::Only(vec![dst4]),
+    );
+    let det = Detector::new(
+        vec![DoorSpec {
+            knocks: vec![Knock::tcp(7000)],
+            flags: TcpFlags::ANY,
+            seq_timeout_ms: 5_000,
+            target: None,
+            enabled: true,
+        }],
+        Destinations::Only(vec![dst4]),
+        64,
+    )
+    .unwrap();
+    // Small channels nobody reads: they fill during the run.
+    let (to, rx) = runner::channels(4, 4);
+    let live = Source::Live {
+        interface: "veth0".into(),
+        journal: None,
+        open_without_journal: false,
+    };
+    let mut p = Pipeline::new(&live, det, to, 5, Logger::memory()).with_spa(spa_doors);
+
+    let t0 = 1_800_000_000u64;
+    let make = |user: &str, ports: &str, ts: u64, k: &SpaKeys| {
+        let msg = Spa::new(
+            Username::new(user).unwrap(),
+            AllowIp::Source,
+            PortList::parse(ports).unwrap(),
+            None,
+            ts,
+        )
+        .unwrap();
+        spa::encode(&msg, k).unwrap().into_bytes()
+    };
+    let udp = |src: Ipv4Addr, port: u16, payload: &[u8]| {
+        build::ethernet_udp(IpAddr::V4(src), dst4, port, payload).unwrap()
+    };
+    let mut frames = Vec::new();
+    let mut seed = 0x9e37_79b9u32;
+    for i in 0..1_500u32 {
+        let src = Ipv4Addr::new(192, 0, 2, (i % 200) as u8 + 1);
+        let payload = match i % 10 {
+            0 => make("alice", "tcp/22", t0, &keys),
+            1 => make("alice", "tcp/22", t0 - 600, &keys),
+            2 => make("alice", "tcp/22", t0, &other),
+            3 => make("mallory", "tcp/22", t0, &keys),
+            4 => make("alice", "tcp/80", t0, &keys),
+            5 => (0..(150 + i % 900))
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 17;
+                    seed ^= seed << 5;
+                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+                        [(seed % 64) as usize]
+                })
+                .collect(),
+            6 => vec![0xffu8; 400],
+            7 => b"short".to_vec(),
+            _ => make("alice", "tcp/22", t0, &keys),
+        };
+        frames.push(udp(src, 62201, &payload));
+        if i % 10 == 8 {
+            // A replay of the packet just before, and one cut short.
+            frames.push(udp(src, 62201, &payload));
+            let f = udp(src, 62201, &payload);
+            frames.push(f[..f.len() - 40].to_vec());
+        }
+    }
+    counting(true);
+    for (i, f) in frames.iter().enumerate() {
+        p.feed(Link::Ethernet, f, t0 * 1000 + i as u64);
+        if i % 100 == 0 {
+            // Between batches (not the packet path: it may log).
+            counting(false);
+            p.between_batches();
+            counting(true);
+        }
+    }
+    counting(false);
+    assert_eq!(allocs(), 0, "allocations on the SPA path");
+    let s = p.spa().stats();
+    // Packets 0, 8 and 9 of every ten (our keys) and 2 (the first
+    // stanza's keys, which allow any port and user); the replays and the
+    // stale packets are refused as such.
+    assert_eq!(
+        (s.accepted, s.replayed, s.packets),
+        (600, 300, 1_800),
+        "{s:?}"
+    );
+    assert!(p.spa_lost() > 0, "the grant channel filled up");
+    let announced = rx
+        .control
+        .try_iter()
+        .filter(|m| matches!(m, Message::SpaOpen(_)))
+        .count();
+    assert_eq!(announced, 4);
+    assert_eq!(rx.events.try_iter().count(), 4);
+}

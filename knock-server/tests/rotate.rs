@@ -273,7 +273,7 @@ fn the_pipeline_turns_periods_and_asks_for_a_new_filter() {
                 base: layout.rotating_base[0],
             },
         ]));
-    let filter = |p: &Pipeline| knock_server::filter::build(p.detector.doors(), &[]).unwrap();
+    let filter = |p: &Pipeline| p.filter(&[]).unwrap();
     // Before any time is known, no rotating port is in the filter.
     assert_eq!(filter(&p), "((tcp dst port (7000 or 8000)))");
     let t = T / PERIOD_MS;

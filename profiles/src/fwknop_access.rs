@@ -133,8 +133,9 @@ pub struct Stanza {
     /// `RESTRICT_PORTS`: never opened.
     pub restrict_ports: Vec<ProtoPort>,
     pub keys: SpaKeys,
-    /// `FW_ACCESS_TIMEOUT`, seconds (default [`DEFAULT_FW_ACCESS_TIMEOUT`]).
-    pub fw_access_timeout: u32,
+    /// `FW_ACCESS_TIMEOUT`, seconds; `None` when the stanza does not set it
+    /// (or sets it below 1), and fwknopd uses [`DEFAULT_FW_ACCESS_TIMEOUT`].
+    pub fw_access_timeout: Option<u32>,
     /// `MAX_FW_TIMEOUT`, seconds (default [`DEFAULT_MAX_FW_TIMEOUT`]): a
     /// client timeout above it is cut to it.
     pub max_fw_timeout: u32,
@@ -195,11 +196,17 @@ impl Stanza {
     }
 
     /// How long to keep the door open: the request's client timeout (cut
-    /// to MAX_FW_TIMEOUT), else FW_ACCESS_TIMEOUT.
+    /// to MAX_FW_TIMEOUT), else FW_ACCESS_TIMEOUT, else fwknopd's default.
     pub fn open_for(&self, client_timeout: Option<ClientTimeout>) -> u32 {
+        self.open_for_or(client_timeout, DEFAULT_FW_ACCESS_TIMEOUT)
+    }
+
+    /// [`Stanza::open_for`] with `default` for a stanza without
+    /// FW_ACCESS_TIMEOUT (a server door's own timeout).
+    pub fn open_for_or(&self, client_timeout: Option<ClientTimeout>, default: u32) -> u32 {
         match client_timeout {
             Some(t) => t.secs().min(self.max_fw_timeout),
-            None => self.fw_access_timeout,
+            None => self.fw_access_timeout.unwrap_or(default),
         }
     }
 
@@ -425,7 +432,7 @@ struct Draft {
     restrict_ports: Vec<ProtoPort>,
     key: Option<EncryptionKey>,
     hmac: Option<HmacKey>,
-    fw_access_timeout: u32,
+    fw_access_timeout: Option<u32>,
     max_fw_timeout: u32,
     require_username: Option<String>,
     require_source_address: bool,
@@ -556,7 +563,7 @@ fn parse_file(
                 restrict_ports: Vec::new(),
                 key: None,
                 hmac: None,
-                fw_access_timeout: DEFAULT_FW_ACCESS_TIMEOUT,
+                fw_access_timeout: None,
                 max_fw_timeout: DEFAULT_MAX_FW_TIMEOUT,
                 require_username: None,
                 require_source_address: false,
@@ -663,7 +670,7 @@ fn parse_file(
                     .ok_or_else(|| err(bad_value(canonical, value, "a number of seconds")))?;
                 // fwknopd: anything below 1 is the default.
                 if canonical == "FW_ACCESS_TIMEOUT" {
-                    d.fw_access_timeout = if t == 0 { DEFAULT_FW_ACCESS_TIMEOUT } else { t };
+                    d.fw_access_timeout = (t > 0).then_some(t);
                 } else {
                     d.max_fw_timeout = if t == 0 { DEFAULT_MAX_FW_TIMEOUT } else { t };
                 }
@@ -851,7 +858,7 @@ mod tests {
         );
         assert_eq!(a.open_ports, Some(vec![tcp(22), udp(53)]));
         assert_eq!(a.keys, parse_key_gen(KEYS).expect("keys"));
-        assert_eq!(a.fw_access_timeout, 5);
+        assert_eq!(a.fw_access_timeout, Some(5));
         assert_eq!(a.max_fw_timeout, 600);
         assert_eq!(a.require_username.as_deref(), Some("alice"));
         assert!(!a.require_source_address);
@@ -860,7 +867,8 @@ mod tests {
         assert_eq!(b.restrict_ports, vec![tcp(23)]);
         assert_eq!(b.keys.encryption.as_bytes(), b"correct horse battery");
         assert_eq!(b.keys.hmac.as_bytes(), b"staple hmac key");
-        assert_eq!(b.fw_access_timeout, DEFAULT_FW_ACCESS_TIMEOUT);
+        assert_eq!(b.fw_access_timeout, None);
+        assert_eq!(b.open_for(None), DEFAULT_FW_ACCESS_TIMEOUT);
         assert_eq!(b.max_fw_timeout, DEFAULT_MAX_FW_TIMEOUT);
         assert!(b.require_source_address);
         assert_eq!(b.access_expire, Some(4_102_444_800));
@@ -916,6 +924,10 @@ mod tests {
         assert_eq!(a.open_for(None), 5);
         assert_eq!(a.open_for(ClientTimeout::new(120)), 120);
         assert_eq!(a.open_for(ClientTimeout::new(65_536)), 600);
+        // A server door's own default applies only where FW_ACCESS_TIMEOUT is not set.
+        assert_eq!(a.open_for_or(None, 12), 5);
+        assert_eq!(b.open_for_or(None, 12), 12);
+        assert_eq!(b.open_for_or(ClientTimeout::new(7), 12), 7);
     }
 
     #[test]
@@ -947,7 +959,8 @@ mod tests {
         assert!(s.require_source_address);
         assert!(s.matches_destination("192.0.2.1".parse().expect("ip")));
         assert!(!s.matches_destination("192.0.2.9".parse().expect("ip")));
-        assert_eq!(s.fw_access_timeout, DEFAULT_FW_ACCESS_TIMEOUT);
+        assert_eq!(s.fw_access_timeout, None);
+        assert_eq!(s.open_for(None), DEFAULT_FW_ACCESS_TIMEOUT);
     }
 
     #[test]

@@ -41,6 +41,25 @@
 //!
 //! The secret file is not read here (see [`crate::secret::Secret::read_file`]).
 //!
+//! A door with `SPA = yes` is a Single Packet Authorization door ([`SpaDoor`],
+//! kept in [`KnockdConfig::spa`]): it has no `Sequence`; it opens on one
+//! fwknop packet, checked against fwknopd's `access.conf`
+//! ([`crate::fwknop_access`], read by the server, not here):
+//!
+//! ```text
+//! [vault]
+//!     SPA           = yes
+//!     Access_File   = /etc/fwknop/access.conf
+//!     SPA_Port      = 62201                     # UDP (default 62201)
+//!     Start_Command = /usr/sbin/iptables -I INPUT -s %IP% -p %PROTO% --dport %PORT% -j ACCEPT
+//!     Stop_Command  = /usr/sbin/iptables -D INPUT -s %IP% -p %PROTO% --dport %PORT% -j ACCEPT
+//! ```
+//!
+//! Its commands run once for each port the packet asks for (`%PORT%`,
+//! `%PROTO%`; see [`substitute`]). Seq_Timeout, TCPFlags and
+//! One_Time_Sequences do not apply to it; Cmd_Timeout, when given, is the
+//! stop delay for stanzas without `FW_ACCESS_TIMEOUT`.
+//!
 //! Parsing is pure: [`KnockdConfig::parse`] takes the text. Only a door with
 //! `One_Time_Sequences` needs another file; [`KnockdConfig::parse_with`]
 //! takes the function that reads it, and [`KnockdConfig::parse`] reads it
@@ -52,8 +71,10 @@ use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::fwknop_access::DEFAULT_FW_ACCESS_TIMEOUT;
 use crate::rotate::{self, Params, ProtoChoice, RotateError};
 use crate::sequence::{Sequence, TcpFlags};
+use crate::spa::{self, ProtoPort};
 
 /// Default `Seq_Timeout`, in seconds (knockd's).
 pub const DEFAULT_SEQ_TIMEOUT: u64 = 25;
@@ -141,6 +162,26 @@ pub struct RotatingDoor {
     pub line: usize,
 }
 
+/// A door with `SPA = yes`: it opens on one fwknop SPA packet sent to UDP
+/// port `port`, checked against the stanzas of fwknopd's `access.conf` in
+/// `access_file` (read by the server).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpaDoor {
+    /// The section name.
+    pub name: String,
+    /// `Access_File`: fwknopd's access.conf (keys inside: mode 0600).
+    pub access_file: PathBuf,
+    /// `SPA_Port` (default [`crate::spa::DEFAULT_PORT`], 62201).
+    pub port: u16,
+    /// As in [`Door`]; `commands.cmd_timeout` is the stop delay for a stanza
+    /// without `FW_ACCESS_TIMEOUT`: `Cmd_Timeout` when given, else fwknopd's
+    /// default ([`crate::fwknop_access::DEFAULT_FW_ACCESS_TIMEOUT`]).
+    pub commands: DoorCommands,
+    pub target: Option<IpAddr>,
+    /// Line of the section header.
+    pub line: usize,
+}
+
 fn pick<'a>(v4: &'a Option<String>, v6: &'a Option<String>, ipv6: bool) -> Option<&'a str> {
     let chosen = if ipv6 && v6.is_some() { v6 } else { v4 };
     chosen.as_deref().map(str::trim).filter(|c| !c.is_empty())
@@ -216,6 +257,24 @@ pub fn substitute_ip(command: &str, ip: &IpAddr) -> String {
     command.replace("%IP%", &ip.to_string())
 }
 
+/// [`substitute_ip`], and for an SPA door's command the port it opens:
+/// `%PORT%` (the number) and `%PROTO%` (`tcp` or `udp`).
+pub fn substitute(command: &str, ip: &IpAddr, port: Option<ProtoPort>) -> String {
+    let with_ip = substitute_ip(command, ip);
+    match port {
+        Some(p) => with_ip
+            .replace("%PORT%", &p.port.to_string())
+            .replace("%PROTO%", p.proto.as_str()),
+        None => with_ip,
+    }
+}
+
+/// Whether `command` names the port it opens (`%PORT%` or `%PROTO%`): an
+/// SPA door runs such a command once per requested port, another once.
+pub fn names_port(command: &str) -> bool {
+    command.contains("%PORT%") || command.contains("%PROTO%")
+}
+
 /// Something accepted but worth telling the user, at `path:line`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
@@ -275,11 +334,13 @@ pub struct KnockdConfig {
     pub doors: Vec<Door>,
     /// Doors with `Rotate = yes`, in file order.
     pub rotating: Vec<RotatingDoor>,
+    /// Doors with `SPA = yes`, in file order.
+    pub spa: Vec<SpaDoor>,
     pub warnings: Vec<Warning>,
 }
 
 const OPTION_KEYS: [&str; 4] = ["USESYSLOG", "LOGFILE", "PIDFILE", "INTERFACE"];
-const DOOR_KEYS: [&str; 19] = [
+const DOOR_KEYS: [&str; 22] = [
     "SEQUENCE",
     "ONE_TIME_SEQUENCES",
     "SEQ_TIMEOUT",
@@ -299,7 +360,14 @@ const DOOR_KEYS: [&str; 19] = [
     "PORT_RANGE",
     "EXCLUDE",
     "PROTOCOL",
+    "SPA",
+    "ACCESS_FILE",
+    "SPA_PORT",
 ];
+/// Keys that only a `SPA = yes` door may have.
+const SPA_KEYS: [&str; 2] = ["ACCESS_FILE", "SPA_PORT"];
+/// Keys of a door with a sequence that an SPA door does not take.
+const NOT_SPA_KEYS: [&str; 4] = ["SEQUENCE", "ONE_TIME_SEQUENCES", "SEQ_TIMEOUT", "TCPFLAGS"];
 /// Keys that only a `Rotate = yes` door may have.
 const ROTATE_KEYS: [&str; 6] = [
     "SECRET_FILE",
@@ -334,6 +402,13 @@ struct DoorDraft {
     protocol: Option<(ProtoChoice, usize)>,
     /// First line of a key that only a rotating door may have.
     rotate_key: Option<(&'static str, usize)>,
+    spa: Option<(bool, usize)>,
+    access_file: Option<(PathBuf, usize)>,
+    spa_port: Option<(u16, usize)>,
+    /// First line of a key that only an SPA door may have.
+    spa_key: Option<(&'static str, usize)>,
+    /// First line of a key that an SPA door does not take.
+    not_spa_key: Option<(&'static str, usize)>,
     seen: Vec<&'static str>,
 }
 
@@ -348,6 +423,13 @@ impl DoorDraft {
             stop_6: self.stop_command_6.take(),
         }
     }
+}
+
+/// A parsed SPA key's value.
+enum SpaValue {
+    Spa(bool),
+    AccessFile(PathBuf),
+    Port(u16),
 }
 
 /// A parsed rotation key's value.
@@ -412,6 +494,7 @@ impl KnockdConfig {
         p.finish_door(read)?;
         if p.config.doors.is_empty()
             && p.config.rotating.is_empty()
+            && p.config.spa.is_empty()
             && let Some((name, line, file)) = p.used_up.first()
         {
             // Nothing could ever open: knockd refuses such a config too.
@@ -424,7 +507,7 @@ impl KnockdConfig {
                 ),
             ));
         }
-        if p.config.doors.is_empty() && p.config.rotating.is_empty() {
+        if p.config.doors.is_empty() && p.config.rotating.is_empty() && p.config.spa.is_empty() {
             p.config.warnings.push(Warning {
                 path: origin.to_path_buf(),
                 line: text.lines().count().max(1),
@@ -725,7 +808,22 @@ impl Parser<'_> {
                 ),
             ));
         }
+        let spa_door = self
+            .door
+            .as_ref()
+            .is_some_and(|d| d.spa.is_some_and(|(on, _)| on));
         let Some(canonical) = DOOR_KEYS.iter().copied().find(|k| *k == upper) else {
+            if matches!(upper, "PORT" | "PORTS") && spa_door {
+                return Err(self.err(
+                    n,
+                    format!(
+                        "unknown key \"{key}\" in an SPA door; the UDP port the SPA packet \
+                         goes to is SPA_Port (default {}), and the ports it opens are asked \
+                         for by the packet and allowed by OPEN_PORTS in the Access_File",
+                        spa::DEFAULT_PORT
+                    ),
+                ));
+            }
             if matches!(upper, "PORT" | "PORTS") && !rotating {
                 return Err(self.err(
                     n,
@@ -736,11 +834,12 @@ impl Parser<'_> {
                     ),
                 ));
             }
-            // Rotating keys are only suggested in a rotating door.
+            // Rotating and SPA keys are only suggested in such a door.
             let known: Vec<&str> = DOOR_KEYS
                 .iter()
                 .copied()
                 .filter(|k| rotating || !ROTATE_KEYS.contains(k))
+                .filter(|k| spa_door || !SPA_KEYS.contains(k))
                 .collect();
             return Err(self.unknown_key(n, key, upper, &known));
         };
@@ -791,6 +890,7 @@ impl Parser<'_> {
             None
         };
         let rotation = self.rotate_value(n, key, alias, value)?;
+        let spa_value = self.spa_value(n, key, alias, value)?;
         if alias == "SEQ_TIMEOUT" && seq_timeout == Some(0) {
             self.warn(
                 n,
@@ -831,6 +931,18 @@ impl Parser<'_> {
             }
             if door.rotate_key.is_none() && ROTATE_KEYS.contains(&alias) {
                 door.rotate_key = Some((canonical, n));
+            }
+            if door.spa_key.is_none() && SPA_KEYS.contains(&alias) {
+                door.spa_key = Some((canonical, n));
+            }
+            if door.not_spa_key.is_none() && NOT_SPA_KEYS.contains(&alias) {
+                door.not_spa_key = Some((canonical, n));
+            }
+            match spa_value {
+                Some(SpaValue::Spa(b)) => door.spa = Some((b, n)),
+                Some(SpaValue::AccessFile(p)) => door.access_file = Some((p, n)),
+                Some(SpaValue::Port(p)) => door.spa_port = Some((p, n)),
+                None => {}
             }
             if let Some(v) = rotation {
                 match v {
@@ -882,6 +994,56 @@ impl Parser<'_> {
         Ok(())
     }
 
+    /// Parses the value of an SPA door's key (`None` for other keys).
+    fn spa_value(
+        &self,
+        n: usize,
+        key: &str,
+        alias: &str,
+        value: Option<&str>,
+    ) -> Result<Option<SpaValue>, KnockdConfError> {
+        let parsed = match alias {
+            "SPA" => SpaValue::Spa(self.yes_no(n, key, value)?),
+            "ACCESS_FILE" => SpaValue::AccessFile(PathBuf::from(self.required(
+                n,
+                key,
+                value,
+                "a file path",
+            )?)),
+            "SPA_PORT" => {
+                let v = self.required(n, key, value, "a UDP port")?;
+                match v.parse::<u16>() {
+                    Ok(p) if p > 0 => SpaValue::Port(p),
+                    _ => {
+                        return Err(self.err(
+                            n,
+                            format!(
+                                "\"{key}\" value \"{v}\" is not a port (expected 1-65535; \
+                                 fwknop's default is {})",
+                                spa::DEFAULT_PORT
+                            ),
+                        ));
+                    }
+                }
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(parsed))
+    }
+
+    /// `yes` / `no` (and true/false, on/off, 1/0), as for Rotate.
+    fn yes_no(&self, n: usize, key: &str, value: Option<&str>) -> Result<bool, KnockdConfError> {
+        let v = self.required(n, key, value, "yes or no")?;
+        match v.to_ascii_lowercase().as_str() {
+            "yes" | "true" | "on" | "1" => Ok(true),
+            "no" | "false" | "off" | "0" => Ok(false),
+            _ => Err(self.err(
+                n,
+                format!("\"{key}\" value \"{v}\" is not valid (expected yes or no)"),
+            )),
+        }
+    }
+
     /// Parses the value of a rotating door's key (`None` for other keys).
     fn rotate_value(
         &self,
@@ -897,14 +1059,7 @@ impl Parser<'_> {
             )
         };
         let parsed = match alias {
-            "ROTATE" => {
-                let v = self.required(n, key, value, "yes or no")?;
-                match v.to_ascii_lowercase().as_str() {
-                    "yes" | "true" | "on" | "1" => RotateValue::Rotate(true),
-                    "no" | "false" | "off" | "0" => RotateValue::Rotate(false),
-                    _ => return Err(bad(v, "yes or no")),
-                }
-            }
+            "ROTATE" => RotateValue::Rotate(self.yes_no(n, key, value)?),
             "SECRET_FILE" => RotateValue::SecretFile(PathBuf::from(self.required(
                 n,
                 key,
@@ -1000,7 +1155,10 @@ impl Parser<'_> {
         self.finish_door_lazy();
         let drafts = std::mem::take(&mut self.pending);
         for d in drafts {
-            if d.rotate.is_some_and(|(on, _)| on) {
+            if d.spa.is_some_and(|(on, _)| on) {
+                let door = self.build_spa(d)?;
+                self.config.spa.push(door);
+            } else if d.rotate.is_some_and(|(on, _)| on) {
                 let door = self.build_rotating(d)?;
                 self.config.rotating.push(door);
             } else if let Some(door) = self.build_door(d, read)? {
@@ -1010,7 +1168,89 @@ impl Parser<'_> {
         Ok(())
     }
 
+    fn build_spa(&mut self, mut d: DoorDraft) -> Result<SpaDoor, KnockdConfError> {
+        let name = d.name.clone();
+        if let Some((key, line)) = d.not_spa_key {
+            let why = match key {
+                "SEQUENCE" => {
+                    "an SPA door opens on one fwknop packet, not on a knock sequence \
+                               (remove the Sequence line)"
+                }
+                "ONE_TIME_SEQUENCES" => {
+                    "an SPA door has no knock sequence (a replayed SPA \
+                                         packet is refused anyway)"
+                }
+                "SEQ_TIMEOUT" => "an SPA door has no knock sequence to time",
+                _ => "an SPA door is one UDP packet; its fwknop client sets no TCP flags",
+            };
+            return Err(KnockdConfError::door(
+                self.path,
+                line,
+                &name,
+                format!(
+                    "\"{}\" does not apply to an SPA door: {why}",
+                    pretty_key(key)
+                ),
+            ));
+        }
+        if let Some((true, line)) = d.rotate {
+            return Err(KnockdConfError::door(
+                self.path,
+                line,
+                &name,
+                "has both SPA = yes and Rotate = yes; a door is one or the other",
+            ));
+        }
+        if let Some((key, line)) = d.rotate_key {
+            return Err(self.err(
+                line,
+                format!(
+                    "\"{}\" only applies to a rotating door, not to SPA door \"{name}\"",
+                    pretty_key(key)
+                ),
+            ));
+        }
+        let Some((access_file, _)) = d.access_file.take() else {
+            return Err(self.err(
+                d.line,
+                format!(
+                    "door \"{name}\" has SPA = yes but no Access_File (expected \
+                     \"Access_File = /etc/fwknop/access.conf\", fwknopd's access.conf)"
+                ),
+            ));
+        };
+        let cmd_timeout = d
+            .cmd_timeout
+            .unwrap_or(u64::from(DEFAULT_FW_ACCESS_TIMEOUT));
+        let mut commands = d.commands();
+        commands.cmd_timeout = Duration::from_secs(cmd_timeout);
+        Ok(SpaDoor {
+            name: d.name,
+            access_file,
+            port: d.spa_port.map_or(spa::DEFAULT_PORT, |(p, _)| p),
+            commands,
+            target: d.target,
+            line: d.line,
+        })
+    }
+
+    /// A key only an SPA door takes, in door `d` without `SPA = yes`.
+    fn refuse_spa_keys(&self, d: &DoorDraft) -> Result<(), KnockdConfError> {
+        match d.spa_key {
+            Some((key, line)) => Err(self.err(
+                line,
+                format!(
+                    "\"{}\" only applies to an SPA door; add \"SPA = yes\" to door \"{}\"",
+                    pretty_key(key),
+                    d.name
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
     fn build_rotating(&mut self, mut d: DoorDraft) -> Result<RotatingDoor, KnockdConfError> {
+        self.refuse_spa_keys(&d)?;
         let name = &d.name;
         if let Some((_, line)) = &d.sequence {
             return Err(self.err(
@@ -1090,6 +1330,7 @@ impl Parser<'_> {
         mut d: DoorDraft,
         read: &mut dyn FnMut(&Path) -> std::io::Result<String>,
     ) -> Result<Option<Door>, KnockdConfError> {
+        self.refuse_spa_keys(&d)?;
         if let Some((key, line)) = d.rotate_key {
             return Err(self.err(
                 line,
@@ -1171,6 +1412,8 @@ fn pretty_key(k: &str) -> String {
         "PIDFILE" => "PidFile".into(),
         "INTERFACE" => "Interface".into(),
         "TCPFLAGS" => "TCPFlags".into(),
+        "SPA" => "SPA".into(),
+        "SPA_PORT" => "SPA_Port".into(),
         _ => k
             .split('_')
             .map(|w| {
@@ -1828,6 +2071,142 @@ mod tests {
             ),
         ];
         assert_errors(&cases);
+    }
+
+    #[test]
+    fn spa_doors_parse_with_defaults_and_every_key() {
+        let c = parse(
+            "[fixed]\n    Sequence = 7000\n\
+             [vault]\n    SPA = yes\n    Access_File = /etc/fwknop/access.conf\n\
+             \x20   SPA_Port = 62202\n    Target = 192.0.2.1\n\
+             \x20   Start_Command = open %IP% %PROTO%/%PORT%\n    Cmd_Timeout = 12\n\
+             \x20   Stop_Command = close %IP% %PROTO%/%PORT%\n\
+             [plain]\n    spa = on\n    access_file = a.conf\n    command = x\n\
+             [off]\n    SPA = no\n    Sequence = 1,2\n",
+        )
+        .unwrap();
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        assert_eq!(
+            c.doors.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(),
+            ["fixed", "off"]
+        );
+        assert_eq!(c.spa.len(), 2);
+        let v = &c.spa[0];
+        assert_eq!((v.name.as_str(), v.line), ("vault", 3));
+        assert_eq!(v.access_file, PathBuf::from("/etc/fwknop/access.conf"));
+        assert_eq!(v.port, 62202);
+        assert_eq!(v.target, Some("192.0.2.1".parse().unwrap()));
+        assert_eq!(v.commands.cmd_timeout, secs(12));
+        assert_eq!(v.commands.start_for(true), Some("open %IP% %PROTO%/%PORT%"));
+        assert_eq!(
+            v.commands.stop_for(false),
+            Some("close %IP% %PROTO%/%PORT%")
+        );
+        let p = &c.spa[1];
+        assert_eq!(p.port, 62201, "fwknop's default port");
+        assert_eq!(p.target, None);
+        // Without Cmd_Timeout: fwknopd's FW_ACCESS_TIMEOUT default, not knockd's 10 s.
+        assert_eq!(p.commands.cmd_timeout, secs(30));
+        assert_eq!(p.commands.stop_for(false), None);
+        // A config of SPA doors only is not "no door defined".
+        let only = parse("[v]\nspa = yes\naccess_file = a\n").unwrap();
+        assert!(only.warnings.is_empty(), "{:?}", only.warnings);
+    }
+
+    #[test]
+    fn spa_commands_get_the_address_and_each_port() {
+        let ip: IpAddr = "192.0.2.7".parse().unwrap();
+        let cmd = "iptables -I INPUT -s %IP% -p %PROTO% --dport %PORT% -j ACCEPT # %PORT%";
+        assert_eq!(
+            substitute(
+                cmd,
+                &ip,
+                Some(ProtoPort {
+                    proto: Proto::Udp,
+                    port: 53
+                })
+            ),
+            "iptables -I INPUT -s 192.0.2.7 -p udp --dport 53 -j ACCEPT # 53"
+        );
+        assert_eq!(substitute("x %IP% %PORT%", &ip, None), "x 192.0.2.7 %PORT%");
+        assert!(names_port(cmd) && names_port("a %PROTO%") && !names_port("a %IP%"));
+    }
+
+    #[test]
+    fn spa_door_errors_name_the_line() {
+        let cases = [
+            (
+                "[v]\nspa = yes\naccess_file = a\nsequence = 1,2\n",
+                "knockd.conf:4: door \"v\": \"Sequence\" does not apply to an SPA door: an SPA door opens on one fwknop packet",
+            ),
+            (
+                "[v]\nsequence = 1,2\nspa = yes\naccess_file = a\n",
+                "knockd.conf:2: door \"v\": \"Sequence\" does not apply to an SPA door",
+            ),
+            (
+                "[v]\nspa = yes\naccess_file = a\ntcpflags = syn\n",
+                "knockd.conf:4: door \"v\": \"TCPFlags\" does not apply to an SPA door",
+            ),
+            (
+                "[v]\nspa = yes\naccess_file = a\nseq_timeout = 5\n",
+                "knockd.conf:4: door \"v\": \"Seq_Timeout\" does not apply to an SPA door",
+            ),
+            (
+                "[v]\nspa = yes\naccess_file = a\none_time_sequences = f\n",
+                "knockd.conf:4: door \"v\": \"One_Time_Sequences\" does not apply to an SPA door",
+            ),
+            (
+                "[v]\nspa = yes\n",
+                "knockd.conf:1: door \"v\" has SPA = yes but no Access_File (expected \"Access_File = /etc/fwknop/access.conf\"",
+            ),
+            (
+                "[v]\nspa = maybe\n",
+                "knockd.conf:2: \"spa\" value \"maybe\" is not valid (expected yes or no)",
+            ),
+            (
+                "[v]\nspa = yes\naccess_file =\n",
+                "knockd.conf:3: \"access_file\" has an empty value (expected a file path)",
+            ),
+            (
+                "[v]\nspa = yes\naccess_file = a\nspa_port = 0\n",
+                "knockd.conf:4: \"spa_port\" value \"0\" is not a port (expected 1-65535; fwknop's default is 62201)",
+            ),
+            (
+                "[v]\nspa = yes\naccess_file = a\nspa_port = 70000\n",
+                "knockd.conf:4: \"spa_port\" value \"70000\" is not a port",
+            ),
+            (
+                "[v]\nsequence = 1\nAccess_File = a\n",
+                "knockd.conf:3: \"Access_File\" only applies to an SPA door; add \"SPA = yes\" to door \"v\"",
+            ),
+            (
+                "[v]\nrotate = yes\nsecret_file = s\nspa_port = 1\n",
+                "knockd.conf:4: \"SPA_Port\" only applies to an SPA door",
+            ),
+            (
+                "[v]\nspa = yes\nrotate = yes\naccess_file = a\nsecret_file = s\n",
+                "knockd.conf:3: door \"v\": has both SPA = yes and Rotate = yes",
+            ),
+            (
+                "[v]\nspa = yes\naccess_file = a\nperiod = 30\n",
+                "knockd.conf:4: \"Period\" only applies to a rotating door, not to SPA door \"v\"",
+            ),
+            (
+                "[v]\nspa = yes\naccess_file = a\nport = 62201\n",
+                "knockd.conf:4: unknown key \"port\" in an SPA door; the UDP port the SPA packet goes to is SPA_Port",
+            ),
+            (
+                "[v]\nspa = yes\naccess_file = a\naccess_fil = b\n",
+                "knockd.conf:4: unknown key \"access_fil\" in a door section (did you mean \"Access_File\"?)",
+            ),
+        ];
+        assert_errors(&cases);
+        // A plain door is not told about the SPA keys it does not have.
+        let msg = err("[v]\nsequence = 1\nsecrt_file = s\n");
+        assert!(
+            !msg.contains("Access_File") && !msg.contains("SPA_Port"),
+            "{msg}"
+        );
     }
 
     #[test]

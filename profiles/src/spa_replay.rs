@@ -121,8 +121,13 @@ impl ReplayCache {
     /// accepted. A second call with the same digest is a [`Refusal::Replay`].
     pub fn accept(&mut self, digest: &[u8; 32], timestamp: u64, now: u64) -> Result<(), Refusal> {
         self.check(digest, timestamp, now)?;
-        let until = timestamp.max(now) + self.max_age;
-        self.insert(*digest, until, now)
+        self.insert(*digest, self.forget_at(timestamp, now), now)
+    }
+
+    /// When a packet stamped `timestamp` and accepted at `now` is forgotten:
+    /// what [`ReplayCache::entries`] gives for it, for a journal.
+    pub fn forget_at(&self, timestamp: u64, now: u64) -> u64 {
+        timestamp.max(now).saturating_add(self.max_age)
     }
 
     /// Puts back a digest kept in a journal, to be forgotten after `until`
@@ -227,6 +232,12 @@ mod tests {
             })
         );
         // digest(2), accepted at NOW + 5, is held until NOW + 125.
+        assert_eq!(cache.forget_at(NOW, NOW + 5), NOW + 125);
+        assert!(
+            cache
+                .entries()
+                .any(|(d, t)| *d == digest(2) && t == NOW + 125)
+        );
         cache.expire(NOW + 121);
         assert_eq!(cache.len(), 1);
         cache.expire(NOW + 126);
