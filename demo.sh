@@ -244,16 +244,9 @@ EOF
 cat >"$D/ssh_config" <<EOF
 Host demo
     HostName $SRV4
-    User root
-    IdentityFile $D/id_demo
-    IdentitiesOnly yes
-    StrictHostKeyChecking no
-    UserKnownHostsFile /dev/null
-    ConnectTimeout 3
-    BatchMode yes
-    LogLevel ERROR
 Host demo6
     HostName $SRV6
+Host demo demo6
     User root
     IdentityFile $D/id_demo
     IdentitiesOnly yes

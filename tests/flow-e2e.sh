@@ -305,12 +305,7 @@ start_server() {
     spawn_in "$NS_SRV" "$SERVER_OUT" "$SERVER" -c "$conf" -i "$IF_SRV" -v \
         --journal "$T/journal-$FW"
     SERVER_PID=$SPAWNED_PID
-    show_on_failure "$SERVER_OUT"
-    if ! wait_for_line "$SERVER_OUT" 'listening on' 5; then
-        echo "knock-server did not say 'listening on' within 5 s:"
-        cat "$SERVER_OUT"
-        return 1
-    fi
+    wait_listening knock-server "$SERVER_OUT"
 }
 
 stop_server() {

@@ -53,23 +53,14 @@ cat >"$T/knockd.conf" <<EOF
     Start_Command = echo %IP% >> $T/opened
 EOF
 
-cat >"$T/profiles.toml" <<EOF
-[profiles.vault]
+# rotating_profile NAME SECRET_FILE: a rotating profile on the server's door
+# settings whose secret is read from SECRET_FILE.
+rotating_profile() {
+    cat <<EOF
+[profiles.$1]
 host = "$SRV4"
 rotate = true
-secret_cmd = "cat $T/client.secret"
-period_s = $PERIOD
-length = 4
-port_range = "10000-60000"
-exclude_ports = [22]
-delay_ms = 50
-launch = "none"
-
-[profiles.impostor]
-host = "$SRV4"
-rotate = true
-secret_cmd = "cat $T/wrong.secret"
-door = "vault"
+secret_cmd = "cat $2"
 period_s = $PERIOD
 length = 4
 port_range = "10000-60000"
@@ -77,6 +68,13 @@ exclude_ports = [22]
 delay_ms = 50
 launch = "none"
 EOF
+}
+{
+    rotating_profile vault "$T/client.secret"
+    echo
+    rotating_profile impostor "$T/wrong.secret"
+    echo 'door = "vault"'
+} >"$T/profiles.toml"
 
 knock_cli() {
     in_cli env KNOCK_PROFILES="$T/profiles.toml" "$KNOCK" "$@"
