@@ -110,11 +110,11 @@ fn source(b: &mut Bytes, i: u8) -> IpAddr {
     }
 }
 
-/// Which attempt a source's knocks count for. The detector keys IPv4 and
-/// IPv4-mapped IPv6 sources alike (issue 10, item 12 asks whether it
-/// should); change this line if that changes.
+/// Which attempt a source's knocks count for: its own. An IPv4 source and
+/// its IPv4-mapped IPv6 address are two knockers (knock-server/src/detector.rs
+/// `ipv4_and_its_mapped_ipv6_address_do_not_share_an_attempt`).
 fn attempt_key(ip: IpAddr) -> IpAddr {
-    ip.to_canonical()
+    ip
 }
 
 fn timeout_ms(t: u8) -> u32 {

@@ -8,7 +8,8 @@
 use std::net::IpAddr;
 
 use etherparse::{
-    EtherType, Ipv6ExtensionSlice, LaxNetSlice, LaxSlicedPacket, TcpHeaderSlice, TransportSlice,
+    EtherType, IpAuthHeaderSlice, IpNumber, Ipv6ExtensionsSlice, Ipv6FragmentHeaderSlice,
+    Ipv6RawExtHeaderSlice, LaxNetSlice, LaxSlicedPacket, TcpHeaderSlice, TransportSlice,
     UdpHeaderSlice, ip_number,
 };
 use knock_profiles::{Knock, Proto};
@@ -196,11 +197,50 @@ fn from_ether_type(ether_type: [u8; 2], rest: &[u8]) -> LaxSlicedPacket<'_> {
 fn first_fragment(p: &LaxSlicedPacket<'_>) -> bool {
     match &p.net {
         Some(LaxNetSlice::Ipv4(ip)) => ip.header().fragments_offset().value() == 0,
-        Some(LaxNetSlice::Ipv6(ip)) => ip.extensions().clone().into_iter().any(
-            |e| matches!(e, Ipv6ExtensionSlice::Fragment(f) if f.fragment_offset().value() == 0),
-        ),
+        Some(LaxNetSlice::Ipv6(ip)) => ipv6_first_fragment(ip.extensions()),
         _ => false,
     }
+}
+
+/// Whether IPv6 extension headers hold a fragment header of offset 0.
+///
+/// Each header is sliced again with bounds checks, and the walk stops at
+/// the end of what etherparse parsed. Not `Ipv6ExtensionsSlice`'s iterator:
+/// after lax slicing that stopped at a truncated header, it follows the
+/// last parsed header's next-header field past the end of the slice and
+/// reads out of bounds (a debug assertion in etherparse 0.21, undefined
+/// behaviour in a release build), which a single crafted packet can cause.
+fn ipv6_first_fragment(exts: &Ipv6ExtensionsSlice<'_>) -> bool {
+    let Some(mut next) = exts.first_header() else {
+        return false;
+    };
+    let mut rest = exts.slice();
+    while !rest.is_empty() {
+        let (len, after): (usize, IpNumber) = match next {
+            ip_number::IPV6_FRAG => match Ipv6FragmentHeaderSlice::from_slice(rest) {
+                Ok(f) if f.fragment_offset().value() == 0 => return true,
+                Ok(f) => (f.slice().len(), f.next_header()),
+                Err(_) => return false,
+            },
+            ip_number::IPV6_HOP_BY_HOP | ip_number::IPV6_ROUTE | ip_number::IPV6_DEST_OPTIONS => {
+                match Ipv6RawExtHeaderSlice::from_slice(rest) {
+                    Ok(h) => (h.slice().len(), h.next_header()),
+                    Err(_) => return false,
+                }
+            }
+            ip_number::AUTH => match IpAuthHeaderSlice::from_slice(rest) {
+                Ok(h) => (h.slice().len(), h.next_header()),
+                Err(_) => return false,
+            },
+            _ => return false,
+        };
+        let Some(tail) = rest.get(len..) else {
+            return false;
+        };
+        rest = tail;
+        next = after;
+    }
+    false
 }
 
 /// Whether an event's knock is TCP (flag filters only apply to TCP).
@@ -456,6 +496,50 @@ mod tests {
         assert_eq!((p.bytes, p.len), (&[0x42u8][..], 1));
         v6[frag_at + 2] = 0x01; // offset 32 x 8 bytes
         assert_eq!(parse(Link::RawIp, &v6, 0), None);
+    }
+
+    /// An IPv6 header (no payload yet) from 2001:db8::7 to 2001:db8::1.
+    fn v6_header(payload_len: u8, next: u8) -> Vec<u8> {
+        let mut v6 = vec![0x60, 0, 0, 0, 0, payload_len, next, 64];
+        v6.extend_from_slice(&ip6("2001:db8::7"));
+        v6.extend_from_slice(&ip6("2001:db8::1"));
+        v6
+    }
+
+    #[test]
+    fn a_first_ipv6_fragment_behind_other_extension_headers_counts() {
+        let udp = [0x9c, 0x40, 0x1f, 0x40, 0, 9, 0, 0, 0x42];
+        let mut v6 = v6_header((16 + udp.len()) as u8, 60);
+        // Destination options (next: fragment), padded with PadN to 8 bytes.
+        v6.extend_from_slice(&[44, 0, 1, 4, 0, 0, 0, 0]);
+        let frag_at = v6.len();
+        v6.extend_from_slice(&[17, 0, 0x00, 0x01, 0, 0, 0, 7]);
+        v6.extend_from_slice(&udp);
+        let ev = parse(Link::RawIp, &v6, 0).expect("first IPv6 fragment");
+        assert_eq!(ev.knock, Knock::udp(8000));
+        v6[frag_at + 2] = 0x01;
+        assert_eq!(parse(Link::RawIp, &v6, 0), None);
+    }
+
+    /// A later fragment whose next header, another fragment header, is cut
+    /// short: etherparse's extension iterator read past the end of what it
+    /// had parsed (found by fuzz/fuzz_targets/packets.rs).
+    #[test]
+    fn a_cut_ipv6_extension_header_is_never_read_past() {
+        for cut in 0..8 {
+            let mut v6 = v6_header(8 + cut, 44);
+            v6.extend_from_slice(&[44, 0, 0x01, 0x00, 0, 0, 0, 7]);
+            v6.extend_from_slice(&[17, 0, 0, 0x01, 0, 0, 0, 7][..usize::from(cut)]);
+            for link in [Link::RawIp, Link::Null] {
+                let mut frame = if link == Link::Null {
+                    vec![24, 0, 0, 0]
+                } else {
+                    vec![]
+                };
+                frame.extend_from_slice(&v6);
+                assert_eq!(parse(link, &frame, 0), None, "cut at {cut}");
+            }
+        }
     }
 
     fn ip6(s: &str) -> [u8; 16] {

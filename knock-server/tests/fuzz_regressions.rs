@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use knock_profiles::{Knock, TcpFlags};
 use knock_server::detector::{Destinations, Detector, DoorSpec, Notice};
-use knock_server::event::{Millis, Packet};
+use knock_server::event::{self, Link, Millis, Packet};
 
 fn knock(det: &mut Detector, port: u16, at: Millis) -> Vec<Notice> {
     let ev = Packet {
@@ -46,4 +46,18 @@ fn an_attempt_never_wraps_back_into_time() {
         "opened {} s after the first knock with Seq_Timeout = 5 s: {notices:?}",
         (later - t0) / 1000
     );
+}
+
+/// fuzz/regressions/packets/packets-ipv6-cut-extension: an IPv6 packet
+/// whose second fragment header is cut short. Lax slicing stops before it,
+/// but etherparse's extension iterator followed the first one's next-header
+/// field past the parsed bytes (a failed debug assertion; out-of-bounds
+/// reads in a release build), from one packet anyone can send.
+#[test]
+fn a_cut_ipv6_extension_chain_is_no_knock() {
+    let mut packet = vec![0x60, 0, 0, 0x2c, 0x2c, 0x2c, 0x2c, 0x2c];
+    packet.extend([0x2c; 39]);
+    packet.extend([0x30, 0x60, 0, 0, 0]);
+    assert_eq!(packet.len(), 52);
+    assert_eq!(event::parse(Link::RawIp, &packet, 0), None);
 }
