@@ -219,14 +219,15 @@ else
 fi
 
 # ---------------------------------------------------------------- crash and restart
-article 2 > "$w/article.conf"
+article 6 > "$w/article.conf"
 rm -f "$w/journal"
 if start_server "$w/article.conf"; then
     knock_c 192.0.2.1 7000 8000 9000
     check "door open before the crash" wait_for 5 rule_for_client
     wait_for 5 has_text "$w/journal" "iptables -D INPUT -s 192.0.2.2" && sleep 0.3
     kill -9 "$spid"; wait "$spid" 2>/dev/null; spid=""
-    sleep 2.5
+    # Past the Cmd_Timeout of 6 s: nobody is left to run the stop.
+    sleep 6.5
     check "after kill -9 the door is still open (nobody closed it)" rule_for_client
     if start_server "$w/article.conf"; then
         check "restart closes the door left open (journal)" wait_for 5 no_rule_for_client

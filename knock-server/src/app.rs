@@ -646,7 +646,14 @@ impl Daemon {
                     self.report_losses();
                 }
                 Ok(Ended::Stopped | Ended::Eof) => return Ok(()),
+                // The interface went away: a read or the wait for packets
+                // fails first, whichever the kernel reports first.
                 Err(CaptureError::Read(e)) => {
+                    if !self.reopen(&e, stop)? {
+                        return Ok(());
+                    }
+                }
+                Err(CaptureError::Wait(e)) => {
                     if !self.reopen(&e, stop)? {
                         return Ok(());
                     }
@@ -660,7 +667,11 @@ impl Daemon {
     /// up to `--interface-wait`, for the interface to come back and captures
     /// again. Pending stops keep running on time meanwhile (the worker is
     /// its own thread). `Ok(false)`: stopped while waiting.
-    fn reopen(&mut self, error: &pcap::Error, stop: &AtomicBool) -> Result<bool, CaptureError> {
+    fn reopen(
+        &mut self,
+        error: &dyn std::fmt::Display,
+        stop: &AtomicBool,
+    ) -> Result<bool, CaptureError> {
         let wait = Duration::from_secs(self.args.interface_wait);
         self.log.error(&format!(
             "capture on {} failed: {error}; waiting up to {}s for it to come back",
