@@ -47,6 +47,8 @@ count_lines() { [ -f "$1" ] && wc -l < "$1" || echo 0; }
 # wait until it listens.
 start_server() {
     local conf=$1; shift
+    # A fresh file: the last server's "starting up" line must not count.
+    : > "$w/server.out"
     spawn_in "$NS_SRV" "$w/server.out" "$KNOCK_SERVER" -v -c "$conf" -i "${IFACE:-$IF_SRV}" -p "$w/pid" \
         --journal "${JOURNAL:-$w/journal}" "$@"
     spid=$SPAWNED_PID
